@@ -1,0 +1,39 @@
+# poolform: `make demo` and `make test` work on a fresh machine (they create .venv).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PREFECT_VENV ?= .venv-prefect
+
+.PHONY: install demo test compat bench schema docs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@$(PY) scripts/demo.py
+
+test: install
+	@$(PY) -m pytest -q -n 2 -m "not compat" tests
+
+$(PREFECT_VENV)/.installed-stamp:
+	@test -x $(PREFECT_VENV)/bin/python || $(PYTHON) -m venv $(PREFECT_VENV)
+	@$(PREFECT_VENV)/bin/python -m pip install -q --disable-pip-version-check 'prefect==3.9.1'
+	@touch $@
+
+compat: install $(PREFECT_VENV)/.installed-stamp
+	@POOLFORM_PREFECT_VENV=$(abspath $(PREFECT_VENV)) $(PY) -m pytest -q -m compat tests
+
+bench: install
+	@$(PY) bench/server_poll.py
+	@$(PY) bench/reconcile.py
+
+schema: install
+	@$(PY) scripts/generate.py
+
+clean:
+	rm -rf $(VENV) $(PREFECT_VENV) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The ``poolform`` command line: one module per command; only this layer talks to the user."""

@@ -1,0 +1,119 @@
+"""The one exception tree of poolform (faults, not user mistakes).
+
+User and config problems are :class:`reconciler.diagnostics.Diagnostic` values,
+collected and reported together. Exceptions are for faults that stop an
+operation::
+
+    PoolformError
+     ├── ApiError                  an HTTP call failed (carries status, body, method, url)
+     │    ├── Unauthorized         401
+     │    ├── Forbidden            403
+     │    ├── NotFound             404
+     │    ├── Conflict             409
+     │    ├── Unprocessable        422
+     │    ├── ServerError          5xx (after retries)
+     │    └── TransportError       unreachable, timeout, not JSON
+     ├── StalePlanError            a saved plan no longer matches the server
+     ├── ApplyError                an apply stopped part-way (carries what was applied)
+     └── ConfigError               a config could not be read at all (carries diagnostics)
+
+HTTP responses are mapped to these in one place: ``reconciler.api.client``.
+Only the CLI turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PoolformError(Exception):
+    """Base of every poolform fault."""
+
+
+class ApiError(PoolformError):
+    """An HTTP call to a Prefect-compatible server failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.method = method
+        self.url = url
+
+    @property
+    def detail(self) -> str:
+        """The server's own words, from a Prefect error body when there is one."""
+        body = self.body
+        if isinstance(body, dict):
+            for key in ("detail", "exception_message"):
+                if key in body:
+                    value = body[key]
+                    extra = body.get("exception_detail")
+                    if extra:
+                        return f"{value} {extra}"
+                    return value if isinstance(value, str) else str(value)
+        if body is None:
+            return ""
+        return str(body)
+
+
+class Unauthorized(ApiError):
+    """401: the API key or basic-auth string is missing or wrong."""
+
+
+class Forbidden(ApiError):
+    """403: e.g. a reserved ``prefect*`` pool name, or a CSRF refusal."""
+
+
+class NotFound(ApiError):
+    """404."""
+
+
+class Conflict(ApiError):
+    """409: a name already exists, or an integrity conflict."""
+
+
+class Unprocessable(ApiError):
+    """422: the server rejected the body."""
+
+
+class ServerError(ApiError):
+    """5xx that persisted after retries."""
+
+
+class TransportError(ApiError):
+    """The server could not be reached, timed out, or answered something that is not JSON."""
+
+
+class StalePlanError(PoolformError):
+    """A saved plan was made against a server state that has changed since."""
+
+    def __init__(self, message: str, changed: list[str]) -> None:
+        super().__init__(message)
+        self.changed = changed
+
+
+class ApplyError(PoolformError):
+    """An apply stopped part-way; ``applied`` lists the steps that did take effect."""
+
+    def __init__(self, message: str, *, applied: list[dict[str, Any]], failed: dict[str, Any] | None, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.applied = applied
+        self.failed = failed
+        self.cause = cause
+
+
+class ConfigError(PoolformError):
+    """Config files could not be turned into a desired state; ``diagnostics`` says why."""
+
+    def __init__(self, diagnostics: Any) -> None:
+        super().__init__("invalid configuration")
+        self.diagnostics = diagnostics
