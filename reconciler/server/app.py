@@ -1,0 +1,149 @@
+"""The reference server's FastAPI application: ``create_app(store)``.
+
+Owns the app wiring: error body shapes (Prefect 3.9.1's), the API-version and
+basic-auth checks, and the routers under ``/api``.  Domain logic lives in
+``core.py``; this module must not import the rest of the package.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from datetime import datetime
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from reconciler.server.clock import system_clock
+from reconciler.server.core import ApiError, Core
+from reconciler.server.store import Store
+
+API_VERSION = "0.8.4"
+SERVER_VERSION = "3.9.1"
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_AUTH_EXEMPT = {"/api/health", "/api/ready"}
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(
+        content=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+class _Guard:
+    """ASGI middleware: optional basic auth and the X-PREFECT-API-VERSION check."""
+
+    def __init__(self, app: Any, holder: Any) -> None:
+        self.app = app
+        self.holder = holder
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        path = scope.get("path", "")
+        refusal = self._refusal(headers, path)
+        if refusal is not None:
+            status, body = refusal
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await _json(status, body)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, Any] | None:
+        auth = self.holder.auth_string
+        if auth and path.startswith("/api") and path not in _AUTH_EXEMPT:
+            given = headers.get("authorization", "")
+            ok = False
+            if given[:6].lower() == "basic ":
+                try:
+                    decoded = base64.b64decode(given[6:].strip(), validate=True).decode("utf-8")
+                    ok = hmac.compare_digest(decoded.encode(), auth.encode())
+                except (binascii.Error, UnicodeDecodeError, ValueError):
+                    ok = False
+            if not ok:
+                return 401, {"exception_message": "Unauthorized"}
+        version = headers.get("x-prefect-api-version")
+        if version is not None:
+            match = _VERSION_RE.match(version.strip())
+            if match is None:
+                return 400, {"detail": f"Invalid X-PREFECT-API-VERSION header format: {version!r}; expected x.y.z"}
+            if tuple(int(p) for p in match.groups()) < (0, 8, 0):
+                return 400, {
+                    "detail": f"The request specified API version {version} but this server requires version 0.8.0 or higher."
+                }
+        return None
+
+
+def create_app(
+    store: Store,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    auth_string: str | None = None,
+) -> FastAPI:
+    """Build the app serving the Prefect-compatible API under ``/api`` from ``store``.
+
+    ``clock`` (default: the system clock) gives "now" as an aware UTC datetime; tests may
+    pass a ``ManualClock`` or replace ``app.state.clock`` later.  ``auth_string``
+    ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does.
+    """
+    from reconciler.server.routes import deployments, flow_runs, misc, pools, queues, workers
+
+    app = FastAPI(
+        title="poolform reference server",
+        version=API_VERSION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.state.store = store
+    app.state.clock = clock or system_clock
+    app.state.auth_string = auth_string
+    app.state.core = Core(store, lambda: app.state.clock())
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for error in exc.errors():
+            error = dict(error)
+            error.pop("url", None)
+            errors.append(error)
+        body = exc.body
+        if isinstance(body, (bytes, bytearray)):
+            body = body.decode("utf-8", "replace")
+        return JSONResponse(
+            status_code=422,
+            content=jsonable_encoder(
+                {"exception_message": "Invalid request received.", "exception_detail": errors, "request_body": body}
+            ),
+        )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return _json(exc.status, {"detail": exc.detail})
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        return _json(500, {"exception_message": "Internal Server Error"})
+
+    for module in (misc, pools, queues, workers, flow_runs, deployments):
+        app.include_router(module.router, prefix="/api")
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def _not_found(path: str) -> Response:
+        return _json(404, {"detail": "Not Found"})
+
+    app.add_middleware(_Guard, holder=app.state)
+    return app

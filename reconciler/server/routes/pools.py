@@ -1,0 +1,94 @@
+"""Work pool routes (prefect-api.md §1.1) and the scheduled-run poll (§4)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from reconciler.server.core import ApiError, is_reserved
+from reconciler.server.jobtemplates import TemplateError, check_defaults
+from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.schemas import (
+    ScheduledRunsBody,
+    WorkPoolCountBody,
+    WorkPoolCreate,
+    WorkPoolFilterBody,
+    WorkPoolUpdate,
+)
+
+router = APIRouter()
+
+
+def _template_checks(template: dict) -> None:
+    try:
+        check_defaults(template)
+    except TemplateError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+@router.post("/work_pools/")
+@router.post("/work_pools", include_in_schema=False)
+async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
+    if is_reserved(body.name):
+        raise ApiError(403, "Work pools starting with 'Prefect' are reserved for internal use.")
+    _template_checks(body.base_job_template)
+    pool = core(request).create_pool(
+        name=body.name,
+        type=body.type,
+        description=body.description,
+        base_job_template=body.base_job_template,
+        is_paused=body.is_paused,
+        concurrency_limit=body.concurrency_limit,
+        storage_configuration=body.storage_configuration.model_dump(),
+    )
+    return json_response(pool, 201)
+
+
+@router.post("/work_pools/filter")
+async def filter_work_pools(request: Request, body: Optional[WorkPoolFilterBody] = None) -> Response:
+    body = body or WorkPoolFilterBody()
+    return json_response(core(request).filter_pools(body.work_pools, body.limit, body.offset))
+
+
+@router.post("/work_pools/count")
+async def count_work_pools(request: Request, body: Optional[WorkPoolCountBody] = None) -> Response:
+    body = body or WorkPoolCountBody()
+    return json_response(core(request).count_pools(body.work_pools))
+
+
+@router.get("/work_pools/{name}")
+async def read_work_pool(name: str, request: Request) -> Response:
+    return json_response(core(request).read_pool(name))
+
+
+@router.patch("/work_pools/{name}")
+async def update_work_pool(name: str, body: WorkPoolUpdate, request: Request) -> Response:
+    changes = {key: getattr(body, key) for key in body.model_fields_set}
+    if "storage_configuration" in changes and changes["storage_configuration"] is not None:
+        changes["storage_configuration"] = body.storage_configuration.model_dump()  # type: ignore[union-attr]
+    if changes.get("base_job_template"):
+        _template_checks(changes["base_job_template"])
+    core(request).update_pool(name, changes)
+    return no_content()
+
+
+@router.delete("/work_pools/{name}")
+async def delete_work_pool(name: str, request: Request) -> Response:
+    core(request).delete_pool(name)
+    return no_content()
+
+
+@router.post("/work_pools/{name}/get_scheduled_flow_runs")
+async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[ScheduledRunsBody] = None) -> Response:
+    body = body or ScheduledRunsBody()
+    return json_response(
+        core(request).scheduled_runs(
+            name,
+            queue_names=body.work_queue_names,
+            before=body.scheduled_before,
+            after=body.scheduled_after,
+            limit=body.limit,
+        )
+    )

@@ -1,0 +1,115 @@
+"""Work queue routes: pool-scoped (prefect-api.md §1.2) and the legacy ``/work_queues`` ones (§1.4)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.schemas import (
+    LegacyGetRunsBody,
+    LegacyQueueFilterBody,
+    WorkQueueCreate,
+    WorkQueueFilterBody,
+    WorkQueueUpdate,
+)
+
+router = APIRouter()
+
+
+def _changes(body: WorkQueueUpdate) -> dict:
+    changes = {key: getattr(body, key) for key in body.model_fields_set}
+    changes.pop("filter", None)
+    return changes
+
+
+@router.post("/work_pools/{pool}/queues")
+@router.post("/work_pools/{pool}/queues/", include_in_schema=False)
+async def create_queue(pool: str, body: WorkQueueCreate, request: Request) -> Response:
+    queue = core(request).create_queue(
+        pool,
+        name=body.name,
+        description=body.description,
+        is_paused=body.is_paused,
+        concurrency_limit=body.concurrency_limit,
+        priority=body.priority,
+    )
+    return json_response(queue, 201)
+
+
+@router.post("/work_pools/{pool}/queues/filter")
+async def filter_queues(pool: str, request: Request, body: Optional[WorkQueueFilterBody] = None) -> Response:
+    body = body or WorkQueueFilterBody()
+    return json_response(core(request).filter_queues(pool, body.work_queues, body.limit, body.offset))
+
+
+@router.get("/work_pools/{pool}/queues/{name}")
+async def read_queue(pool: str, name: str, request: Request) -> Response:
+    return json_response(core(request).read_queue(pool, name))
+
+
+@router.patch("/work_pools/{pool}/queues/{name}")
+async def update_queue(pool: str, name: str, body: WorkQueueUpdate, request: Request) -> Response:
+    core(request).update_queue(pool, name, _changes(body))
+    return no_content()
+
+
+@router.delete("/work_pools/{pool}/queues/{name}")
+async def delete_queue(pool: str, name: str, request: Request) -> Response:
+    core(request).delete_queue(pool, name)
+    return no_content()
+
+
+@router.post("/work_queues/")
+@router.post("/work_queues", include_in_schema=False)
+async def legacy_create_queue(body: WorkQueueCreate, request: Request) -> Response:
+    queue = core(request).legacy_create_queue(
+        name=body.name,
+        description=body.description,
+        is_paused=body.is_paused,
+        concurrency_limit=body.concurrency_limit,
+        priority=body.priority,
+    )
+    return json_response(queue, 201)
+
+
+@router.post("/work_queues/filter")
+async def legacy_filter_queues(request: Request, body: Optional[LegacyQueueFilterBody] = None) -> Response:
+    body = body or LegacyQueueFilterBody()
+    return json_response(core(request).legacy_filter_queues(body.work_queues, body.work_pools, body.limit, body.offset))
+
+
+@router.get("/work_queues/name/{name}")
+async def legacy_read_queue_by_name(name: str, request: Request) -> Response:
+    return json_response(core(request).legacy_read_queue_by_name(name))
+
+
+@router.get("/work_queues/{queue_id}")
+async def legacy_read_queue(queue_id: str, request: Request) -> Response:
+    return json_response(core(request).legacy_read_queue(queue_id))
+
+
+@router.patch("/work_queues/{queue_id}")
+async def legacy_update_queue(queue_id: str, body: WorkQueueUpdate, request: Request) -> Response:
+    core(request).legacy_update_queue(queue_id, _changes(body))
+    return no_content()
+
+
+@router.delete("/work_queues/{queue_id}")
+async def legacy_delete_queue(queue_id: str, request: Request) -> Response:
+    core(request).legacy_delete_queue(queue_id)
+    return no_content()
+
+
+@router.get("/work_queues/{queue_id}/status")
+async def legacy_queue_status(queue_id: str, request: Request) -> Response:
+    return json_response(core(request).legacy_queue_status(queue_id))
+
+
+@router.post("/work_queues/{queue_id}/get_runs")
+async def legacy_get_runs(queue_id: str, request: Request, body: Optional[LegacyGetRunsBody] = None) -> Response:
+    body = body or LegacyGetRunsBody()
+    record = request.headers.get("x-prefect-ui", "").lower() != "true"
+    return json_response(core(request).legacy_get_runs(queue_id, body.scheduled_before, body.limit, record_poll=record))

@@ -1,0 +1,41 @@
+"""Worker routes (prefect-api.md §1.3); the websocket channel is refused so workers use REST."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import Response
+
+from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.schemas import WorkerFilterBody, WorkerHeartbeat
+
+router = APIRouter()
+
+
+@router.post("/work_pools/{pool}/workers/heartbeat")
+async def heartbeat(pool: str, body: WorkerHeartbeat, request: Request) -> Response:
+    core(request).heartbeat(pool, body.name, body.heartbeat_interval_seconds)
+    return no_content()
+
+
+@router.post("/work_pools/{pool}/workers/filter")
+async def filter_workers(pool: str, request: Request, body: Optional[WorkerFilterBody] = None) -> Response:
+    body = body or WorkerFilterBody()
+    return json_response(core(request).filter_workers(pool, body.workers, body.limit, body.offset))
+
+
+@router.api_route("/work_pools/{pool}/workers/connect", methods=["GET", "POST"])
+async def worker_channel_http(pool: str) -> Response:
+    return json_response({"detail": "Not Found"}, 404)
+
+
+@router.websocket("/work_pools/{pool}/workers/connect")
+async def worker_channel(websocket: WebSocket, pool: str) -> None:
+    await websocket.send_denial_response(json_response({"detail": "Not Found"}, 404))
+
+
+@router.delete("/work_pools/{pool}/workers/{name}")
+async def delete_worker(pool: str, name: str, request: Request) -> Response:
+    core(request).delete_worker(pool, name)
+    return no_content()

@@ -1,0 +1,59 @@
+"""The server's storage interface and ``open_store``.
+
+A store is a thin SQL executor: the routes own the domain logic and write one
+SQL dialect (``?`` placeholders, ISO-8601 text timestamps, JSON as text, 0/1
+booleans) that both implementations run unchanged.  Stores know nothing about
+HTTP and must not import the rest of the package.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Mapping, Protocol, Sequence
+
+Row = Mapping[str, Any]
+
+
+class Store(Protocol):
+    """What the routes need from a database."""
+
+    dialect: str  # "sqlite" | "postgresql"
+    url: str
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class StoreError(Exception):
+    """The database could not be opened or used; the message says what to do."""
+
+
+def open_store(url_or_path: str = ":memory:") -> Store:
+    """Open (creating the schema on first use) the store named by ``url_or_path``.
+
+    ``":memory:"`` or a file path gives SQLite; ``postgresql://...`` gives PostgreSQL.
+    """
+    target = str(url_or_path)
+    if target.startswith(("postgresql://", "postgres://")):
+        from reconciler.server.store.postgres import PostgresStore
+
+        return PostgresStore(target)
+    if target.startswith("sqlite:///"):
+        target = target[len("sqlite:///"):]
+    from reconciler.server.store.sqlite import SqliteStore
+
+    return SqliteStore(target)
+
+
+__all__ = ["Row", "Store", "StoreError", "open_store"]

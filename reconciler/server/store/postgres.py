@@ -1,0 +1,83 @@
+"""PostgreSQL store via psycopg 3: same interface and the same SQL as SQLite.
+
+``?`` placeholders are rewritten to ``%s``; JSON stays TEXT so key order is
+preserved.  One connection, used by one thread at a time.  No domain logic.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from reconciler.server.store import Row, StoreError
+from reconciler.server.store.schema import ALL
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresStore:
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise StoreError("PostgreSQL needs psycopg 3: pip install 'poolform[postgres]'") from exc
+        self.url = url
+        self._psycopg = psycopg
+        try:
+            self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+            with self._conn.transaction():
+                for ddl in ALL:
+                    self._conn.execute(ddl)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open the PostgreSQL database: {exc}".strip()) from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._conn.execute(_pg(sql), tuple(params)).fetchall()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return self._conn.execute(_pg(sql), tuple(params)).fetchone()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._conn.execute(_pg(sql), tuple(params)).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(_pg(sql), [tuple(r) for r in rows])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._conn.transaction():
+                    yield
+            finally:
+                self._depth = 0
+
+    def ping(self) -> bool:
+        try:
+            self._conn.execute("SELECT 1").fetchone()
+            return True
+        except self._psycopg.Error:
+            return False
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except self._psycopg.Error:
+            pass
