@@ -1,0 +1,237 @@
+"""Comparable forms, template equality, fingerprints and Prefect wire bodies.
+
+* Comparable form: the dict a plan shows as ``before``/``after``. Pool ``{name, type,
+  description, paused, concurrency_limit, base_job_template}``, queue ``{pool, name,
+  description, paused, concurrency_limit, priority}``. A desired field that is
+  ``UNMANAGED`` is left out, and so is the matching observed field, so it never diffs.
+* Templates are compared as JSON values: key order and whitespace never matter.
+  Numbers compare by value (``1`` equals ``1.0``, as in JSON Schema and on
+  PostgreSQL JSONB), booleans never equal numbers (``true`` differs from ``1``).
+  :func:`canonical_json` writes integral floats as integers so equal values give
+  equal text.
+* Fingerprints: ``sha256:`` + hex digest of the canonical JSON of an observed
+  object's managed fields (never ids, status, ``last_polled`` or ``updated``).
+* Wire bodies: ``WorkPoolCreate``/``WorkPoolUpdate``/``WorkQueueCreate``/
+  ``WorkQueueUpdate`` with only the keys to send; an explicit ``None`` clears
+  ``description``/``concurrency_limit``; ``base_job_template`` is never sent as null.
+
+No I/O here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, Iterable
+
+from reconciler.model.state import (
+    DEFAULT_QUEUE,
+    UNMANAGED,
+    DesiredPool,
+    DesiredQueue,
+    ObservedPool,
+    ObservedQueue,
+    ObservedState,
+    parse_address,
+)
+
+POOL_FIELDS = ("name", "type", "description", "paused", "concurrency_limit", "base_job_template")
+QUEUE_FIELDS = ("pool", "name", "description", "paused", "concurrency_limit", "priority")
+
+DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
+"""What the server writes as the description of the queue it creates with a pool."""
+
+_WIRE_NAMES = {"paused": "is_paused"}
+
+
+def is_managed(value: Any) -> bool:
+    return value is not UNMANAGED
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys and integral floats written as integers."""
+    return json.dumps(_normal(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of two JSON values under the rules in the module docstring."""
+    if a is b:
+        return True
+    if a != b:
+        return False
+    return canonical_json(a) == canonical_json(b)
+
+
+def templates_equal(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """True when two base job templates are the same JSON value (``None`` counts as ``{}``)."""
+    return json_equal(a or {}, b or {})
+
+
+# -- comparable forms ---------------------------------------------------------------
+
+
+def desired_pool_form(pool: DesiredPool) -> dict[str, Any]:
+    form: dict[str, Any] = {"name": pool.name, "type": pool.type}
+    for key in ("description", "paused", "concurrency_limit", "base_job_template"):
+        value = getattr(pool, key)
+        if is_managed(value):
+            form[key] = value
+    return form
+
+
+def observed_pool_form(pool: ObservedPool, like: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The observed pool's comparable form; with ``like``, only the keys ``like`` has."""
+    form = {
+        "name": pool.name,
+        "type": pool.type,
+        "description": pool.description,
+        "paused": pool.paused,
+        "concurrency_limit": pool.concurrency_limit,
+        "base_job_template": pool.base_job_template,
+    }
+    if like is not None:
+        form = {k: v for k, v in form.items() if k in like}
+    return form
+
+
+def desired_queue_form(queue: DesiredQueue) -> dict[str, Any]:
+    form: dict[str, Any] = {"pool": queue.pool, "name": queue.name}
+    for key in ("description", "paused", "concurrency_limit", "priority"):
+        value = getattr(queue, key)
+        if is_managed(value):
+            form[key] = value
+    return form
+
+
+def observed_queue_form(queue: ObservedQueue, like: dict[str, Any] | None = None) -> dict[str, Any]:
+    form = {
+        "pool": queue.pool,
+        "name": queue.name,
+        "description": queue.description,
+        "paused": queue.paused,
+        "concurrency_limit": queue.concurrency_limit,
+        "priority": queue.priority,
+    }
+    if like is not None:
+        form = {k: v for k, v in form.items() if k in like}
+    return form
+
+
+def fresh_default_queue_form(pool: str) -> dict[str, Any]:
+    """The ``default`` queue as the server creates it with a new pool."""
+    return {
+        "pool": pool,
+        "name": DEFAULT_QUEUE,
+        "description": DEFAULT_QUEUE_DESCRIPTION,
+        "paused": False,
+        "concurrency_limit": None,
+        "priority": 1,
+    }
+
+
+# -- fingerprints ------------------------------------------------------------------
+
+
+def _digest(value: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def fingerprint_pool(pool: ObservedPool) -> str:
+    return _digest(observed_pool_form(pool))
+
+
+def fingerprint_queue(queue: ObservedQueue) -> str:
+    form = observed_queue_form(queue)
+    del form["pool"]
+    return _digest(form)
+
+
+def fingerprints(observed: ObservedState, addresses: Iterable[str]) -> dict[str, str | None]:
+    """Fingerprint per address (None when the object does not exist), in the given order."""
+    result: dict[str, str | None] = {}
+    for address in addresses:
+        kind, pool_name, queue_name = parse_address(address)
+        pool = observed.pools.get(pool_name)
+        if kind == "work_pool":
+            result[address] = fingerprint_pool(pool) if pool is not None else None
+        else:
+            queue = pool.queues.get(queue_name) if pool is not None and queue_name is not None else None
+            result[address] = fingerprint_queue(queue) if queue is not None else None
+    return result
+
+
+# -- wire bodies -------------------------------------------------------------------
+
+
+def pool_create_body(desired: DesiredPool) -> dict[str, Any]:
+    """``WorkPoolCreate``: name and type, plus managed fields that differ from the server's defaults."""
+    body: dict[str, Any] = {"name": desired.name, "type": desired.type}
+    if is_managed(desired.description) and desired.description is not None:
+        body["description"] = desired.description
+    if is_managed(desired.paused) and desired.paused:
+        body["is_paused"] = True
+    if is_managed(desired.concurrency_limit) and desired.concurrency_limit is not None:
+        body["concurrency_limit"] = desired.concurrency_limit
+    if is_managed(desired.base_job_template) and desired.base_job_template:
+        body["base_job_template"] = desired.base_job_template
+    return body
+
+
+def pool_update_body(desired: DesiredPool, observed: ObservedPool) -> dict[str, Any]:
+    """``WorkPoolUpdate`` holding only the managed keys that differ (explicit None clears)."""
+    body: dict[str, Any] = {}
+    for key in ("description", "paused", "concurrency_limit"):
+        value = getattr(desired, key)
+        if is_managed(value) and value != getattr(observed, key):
+            body[_WIRE_NAMES.get(key, key)] = value
+    template = desired.base_job_template
+    if is_managed(template) and template is not None and not templates_equal(template, observed.base_job_template):
+        body["base_job_template"] = template
+    return body
+
+
+def queue_create_body(desired: DesiredQueue) -> dict[str, Any]:
+    """``WorkQueueCreate``: the name plus managed fields that differ from the defaults; priority when managed."""
+    body: dict[str, Any] = {"name": desired.name}
+    if is_managed(desired.description) and desired.description:
+        body["description"] = desired.description
+    if is_managed(desired.paused) and desired.paused:
+        body["is_paused"] = True
+    if is_managed(desired.concurrency_limit) and desired.concurrency_limit is not None:
+        body["concurrency_limit"] = desired.concurrency_limit
+    if is_managed(desired.priority):
+        body["priority"] = desired.priority
+    return body
+
+
+def queue_update_body(
+    desired: DesiredQueue | dict[str, Any],
+    observed: ObservedQueue | dict[str, Any],
+    *,
+    include_priority: bool = True,
+) -> dict[str, Any]:
+    """``WorkQueueUpdate`` with only the managed keys that differ.
+
+    ``desired`` may be a :class:`DesiredQueue` or a comparable form; ``observed`` an
+    :class:`ObservedQueue` or a comparable form (e.g. the fresh default queue).
+    """
+    want = desired if isinstance(desired, dict) else desired_queue_form(desired)
+    have = observed if isinstance(observed, dict) else observed_queue_form(observed)
+    body: dict[str, Any] = {}
+    for key in ("description", "paused", "concurrency_limit", "priority"):
+        if key == "priority" and not include_priority:
+            continue
+        if key in want and want[key] != have.get(key):
+            body[_WIRE_NAMES.get(key, key)] = want[key]
+    return body

@@ -1,0 +1,454 @@
+"""``make_plan``: desired + observed state -> a :class:`~reconciler.plan.actions.Plan` (pure).
+
+Implements docs/architecture.md "Semantics the plan must get right": server defaults,
+templates as JSON values, the ``default`` queue (managed when declared, never created
+or deleted), deletion only with ``manage.prune`` (or ``destroy``), replace on a pool
+``type`` change, priorities planned under the server's bump walk, ``--target``
+restriction, fingerprints of everything read, and the deployment-impact warnings.
+
+Step order: deletes of replaced pools, pool creates/updates, queue creates, queue
+updates (non-priority fields), priority PATCHes, ``converge_priorities``, queue
+deletes, pool deletes. No I/O, no clock (``now`` is injected).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from reconciler import __version__
+from reconciler.diagnostics import Diagnostics
+from reconciler.model.state import (
+    DEFAULT_QUEUE,
+    DesiredPool,
+    DesiredState,
+    ObservedPool,
+    ObservedState,
+    pool_address,
+    queue_address,
+)
+from reconciler.plan.actions import Action, Change, Plan, Reason, summarize
+from reconciler.plan.differ import diff_objects
+from reconciler.plan.normalize import (
+    desired_pool_form,
+    desired_queue_form,
+    fingerprints,
+    fresh_default_queue_form,
+    is_managed,
+    json_equal,
+    observed_pool_form,
+    observed_queue_form,
+    pool_create_body,
+    pool_update_body,
+    queue_create_body,
+    queue_update_body,
+)
+from reconciler.plan.priorities import assign_priority_on_create, bump_walk, plan_priorities, simulate
+
+__all__ = ["make_plan", "pools_with_variable_changes"]
+
+
+def _variables(template: Any) -> Any:
+    return template.get("variables") if isinstance(template, dict) else None
+
+
+def pools_with_variable_changes(desired: DesiredState, observed: ObservedState) -> list[str]:
+    """Names of existing pools whose managed template ``variables`` the plan would change.
+
+    The CLI reads these pools' deployments into ``observed.deployments`` before
+    calling :func:`make_plan`, which then warns about deployments that would break.
+    """
+    names = []
+    for pool in desired.pools.values():
+        have = observed.pools.get(pool.name)
+        if have is None or have.type != pool.type or not is_managed(pool.base_job_template):
+            continue
+        if not json_equal(_variables(pool.base_job_template) or {}, _variables(have.base_job_template) or {}):
+            names.append(pool.name)
+    return names
+
+
+@dataclass
+class _Targets:
+    pools: set[str] = field(default_factory=set)
+    queues: set[tuple[str, str]] = field(default_factory=set)
+    active: bool = False
+
+    def pool(self, pool: str) -> bool:
+        return not self.active or pool in self.pools
+
+    def queue(self, pool: str, queue: str) -> bool:
+        return not self.active or pool in self.pools or (pool, queue) in self.queues
+
+    def any_queue_of(self, pool: str) -> bool:
+        return not self.active or pool in self.pools or any(p == pool for p, _ in self.queues)
+
+
+def _parse_targets(targets: Sequence[str], known_pools: set[str], diags: Diagnostics) -> _Targets:
+    result = _Targets(active=bool(targets))
+    for target in targets:
+        if target.startswith("work_pool.") and len(target) > len("work_pool."):
+            result.pools.add(target[len("work_pool."):])
+            continue
+        if target.startswith("work_queue."):
+            rest = target[len("work_queue."):]
+            splits = [i for i, ch in enumerate(rest) if ch == "."]
+            chosen = next((i for i in reversed(splits) if rest[:i] in known_pools), splits[-1] if splits else None)
+            if chosen is not None and 0 < chosen < len(rest) - 1:
+                result.queues.add((rest[:chosen], rest[chosen + 1:]))
+                continue
+        diags.error(
+            f"invalid target {target!r}",
+            "A target is an address: work_pool.<pool> or work_queue.<pool>.<queue>.",
+            address=target,
+        )
+    return result
+
+
+class _Builder:
+    def __init__(self, desired: DesiredState, observed: ObservedState, targets: _Targets, destroy: bool, diags: Diagnostics) -> None:
+        self.desired = desired
+        self.observed = observed
+        self.targets = targets
+        self.destroy = destroy
+        self.diags = diags
+        self.changes: list[Change] = []
+        self.unmanaged: list[dict[str, Any]] = []
+        self.side_effects: list[dict[str, Any]] = []
+        self.read: dict[str, None] = {}
+        self.replace_deletes: list[dict[str, Any]] = []
+        self.pool_writes: list[dict[str, Any]] = []
+        self.queue_creates: list[dict[str, Any]] = []
+        self.queue_updates: list[dict[str, Any]] = []
+        self.priority_steps: list[dict[str, Any]] = []
+        self.converges: list[dict[str, Any]] = []
+        self.queue_deletes: list[dict[str, Any]] = []
+        self.pool_deletes: list[dict[str, Any]] = []
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _add(self, change: Change) -> None:
+        self.changes.append(change)
+        self.read[change.address] = None
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return (
+            self.replace_deletes + self.pool_writes + self.queue_creates + self.queue_updates
+            + self.priority_steps + self.converges + self.queue_deletes + self.pool_deletes
+        )
+
+    # -- pools -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        for pool in self.desired.pools.values():
+            have = self.observed.pools.get(pool.name)
+            if self.destroy:
+                if have is not None and self.targets.pool(pool.name):
+                    self._delete_pool(have, Reason.DELETE_BECAUSE_DESTROY_MODE)
+            else:
+                self._declared_pool(pool, have)
+        for have in self.observed.pools.values():
+            if have.name in self.desired.pools:
+                continue
+            owned = any(fnmatch.fnmatchcase(have.name, pattern) for pattern in self.desired.scope)
+            if owned and (self.destroy or self.desired.prune):
+                if self.targets.pool(have.name):
+                    reason = Reason.DELETE_BECAUSE_DESTROY_MODE if self.destroy else Reason.DELETE_BECAUSE_PRUNED
+                    self._delete_pool(have, reason)
+            elif self.targets.pool(have.name):
+                why = "in manage.scope but manage.prune is off" if owned else "not declared and not in manage.scope"
+                self.unmanaged.append({"address": have.address, "reason": why})
+
+    def _delete_pool(self, have: ObservedPool, reason: Reason) -> None:
+        lost = [q.name for q in have.queues.values() if not self._is_default(have, q.name)]
+        detail = "the pool is deleted"
+        if lost:
+            detail += f" with its queues ({', '.join(lost)})"
+        detail += ", its workers and the link from its deployments"
+        self._add(Change(have.address, "work_pool", have.name, have.name, Action.DELETE, reason,
+                         observed_pool_form(have), None, [], detail, True))
+        for queue in have.queues.values():
+            if self._is_default(have, queue.name):
+                continue
+            self._add(Change(queue.address, "work_queue", have.name, queue.name, Action.DELETE, reason,
+                             observed_queue_form(queue), None, [], f"deleted with {have.address}", True))
+        self.pool_deletes.append({"op": "delete_pool", "address": have.address, "pool": have.name})
+
+    @staticmethod
+    def _is_default(have: ObservedPool, queue: str) -> bool:
+        if queue == DEFAULT_QUEUE:
+            return True
+        q = have.queues.get(queue)
+        return q is not None and have.default_queue_id is not None and q.id == have.default_queue_id
+
+    def _declared_pool(self, pool: DesiredPool, have: ObservedPool | None) -> None:
+        after = desired_pool_form(pool)
+        address = pool.address
+        replaced = False
+        if have is None:
+            if not self.targets.any_queue_of(pool.name):
+                return
+            self._add(Change(address, "work_pool", pool.name, pool.name, Action.CREATE, Reason.CREATE_BECAUSE_MISSING,
+                             None, after, [[k] for k in after]))
+            self.pool_writes.append({"op": "create_pool", "address": address, "pool": pool.name, "body": pool_create_body(pool)})
+        elif have.type != pool.type and self.targets.pool(pool.name):
+            replaced = True
+            before = observed_pool_form(have, like=after)
+            lost = [q for q in have.queues if not self._is_default(have, q)]
+            detail = (
+                f"type changes from {have.type} to {pool.type}; Prefect cannot change a pool's type, "
+                "so the pool is deleted and created again — its queues"
+                + (f" ({', '.join(lost)})" if lost else "")
+                + ", workers and the link from deployments are lost"
+            )
+            self._add(Change(address, "work_pool", pool.name, pool.name, Action.REPLACE, Reason.REPLACE_BECAUSE_CANNOT_UPDATE,
+                             before, after, diff_objects(before, after), detail, True))
+            self.replace_deletes.append({"op": "delete_pool", "address": address, "pool": pool.name})
+            self.pool_writes.append({"op": "create_pool", "address": address, "pool": pool.name, "body": pool_create_body(pool)})
+        elif self.targets.pool(pool.name):
+            before = observed_pool_form(have, like=after)
+            paths = diff_objects(before, after)
+            if paths:
+                self._add(Change(address, "work_pool", pool.name, pool.name, Action.UPDATE, Reason.UPDATE_BECAUSE_CONFIG_DIFFERS,
+                                 before, after, paths))
+                self.pool_writes.append({"op": "update_pool", "address": address, "pool": pool.name,
+                                         "body": pool_update_body(pool, have)})
+                if any(p[:2] == ["base_job_template", "variables"] or p == ["base_job_template"] for p in paths):
+                    self._deployment_impact(pool, have)
+            else:
+                self._add(Change(address, "work_pool", pool.name, pool.name, Action.NOOP, Reason.NO_OP, before, after, []))
+        elif self.targets.any_queue_of(pool.name):
+            self.read[address] = None
+        self._queues(pool, None if (have is None or replaced) else have, replaced_from=have if replaced else None)
+
+    # -- queues ----------------------------------------------------------------------
+
+    def _queues(self, pool: DesiredPool, have: ObservedPool | None, replaced_from: ObservedPool | None) -> None:
+        creating = have is None
+        if creating:
+            state: dict[str, int] = {DEFAULT_QUEUE: 1}
+        else:
+            state = {q.name: q.priority for q in sorted(have.queues.values(), key=lambda q: q.priority)}
+        initial = dict(state)
+        wanted: dict[str, int] = {}
+        creates: list[tuple[Any, dict[str, Any]]] = []
+        for queue in pool.queues.values():
+            if not self.targets.queue(pool.name, queue.name):
+                continue
+            address = queue.address
+            after = desired_queue_form(queue)
+            old = replaced_from.queues.get(queue.name) if replaced_from is not None else None
+            if queue.name == DEFAULT_QUEUE and creating:
+                fresh = fresh_default_queue_form(pool.name)
+                before = {k: fresh[k] for k in after}
+                paths = diff_objects(before, after)
+                action = Action.UPDATE if paths else Action.NOOP
+                reason = Reason.UPDATE_BECAUSE_CONFIG_DIFFERS if paths else Reason.NO_OP
+                detail = "the server creates the default queue with the pool" if paths else ""
+                self._add(Change(address, "work_queue", pool.name, queue.name, action, reason, before, after, paths, detail))
+                body = queue_update_body(after, fresh, include_priority=False)
+                if body:
+                    self.queue_updates.append({"op": "update_queue", "address": address, "pool": pool.name,
+                                               "queue": queue.name, "body": body})
+            elif creating or queue.name not in have.queues:  # type: ignore[union-attr]
+                if queue.name == DEFAULT_QUEUE:
+                    renamed = have.default_queue_name if have is not None else None
+                    self.diags.warning(
+                        f"work pool {pool.name!r} has no queue named 'default'",
+                        (f"Its default queue was renamed to {renamed!r}. " if renamed else "")
+                        + "The default queue is never created; declare it under its current name.",
+                        address=address,
+                        range=queue.source,
+                    )
+                    continue
+                if old is not None:
+                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.REPLACE,
+                                     Reason.REPLACE_BECAUSE_CANNOT_UPDATE, observed_queue_form(old, like=after), after,
+                                     diff_objects(observed_queue_form(old, like=after), after),
+                                     f"recreated with {pool.address}", True))
+                else:
+                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.CREATE, Reason.CREATE_BECAUSE_MISSING,
+                                     None, after, [[k] for k in after if k not in ("pool",)]))
+                creates.append((queue, {"op": "create_queue", "address": address, "pool": pool.name,
+                                        "queue": queue.name, "body": queue_create_body(queue)}))
+            else:
+                observed_queue = have.queues[queue.name]  # type: ignore[union-attr]
+                before = observed_queue_form(observed_queue, like=after)
+                paths = diff_objects(before, after)
+                if paths:
+                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.UPDATE,
+                                     Reason.UPDATE_BECAUSE_CONFIG_DIFFERS, before, after, paths))
+                    body = queue_update_body(after, before, include_priority=False)
+                    if body:
+                        self.queue_updates.append({"op": "update_queue", "address": address, "pool": pool.name,
+                                                   "queue": queue.name, "body": body})
+                else:
+                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.NOOP, Reason.NO_OP, before, after, []))
+            if is_managed(queue.priority):
+                wanted[queue.name] = queue.priority
+
+        moved = False
+        with_priority = sorted((c for c in creates if is_managed(c[0].priority)), key=lambda c: c[0].priority)
+        without = [c for c in creates if not is_managed(c[0].priority)]
+        for queue, step in with_priority + without:
+            self.queue_creates.append(step)
+            if is_managed(queue.priority):
+                state = bump_walk(state, queue.name, queue.priority)
+                moved = True
+            else:
+                state[queue.name] = assign_priority_on_create(state.values())
+
+        deleted: set[str] = set()
+        if replaced_from is not None:
+            for old_queue in replaced_from.queues.values():
+                if old_queue.name in pool.queues or self._is_default(replaced_from, old_queue.name):
+                    continue
+                if self.targets.queue(pool.name, old_queue.name):
+                    self._add(Change(old_queue.address, "work_queue", pool.name, old_queue.name, Action.DELETE,
+                                     Reason.DELETE_BECAUSE_POOL_REPLACED, observed_queue_form(old_queue), None, [],
+                                     f"deleted with {pool.address}, which is replaced", True))
+        elif have is not None:
+            for old_queue in have.queues.values():
+                if old_queue.name in pool.queues or self._is_default(have, old_queue.name):
+                    continue
+                if not self.targets.queue(pool.name, old_queue.name):
+                    continue
+                if self.desired.prune:
+                    deleted.add(old_queue.name)
+                    self._add(Change(old_queue.address, "work_queue", pool.name, old_queue.name, Action.DELETE,
+                                     Reason.DELETE_BECAUSE_PRUNED, observed_queue_form(old_queue), None, [],
+                                     "not declared and manage.prune is on", True))
+                    self.queue_deletes.append({"op": "delete_queue", "address": old_queue.address, "pool": pool.name,
+                                               "queue": old_queue.name})
+                else:
+                    self.unmanaged.append({"address": old_queue.address, "reason": "not declared and manage.prune is off"})
+
+        final = state
+        if wanted:
+            try:
+                moves = plan_priorities(state, wanted, fix_duplicates=bool(deleted))
+            except ValueError as exc:
+                self.diags.error(f"cannot plan the queue priorities of work pool {pool.name!r}: {exc}",
+                                 "Give every managed queue of the pool a different priority (1 or more).",
+                                 address=pool.address, range=pool.source)
+                moves = []
+            for name, priority in moves:
+                self.priority_steps.append({"op": "update_queue", "address": queue_address(pool.name, name),
+                                            "pool": pool.name, "queue": name, "body": {"priority": priority}})
+            moved = moved or bool(moves)
+            final = simulate(state, moves)
+        if moved and wanted:
+            self.converges.append({"op": "converge_priorities", "address": pool.address, "pool": pool.name,
+                                   "priorities": dict(sorted(wanted.items(), key=lambda item: item[1]))})
+        for name, before_priority in initial.items():
+            if name in wanted or name in deleted or name not in final:
+                continue
+            if final[name] != before_priority:
+                self.side_effects.append({"address": queue_address(pool.name, name), "path": ["priority"],
+                                          "before": before_priority, "after": final[name]})
+
+    # -- deployments -------------------------------------------------------------------
+
+    def _deployment_impact(self, pool: DesiredPool, have: ObservedPool) -> None:
+        deployments = self.observed.deployments.get(pool.name) or []
+        if not deployments:
+            return
+        try:
+            from reconciler.templates import validate_job_variables
+        except ImportError:
+            self.diags.warning(f"cannot check the deployments of {pool.address} against its new job variables",
+                               "This poolform build lacks the template checks; review the deployments by hand.",
+                               address=pool.address)
+            return
+
+        new_schema = _variables(pool.base_job_template) or {}
+        old_schema = _variables(have.base_job_template) or {}
+        defaults = _defaults(new_schema)
+        for deployment in deployments:
+            job_variables = deployment.job_variables or {}
+            after = validate_job_variables(new_schema, job_variables, defaults=defaults)
+            if not after:
+                continue
+            before = set(validate_job_variables(old_schema, job_variables, defaults=_defaults(old_schema))) if old_schema else set()
+            fresh = [message for message in after if message not in before]
+            if not fresh:
+                continue
+            name = f"{deployment.flow_name}/{deployment.name}" if deployment.flow_name else deployment.name
+            self.diags.warning(
+                f"deployment {name!r} would stop validating against the new job variables of {pool.address}",
+                "; ".join(fresh) + "\nUpdate the deployment's job_variables, or keep the template's variables compatible.",
+                address=pool.address,
+                range=pool.template_source or pool.source,
+                path=("base_job_template", "variables"),
+            )
+
+
+def _defaults(schema: Any) -> dict[str, Any]:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return {}
+    return {k: v["default"] for k, v in properties.items() if isinstance(v, dict) and "default" in v}
+
+
+def _timestamp(now: datetime | None) -> str | None:
+    if now is None:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    *,
+    targets: Sequence[str] = (),
+    destroy: bool = False,
+    now: datetime | None = None,
+    api_url: str = "",
+    poolform_version: str = __version__,
+) -> Plan:
+    """Compare ``desired`` with ``observed`` and return the plan (see the module docstring)."""
+    diags = Diagnostics()
+    known = set(desired.pools) | set(observed.pools)
+    parsed = _parse_targets(list(targets), known, diags)
+    builder = _Builder(desired, observed, parsed, destroy, diags)
+    builder.run()
+    if parsed.active:
+        diags.warning(
+            "resource targeting is in effect",
+            "The plan may be incomplete: only the targeted addresses (and the pools they need) are planned. "
+            "Use --target for exceptional recovery, not for routine changes.",
+        )
+        for pool in sorted(parsed.pools):
+            if pool not in known:
+                diags.warning(f"target work_pool.{pool} matches nothing", "No such pool is declared or on the server.",
+                              address=pool_address(pool))
+        for pool, queue in sorted(parsed.queues):
+            declared = desired.pools.get(pool)
+            seen = observed.pools.get(pool)
+            if not ((declared and queue in declared.queues) or (seen and queue in seen.queues)):
+                diags.warning(f"target work_queue.{pool}.{queue} matches nothing",
+                              "No such queue is declared or on the server.", address=queue_address(pool, queue))
+    steps = builder.steps
+    errored = diags.has_errors
+    return Plan(
+        poolform_version=poolform_version,
+        api_url=api_url or observed.api_url,
+        created_at=_timestamp(now),
+        mode="destroy" if destroy else "normal",
+        targets=list(targets),
+        complete=not parsed.active,
+        applyable=bool(steps) and not errored,
+        errored=errored,
+        resource_changes=builder.changes,
+        side_effects=builder.side_effects,
+        unmanaged=builder.unmanaged,
+        steps=steps,
+        observed=fingerprints(observed, builder.read),
+        diagnostics=diags.to_json(),
+        summary=summarize(builder.changes, builder.unmanaged),
+    )
