@@ -247,8 +247,7 @@ class PrefectClient:
                 headers.update(self._csrf_headers())
             self._count(method, route or path)
             try:
-                response = self.http.request(method, url, json=json, params=params, headers=headers,
-                                             timeout=self.settings.timeout)
+                response = self.http.request(method, url, json=json, params=params, headers=headers)
             except httpx.ConnectError as exc:
                 raise self._transport(method, url, _reason(exc), exc, attempt) from None
             except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:

@@ -1,0 +1,154 @@
+"""Progress reporting for an apply: the :class:`ApplyHooks` protocol and two renderers.
+
+* :class:`HumanHooks` prints terraform-like lines ("work_pool.x: Creating...",
+  "work_pool.x: Creation complete after 0s") and the final summary.
+* :class:`JsonLinesHooks` prints typed JSON messages, one per line, after
+  terraform's machine-readable UI (``apply_start``, ``apply_complete``,
+  ``apply_errored``, ``change_summary``, ``diagnostic``).
+
+Hooks may be called from several threads at once; both renderers lock around
+each write. Must not decide anything about the apply.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import Any, Protocol, TextIO
+
+from reconciler import __version__
+
+_VERBS = {
+    # op: (action, progress, done)
+    "create_pool": ("create", "Creating...", "Creation complete"),
+    "create_queue": ("create", "Creating...", "Creation complete"),
+    "update_pool": ("update", "Modifying...", "Modifications complete"),
+    "update_queue": ("update", "Modifying...", "Modifications complete"),
+    "delete_pool": ("delete", "Destroying...", "Destruction complete"),
+    "delete_queue": ("delete", "Destroying...", "Destruction complete"),
+    "converge_priorities": ("update", "Converging queue priorities...", "Queue priorities hold"),
+}
+
+
+def step_address(step: dict[str, Any]) -> str:
+    if step.get("address"):
+        return str(step["address"])
+    if step.get("queue"):
+        return f"work_queue.{step['pool']}.{step['queue']}"
+    return f"work_pool.{step['pool']}"
+
+
+def summary_line(added: int, changed: int, destroyed: int) -> str:
+    return f"Apply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+
+
+class ApplyHooks(Protocol):
+    def on_step_start(self, step: dict[str, Any]) -> None: ...
+
+    def on_step_done(self, step: dict[str, Any], seconds: float) -> None: ...
+
+    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None: ...
+
+
+class NullHooks:
+    def on_step_start(self, step: dict[str, Any]) -> None:
+        pass
+
+    def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
+        pass
+
+    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
+        pass
+
+
+class HumanHooks:
+    """Terraform-like progress lines on ``out`` (errors go to ``err``)."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, color: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.color = color
+        self._lock = threading.Lock()
+
+    def _bold(self, text: str) -> str:
+        return f"\x1b[1m{text}\x1b[0m" if self.color else text
+
+    def _write(self, stream: TextIO, line: str) -> None:
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    def on_step_start(self, step: dict[str, Any]) -> None:
+        _, progress, _ = _VERBS.get(step["op"], ("", "Working...", ""))
+        self._write(self.out, f"{self._bold(step_address(step))}: {progress}")
+
+    def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
+        _, _, done = _VERBS.get(step["op"], ("", "", "Complete"))
+        self._write(self.out, f"{self._bold(step_address(step))}: {done} after {seconds:.0f}s")
+
+    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
+        text = f"Error: {step_address(step)}: {error}"
+        self._write(self.err, f"\x1b[31m{text}\x1b[0m" if self.color else text)
+
+    def summary(self, added: int, changed: int, destroyed: int) -> None:
+        line = summary_line(added, changed, destroyed)
+        self._write(self.out, "\n" + (f"\x1b[1;32m{line}\x1b[0m" if self.color else line))
+
+
+class JsonLinesHooks:
+    """Typed JSON messages, one per line, in the shape of terraform's ``-json`` UI."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self._lock = threading.Lock()
+
+    def emit(self, type_: str, message: str, level: str = "info", **extra: Any) -> None:
+        record = {
+            "@level": level,
+            "@message": message,
+            "@module": "poolform.ui",
+            "@timestamp": datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "type": type_,
+            **extra,
+        }
+        with self._lock:
+            self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.out.flush()
+
+    def version(self) -> None:
+        self.emit("version", f"poolform {__version__}", poolform=__version__, ui="1.0")
+
+    def _hook(self, step: dict[str, Any]) -> dict[str, Any]:
+        action, _, _ = _VERBS.get(step["op"], ("update", "", ""))
+        address = step_address(step)
+        kind = "work_queue" if address.startswith("work_queue.") else "work_pool"
+        return {"resource": {"addr": address, "resource_type": kind, "pool": step.get("pool"),
+                             "name": step.get("queue") or step.get("pool")},
+                "action": action, "op": step["op"]}
+
+    def on_step_start(self, step: dict[str, Any]) -> None:
+        _, progress, _ = _VERBS.get(step["op"], ("", "Working...", ""))
+        self.emit("apply_start", f"{step_address(step)}: {progress}", hook=self._hook(step))
+
+    def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
+        _, _, done = _VERBS.get(step["op"], ("", "", "Complete"))
+        hook = {**self._hook(step), "elapsed_seconds": round(seconds, 3)}
+        self.emit("apply_complete", f"{step_address(step)}: {done} after {seconds:.0f}s", hook=hook)
+
+    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
+        hook = {**self._hook(step), "error": str(error)}
+        self.emit("apply_errored", f"{step_address(step)}: {error}", level="error", hook=hook)
+
+    def change_summary(self, added: int, changed: int, destroyed: int, operation: str = "apply") -> None:
+        if operation == "apply":
+            message = summary_line(added, changed, destroyed)
+        else:
+            message = f"Plan: {added} to add, {changed} to change, {destroyed} to destroy."
+        self.emit("change_summary", message,
+                  changes={"add": added, "change": changed, "remove": destroyed, "operation": operation})
+
+    def diagnostic(self, severity: str, summary: str, detail: str = "", address: str | None = None) -> None:
+        self.emit("diagnostic", summary, level="error" if severity == "error" else "warn",
+                  diagnostic={"severity": severity, "summary": summary, "detail": detail, "address": address})
