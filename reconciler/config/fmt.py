@@ -1,0 +1,557 @@
+"""Canonical layout of config files, behind ``poolform fmt``.
+
+YAML: ruamel.yaml round trip; two-space indent with sequences indented under
+their key (``- `` at key column + 2); keys in the order of the config schema at
+the levels it defines (unknown keys keep their relative order, after the known
+ones); comments kept and moved with the key they precede. HCL (``.tf``): the
+simple cases of ``terraform fmt``: two-space indent by nesting, one space around
+``=`` with ``=`` (and trailing comments) aligned in runs of single-line
+attributes, single spaces in block headers.
+
+This module turns text into text. It never changes a value, never drops a key or
+a comment, does not write files and does not print; the CLI does that.
+Unparseable input raises :class:`FormatError` with the file and line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+from ruamel.yaml.tokens import CommentToken
+
+YAML_SUFFIXES = (".yaml", ".yml")
+HCL_SUFFIXES = (".tf",)
+SUFFIXES = YAML_SUFFIXES + HCL_SUFFIXES
+
+KEY_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {
+    (): ("version", "manage", "base_job_templates", "work_pools"),
+    ("manage",): ("prune", "scope"),
+    ("work_pools", "*"): ("type", "description", "paused", "concurrency_limit", "base_job_template", "queues"),
+    ("work_pools", "*", "queues", "*"): ("priority", "concurrency_limit", "paused", "description"),
+}
+"""Key order per mapping path (``*`` matches any pool or queue name), as in the config schema."""
+
+
+class FormatError(Exception):
+    """A file could not be parsed; nothing was changed."""
+
+    def __init__(self, filename: str, line: int | None, message: str, column: int | None = None) -> None:
+        self.filename = filename
+        self.line = line
+        self.column = column
+        self.message = message
+        where = filename if line is None else f"{filename}:{line}" + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class FormatResult:
+    """The outcome for one file: ``formatted`` is None when ``error`` is set."""
+
+    path: Path
+    original: str
+    formatted: str | None = None
+    error: FormatError | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.formatted is not None and self.formatted != self.original
+
+    def diff(self) -> str:
+        if not self.changed:
+            return ""
+        name = str(self.path)
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True),
+                (self.formatted or "").splitlines(keepends=True),
+                fromfile=f"a/{name}",
+                tofile=f"b/{name}",
+            )
+        )
+
+
+# ---------------------------------------------------------------- files
+
+
+def discover(paths: Iterable[str | Path], *, recursive: bool = False) -> tuple[list[Path], list[str]]:
+    """Expand files and directories into config files (sorted, unique); also return problems.
+
+    A directory contributes its ``*.yaml``, ``*.yml`` and ``*.tf`` files, and those of
+    its subdirectories only with ``recursive``. A named file is taken whatever its suffix
+    is, if it is one fmt knows.
+    """
+    found: list[Path] = []
+    problems: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found.extend(p for p in sorted(path.glob(pattern)) if p.is_file() and p.suffix in SUFFIXES
+                         and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        elif path.is_file():
+            if path.suffix in SUFFIXES:
+                found.append(path)
+            else:
+                problems.append(f"{path}: not a config file (fmt handles {', '.join(SUFFIXES)})")
+        else:
+            problems.append(f"{path}: no such file or directory")
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for path in found:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique, problems
+
+
+def format_source(text: str, filename: str) -> str:
+    """Format ``text`` as the kind of file ``filename`` names (by suffix)."""
+    if filename.endswith(HCL_SUFFIXES):
+        return format_hcl(text, filename)
+    return format_yaml(text, filename)
+
+
+def format_file(path: Path) -> FormatResult:
+    """Read and format one file (no writing)."""
+    try:
+        original = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return FormatResult(path, "", error=FormatError(str(path), None, f"not UTF-8 text ({exc.reason})"))
+    except OSError as exc:
+        return FormatResult(path, "", error=FormatError(str(path), None, exc.strerror or str(exc)))
+    try:
+        return FormatResult(path, original, formatted=format_source(original, str(path)))
+    except FormatError as exc:
+        return FormatResult(path, original, error=exc)
+
+
+# ---------------------------------------------------------------- YAML
+
+_EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*---(?:[ \t]|$)", re.MULTILINE)
+
+
+def _new_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def format_yaml(text: str, filename: str = "<string>") -> str:
+    """Return ``text`` in canonical layout; raise :class:`FormatError` if it is not YAML."""
+    if not text.strip():
+        return text
+    yaml = _new_yaml()
+    try:
+        documents = list(yaml.load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        if mark is None:
+            raise FormatError(filename, None, f"invalid YAML: {problem}") from None
+        raise FormatError(filename, mark.line + 1, f"invalid YAML: {problem}", mark.column + 1) from None
+    except YAMLError as exc:
+        raise FormatError(filename, None, f"invalid YAML: {exc}") from None
+    if all(doc is None for doc in documents):
+        return text
+    for doc in documents:
+        _format_node(doc, (), 0)
+    if _EXPLICIT_START.match(text):
+        yaml.explicit_start = True
+    out = io.StringIO()
+    yaml.dump_all(documents, out)
+    return out.getvalue()
+
+
+def _order_for(path: tuple[str, ...]) -> tuple[str, ...] | None:
+    for pattern, order in KEY_ORDER.items():
+        if len(pattern) == len(path) and all(p == "*" or p == k for p, k in zip(pattern, path)):
+            return order
+    return None
+
+
+def _is_flow(node: Any) -> bool:
+    return bool(node.fa.flow_style())
+
+
+def _format_node(node: Any, path: tuple[str, ...], col: int) -> None:
+    if isinstance(node, CommentedMap):
+        _format_mapping(node, path, col)
+    elif isinstance(node, CommentedSeq):
+        _format_sequence(node, path, col)
+
+
+def _input_col(node: Any, default: int) -> int:
+    try:
+        return int(node.lc.col)
+    except (AttributeError, TypeError):
+        return default
+
+
+def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None:
+    keys = list(node.keys())
+    merged = bool(getattr(node, "merge", None))
+    block = bool(keys) and not _is_flow(node)
+    trailer: list[str] = []
+    if block:
+        in_col = _input_col(node, col)
+        moved_to: dict[Any, list[str]] = {}
+        for index, key in enumerate(keys):
+            lines = _split_tail(node, key, in_col)
+            if index + 1 < len(keys):
+                if lines:
+                    moved_to[keys[index + 1]] = [_indent(line, col) for line in lines]
+            else:
+                trailer = [_trailer_indent(line, in_col, col) for line in lines]
+        for key in keys:
+            entry = node.ca.items.setdefault(key, [None, None, None, None])
+            before = [text for token in (entry[1] or []) for text in _lines_of(token)]
+            lines = moved_to.get(key, []) + [_indent(text, col) for text in before]
+            entry[1] = [_comment_token(line) for line in lines] or None
+            if all(item is None for item in entry):
+                del node.ca.items[key]
+        if node.ca.comment and len(node.ca.comment) > 1 and node.ca.comment[1]:
+            for token in node.ca.comment[1]:
+                _reindent_token(token, col)
+    order = _order_for(path)
+    if order and not merged:
+        rank = {name: i for i, name in enumerate(order)}
+        wanted = sorted(keys, key=lambda k: (0, rank[k]) if isinstance(k, str) and k in rank else (1, 0))
+        if wanted != keys:
+            for key in wanted:
+                node.move_to_end(key)
+    if trailer:
+        _append_tail(node, list(node.keys())[-1], trailer)
+    for key, value in node.items():
+        child_path = path + (str(key),)
+        if isinstance(value, CommentedMap):
+            _format_mapping(value, child_path, col + 2)
+        elif isinstance(value, CommentedSeq):
+            _format_sequence(value, child_path, col + 2)
+        entry = node.ca.items.get(key)
+        if entry and len(entry) > 3 and entry[3]:
+            for token in entry[3]:
+                _reindent_token(token, col + 2)
+
+
+def _format_sequence(node: CommentedSeq, path: tuple[str, ...], col: int) -> None:
+    if len(node) and not _is_flow(node):
+        in_col = _input_col(node, col)
+        for index in range(len(node) - 1):
+            lines = _split_tail(node, index, in_col)
+            if lines:
+                _append_tail(node, index, [_indent(line, col) for line in lines])
+    for value in node:
+        if isinstance(value, CommentedMap):
+            _format_mapping(value, path + ("[]",), col + 2)
+        elif isinstance(value, CommentedSeq):
+            _format_sequence(value, path + ("[]",), col + 2)
+
+
+def _indent(line: str, col: int) -> str:
+    text = line.strip()
+    return " " * col + text if text else ""
+
+
+def _trailer_indent(line: str, in_col: int, col: int) -> str:
+    text = line.strip()
+    if not text:
+        return ""
+    indent = len(line) - len(line.lstrip(" "))
+    return " " * (min(indent, col) if indent < in_col else col) + text
+
+
+def _tail_slot(container: Any, key: Any) -> tuple[list[Any], int, bool]:
+    """The comment slot that holds what is written after entry ``key`` (deepest last child)."""
+    value = container[key]
+    if isinstance(value, CommentedMap) and len(value) and not _is_flow(value):
+        return _tail_slot(value, list(value.keys())[-1])
+    if isinstance(value, CommentedSeq) and len(value) and not _is_flow(value):
+        return _tail_slot(value, len(value) - 1)
+    block = isinstance(value, (LiteralScalarString, FoldedScalarString))
+    if isinstance(container, CommentedSeq):
+        entry = container.ca.items.setdefault(key, [None, None, None, None])
+        return entry, 0, block
+    entry = container.ca.items.setdefault(key, [None, None, None, None])
+    return entry, 2, block
+
+
+def _split_tail(container: Any, key: Any, in_col: int) -> list[str]:
+    """Detach the full-line comments (and blank lines) after entry ``key`` that are not
+    indented deeper than ``in_col``; they belong to what follows. Deeper ones stay."""
+    entry, slot, block = _tail_slot(container, key)
+    token = entry[slot]
+    if not isinstance(token, CommentToken):
+        return []
+    value = token.value
+    if block:
+        eol, rest = "", value
+    else:
+        eol, sep, rest = value.partition("\n")
+        eol = eol + sep if eol.strip() else ""
+    raw = rest.split("\n")
+    if raw and raw[-1] == "":
+        raw.pop()
+    last_deeper = -1
+    for i, line in enumerate(raw):
+        stripped = line.lstrip(" ")
+        if stripped and len(line) - len(stripped) > in_col:
+            last_deeper = i
+    stay, move = raw[: last_deeper + 1], raw[last_deeper + 1:]
+    new_value = eol
+    if stay:
+        new_value = (eol if eol else ("" if block else "\n")) + "".join(line + "\n" for line in stay)
+    if new_value:
+        token.value = new_value
+    else:
+        entry[slot] = None
+    return move
+
+
+def _append_tail(container: Any, key: Any, lines: list[str]) -> None:
+    entry, slot, block = _tail_slot(container, key)
+    token = entry[slot]
+    body = "".join(line + "\n" for line in lines)
+    if isinstance(token, CommentToken):
+        token.value = token.value + body
+    else:
+        entry[slot] = CommentToken(("" if block else "\n") + body, CommentMark(0))
+
+
+def _lines_of(token: Any) -> list[str]:
+    parts = getattr(token, "value", "").split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def _comment_token(line: str) -> CommentToken:
+    text = line.lstrip(" ")
+    if not text:
+        return CommentToken("\n", CommentMark(0))
+    return CommentToken(text + "\n", CommentMark(len(line) - len(text)))
+
+
+def _reindent_token(token: Any, col: int) -> None:
+    if isinstance(token, CommentToken) and token.value.strip():
+        token.value = "\n".join(line.strip() for line in token.value.split("\n"))
+        token.start_mark = CommentMark(col)
+
+
+# ---------------------------------------------------------------- HCL
+
+_OPENERS = "{[("
+_CLOSERS = "}])"
+_HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_ATTRIBUTE = re.compile(r'^(?P<key>[A-Za-z_][\w-]*|"(?:[^"\\]|\\.)*")\s*=(?!=)\s*(?P<value>.*)$')
+_BLOCK_HEADER = re.compile(r'^[A-Za-z_][\w-]*(?:\s+(?:"(?:[^"\\]|\\.)*"|[A-Za-z_][\w-]*))*\s*\{$')
+_HEADER_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[A-Za-z_][\w-]*|\{')
+
+
+@dataclass
+class _Line:
+    text: str
+    verbatim: bool = False
+    code: str = ""
+    comment: str = ""
+    leading_closers: int = 0
+    net: int = 0
+    heredoc: bool = False
+
+
+def _scan_hcl(text: str, filename: str) -> list[_Line]:
+    """Split into lines, each with its code, trailing comment and bracket balance."""
+    lines: list[_Line] = []
+    raw_lines = text.split("\n")
+    if raw_lines and raw_lines[-1] == "":
+        raw_lines.pop()
+    heredoc_end: str | None = None
+    in_block_comment = False
+    template_depth: list[int] = []
+    in_string = False
+    depth = 0
+    for number, raw in enumerate(raw_lines, start=1):
+        line = _Line(raw)
+        if heredoc_end is not None:
+            line.verbatim = True
+            if raw.strip() == heredoc_end:
+                heredoc_end = None
+            lines.append(line)
+            continue
+        if in_block_comment or in_string:
+            line.verbatim = True
+        code_end = len(raw)
+        leading = True
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if in_block_comment:
+                if raw.startswith("*/", i):
+                    in_block_comment = False
+                    i += 2
+                    continue
+                i += 1
+                continue
+            if in_string:
+                if ch == "\\":
+                    i += 2
+                    continue
+                if ch == '"':
+                    in_string = False
+                elif raw.startswith("${", i) or raw.startswith("%{", i):
+                    template_depth.append(depth)
+                    depth += 1
+                    in_string = False
+                    i += 2
+                    continue
+                i += 1
+                continue
+            if ch == '"':
+                in_string = True
+                leading = False
+            elif ch == "#" or raw.startswith("//", i):
+                code_end = i
+                break
+            elif raw.startswith("/*", i):
+                close = raw.find("*/", i + 2)
+                if close == -1:
+                    code_end = i
+                    in_block_comment = True
+                    break
+                if raw[close + 2:].strip():
+                    i = close + 2
+                    continue
+                code_end = i
+                break
+            elif ch in _OPENERS:
+                depth += 1
+                line.net += 1
+                leading = False
+            elif ch in _CLOSERS:
+                if template_depth and template_depth[-1] == depth - 1 and ch == "}":
+                    template_depth.pop()
+                    depth -= 1
+                    in_string = True
+                    i += 1
+                    continue
+                depth -= 1
+                if depth < 0:
+                    raise FormatError(filename, number, f"unexpected '{ch}' (no matching opening bracket)", i + 1)
+                if leading:
+                    line.leading_closers += 1
+                else:
+                    line.net -= 1
+            elif not ch.isspace():
+                leading = False
+            i += 1
+        line.code = raw[:code_end].rstrip()
+        line.comment = raw[code_end:].strip()
+        match = _HEREDOC.search(line.code)
+        if match and not in_string:
+            heredoc_end = match.group(1)
+            line.heredoc = True
+        lines.append(line)
+    if heredoc_end is not None:
+        raise FormatError(filename, len(raw_lines), f"heredoc <<{heredoc_end} is never closed")
+    if in_block_comment:
+        raise FormatError(filename, len(raw_lines), "a /* comment is never closed")
+    if depth > 0 or in_string:
+        raise FormatError(filename, len(raw_lines), "unexpected end of file (an opening bracket or quote is never closed)")
+    return lines
+
+
+def _check_hcl(text: str, filename: str) -> None:
+    import hcl2  # heavy; only fmt and the loader need it
+
+    try:
+        hcl2.loads(text)
+    except Exception as exc:  # lark raises several unrelated types
+        line = getattr(exc, "line", None)
+        column = getattr(exc, "column", None)
+        summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FormatError(filename, line if isinstance(line, int) and line > 0 else None,
+                          f"invalid HCL: {summary}", column if isinstance(column, int) and column > 0 else None) from None
+
+
+def format_hcl(text: str, filename: str = "<string>") -> str:
+    """Return ``text`` with terraform-fmt spacing; raise :class:`FormatError` if it is not HCL."""
+    if not text.strip():
+        return text
+    _check_hcl(text, filename)
+    lines = _scan_hcl(text, filename)
+    stack: list[int] = []
+    levels: list[int] = []
+    for line in lines:
+        if line.verbatim:
+            levels.append(0)
+            continue
+        closers = line.leading_closers
+        while closers and stack:
+            take = min(closers, stack[-1])
+            stack[-1] -= take
+            closers -= take
+            if stack[-1] == 0:
+                stack.pop()
+        levels.append(len(stack))
+        net = line.net
+        if net > 0:
+            stack.append(net)
+        while net < 0 and stack:
+            take = min(-net, stack[-1])
+            stack[-1] -= take
+            net += take
+            if stack[-1] == 0:
+                stack.pop()
+
+    out: list[str] = [""] * len(lines)
+    chain: list[int] = []
+
+    def flush() -> None:
+        if not chain:
+            return
+        parts = {i: _ATTRIBUTE.match(lines[i].code.strip()) for i in chain}
+        width = max(len(m.group("key")) for m in parts.values() if m)
+        codes = {i: f"{' ' * 2 * levels[i]}{m.group('key').ljust(width)} = {m.group('value').strip()}".rstrip()
+                 for i, m in parts.items() if m}
+        comment_col = max((len(codes[i]) for i in chain if lines[i].comment), default=0) + 1
+        for i in chain:
+            comment = lines[i].comment
+            out[i] = codes[i].ljust(comment_col) + comment if comment else codes[i]
+        chain.clear()
+
+    for index, line in enumerate(lines):
+        if line.verbatim:
+            out[index] = line.text
+            continue
+        stripped = line.code.strip()
+        indent = " " * 2 * levels[index]
+        attribute = _ATTRIBUTE.match(stripped) if stripped else None
+        if attribute and line.net == 0 and line.leading_closers == 0:
+            chain.append(index)
+            continue
+        flush()
+        if not stripped:
+            out[index] = indent + line.comment if line.comment else ""
+            continue
+        if attribute:
+            code = f"{attribute.group('key')} = {attribute.group('value').strip()}".rstrip()
+        elif _BLOCK_HEADER.match(stripped):
+            tokens = _HEADER_TOKEN.findall(stripped)
+            code = " ".join(tokens)
+        else:
+            code = stripped
+        out[index] = indent + code + (" " + line.comment if line.comment else "")
+    flush()
+    return "\n".join(out) + "\n"

@@ -1,0 +1,583 @@
+"""Config files -> :class:`DesiredState` plus diagnostics, offline.
+
+Owns: expanding ``-f`` paths (files and directories), reading YAML/JSON and
+HCL files, merging overlays (later file wins, mappings deep-merged), checking
+the document (unknown keys with did-you-mean, types, bounds, names, reserved
+``prefect*`` pools, duplicate priorities, limits), resolving ``{file: ...}``
+relative to the file that names it and named templates with their defaults,
+checking every template with :func:`reconciler.templates.check_template`, and
+filling the server's create defaults. Every problem is reported, all together,
+with file:line:column and the address. No network, no printing.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from reconciler.config.source import RawDoc, merge
+from reconciler.config.yaml_source import parse_yaml_text
+from reconciler.diagnostics import Diagnostics, Pos, SourceRange
+from reconciler.model.state import (
+    DEFAULT_POOL_TYPE,
+    DEFAULT_QUEUE,
+    UNMANAGED,
+    DesiredPool,
+    DesiredQueue,
+    DesiredState,
+    pool_address,
+    queue_address,
+)
+
+DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
+CONFIG_SUFFIXES = (".yaml", ".yml", ".tf")
+
+_BAD_NAME_CHARS = re.compile(r"[/%&><]")
+_TEMPLATE_TAGS = ("inline", "file", "template")
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` Did you mean "x"?`` or ``""``."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f' Did you mean "{match[0]}"?' if match else ""
+
+
+def address_of(path: Sequence[Any]) -> str | None:
+    """The address a document path belongs to (``work_pool.x``, ``work_queue.x.q``), if any."""
+    if len(path) >= 2 and path[0] == "work_pools":
+        if len(path) >= 4 and path[2] == "queues":
+            return queue_address(str(path[1]), str(path[3]))
+        return pool_address(str(path[1]))
+    return None
+
+
+def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
+    """Files named by ``-f`` arguments, in order: a directory gives its ``*.yaml``, ``*.yml``, ``*.tf``
+    sorted by name (not recursive)."""
+    files: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                (entry for entry in path.iterdir() if entry.suffix in CONFIG_SUFFIXES and entry.is_file()),
+                key=lambda entry: entry.name,
+            )
+            if not found:
+                diags.error(f"no config files in {raw}",
+                            "A directory given with -f must hold *.yaml, *.yml or *.tf files (it is not searched recursively).")
+            files.extend(os.path.join(raw, entry.name) for entry in found)
+        elif path.exists():
+            files.append(raw)
+        else:
+            parent = path.parent if str(path.parent) else Path(".")
+            hint = ""
+            if parent.is_dir():
+                hint = did_you_mean(path.name, [p.name for p in parent.iterdir()])
+            diags.error(f"config file not found: {raw}", f"Check the path given with -f.{hint}")
+    return files
+
+
+def read_text(filename: str, diags: Diagnostics, *, referenced_at: SourceRange | None = None,
+              address: str | None = None) -> str | None:
+    try:
+        with open(filename, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        diags.error(f"file not found: {filename}", "Paths are relative to the config file that names them.",
+                    range=referenced_at, address=address)
+    except IsADirectoryError:
+        diags.error(f"{filename} is a directory, not a file", range=referenced_at, address=address)
+    except UnicodeDecodeError as exc:
+        diags.error(f"{filename} is not UTF-8 text: {exc.reason} at byte {exc.start}",
+                    range=referenced_at or SourceRange(filename, Pos(1, 1)), address=address)
+    except OSError as exc:
+        diags.error(f"cannot read {filename}: {exc.strerror or exc}", range=referenced_at, address=address)
+    return None
+
+
+def load_documents(
+    paths: Sequence[str],
+    diags: Diagnostics,
+    *,
+    variables: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[RawDoc]:
+    """Read every file ``paths`` name into documents, in merge order (``.tf`` files of one directory
+    form one module, read together where the first of them stands)."""
+    files = expand_paths(paths, diags)
+    env = os.environ if env is None else env
+    modules: dict[str, list[str]] = {}
+    order: list[tuple[str, str]] = []
+    for filename in files:
+        if filename.endswith(".tf"):
+            directory = os.path.dirname(filename) or "."
+            if directory not in modules:
+                modules[directory] = []
+                order.append(("hcl", directory))
+            if filename not in modules[directory]:
+                modules[directory].append(filename)
+        else:
+            order.append(("yaml", filename))
+    docs: list[RawDoc] = []
+    used_vars: set[str] = set()
+    for kind, name in order:
+        if kind == "hcl":
+            from reconciler.config.hcl_source import load_module
+
+            doc = load_module(modules[name], diags, variables=variables or {}, env=env, used=used_vars)
+        else:
+            text = read_text(name, diags)
+            doc = parse_yaml_text(text, name, diags) if text is not None else None
+        if doc is None:
+            continue
+        if not isinstance(doc.data, dict):
+            diags.error("the top level of a config file must be a mapping",
+                        "Start with `version: 1` and `work_pools:`.", range=doc.where(()))
+            continue
+        docs.append(doc)
+    for name in sorted(set(variables or {}) - used_vars):
+        diags.warning(f"--var {name} is not used: no .tf file declares variable \"{name}\"",
+                      "Variables apply to HCL (.tf) configs only.")
+    return docs
+
+
+def load(
+    paths: Sequence[str],
+    *,
+    variables: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[DesiredState | None, Diagnostics]:
+    """Read, merge and check config files. The state is None when there is any error."""
+    diags = Diagnostics()
+    docs = load_documents(paths, diags, variables=variables, env=env)
+    if not docs:
+        if not diags.has_errors:
+            diags.error("no configuration", "Pass config files or directories with -f.")
+        return None, diags
+    state = build_state(merge(docs), diags)
+    diags.items.sort(key=_position_key)
+    return (None if diags.has_errors else state), diags
+
+
+def _position_key(diagnostic: Any) -> tuple[Any, ...]:
+    where = diagnostic.range
+    if where is None:
+        return (0, "", 0, 0)
+    return (1, where.filename, where.start.line, where.start.column)
+
+
+# --------------------------------------------------------------------------- document checks
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "bool_type": "a boolean (true or false)",
+    "bool_parsing": "a boolean (true or false)",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "union_tag_not_found": "a mapping",
+    "union_tag_invalid": "a mapping",
+}
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _allowed_keys(path: tuple[Any, ...], data: Any) -> tuple[str, ...]:
+    from reconciler.model.document import (
+        MANAGE_KEYS,
+        POOL_KEYS,
+        QUEUE_KEYS,
+        TEMPLATE_FORM_KEYS,
+        TOP_KEYS,
+        template_form,
+    )
+
+    if not path:
+        return TOP_KEYS
+    if path == ("manage",):
+        return MANAGE_KEYS
+    if len(path) == 2 and path[0] == "work_pools":
+        return POOL_KEYS
+    if len(path) == 4 and path[0] == "work_pools" and path[2] == "queues":
+        return QUEUE_KEYS
+    if (len(path) == 3 and path[0] == "work_pools" and path[2] == "base_job_template") or (
+            len(path) == 2 and path[0] == "base_job_templates"):
+        node = _get(data, path)
+        form = template_form(node) or "inline"
+        if path[0] == "base_job_templates" and form == "template":
+            form = "inline"
+        return TEMPLATE_FORM_KEYS[form]
+    return ()
+
+
+def _get(data: Any, path: Sequence[Any]) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _data_path(loc: Sequence[Any]) -> tuple[Any, ...]:
+    path: list[Any] = []
+    for element in loc:
+        at_template = (len(path) == 3 and path[0] == "work_pools" and path[2] == "base_job_template") or (
+            len(path) == 2 and path[0] == "base_job_templates")
+        if at_template and element in _TEMPLATE_TAGS:
+            continue
+        path.append(element)
+    return tuple(path)
+
+
+def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ...]]:
+    """Check the merged document against the format; returns the paths that have errors."""
+    from pydantic import ValidationError
+
+    from reconciler.model.document import ConfigDocument
+
+    bad: set[tuple[Any, ...]] = set()
+    try:
+        ConfigDocument.model_validate(doc.data)
+        return bad
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    for error in errors:
+        path = _data_path(error["loc"])
+        bad.add(path)
+        kind = error["type"]
+        field = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
+        address = address_of(path)
+        detail = ""
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(path[:-1], doc.data)
+            summary = f"unknown key {field!r}"
+            hint = did_you_mean(field, allowed)
+            detail = (hint.strip() + " " if hint else "") + (f"Allowed keys here: {', '.join(allowed)}." if allowed else "")
+            if path[:1] == ("work_pools",) and len(path) == 4 and path[2] == "base_job_template":
+                detail += " A template is inline {job_configuration, variables}, {file: PATH} or {template: NAME, defaults: {...}}."
+            where = doc.where(path, key=True)
+        elif kind == "missing":
+            summary = f"missing required key {field!r}"
+            detail = "Add it." if field != "version" else "Start the file with `version: 1`."
+            where = doc.where(path[:-1])
+        elif kind == "literal_error" and path == ("version",):
+            summary = f"unsupported version {_describe(error.get('input'))}"
+            detail = "This poolform reads `version: 1`."
+            where = doc.where(path)
+        elif kind in _EXPECTED:
+            value = error.get("input")
+            summary = f"{field} must be {_EXPECTED[kind]}, not {_describe(value)}"
+            if kind.startswith("bool") and isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
+                detail = "YAML 1.2 reads yes/no/on/off as strings: write true or false."
+            elif isinstance(value, str) and kind.startswith("int"):
+                detail = "Write the number without quotes."
+            where = doc.where(path)
+        elif kind == "greater_than_equal":
+            summary = f"{field} must be at least {error['ctx']['ge']}, not {_describe(error.get('input'))}"
+            if field == "priority":
+                detail = "Priority 1 is the highest; numbers grow towards lower priority."
+            elif field == "concurrency_limit":
+                detail = "Use 0 to block all runs, or null for no limit."
+            where = doc.where(path)
+        elif kind in ("string_too_short", "too_short"):
+            summary = f"{field} must not be empty"
+            where = doc.where(path)
+        else:
+            summary = f"{field}: {error['msg']}"
+            where = doc.where(path)
+        diags.error(summary, detail.strip(), address=address, range=where, path=path)
+    return bad
+
+
+def _has_error_under(bad: set[tuple[Any, ...]], prefix: tuple[Any, ...]) -> bool:
+    n = len(prefix)
+    return any(p[:n] == prefix for p in bad)
+
+
+# --------------------------------------------------------------------------- templates
+
+@dataclass
+class _Template:
+    value: dict[str, Any]
+    source: RawDoc | None
+    """The document holding the template's positions (the template file), or None for inline ones."""
+    prefix: tuple[Any, ...]
+    """Path of the template inside ``source`` (or inside the config document for inline templates)."""
+
+
+class _Resolver:
+    def __init__(self, doc: RawDoc, diags: Diagnostics) -> None:
+        self.doc = doc
+        self.diags = diags
+        self.files: dict[str, _Template | None] = {}
+        self.reported: set[int] = set()
+
+    def where(self, template: _Template, path: tuple[Any, ...]) -> SourceRange:
+        source = template.source or self.doc
+        return source.where(template.prefix + path)
+
+    def from_file(self, ref_path: tuple[Any, ...], address: str | None) -> _Template | None:
+        ref = _get(self.doc.data, ref_path + ("file",))
+        at = self.doc.where(ref_path + ("file",))
+        base = os.path.dirname(at.filename)
+        filename = os.path.normpath(os.path.join(base, ref)) if not os.path.isabs(ref) else ref
+        if filename in self.files:
+            return self.files[filename]
+        template: _Template | None = None
+        text = read_text(filename, self.diags, referenced_at=at, address=address)
+        if text is not None:
+            diags = Diagnostics()
+            parsed = parse_yaml_text(text, filename, diags)
+            if parsed is not None and diags.has_errors and filename.endswith(".json"):
+                parsed = self._json_fallback(text, filename, diags)
+            self.diags.append(_with_address(diags, address))
+            if parsed is not None and not diags.has_errors:
+                if not isinstance(parsed.data, dict):
+                    self.diags.error(f"{filename} must hold a mapping {{job_configuration, variables}}",
+                                     range=parsed.where(()), address=address)
+                else:
+                    for key in parsed.data:
+                        if key not in ("job_configuration", "variables"):
+                            self.diags.error(
+                                f"unknown key {key!r} in a base job template file",
+                                (did_you_mean(key, ("job_configuration", "variables")).strip() + " "
+                                 "A template file holds job_configuration and variables.").strip(),
+                                range=parsed.where((key,), key=True), address=address)
+                    template = _Template(parsed.data, parsed, ())
+        self.files[filename] = template
+        return template
+
+    @staticmethod
+    def _json_fallback(text: str, filename: str, diags: Diagnostics) -> RawDoc | None:
+        import json
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            diags.items.clear()
+            diags.error(f"malformed JSON: {exc.msg}", range=SourceRange(filename, Pos(exc.lineno, exc.colno)))
+            return None
+        diags.items.clear()
+        return RawDoc(data, filename)
+
+    def report(self, template: _Template, address: str | None, *, skip: set[tuple[Any, ...]] = frozenset(),
+               override: Mapping[tuple[Any, ...], SourceRange] | None = None, default_at: SourceRange | None = None) -> None:
+        from reconciler.templates import check_template
+
+        for problem in check_template(template.value):
+            if (problem.path, problem.summary) in skip:
+                continue
+            where = (override or {}).get(problem.path) or default_at or self.where(template, problem.path)
+            add = self.diags.error if problem.severity == "error" else self.diags.warning
+            add(problem.summary, problem.detail, address=address, range=where, path=("base_job_template",) + problem.path)
+
+
+def _with_address(diags: Diagnostics, address: str | None) -> list[Any]:
+    from dataclasses import replace
+
+    return [replace(d, address=d.address or address) for d in diags]
+
+
+# --------------------------------------------------------------------------- state
+
+def _check_pool_name(name: str, doc: RawDoc, diags: Diagnostics) -> None:
+    at = doc.where(("work_pools", name), key=True)
+    address = pool_address(name)
+    if _BAD_NAME_CHARS.search(name):
+        diags.error(f"pool name {name!r} contains a character the server refuses",
+                    "Pool names must not contain / % & > <.", address=address, range=at)
+    elif not name.replace(" ", "").replace("'", "").replace('"', ""):
+        diags.error("pool name cannot be an empty string", "Give the pool a name with letters or digits.",
+                    address=address, range=at)
+    if name.lower().startswith("prefect"):
+        diags.error(f"pool name {name!r} is reserved",
+                    "Prefect's server refuses pool names starting with \"prefect\" (any case): "
+                    "\"Work pools starting with 'Prefect' are reserved for internal use.\" Rename the pool.",
+                    address=address, range=at)
+
+
+def _check_queue_name(pool: str, name: str, doc: RawDoc, diags: Diagnostics) -> None:
+    at = doc.where(("work_pools", pool, "queues", name), key=True)
+    if not name or _BAD_NAME_CHARS.search(name):
+        diags.error(f"queue name {name!r} is not allowed",
+                    "Queue names must be non-empty and must not contain / % & > <.",
+                    address=queue_address(pool, name), range=at)
+
+
+def build_state(doc: RawDoc, diags: Diagnostics) -> DesiredState:
+    """Check a merged document and turn it into a desired state (partial when there are errors)."""
+    data = doc.data
+    bad = _structure_diagnostics(doc, diags)
+    state = DesiredState()
+    manage = data.get("manage")
+    if isinstance(manage, dict) and not _has_error_under(bad, ("manage",)):
+        state.prune = bool(manage.get("prune", False))
+        state.scope = list(manage.get("scope") or [])
+    resolver = _Resolver(doc, diags)
+    named: dict[str, _Template | None] = {}
+    named_problems: dict[str, set[tuple[Any, ...]]] = {}
+    templates = data.get("base_job_templates")
+    if isinstance(templates, dict):
+        for name, raw in templates.items():
+            path = ("base_job_templates", name)
+            if _has_error_under(bad, path):
+                named[name] = None
+                continue
+            if "file" in raw:
+                template = resolver.from_file(path, None)
+            else:
+                template = _Template({k: raw[k] for k in ("job_configuration", "variables") if raw.get(k) is not None}, None, path)
+            named[name] = template
+            if template is not None:
+                resolver.report(template, None)
+                from reconciler.templates import check_template
+
+                named_problems[name] = {(p.path, p.summary) for p in check_template(template.value)}
+    pools = data.get("work_pools")
+    if not isinstance(pools, dict):
+        return state
+    for name, raw in pools.items():
+        _check_pool_name(name, doc, diags)
+        path = ("work_pools", name)
+        if not isinstance(raw, dict):
+            continue
+        pool = _build_pool(name, raw, doc, diags, bad, resolver, named, named_problems)
+        if pool is not None:
+            state.pools[name] = pool
+    return state
+
+
+def _build_pool(name: str, raw: dict[str, Any], doc: RawDoc, diags: Diagnostics, bad: set[tuple[Any, ...]],
+                resolver: _Resolver, named: dict[str, _Template | None],
+                named_problems: dict[str, set[tuple[Any, ...]]]) -> DesiredPool | None:
+    path = ("work_pools", name)
+    address = pool_address(name)
+    queues_raw = raw.get("queues") if isinstance(raw.get("queues"), dict) else {}
+    for queue_name in queues_raw:
+        _check_queue_name(name, queue_name, doc, diags)
+    pool = DesiredPool(name=name, source=doc.where(path, key=True))
+    if raw.get("type") is None:
+        if "type" not in raw:
+            diags.warning(
+                "type not set: the pool will be created as prefect-agent",
+                "Set type: process|kubernetes|docker|ecs|cloud-run|... (the worker type; it cannot change later "
+                "without replacing the pool).", address=address, range=doc.where(path, key=True))
+        pool.type = DEFAULT_POOL_TYPE
+    else:
+        pool.type = raw["type"]
+    pool.description = raw.get("description")
+    pool.paused = bool(raw.get("paused", False))
+    pool.concurrency_limit = raw.get("concurrency_limit")
+    template_path = path + ("base_job_template",)
+    raw_template = raw.get("base_job_template")
+    if raw_template is not None and not _has_error_under(bad, template_path):
+        pool.template_source = doc.where(template_path)
+        pool.base_job_template = _pool_template(name, raw_template, template_path, doc, diags, resolver, named,
+                                                named_problems)
+    queues: dict[str, DesiredQueue] = {}
+    priorities: dict[int, str] = {}
+    for queue_name, queue_raw in queues_raw.items():
+        queue_path = path + ("queues", queue_name)
+        if not isinstance(queue_raw, dict) and queue_raw is not None:
+            continue
+        queue_raw = queue_raw or {}
+        if _has_error_under(bad, queue_path):
+            continue
+        queue = DesiredQueue(pool=name, name=queue_name, source=doc.where(queue_path, key=True))
+        description = queue_raw.get("description")
+        queue.description = description if description is not None else (
+            DEFAULT_QUEUE_DESCRIPTION if queue_name == DEFAULT_QUEUE else "")
+        queue.paused = bool(queue_raw.get("paused", False))
+        queue.concurrency_limit = queue_raw.get("concurrency_limit")
+        priority = queue_raw.get("priority")
+        queue.priority = UNMANAGED if priority is None else priority
+        if priority is not None:
+            if priority in priorities:
+                first = priorities[priority]
+                diags.error(f"queues {first!r} and {queue_name!r} both have priority {priority}",
+                            "Priorities are unique within a pool (the server bumps collisions). Give each queue its own.",
+                            address=queue.address, range=doc.where(queue_path + ("priority",)))
+            else:
+                priorities[priority] = queue_name
+        limit = queue.concurrency_limit
+        if isinstance(limit, int) and isinstance(pool.concurrency_limit, int) and limit > pool.concurrency_limit:
+            diags.warning(f"queue concurrency_limit {limit} is above the pool's {pool.concurrency_limit}",
+                          "The pool's limit caps the queue anyway; lower the queue's limit or raise the pool's.",
+                          address=queue.address, range=doc.where(queue_path + ("concurrency_limit",)))
+        queues[queue_name] = queue
+    pool.queues = queues
+    return pool
+
+
+def _pool_template(name: str, raw: dict[str, Any], path: tuple[Any, ...], doc: RawDoc, diags: Diagnostics,
+                   resolver: _Resolver, named: dict[str, _Template | None],
+                   named_problems: dict[str, set[tuple[Any, ...]]]) -> Any:
+    address = pool_address(name)
+    if "file" in raw:
+        template = resolver.from_file(path, address)
+        if template is None:
+            return UNMANAGED
+        if id(template) not in resolver.reported:
+            resolver.reported.add(id(template))
+            resolver.report(template, address)
+        return copy.deepcopy(template.value)
+    if "template" in raw:
+        ref = raw["template"]
+        if ref not in named:
+            diags.error(f"unknown template {ref!r}",
+                        (did_you_mean(ref, list(named)).strip() + " ").lstrip()
+                        + ("Declared templates: " + ", ".join(named) + "." if named else
+                           "Declare it under the top-level base_job_templates map."),
+                        address=address, range=doc.where(path + ("template",)))
+            return UNMANAGED
+        base = named[ref]
+        if base is None:
+            return UNMANAGED
+        value = copy.deepcopy(base.value)
+        defaults = raw.get("defaults") or {}
+        properties = value.get("variables", {}).get("properties") if isinstance(value.get("variables"), dict) else None
+        override: dict[tuple[Any, ...], SourceRange] = {}
+        for var, default in defaults.items():
+            at = doc.where(path + ("defaults", var), key=True)
+            if not isinstance(properties, dict) or not isinstance(properties.get(var), dict):
+                declared = list(properties) if isinstance(properties, dict) else []
+                diags.error(f"template {ref!r} does not declare variable {var!r}",
+                            (did_you_mean(var, declared).strip() + " ").lstrip()
+                            + (f"Its variables: {', '.join(declared)}." if declared else "It declares no variables."),
+                            address=address, range=at, path=("base_job_template", "defaults", var))
+                continue
+            properties[var]["default"] = copy.deepcopy(default)
+            override[("variables", "properties", var, "default")] = doc.where(path + ("defaults", var))
+        resolved = _Template(value, None, path)
+        resolver.report(resolved, address, skip=named_problems.get(ref, set()), override=override,
+                        default_at=doc.where(path + ("template",)))
+        return value
+    template = _Template({k: raw[k] for k in ("job_configuration", "variables") if raw.get(k) is not None}, None, path)
+    resolver.report(template, address)
+    return copy.deepcopy(template.value)

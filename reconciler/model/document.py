@@ -1,0 +1,266 @@
+"""The config file format (``version: 1``) as pydantic models: the source of the JSON Schema.
+
+Owns the shape of a config document as users write it (YAML, or HCL mapped
+onto it): which keys exist, their types, bounds, descriptions and examples,
+and :func:`config_json_schema`, the draft-07 JSON Schema published as
+``provider-schema/config.schema.json``. Cross-object rules (names, priorities,
+templates, references) live in ``reconciler.config``; turning a document into a
+``DesiredState`` too. No I/O here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+SCHEMA_ID = "https://poolform.dev/schema/config.schema.json"
+"""Stable ``$id`` of the config schema (an identifier, never fetched)."""
+
+POOL_NAME_PATTERN = r"^[^/%&><]+$"
+QUEUE_NAME_PATTERN = r"^[^/%&><]+$"
+RESERVED_POOL_PATTERN = r"^[Pp][Rr][Ee][Ff][Ee][Cc][Tt]"
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class Manage(BaseModel):
+    """What this config owns beyond the pools it declares."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Manage")
+
+    prune: bool = Field(
+        False,
+        description="Delete what this config owns but does not declare: undeclared queues of declared pools, "
+        "and undeclared pools whose names match `scope`. Without it nothing is ever deleted.",
+        examples=[False, True],
+    )
+    scope: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns (fnmatch, case-sensitive) of pool names this config owns besides the declared ones.",
+        examples=[["team-a-*"], ["etl-*", "ml-*"]],
+    )
+
+
+class InlineTemplate(BaseModel):
+    """A base job template written inline; `{}` means an empty template (no template)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="InlineTemplate")
+
+    job_configuration: dict[str, Any] | None = Field(
+        None,
+        description="What the worker receives; strings may hold `{{ variable }}` placeholders, each declared "
+        "in `variables.properties` by its whole name.",
+        examples=[{"command": "{{ command }}", "env": "{{ env }}"}],
+    )
+    variables: dict[str, Any] | None = Field(
+        None,
+        description="A JSON Schema (Draft 2020-12) object whose `properties` are the job variables; "
+        "each `default` must be valid against its property.",
+        examples=[{"type": "object", "properties": {"command": {"type": "string", "default": "python app.py"}}}],
+    )
+
+
+class TemplateFile(BaseModel):
+    """A base job template read from a JSON or YAML file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="TemplateFile")
+
+    file: str = Field(
+        ...,
+        min_length=1,
+        description="Path of a JSON or YAML file holding `{job_configuration, variables}`, "
+        "relative to the config file that names it.",
+        examples=["templates/k8s.json"],
+    )
+
+
+class TemplateRef(BaseModel):
+    """A named template from `base_job_templates`, with some variable defaults overridden."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="TemplateRef")
+
+    template: str = Field(
+        ...,
+        min_length=1,
+        description="Name of an entry of the top-level `base_job_templates` map.",
+        examples=["k8s"],
+    )
+    defaults: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Variable name -> new `default` for that variable in `variables.properties` "
+        "(the variable must be declared by the template).",
+        examples=[{"namespace": "etl", "image": "ghcr.io/acme/etl:1.4"}],
+    )
+
+
+def template_form(value: Any) -> str | None:
+    """Which template form a mapping is written in: "file", "template" or "inline"."""
+    if not isinstance(value, dict):
+        return None
+    if "file" in value:
+        return "file"
+    if "template" in value or "defaults" in value:
+        return "template"
+    return "inline"
+
+
+def _named_form(value: Any) -> str | None:
+    form = template_form(value)
+    return "file" if form == "file" else ("inline" if form else None)
+
+
+PoolTemplate = Annotated[
+    Union[
+        Annotated[InlineTemplate, Tag("inline")],
+        Annotated[TemplateFile, Tag("file")],
+        Annotated[TemplateRef, Tag("template")],
+    ],
+    Discriminator(template_form),
+]
+
+NamedTemplate = Annotated[
+    Union[
+        Annotated[InlineTemplate, Tag("inline")],
+        Annotated[TemplateFile, Tag("file")],
+    ],
+    Discriminator(_named_form),
+]
+
+
+class WorkQueue(BaseModel):
+    """A work queue of a pool. Absent fields take the server's create defaults; absent `priority` is unmanaged."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="WorkQueue")
+
+    priority: int | None = Field(
+        None,
+        ge=1,
+        description="1 is the highest. Unique within the pool. Absent: not managed (the server's value stands).",
+        examples=[1, 5, 10],
+    )
+    concurrency_limit: int | None = Field(
+        None,
+        ge=0,
+        description="Most runs of this queue PENDING or RUNNING at once; 0 blocks delivery; null: no limit.",
+        examples=[3, None],
+    )
+    paused: bool = Field(False, description="A paused queue hands out no runs.", examples=[False, True])
+    description: str | None = Field(
+        None,
+        description='Free text. Absent: "" (for the `default` queue: "The work pool\'s default queue.").',
+        examples=["bulk backfills"],
+    )
+
+
+class WorkPool(BaseModel):
+    """A work pool. Absent fields take the server's create defaults; absent `base_job_template` is unmanaged."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="WorkPool")
+
+    type: str | None = Field(
+        None,
+        min_length=1,
+        description='Worker type; immutable (a change replaces the pool). Absent: "prefect-agent", the server\'s default.',
+        examples=["process", "kubernetes", "docker", "ecs", "cloud-run"],
+    )
+    description: str | None = Field(None, description="Free text. Absent: null.", examples=["Production Kubernetes"])
+    paused: bool = Field(False, description="A paused pool hands out no runs.", examples=[False, True])
+    concurrency_limit: int | None = Field(
+        None,
+        ge=0,
+        description="Most runs of the pool PENDING or RUNNING at once; 0 blocks delivery; null: no limit.",
+        examples=[20, None],
+    )
+    base_job_template: PoolTemplate | None = Field(
+        None,
+        description="Inline `{job_configuration, variables}`, `{file: PATH}`, or "
+        "`{template: NAME, defaults: {...}}`. Absent: not managed. `{}`: no template.",
+        examples=[{"file": "templates/k8s.json"}, {"template": "k8s", "defaults": {"namespace": "etl"}}],
+    )
+    queues: dict[str, WorkQueue] = Field(
+        default_factory=dict,
+        description="Queue name -> queue. Declaring `default` manages the queue every pool has.",
+        examples=[{"critical": {"priority": 1, "concurrency_limit": 1}, "low": {"priority": 10}}],
+        json_schema_extra={"propertyNames": {"pattern": QUEUE_NAME_PATTERN}},
+    )
+
+
+class ConfigDocument(BaseModel):
+    """A poolform config file. Several files merge in order (later wins)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="poolform config")
+
+    version: Literal[1] = Field(..., description="Format version; always 1.", examples=[1])
+    manage: Manage = Field(
+        default_factory=Manage,
+        description="Ownership: what may be deleted.",
+        examples=[{"prune": False, "scope": ["team-a-*"]}],
+    )
+    base_job_templates: dict[str, NamedTemplate] = Field(
+        default_factory=dict,
+        description="Named base job templates, inline or `{file: PATH}`, shared by pools through "
+        "`base_job_template: {template: NAME}`.",
+        examples=[{"k8s": {"file": "templates/k8s.json"}}],
+    )
+    work_pools: dict[str, WorkPool] = Field(
+        default_factory=dict,
+        description="Pool name -> pool. Names starting with `prefect` are reserved by the server.",
+        examples=[{"k8s-prod": {"type": "kubernetes", "queues": {"critical": {"priority": 1}}}}],
+        json_schema_extra={"propertyNames": {"pattern": POOL_NAME_PATTERN, "not": {"pattern": RESERVED_POOL_PATTERN}}},
+    )
+
+
+POOL_KEYS: tuple[str, ...] = tuple(WorkPool.model_fields)
+QUEUE_KEYS: tuple[str, ...] = tuple(WorkQueue.model_fields)
+TOP_KEYS: tuple[str, ...] = tuple(ConfigDocument.model_fields)
+MANAGE_KEYS: tuple[str, ...] = tuple(Manage.model_fields)
+TEMPLATE_FORM_KEYS: dict[str, tuple[str, ...]] = {
+    "inline": tuple(InlineTemplate.model_fields),
+    "file": tuple(TemplateFile.model_fields),
+    "template": tuple(TemplateRef.model_fields),
+}
+
+_NOT_DRAFT7 = {"prefixItems", "$defs", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
+               "unevaluatedItems", "$anchor", "$dynamicRef", "$dynamicAnchor", "discriminator"}
+
+
+def _to_draft7(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$defs":
+                out["definitions"] = _to_draft7(value)
+            elif key == "$ref" and isinstance(value, str):
+                out[key] = value.replace("#/$defs/", "#/definitions/")
+            elif key in _NOT_DRAFT7:
+                continue
+            elif key in ("properties", "definitions", "patternProperties"):
+                out[key] = {k: _to_draft7(v) for k, v in value.items()}
+            else:
+                out[key] = _to_draft7(value)
+        return out
+    if isinstance(node, list):
+        return [_to_draft7(v) for v in node]
+    return node
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The config's JSON Schema, draft-07 keywords only (editors' yaml-language-server supports draft-07)."""
+    schema = ConfigDocument.model_json_schema(ref_template="#/definitions/{model}")
+    schema = _to_draft7(schema)
+    ordered = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": SCHEMA_ID,
+        "title": "poolform config",
+        "description": "Prefect work pools, work queues and base job templates as code (poolform, version 1).",
+    }
+    ordered.update({k: v for k, v in schema.items() if k not in ordered})
+    return copy.deepcopy(ordered)
+
+
+def config_schema_text() -> str:
+    """:func:`config_json_schema` as the exact text checked in at ``provider-schema/config.schema.json``."""
+    return json.dumps(config_json_schema(), indent=2, sort_keys=False) + "\n"
