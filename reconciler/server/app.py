@@ -21,7 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from reconciler.server.clock import system_clock
-from reconciler.server.core import ApiError, Core
+from reconciler.server.core import ApiError
+from reconciler.server.runs import ServerCore
 from reconciler.server.store import Store
 
 API_VERSION = "0.8.4"
@@ -111,7 +112,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock or system_clock
     app.state.auth_string = auth_string
-    app.state.core = Core(store, lambda: app.state.clock())
+    app.state.core = ServerCore(store, lambda: app.state.clock())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

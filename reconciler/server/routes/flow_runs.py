@@ -1,7 +1,53 @@
-"""Flow run routes (prefect-api.md §1.5)."""
+"""Flow run routes (prefect-api.md §1.5): create, read, filter, count, delete, set_state."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, SetStateBody
 
 router = APIRouter()
+
+
+def _state(state) -> dict | None:  # type: ignore[no-untyped-def]
+    return None if state is None else state.model_dump(exclude_unset=False)
+
+
+@router.post("/flow_runs/")
+@router.post("/flow_runs", include_in_schema=False)
+async def create_flow_run(body: FlowRunCreate, request: Request) -> Response:
+    fields = body.model_dump()
+    fields["state"] = _state(body.state)
+    run, created = core(request).create_flow_run(fields)
+    return json_response(run, 201 if created else 200)
+
+
+@router.post("/flow_runs/filter")
+async def filter_flow_runs(request: Request, body: Optional[FlowRunFilterBody] = None) -> Response:
+    return json_response(core(request).filter_flow_runs(body or FlowRunFilterBody()))
+
+
+@router.post("/flow_runs/count")
+async def count_flow_runs(request: Request, body: Optional[FlowRunFilterBody] = None) -> Response:
+    return json_response(core(request).count_flow_runs(body or FlowRunFilterBody()))
+
+
+@router.get("/flow_runs/{run_id}")
+async def read_flow_run(run_id: str, request: Request) -> Response:
+    return json_response(core(request).read_flow_run(run_id))
+
+
+@router.delete("/flow_runs/{run_id}")
+async def delete_flow_run(run_id: str, request: Request) -> Response:
+    core(request).delete_flow_run(run_id)
+    return no_content()
+
+
+@router.post("/flow_runs/{run_id}/set_state")
+async def set_flow_run_state(run_id: str, body: SetStateBody, request: Request) -> Response:
+    result, status = core(request).set_state(run_id, _state(body.state), body.force)  # type: ignore[arg-type]
+    return json_response(result, status)
