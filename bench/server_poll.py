@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""Benchmark the reference server's scheduling path, optionally side by side with Prefect.
+
+For each server: create a flow, a pool with 3 queues and SCHEDULED runs (1k, then up to 10k) through
+``POST /api/flow_runs/``; measure run-creation throughput (a few concurrent clients),
+``get_scheduled_flow_runs`` latency p50/p95/p99 at each size (limit 10 and 200, every run a
+candidate), and the server's RSS (VmRSS of its process tree) idle and after the load.
+
+    .venv/bin/python bench/server_poll.py                       # ours only (started as a subprocess)
+    .venv/bin/python bench/server_poll.py --start-prefect .venv-prefect   # and a real Prefect server
+    .venv/bin/python bench/server_poll.py --url URL --against URL [--against-pid PID]
+
+Everything binds 127.0.0.1; only processes this script started are stopped, by their group id.
+No assertions: it prints figures (and ``--json FILE`` writes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+QUEUES = ("high", "mid", "low")
+POLL_LIMITS = (10, 200)
+RETRY_STATUSES = {429, 502, 503}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def percentile(sorted_ms: list[float], p: float) -> float:
+    if not sorted_ms:
+        return float("nan")
+    k = max(0, min(len(sorted_ms) - 1, round(p / 100 * len(sorted_ms) + 0.5) - 1))
+    return sorted_ms[k]
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def rss_mb(pid: int) -> float | None:
+    """VmRSS of ``pid`` and all its descendants, in MB (None when the process is gone)."""
+    tree, total, todo, seen = _children(), 0, [pid], set()
+    for _ in range(10_000):
+        if not todo:
+            break
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            if p == pid:
+                return None
+        todo.extend(tree.get(p, []))
+    return total / 1024
+
+
+@dataclass
+class Server:
+    label: str
+    api_url: str
+    pid: int | None = None
+    proc: subprocess.Popen | None = None
+    tmpdir: str | None = None
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)  # the group of the process we started, nothing else
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def wait_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc is not None and server.proc.poll() is not None:
+            raise SystemExit(f"{server.label} exited with {server.proc.returncode}; see its log in {server.tmpdir}")
+        try:
+            if httpx.get(server.api_url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise SystemExit(f"{server.label} did not answer /api/health within {timeout:.0f} s")
+
+
+def start_ours() -> Server:
+    tmp = tempfile.mkdtemp(prefix="poolform-bench-")
+    port = free_port()
+    exe = Path(sys.executable).with_name("poolform")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reconciler"]
+    cmd += ["server", "start", "--host", "127.0.0.1", "--port", str(port), "--db", f"{tmp}/bench.db"]
+    log = open(f"{tmp}/server.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server("poolform", f"http://127.0.0.1:{port}/api", proc.pid, proc, tmp)
+    wait_healthy(server, 60)
+    return server
+
+
+def start_prefect(venv: str) -> Server:
+    exe = Path(venv) / "bin" / "prefect"
+    if not exe.exists():
+        raise SystemExit(f"{exe} not found: build it with `python3 -m venv {venv} && {venv}/bin/pip install prefect==3.9.1`")
+    tmp = tempfile.mkdtemp(prefix="prefect-bench-")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=tmp, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
+    log = open(f"{tmp}/server.log", "wb")
+    proc = subprocess.Popen([str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    server = Server("prefect", f"http://127.0.0.1:{port}/api", proc.pid, proc, tmp)
+    wait_healthy(server, 180)
+    return server
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    api_url: str
+    version: str = "?"
+    rss_idle_mb: float | None = None
+    rss_loaded_mb: float | None = None
+    create: dict[str, float] = field(default_factory=dict)   # size -> runs/s
+    polls: dict[str, dict[str, float]] = field(default_factory=dict)  # "10k/limit200" -> p50...
+    errors: int = 0
+
+
+async def request(client: httpx.AsyncClient, method: str, path: str, result: Result, **kw) -> httpx.Response:
+    """One call, retried like the Prefect client does on 429/502/503 and dropped connections."""
+    attempts = 10
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            r = await client.request(method, path, **kw)
+        except httpx.TransportError:
+            if last:
+                raise
+        else:
+            if r.status_code not in RETRY_STATUSES or last:
+                if r.status_code >= 300:
+                    raise SystemExit(f"{result.label}: {method} {path} -> {r.status_code} {r.text[:300]}")
+                return r
+        result.errors += 1
+        await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+async def create_runs(client, result, flow_id, pool, start, stop, t0, concurrency) -> float:
+    indexes = iter(range(start, stop))
+
+    async def worker() -> None:
+        for i in indexes:
+            body = {
+                "flow_id": flow_id, "name": f"bench-{i}", "work_pool_name": pool,
+                "work_queue_name": QUEUES[i % len(QUEUES)],
+                "state": {"type": "SCHEDULED", "name": "Scheduled",
+                          "state_details": {"scheduled_time": iso(t0 + timedelta(seconds=i * 0.5))}},
+            }
+            await request(client, "POST", "/flow_runs/", result, json=body)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return (stop - start) / (time.perf_counter() - began)
+
+
+async def poll_latency(client, result, pool, limit, horizon, n) -> dict[str, float]:
+    body = {"limit": limit, "scheduled_before": iso(horizon)}
+    path = f"/work_pools/{pool}/get_scheduled_flow_runs"
+    returned = len((await request(client, "POST", path, result, json=body)).json())
+    for _ in range(3):
+        await request(client, "POST", path, result, json=body)
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        await request(client, "POST", path, result, json=body)
+        times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return {"p50": percentile(times, 50), "p95": percentile(times, 95), "p99": percentile(times, 99),
+            "returned": returned, "n": n}
+
+
+async def measure(server: Server, sizes: list[int], concurrency: int, polls: int) -> Result:
+    result = Result(server.label, server.api_url)
+    limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=120, limits=limits,
+                                 follow_redirects=True) as client:
+        result.version = (await request(client, "GET", "/admin/version", result)).json()
+        await asyncio.sleep(2)
+        if server.pid:
+            result.rss_idle_mb = rss_mb(server.pid)
+        tag = uuid.uuid4().hex[:8]
+        pool = f"bench-{tag}"
+        flow_id = (await request(client, "POST", "/flows/", result, json={"name": f"bench-flow-{tag}"})).json()["id"]
+        await request(client, "POST", "/work_pools/", result, json={"name": pool, "type": "process"})
+        for q in QUEUES:
+            await request(client, "POST", f"/work_pools/{pool}/queues/", result, json={"name": q})
+        t0 = datetime.now(timezone.utc) + timedelta(hours=1)  # in the future: no late-run churn
+        horizon = t0 + timedelta(days=1)
+        created = 0
+        for size in sizes:
+            rate = await create_runs(client, result, flow_id, pool, created, size, t0, concurrency)
+            result.create[f"{created}->{size}"] = rate
+            created = size
+            for limit in POLL_LIMITS:
+                result.polls[f"{size}/limit{limit}"] = await poll_latency(client, result, pool, limit, horizon, polls)
+            print(f"  {server.label}: {size} runs done", file=sys.stderr)
+        if server.pid:
+            result.rss_loaded_mb = rss_mb(server.pid)
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    if v is None or v != v:
+        return "n/a"
+    return f"{v:,.1f}{unit}" if v < 100 else f"{v:,.0f}{unit}"
+
+
+def rows(ours: Result, theirs: Result | None, sizes: list[int]):
+    def ratio(a, b, higher_is_better):
+        if a is None or b is None or a != a or b != b or a == 0 or b == 0:
+            return "n/a"
+        return f"{(a / b if higher_is_better else b / a):.1f}x"
+
+    prev = 0
+    for size in sizes:
+        key = f"{prev}->{size}"
+        a, b = ours.create.get(key), theirs.create.get(key) if theirs else None
+        yield f"create runs {prev}->{size} (runs/s)", fmt(a), fmt(b), ratio(a, b, True)
+        prev = size
+    for size in sizes:
+        for limit in POLL_LIMITS:
+            k = f"{size}/limit{limit}"
+            for p in ("p50", "p95", "p99"):
+                a = ours.polls[k][p]
+                b = theirs.polls[k][p] if theirs else None
+                yield f"poll {size} runs limit {limit} {p} (ms)", fmt(a), fmt(b), ratio(a, b, False)
+    for name in ("rss_idle_mb", "rss_loaded_mb"):
+        a, b = getattr(ours, name), getattr(theirs, name) if theirs else None
+        yield f"RSS {'idle' if 'idle' in name else 'after load'} (MB)", fmt(a), fmt(b), ratio(a, b, False)
+
+
+def report(ours: Result, theirs: Result | None, sizes: list[int]) -> str:
+    head = ("metric", f"poolform {ours.version}", f"prefect {theirs.version}" if theirs else "-", "ours vs theirs")
+    table = [head, *rows(ours, theirs, sizes)]
+    widths = [max(len(str(r[i])) for r in table) for i in range(4)]
+    lines = [f"machine: {os.cpu_count()} cpu, Python {platform.python_version()}, {platform.system()}"]
+    for i, r in enumerate(table):
+        lines.append("  ".join(str(c).ljust(w) if j == 0 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("ratios: throughput ours/theirs; latency and RSS theirs/ours (higher = ours better)")
+    returned = {k: v["returned"] for k, v in ours.polls.items()}
+    lines.append(f"runs returned per poll (ours): {returned}; retried requests: ours {ours.errors}"
+                 + (f", theirs {theirs.errors}" if theirs else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--url", help="measure an already running poolform server (API URL ending in /api)")
+    ap.add_argument("--pid", type=int, help="PID of the --url server, for RSS")
+    ap.add_argument("--against", help="also measure this server (e.g. a real Prefect 3.9.1), API URL")
+    ap.add_argument("--against-pid", type=int, help="PID of the --against server, for RSS")
+    ap.add_argument("--start-prefect", metavar="VENV", help="start a real Prefect server from VENV and use it as --against")
+    ap.add_argument("--sizes", default="1000,10000", help="cumulative run counts (default 1000,10000)")
+    ap.add_argument("--polls", type=int, default=100, help="measured polls per size and limit (default 100)")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent clients creating runs (default 8)")
+    ap.add_argument("--json", help="write the figures to this file")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if sizes != sorted(sizes) or sizes[0] <= 0:
+        ap.error("--sizes must be increasing positive numbers, e.g. 1000,10000")
+
+    started: list[Server] = []
+    try:
+        if args.url:
+            ours_server = Server("poolform", args.url.rstrip("/"), args.pid)
+        else:
+            ours_server = start_ours()
+            started.append(ours_server)
+        theirs_server = None
+        if args.start_prefect:
+            theirs_server = start_prefect(args.start_prefect)
+            started.append(theirs_server)
+        elif args.against:
+            theirs_server = Server("prefect", args.against.rstrip("/"), args.against_pid)
+        ours = asyncio.run(measure(ours_server, sizes, args.clients, args.polls))
+        theirs = asyncio.run(measure(theirs_server, sizes, args.clients, args.polls)) if theirs_server else None
+    finally:
+        for s in started:
+            s.stop()
+    print(report(ours, theirs, sizes))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"ours": ours.__dict__, "theirs": theirs.__dict__ if theirs else None},
+                                              indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
