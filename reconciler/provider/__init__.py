@@ -1,0 +1,11 @@
+"""The Terraform provider ``poolform/prefect`` (plugin protocol 6) on the reconciler's core.
+
+Layout: ``main`` (entry point, handshake checks), ``server`` (gRPC servicer,
+mTLS, go-plugin controller), ``codec`` (msgpack values, unknowns, paths),
+``schema`` (attributes of the provider, resources and data sources, and the
+``terraform providers schema -json`` document), ``resources`` / ``datasources``
+(what each type does), ``config`` (provider configuration to a client),
+``install`` (the offline filesystem mirror). The HTTP client, template checks
+and JSON equality come from ``reconciler.api``, ``reconciler.templates`` and
+``reconciler.plan.normalize``; nothing here re-implements them.
+"""

@@ -1,0 +1,103 @@
+"""Provider configuration: the ``provider "prefect"`` block plus ``PREFECT_*`` to a lazy API client.
+
+Precedence: attribute, then environment (``reconciler.settings.ConnectionSettings``),
+then the settings default. ``endpoint`` works with or without ``/api``.
+``account_id`` / ``workspace_id`` are accepted for compatibility and ignored.
+The client (httpx) is created on first use, once, under a lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.provider.codec import UNKNOWN, Diags, ProviderError
+
+_CLIENT_ATTRS = ("endpoint", "api_key", "basic_auth_key")
+
+
+def endpoint_api_url(endpoint: str) -> str:
+    """The API URL for an ``endpoint`` value: ``http://h:4200`` and ``http://h:4200/api/`` both give ``.../api``."""
+    url = endpoint.strip().rstrip("/")
+    if not url.endswith("/api"):
+        url += "/api"
+    return url
+
+
+def _endpoint_problem(endpoint: str) -> str | None:
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return (f"endpoint {endpoint!r} is not an http(s) URL. Write the Prefect API URL, e.g. "
+                "\"http://127.0.0.1:4200/api\" (the trailing /api is optional).")
+    return None
+
+
+class ProviderState:
+    """What ConfigureProvider set; shared by every resource and data source call (thread-safe)."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._lock = threading.Lock()
+        self._settings: Any = None
+        self._client: Any = None
+        self._problem: tuple[str, str] | None = ("Provider not configured",
+                                                 "Terraform did not configure the prefect provider before use.")
+
+    def validate(self, config: dict[str, Any], diags: Diags) -> None:
+        endpoint = config.get("endpoint")
+        if isinstance(endpoint, str):
+            problem = _endpoint_problem(endpoint)
+            if problem:
+                diags.error("Invalid provider endpoint", problem, ("endpoint",))
+
+    def configure(self, config: dict[str, Any], diags: Diags) -> None:
+        from reconciler.settings import ConnectionSettings
+
+        with self._lock:
+            self._client = None
+            unknown = [name for name in _CLIENT_ATTRS if config.get(name) is UNKNOWN]
+            if unknown:
+                self._problem = ("Provider configuration not known yet",
+                                 f"{', '.join(unknown)} depend(s) on values known only after apply; the prefect "
+                                 "provider needs them to reach the server. Use values known at plan time.")
+                return
+            endpoint = config.get("endpoint")
+            if isinstance(endpoint, str) and endpoint.strip():
+                problem = _endpoint_problem(endpoint)
+                if problem:
+                    diags.error("Invalid provider endpoint", problem, ("endpoint",))
+                    self._problem = ("Invalid provider endpoint", problem)
+                    return
+                api_url: str | None = endpoint_api_url(endpoint)
+            else:
+                api_url = None
+            try:
+                settings = ConnectionSettings.from_env(api_url=api_url, environ=self._environ)
+            except ValueError as exc:
+                diags.error("Invalid Prefect connection settings", f"{exc}. Fix the environment variable.")
+                self._problem = ("Invalid Prefect connection settings", str(exc))
+                return
+            if config.get("api_key"):
+                settings = dataclasses.replace(settings, api_key=config["api_key"])
+            if config.get("basic_auth_key"):
+                settings = dataclasses.replace(settings, auth_string=config["basic_auth_key"])
+            self._settings = settings
+            self._problem = None
+
+    @property
+    def api_url(self) -> str:
+        return self._settings.api_url if self._settings is not None else ""
+
+    def client(self) -> Any:
+        """The shared ``PrefectClient``; raises ProviderError when the provider cannot reach a server."""
+        with self._lock:
+            if self._problem is not None:
+                raise ProviderError(*self._problem)
+            if self._client is None:
+                from reconciler.api.client import PrefectClient
+
+                self._client = PrefectClient(self._settings)
+            return self._client

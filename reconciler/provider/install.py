@@ -1,0 +1,71 @@
+"""Install the provider into a Terraform filesystem mirror so that ``terraform init`` works offline.
+
+Unpacked layout: ``<dir>/registry.terraform.io/poolform/prefect/<version>/<os>_<arch>/
+terraform-provider-prefect_v<version>``, a small launcher script whose shebang is
+the current interpreter. A bare ``source = "poolform/prefect"`` means
+``registry.terraform.io/poolform/prefect``, so that is the address the mirror serves.
+The default directory, ``~/.terraform.d/plugins``, is one Terraform searches by
+itself when no ``provider_installation`` block is configured.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+from reconciler import __version__
+
+HOST, NAMESPACE, TYPE = "registry.terraform.io", "poolform", "prefect"
+DEFAULT_DIR = Path("~/.terraform.d/plugins")
+
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "386", "i686": "386",
+         "armv7l": "arm"}
+
+
+def os_arch() -> str:
+    system = platform.system().lower()
+    machine = platform.machine().lower()
+    return f"{system}_{_ARCH.get(machine, machine)}"
+
+
+def launcher_source(python: str = sys.executable) -> str:
+    package_root = Path(__file__).resolve().parents[2]
+    return (
+        f"#!{python}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(package_root)!r})\n"
+        "from reconciler.provider.main import main\n"
+        "sys.exit(main())\n"
+    )
+
+
+def install(directory: Path | str = DEFAULT_DIR, *, version: str = __version__, python: str = sys.executable) -> Path:
+    """Write the launcher into the mirror under ``directory``; return the executable's path."""
+    root = Path(directory).expanduser().resolve()
+    target = root / HOST / NAMESPACE / TYPE / version / os_arch()
+    target.mkdir(parents=True, exist_ok=True)
+    executable = target / f"terraform-provider-{TYPE}_v{version}"
+    tmp = executable.with_name(executable.name + ".tmp")
+    tmp.write_text(launcher_source(python), encoding="utf-8")
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, executable)
+    return executable
+
+
+def cli_config(directory: Path | str) -> str:
+    """The CLI configuration (``TF_CLI_CONFIG_FILE`` / ``~/.terraformrc``) that uses the mirror."""
+    root = Path(directory).expanduser().resolve()
+    address = f"{HOST}/{NAMESPACE}/{TYPE}"
+    return (
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = \"{root}\"\n"
+        f"    include = [\"{address}\"]\n"
+        "  }\n"
+        "  direct {\n"
+        f"    exclude = [\"{address}\"]\n"
+        "  }\n"
+        "}\n"
+    )

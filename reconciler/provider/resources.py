@@ -1,0 +1,440 @@
+"""``prefect_work_pool`` and ``prefect_work_queue``: validate, plan, apply, read, import.
+
+Planning rules (what the official provider gets wrong, terraform.md §1.5):
+
+* ``base_job_template`` is a JSON string compared as JSON
+  (``reconciler.plan.normalize.templates_equal``). When the prior and configured
+  templates are equal, the *prior* text is planned, so reformatting the file or
+  importing never shows a diff. Omitted, it is unmanaged: the server's value is kept.
+  Read keeps the prior text while it is equal to the server's value, and writes the
+  server's value (canonical JSON) otherwise, and always on import.
+* ``id``, ``created``, ``default_queue_id`` keep their prior values. ``updated`` is
+  planned unknown only when the object itself is updated (honest, and apply's new
+  value is then accepted); otherwise it keeps its prior value.
+* Removed optional attributes are sent as explicit nulls (``description``,
+  ``concurrency_limit``) or as the server default (queue ``description`` "",
+  ``paused``/``is_paused`` false).
+* Queue priorities are written through the legacy ``PATCH /work_queues/{id}``,
+  which stores the exact value without the server's bump walk, and queues are
+  created without a priority (first free slot, nothing moves) and deleted through
+  ``DELETE /work_queues/{id}`` (no walk either): siblings never move, so applying
+  them in any order or in parallel gives exactly the configured priorities.
+* The ``default`` queue is adopted (updated), never created; destroying it resets it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+from reconciler.provider import schema
+from reconciler.provider.codec import UNKNOWN, Diags, ProviderError, is_known
+from reconciler.provider.config import ProviderState
+
+DEFAULT_QUEUE = "default"
+DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
+POOL_WAIT_SECONDS = 10.0
+
+
+def _enc(name: str) -> str:
+    from reconciler.api.client import enc
+
+    return enc(name)
+
+
+def _api_error(action: str, exc: Exception) -> ProviderError:
+    from reconciler.errors import ApiError, NotFound
+
+    if isinstance(exc, ApiError):
+        hint = ""
+        if isinstance(exc, NotFound):
+            hint = " Check the name, and that the object was not deleted outside Terraform."
+        return ProviderError(f"Could not {action}", f"{exc}{hint}")
+    return ProviderError(f"Could not {action}", f"{type(exc).__name__}: {exc}")
+
+
+def _call(action: str, fn: Callable[[], Any]) -> Any:
+    from reconciler.errors import ApiError
+
+    try:
+        return fn()
+    except ApiError as exc:
+        raise _api_error(action, exc) from None
+
+
+def parse_template(text: Any, path: tuple[str, ...] = ("base_job_template",)) -> Any:
+    """A JSON string to a value; a clear error on the attribute when it is not JSON."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError("base_job_template is not valid JSON",
+                            f"{exc}. Pass a JSON string: file(\"template.json\"), templatefile(...) or "
+                            "jsonencode({...}).", path) from None
+
+
+def _canonical(value: Any) -> str:
+    from reconciler.plan.normalize import canonical_json
+
+    return canonical_json(value if value is not None else {})
+
+
+def _same_json(text_a: Any, text_b: Any) -> bool:
+    from reconciler.plan.normalize import templates_equal
+
+    if not isinstance(text_a, str) or not isinstance(text_b, str):
+        return False
+    try:
+        return templates_equal(json.loads(text_a), json.loads(text_b))
+    except ValueError:
+        return False
+
+
+class Resource:
+    block: schema.Block
+
+    def __init__(self, provider: ProviderState) -> None:
+        self.provider = provider
+
+    # -- planning (generic) ---------------------------------------------------
+
+    def validate(self, config: dict[str, Any], diags: Diags) -> None:
+        return None
+
+    def plan(self, prior: dict[str, Any] | None, proposed: dict[str, Any] | None, config: dict[str, Any] | None,
+             diags: Diags) -> tuple[dict[str, Any] | None, list[str]]:
+        if proposed is None:
+            return None, []
+        planned = dict(proposed)
+        for a in self.block.attributes:
+            cfg = (config or {}).get(a.name)
+            if a.optional and a.computed and cfg is None:
+                if a.default is not None:
+                    planned[a.name] = a.default
+                elif prior is None:
+                    planned[a.name] = UNKNOWN
+                else:
+                    planned[a.name] = prior.get(a.name)
+            if a.json and prior is not None and cfg is not None and cfg is not UNKNOWN:
+                if _same_json(prior.get(a.name), cfg):
+                    planned[a.name] = prior.get(a.name)
+        computed_only = [a for a in self.block.attributes if a.computed and not a.optional]
+        if prior is None:
+            for a in computed_only:
+                planned[a.name] = UNKNOWN
+            return planned, []
+        replace = [a.name for a in self.block.attributes
+                   if a.replace and (planned.get(a.name) is UNKNOWN or planned.get(a.name) != prior.get(a.name))]
+        if replace:
+            for a in computed_only:
+                planned[a.name] = UNKNOWN
+            return planned, replace
+        changed = any(planned.get(a.name) is UNKNOWN or planned.get(a.name) != prior.get(a.name)
+                      for a in self.block.attributes if not (a.computed and not a.optional))
+        for a in computed_only:
+            planned[a.name] = UNKNOWN if (changed and not a.keep_prior) else prior.get(a.name)
+        return planned, []
+
+    def apply(self, prior: dict[str, Any] | None, planned: dict[str, Any] | None, config: dict[str, Any] | None,
+              diags: Diags) -> dict[str, Any] | None:
+        if planned is None:
+            self.delete(prior or {}, diags)
+            return None
+        if prior is None:
+            return self.create(planned, diags)
+        return self.update(prior, planned, diags)
+
+    def state(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {name: values.get(name) for name in self.block.names}
+
+    def settle(self, state: dict[str, Any], planned: dict[str, Any]) -> dict[str, Any]:
+        """Every configurable attribute exactly as planned (when known): no inconsistent result after apply."""
+        for a in self.block.attributes:
+            if not (a.computed and not a.optional) and is_known(planned.get(a.name)):
+                state[a.name] = planned.get(a.name)
+        return state
+
+    # -- per type ---------------------------------------------------------------
+
+    def create(self, planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update(self, prior: dict[str, Any], planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, prior: dict[str, Any], diags: Diags) -> None:
+        raise NotImplementedError
+
+    def read(self, current: dict[str, Any], diags: Diags) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def import_(self, import_id: str, diags: Diags) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _strip_workspace(parts: list[str]) -> list[str]:
+    import uuid
+
+    if len(parts) > 1:
+        try:
+            uuid.UUID(parts[-1].strip())
+        except ValueError:
+            return parts
+        return parts[:-1]
+    return parts
+
+
+class WorkPool(Resource):
+    block = schema.WORK_POOL
+
+    def validate(self, config: dict[str, Any], diags: Diags) -> None:
+        from reconciler.templates import check_template
+
+        text = config.get("base_job_template")
+        if not isinstance(text, str):
+            return
+        try:
+            template = parse_template(text)
+        except ProviderError as exc:
+            diags.error(exc.summary, exc.detail, exc.path)
+            return
+        for problem in check_template(template):
+            where = ".".join(str(p) for p in problem.path)
+            detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
+            add = diags.warning if problem.severity == "warning" else diags.error
+            add(f"base_job_template: {problem.summary}", detail, ("base_job_template",))
+
+    def _from_api(self, body: dict[str, Any], base: dict[str, Any], template_text: Any) -> dict[str, Any]:
+        return self.state({
+            **base,
+            "id": str(body.get("id")) if body.get("id") else None,
+            "created": body.get("created"),
+            "updated": body.get("updated"),
+            "name": body.get("name"),
+            "description": body.get("description"),
+            "type": body.get("type"),
+            "paused": bool(body.get("is_paused", False)),
+            "concurrency_limit": body.get("concurrency_limit"),
+            "default_queue_id": str(body["default_queue_id"]) if body.get("default_queue_id") else None,
+            "base_job_template": template_text,
+        })
+
+    def create(self, planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
+        client = self.provider.client()
+        name = planned["name"]
+        body: dict[str, Any] = {"name": name, "type": planned.get("type") or "prefect-agent",
+                                "is_paused": bool(planned.get("paused"))}
+        if planned.get("description") is not None:
+            body["description"] = planned["description"]
+        if planned.get("concurrency_limit") is not None:
+            body["concurrency_limit"] = planned["concurrency_limit"]
+        template = planned.get("base_job_template")
+        if isinstance(template, str):
+            body["base_job_template"] = parse_template(template)
+        created = _call(f"create work pool {name!r}", lambda: client.create_pool(body))
+        text = template if isinstance(template, str) else _canonical(created.get("base_job_template"))
+        return self.settle(self._from_api(created, planned, text), planned)
+
+    def update(self, prior: dict[str, Any], planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
+        client = self.provider.client()
+        name = prior["name"]
+        body: dict[str, Any] = {}
+        if planned.get("description") != prior.get("description"):
+            body["description"] = planned.get("description")
+        if planned.get("paused") != prior.get("paused"):
+            body["is_paused"] = bool(planned.get("paused"))
+        if planned.get("concurrency_limit") != prior.get("concurrency_limit"):
+            body["concurrency_limit"] = planned.get("concurrency_limit")
+        template = planned.get("base_job_template")
+        if isinstance(template, str) and template != prior.get("base_job_template"):
+            body["base_job_template"] = parse_template(template)
+        if body:
+            _call(f"update work pool {name!r}", lambda: client.update_pool(name, body))
+        current = _call(f"read work pool {name!r}", lambda: client.read_pool(name))
+        if current is None:
+            raise ProviderError(f"Work pool {name!r} disappeared during apply",
+                                "It was deleted outside Terraform; run terraform apply again to re-create it.")
+        text = template if isinstance(template, str) else _canonical(current.get("base_job_template"))
+        return self.settle(self._from_api(current, planned, text), planned)
+
+    def delete(self, prior: dict[str, Any], diags: Diags) -> None:
+        from reconciler.errors import NotFound
+
+        name = prior.get("name")
+        client = self.provider.client()
+        try:
+            client.delete_pool(name)
+        except NotFound:
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise _api_error(f"delete work pool {name!r}", exc) from None
+
+    def read(self, current: dict[str, Any], diags: Diags) -> dict[str, Any] | None:
+        client = self.provider.client()
+        name = current.get("name")
+        body = _call(f"read work pool {name!r}", lambda: client.read_pool(name))
+        if body is None:
+            return None
+        server_template = body.get("base_job_template") or {}
+        prior_text = current.get("base_job_template")
+        text = prior_text if _same_json(prior_text, json.dumps(server_template)) else _canonical(server_template)
+        return self._from_api(body, current, text)
+
+    def import_(self, import_id: str, diags: Diags) -> dict[str, Any]:
+        parts = _strip_workspace(import_id.split(","))
+        name = ",".join(parts)
+        if not name.strip():
+            raise ProviderError("Invalid import ID", "Import a work pool by its name: "
+                                "terraform import prefect_work_pool.NAME <pool name>")
+        return self.state({"name": name})
+
+
+class WorkQueue(Resource):
+    block = schema.WORK_QUEUE
+
+    def validate(self, config: dict[str, Any], diags: Diags) -> None:
+        for key in ("priority", "concurrency_limit"):
+            value = config.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                low = 1 if key == "priority" else 0
+                if value < low or value != int(value):
+                    diags.error(f"Invalid {key}", f"{key} must be a whole number >= {low}; got {value}.", (key,))
+
+    def _get(self, pool: str, name: str) -> dict[str, Any] | None:
+        from reconciler.errors import NotFound
+
+        client = self.provider.client()
+        try:
+            return client.request("GET", f"/work_pools/{_enc(pool)}/queues/{_enc(name)}",
+                                  route="/work_pools/{name}/queues/{name}")
+        except NotFound:
+            return None
+
+    def _patch(self, queue_id: str, body: dict[str, Any]) -> None:
+        client = self.provider.client()
+        client.request("PATCH", f"/work_queues/{queue_id}", json=body, route="/work_queues/{id}")
+
+    def _from_api(self, body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+        return self.state({
+            **base,
+            "id": str(body.get("id")) if body.get("id") else None,
+            "created": body.get("created"),
+            "updated": body.get("updated"),
+            "work_pool_name": body.get("work_pool_name") or base.get("work_pool_name"),
+            "name": body.get("name"),
+            "description": body.get("description") or "",
+            "is_paused": bool(body.get("is_paused", False)),
+            "concurrency_limit": body.get("concurrency_limit"),
+            "priority": body.get("priority"),
+        })
+
+    def _finish(self, pool: str, name: str, planned: dict[str, Any]) -> dict[str, Any]:
+        body = _call(f"read work queue {pool!r}/{name!r}", lambda: self._get(pool, name))
+        if body is None:
+            raise ProviderError(f"Work queue {pool}/{name} disappeared during apply",
+                                "It was deleted outside Terraform; run terraform apply again.")
+        return self.settle(self._from_api(body, planned), planned)
+
+    def _wait_for_pool(self, pool: str, action: Callable[[], Any]) -> Any:
+        """Run ``action``; while the pool does not exist yet (created in the same apply), retry briefly."""
+        from reconciler.errors import NotFound
+
+        deadline = time.monotonic() + POOL_WAIT_SECONDS
+        while True:
+            try:
+                return action()
+            except NotFound:
+                if time.monotonic() > deadline or self.provider.client().read_pool(pool) is not None:
+                    raise
+                time.sleep(0.2)
+
+    def create(self, planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
+        from reconciler.errors import ApiError, NotFound
+
+        pool, name = planned["work_pool_name"], planned["name"]
+        client = self.provider.client()
+        fields = {"description": planned.get("description") or "",
+                  "is_paused": bool(planned.get("is_paused")),
+                  "concurrency_limit": planned.get("concurrency_limit")}
+        priority = planned.get("priority")
+        try:
+            existing = None
+            if name == DEFAULT_QUEUE:
+                def find() -> dict[str, Any]:
+                    found = self._get(pool, name)
+                    if found is None:
+                        raise NotFound(f"work pool {pool!r} has no queue {name!r} yet")
+                    return found
+                try:
+                    existing = self._wait_for_pool(pool, find)
+                except NotFound:
+                    existing = None
+            if existing is not None:
+                body = dict(fields)
+                if isinstance(priority, int):
+                    body["priority"] = priority
+                self._patch(str(existing["id"]), body)
+            else:
+                created = self._wait_for_pool(pool, lambda: client.create_queue(pool, {"name": name, **fields}))
+                if isinstance(priority, int) and created.get("priority") != priority:
+                    self._patch(str(created["id"]), {"priority": priority})
+        except ApiError as exc:
+            raise _api_error(f"create work queue {name!r} in work pool {pool!r}", exc) from None
+        return self._finish(pool, name, planned)
+
+    def update(self, prior: dict[str, Any], planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
+        pool, name = prior["work_pool_name"], prior["name"]
+        body: dict[str, Any] = {}
+        if planned.get("description") != prior.get("description"):
+            body["description"] = planned.get("description") or ""
+        if planned.get("is_paused") != prior.get("is_paused"):
+            body["is_paused"] = bool(planned.get("is_paused"))
+        if planned.get("concurrency_limit") != prior.get("concurrency_limit"):
+            body["concurrency_limit"] = planned.get("concurrency_limit")
+        if isinstance(planned.get("priority"), int) and planned.get("priority") != prior.get("priority"):
+            body["priority"] = planned["priority"]
+        if body:
+            _call(f"update work queue {pool!r}/{name!r}", lambda: self._patch(str(prior["id"]), body))
+        return self._finish(pool, name, planned)
+
+    def delete(self, prior: dict[str, Any], diags: Diags) -> None:
+        from reconciler.errors import ApiError, NotFound
+
+        pool, name, queue_id = prior.get("work_pool_name"), prior.get("name"), prior.get("id")
+        client = self.provider.client()
+        try:
+            if name == DEFAULT_QUEUE:
+                self._patch(str(queue_id), {"description": DEFAULT_QUEUE_DESCRIPTION, "is_paused": False,
+                                            "concurrency_limit": None})
+            else:
+                client.request("DELETE", f"/work_queues/{queue_id}", route="/work_queues/{id}")
+        except NotFound:
+            return
+        except ApiError as exc:
+            raise _api_error(f"delete work queue {pool!r}/{name!r}", exc) from None
+
+    def read(self, current: dict[str, Any], diags: Diags) -> dict[str, Any] | None:
+        pool, name = current.get("work_pool_name"), current.get("name")
+        body = _call(f"read work queue {pool!r}/{name!r}", lambda: self._get(pool, name))
+        if body is None:
+            return None
+        return self._from_api(body, current)
+
+    def import_(self, import_id: str, diags: Diags) -> dict[str, Any]:
+        parts = _strip_workspace(import_id.split(","))
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise ProviderError("Invalid import ID",
+                                f"Got {import_id!r}. Import a work queue as <work_pool_name>,<queue_name>, e.g. "
+                                "terraform import prefect_work_queue.high 'my-pool,high'")
+        return self.state({"work_pool_name": parts[0], "name": parts[1]})
+
+
+_TYPES: dict[str, type[Resource]] = {"prefect_work_pool": WorkPool, "prefect_work_queue": WorkQueue}
+
+
+def get(type_name: str, provider: ProviderState) -> Resource:
+    try:
+        return _TYPES[type_name](provider)
+    except KeyError:
+        raise ProviderError(f"Unknown resource type {type_name!r}",
+                            f"The prefect provider manages: {', '.join(_TYPES)}.") from None
