@@ -164,10 +164,11 @@ class _Builder:
 
     def _delete_pool(self, have: ObservedPool, reason: Reason) -> None:
         lost = [q.name for q in have.queues.values() if not self._is_default(have, q.name)]
-        detail = "the pool is deleted"
-        if lost:
-            detail += f" with its queues ({', '.join(lost)})"
-        detail += ", its workers and the link from its deployments"
+        why = ("destroy mode" if reason is Reason.DELETE_BECAUSE_DESTROY_MODE
+               else "not declared, in manage.scope, and manage.prune is on")
+        detail = (f"{why}; deleting the pool also deletes its "
+                  + (f"queues ({', '.join(lost)}) and workers" if lost else "workers")
+                  + "; its deployments lose their link to it")
         self._add(Change(have.address, "work_pool", have.name, have.name, Action.DELETE, reason,
                          observed_pool_form(have), None, [], detail, True))
         for queue in have.queues.values():

@@ -1,0 +1,72 @@
+"""``poolform show PLANFILE``: render a saved plan (human, JSON or markdown).
+
+Reads the file, checks it is a poolform plan of a supported format, renders it.
+A missing or invalid file is one ``Error:`` line and exit 1. No plan logic here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from reconciler.cli._common import automation, use_color
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command("show")
+@click.argument("planfile", metavar="PLANFILE")
+@click.option("--json", "as_json", is_flag=True, help="The plan document as JSON (same as --format json).")
+@click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default=None,
+              help="Output format (default human).")
+@click.option("--no-color", is_flag=True, help="No ANSI colours (also off when NO_COLOR is set or output is not a terminal).")
+def show(planfile: str, as_json: bool, fmt: str | None, no_color: bool) -> None:
+    """Render a saved plan file.
+
+    \b
+    Examples:
+      poolform show plan.json
+      poolform show plan.json --json
+      poolform show plan.json --format markdown > comment.md
+    """
+    if as_json and fmt not in (None, "json"):
+        _fail("--json and --format are exclusive")
+    fmt = "json" if as_json else (fmt or "human")
+    try:
+        with open(planfile, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        _fail(f"plan file {planfile} not found. Create one with `poolform plan --out {planfile}`.")
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read plan file {planfile}: {getattr(exc, 'strerror', None) or exc}")
+        return
+    from reconciler.plan.planfile import check_plan_json
+
+    try:
+        data = json.loads(text)
+        check_plan_json(data)
+    except json.JSONDecodeError as exc:
+        _fail(f"{planfile}:{exc.lineno}:{exc.colno}: not a poolform plan file: it is not JSON ({exc.msg}).")
+        return
+    except ValueError as exc:
+        _fail(f"{planfile}: {exc}")
+        return
+    if fmt == "json":
+        from reconciler.views.json import render_json
+
+        output = render_json(data)
+    elif fmt == "markdown":
+        from reconciler.views.markdown import render_markdown
+
+        output = render_markdown(data)
+    else:
+        from reconciler.views.human import render_human
+
+        output = render_human(data, color=use_color(no_color), automation=automation(), apply_hint=planfile)
+    click.echo(output, nl=not output.endswith("\n"))

@@ -1,0 +1,264 @@
+"""The human plan, in terraform's style, rendered from the plan JSON dict only.
+
+Per change: ``# <address> will be created`` (updated in-place / must be replaced /
+will be destroyed), then the object with ``+ ~ -`` markers per attribute; templates
+appear as a nested diff of the changed paths only. Then side effects, unmanaged
+objects, warnings and the line ``Plan: N to add, N to change, N to destroy.``
+Colour (ANSI) only when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.views.diagnostics import BOLD, GREEN, RED, YELLOW, paint, render_diagnostic
+
+_MISSING = object()
+
+_HEADERS = {
+    "create": "will be created",
+    "update": "will be updated in-place",
+    "replace": "must be replaced",
+    "delete": "will be destroyed",
+}
+_SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+_LEGEND = {
+    "create": "  + create",
+    "update": "  ~ update in-place",
+    "replace": "-/+ destroy and then create replacement",
+    "delete": "  - destroy",
+}
+_COLORS = {"+": GREEN, "~": YELLOW, "-": RED}
+
+
+def action_of(change: dict[str, Any]) -> str:
+    actions = change["change"]["actions"]
+    if actions == ["delete", "create"]:
+        return "replace"
+    return actions[0]
+
+
+def _marker(symbol: str, color: bool) -> str:
+    if symbol == "-/+":
+        return paint("-", RED, color) + "/" + paint("+", GREEN, color)
+    return paint(symbol, _COLORS.get(symbol, ""), color) if symbol.strip() else symbol
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _get(value: Any, path: list[Any]) -> Any:
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return value
+
+
+def _label(key: Any) -> str:
+    return f"[{key}]" if isinstance(key, int) else str(key)
+
+
+class _Writer:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+        self.lines: list[str] = []
+
+    def attr(self, indent: int, symbol: str, key: Any, text: str, width: int = 0) -> None:
+        label = _label(key).ljust(width)
+        self.lines.append(f"{' ' * indent}{_marker(symbol, self.color)} {label} = {text}")
+
+    def value(self, indent: int, symbol: str, key: Any, value: Any, width: int = 0, suffix: str = "") -> None:
+        """``key = value`` where a mapping or list is drawn as a block with ``symbol`` on every line."""
+        if isinstance(value, dict) and value:
+            self.attr(indent, symbol, key, "{", width)
+            inner = max(len(_label(k)) for k in value)
+            for k, v in value.items():
+                self.value(indent + 4, symbol, k, v, inner)
+            self.lines.append(" " * (indent + 2) + "}")
+        elif isinstance(value, list) and value:
+            self.attr(indent, symbol, key, "[", width)
+            for index, item in enumerate(value):
+                self.value(indent + 4, symbol, index, item, len(_label(len(value) - 1)))
+            self.lines.append(" " * (indent + 2) + "]")
+        else:
+            self.attr(indent, symbol, key, _scalar(value) + suffix, width)
+
+    def tree(self, indent: int, key: Any, before: Any, after: Any, prefix: list[Any], subtree: dict[Any, Any], width: int) -> None:
+        """A nested diff of only the paths in ``subtree`` (a trie of changed paths)."""
+        old = _get(before, prefix)
+        new = _get(after, prefix)
+        if not subtree:
+            if old is _MISSING:
+                self.value(indent, "+", key, new, width)
+            elif new is _MISSING:
+                self.value(indent, "-", key, old, width, " -> null")
+            else:
+                self.attr(indent, "~", key, f"{_scalar(old)} -> {_scalar(new)}", width)
+            return
+        opener = "[" if isinstance(new, list) else "{"
+        self.attr(indent, "~", key, opener, width)
+        inner = max(len(_label(k)) for k in subtree)
+        for child in subtree:
+            self.tree(indent + 4, child, before, after, prefix + [child], subtree[child], inner)
+        self.lines.append(" " * (indent + 2) + ("]" if opener == "[" else "}"))
+
+
+def _trie(paths: list[list[Any]]) -> dict[Any, Any]:
+    root: dict[Any, Any] = {}
+    for path in paths:
+        node = root
+        for part in path:
+            node = node.setdefault(part, {})
+    return root
+
+
+def render_change(change: dict[str, Any], *, color: bool = False) -> str:
+    """One change as a terraform-style block (no trailing newline)."""
+    action = action_of(change)
+    symbol = _SYMBOLS[action]
+    body = change["change"]
+    before = body.get("before") or {}
+    after = body.get("after") or {}
+    out = _Writer(color)
+    header = f"  # {change['address']} {_HEADERS[action]}"
+    out.lines.append(paint(header, BOLD, color))
+    if change.get("reason_detail") and action in ("replace", "delete"):
+        out.lines.append(f"  # ({change['reason_detail']})")
+    kind = change["type"]
+    label = change["name"] if kind == "work_pool" else f"{change['pool']}.{change['name']}"
+    lead = " " * (3 - len(symbol)) + _marker(symbol, color)
+    out.lines.append(f"{lead} {kind} {_scalar(label)} {{")
+    if action == "create":
+        keys = [k for k in after if k != "pool"]
+        width = max((len(k) for k in keys), default=0)
+        for key in keys:
+            out.value(6, "+", key, after[key], width)
+    elif action == "delete":
+        keys = [k for k in before if k != "pool" and before[k] is not None]
+        width = max((len(k) for k in keys), default=0)
+        for key in keys:
+            out.value(6, "-", key, before[key], width, " -> null")
+    else:
+        trie = _trie(body.get("changed_paths") or [])
+        keys = [k for k in after if k != "pool" and (k in trie or k == "name")]
+        width = max((len(k) for k in keys), default=0)
+        hidden = 0
+        for key in after:
+            if key == "pool":
+                continue
+            if key in trie:
+                if trie[key]:
+                    out.tree(6, key, before, after, [key], trie[key], width)
+                else:
+                    old = before.get(key, _MISSING)
+                    text = f"{_scalar(old) if old is not _MISSING else 'null'} -> {_scalar(after[key])}"
+                    if key == "type" and action == "replace":
+                        text += paint(" # forces replacement", RED, color)
+                    out.attr(6, "~", key, text, width)
+            elif key == "name":
+                out.attr(6, " ", key, _scalar(after[key]), width)
+            else:
+                hidden += 1
+        if hidden:
+            noun = "attribute" if hidden == 1 else "attributes"
+            out.lines.append(f"        # ({hidden} unchanged {noun} hidden)")
+    out.lines.append("    }")
+    return "\n".join(out.lines)
+
+
+def visible_changes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in plan.get("resource_changes", []) if action_of(c) != "no-op"]
+
+
+def plan_line(plan: dict[str, Any]) -> str:
+    s = plan.get("summary") or {}
+    return f"Plan: {s.get('add', 0)} to add, {s.get('change', 0)} to change, {s.get('destroy', 0)} to destroy."
+
+
+def side_effect_lines(plan: dict[str, Any]) -> list[str]:
+    lines = []
+    for effect in plan.get("side_effects", []):
+        field = ".".join(str(p) for p in effect.get("path", []))
+        lines.append(
+            f"  # {effect['address']} {field} {_scalar(effect.get('before'))} -> {_scalar(effect.get('after'))}"
+            + (" (moved by the server's priority bump)" if effect.get("path") == ["priority"] else "")
+        )
+    return lines
+
+
+def unmanaged_lines(plan: dict[str, Any]) -> list[str]:
+    return [f"  {item['address']}: {item.get('reason', '')}" for item in plan.get("unmanaged", [])]
+
+
+def render_human(
+    plan: dict[str, Any],
+    *,
+    color: bool = False,
+    automation: bool = False,
+    apply_hint: str | None = None,
+) -> str:
+    """The whole human plan, ending with a newline.
+
+    ``apply_hint``: the saved plan file's name, used in the closing hint; no hint
+    at all when ``automation`` is set.
+    """
+    lines: list[str] = []
+    diagnostics = plan.get("diagnostics", [])
+    errors = [d for d in diagnostics if d.get("severity") == "error"]
+    warnings = [d for d in diagnostics if d.get("severity") != "error"]
+    if plan.get("errored") or errors:
+        for diag in errors + warnings:
+            lines.append(render_diagnostic(diag, color=color))
+            lines.append("")
+        lines.append("Planning failed; nothing will be applied. Fix the errors above and plan again.")
+        return "\n".join(lines) + "\n"
+
+    changes = visible_changes(plan)
+    if not changes and not plan.get("steps"):
+        lines.append(paint("No changes.", BOLD + GREEN, color) + " Your work pools match the configuration.")
+        lines.append("")
+        lines.append("poolform compared the configuration with the server and found no differences,")
+        lines.append("so there is nothing to apply.")
+    else:
+        used = {action_of(c) for c in changes}
+        lines.append("Resource actions are indicated with the following symbols:")
+        for action in ("create", "update", "replace", "delete"):
+            if action in used:
+                legend = _LEGEND[action]
+                symbol = _SYMBOLS[action]
+                start = legend.index(symbol)
+                lines.append(legend[:start] + _marker(symbol, color) + legend[start + len(symbol):])
+        lines.append("")
+        lines.append("poolform will perform the following actions:")
+        lines.append("")
+        for change in changes:
+            lines.append(render_change(change, color=color))
+            lines.append("")
+    effects = side_effect_lines(plan)
+    if effects:
+        lines.append("Unmanaged values the server will change as a side effect:")
+        lines.extend(effects)
+        lines.append("")
+    unmanaged = unmanaged_lines(plan)
+    if unmanaged:
+        lines.append(f"Not managed by this configuration (left untouched): {len(unmanaged)}")
+        lines.extend(unmanaged)
+        lines.append("")
+    for diag in warnings:
+        lines.append(render_diagnostic(diag, color=color))
+        lines.append("")
+    if changes or plan.get("steps"):
+        lines.append(paint("Plan:", BOLD, color) + plan_line(plan)[len("Plan:"):])
+        if not automation:
+            lines.append("")
+            if apply_hint:
+                lines.append(f'Run "poolform apply {apply_hint}" to apply exactly these changes.')
+            else:
+                lines.append('Run "poolform apply" to apply these changes.')
+    while lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines) + "\n"
