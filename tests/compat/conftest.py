@@ -1,0 +1,115 @@
+"""Fixtures for the compatibility suite: the real Prefect 3.9.1 venv, CLI and server, and ours.
+
+The real Prefect venv comes from POOLFORM_PREFECT_VENV (default: .venv-prefect at the repo root).
+The real server is POOLFORM_TEST_API_URL when set (scripts/compat.py starts one), otherwise this
+suite starts its own for the session. Every real-Prefect process gets a clean environment: no
+PREFECT_* variable or profile of the caller leaks in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLI_TIMEOUT_S = 180
+
+
+def _load_prefect_server_module():
+    spec = importlib.util.spec_from_file_location("poolform_prefect_server", REPO / "scripts" / "prefect_server.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+prefect_server = _load_prefect_server_module()
+
+
+@pytest.fixture(scope="session")
+def prefect_venv() -> Path:
+    venv = Path(os.environ.get("POOLFORM_PREFECT_VENV") or REPO / ".venv-prefect")
+    try:
+        prefect_server.prefect_executable(venv)
+    except prefect_server.PrefectServerError as exc:
+        pytest.fail(f"{exc}; or point POOLFORM_PREFECT_VENV at a venv with prefect==3.9.1", pytrace=False)
+    return venv
+
+
+@pytest.fixture(scope="session")
+def real_api_url(prefect_venv: Path) -> Iterator[str]:
+    """The API URL (ending in /api) of a real Prefect 3.9.1 server."""
+    given = os.environ.get("POOLFORM_TEST_API_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    try:
+        with prefect_server.running_prefect_server(prefect_venv) as url:
+            yield url
+    except prefect_server.PrefectServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def our_server(tmp_path_factory: pytest.TempPathFactory):
+    """Our reference server over a real socket (127.0.0.1, free port) and a fresh SQLite file."""
+    from reconciler.server.runner import serve_in_thread
+
+    handle = serve_in_thread(str(tmp_path_factory.mktemp("ours") / "server.db"))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="module")
+def our_api(our_server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=our_server.api_url + "/", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def real_api(real_api_url: str) -> Iterator[httpx.Client]:
+    transport = httpx.HTTPTransport(retries=3)
+    with httpx.Client(base_url=real_api_url + "/", timeout=30, transport=transport) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+CliRunner = Callable[..., subprocess.CompletedProcess]
+
+
+def make_cli(venv: Path, home: Path, api_url: str) -> CliRunner:
+    exe = prefect_server.prefect_executable(venv)
+    env = prefect_server.clean_prefect_env(home, PREFECT_API_URL=api_url, COLUMNS="250", TERM="dumb")
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(exe), *args],
+            env=env,
+            cwd=home,
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+        )
+        proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
+        return proc
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def prefect_cli(prefect_venv: Path, prefect_home: Path, our_server) -> CliRunner:
+    """Run the real `prefect` CLI against our server: `prefect_cli("work-pool", "ls")`."""
+    return make_cli(prefect_venv, prefect_home, our_server.api_url)
