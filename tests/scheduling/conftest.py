@@ -18,3 +18,23 @@ def poll_capture() -> dict:
 @pytest.fixture(scope="session")
 def legacy_capture() -> dict:
     return json.loads((FIXTURES / "work-queue-get-runs-legacy.json").read_text())
+
+
+@pytest.fixture()
+def live_server(tmp_path):
+    """Our server on a real socket (127.0.0.1, free port) over a fresh SQLite file."""
+    from reconciler.server.runner import serve_in_thread
+
+    handle = serve_in_thread(str(tmp_path / "server.db"))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture()
+def api(live_server):
+    import httpx
+
+    with httpx.Client(base_url=live_server.api_url, timeout=30) as client:
+        yield client
