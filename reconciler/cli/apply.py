@@ -1,0 +1,168 @@
+"""``poolform apply``: make the server match the config, or run exactly a saved plan.
+
+Without a plan file it plans, shows the plan and asks for ``yes`` on a terminal;
+with no terminal it needs ``--auto-approve`` and refuses at once otherwise. With a
+plan file it applies that plan, refusing a stale one. Exit 0 ok, 1 error.
+Must not hold apply logic: that is ``reconciler.apply``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from reconciler.cli import _common as common
+
+PROMPT = (
+    "Do you want to perform these actions?\n"
+    "  poolform will perform the actions described above.\n"
+    "  Only 'yes' will be accepted to approve.\n"
+)
+
+
+def _no_changes(as_json: bool, hooks: Any) -> None:
+    if as_json:
+        hooks.change_summary(0, 0, 0)
+    else:
+        click.echo("No changes. Your work pools match the configuration; nothing to apply.")
+
+
+def _read_plan_file(path: str) -> dict[str, Any]:
+    from reconciler.plan.planfile import loads_plan
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        common.fail(f"cannot read the plan file {path}: {exc.strerror or exc}")
+    try:
+        return loads_plan(text).to_json()
+    except ValueError as exc:
+        common.fail(f"{path}: {exc}")
+
+
+def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, *, check_stale: bool) -> None:
+    from reconciler.apply.executor import apply_plan
+    from reconciler.errors import ApplyError
+
+    try:
+        result = apply_plan(client, plan_json, hooks=hooks, check_stale=check_stale)
+    except ApplyError as exc:
+        skipped = getattr(exc, "skipped", [])
+        partial = getattr(exc, "result", None)
+        if as_json:
+            if partial is not None:
+                hooks.change_summary(partial.added, partial.changed, partial.destroyed)
+        else:
+            click.echo("")
+            click.echo(f"Applied {len(exc.applied)} of {len(plan_json.get('steps', []))} steps before the failure"
+                       + (f"; skipped {len(skipped)}: " + ", ".join(sorted({s.get('address', s['pool']) for s in skipped}))
+                          if skipped else "") + ".", err=True)
+            for step, error in getattr(exc, "failures", [(exc.failed, exc.cause)]):
+                address = (step or {}).get("address") or (step or {}).get("pool")
+                click.echo(f"Error: {address}: {error}", err=True)
+            if not common.automation():
+                click.echo("Run `poolform plan` and `poolform apply` again to converge.", err=True)
+        sys.exit(1)
+    if as_json:
+        hooks.change_summary(result.added, result.changed, result.destroyed)
+    else:
+        hooks.summary(result.added, result.changed, result.destroyed)
+
+
+@click.command("apply")
+@click.argument("planfile", required=False, metavar="[PLANFILE]")
+@common.files_option
+@common.var_option
+@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval (needed when input is not a terminal).")
+@common.json_option
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Apply only this address; repeatable. Not for routine use.")
+@click.option("--destroy", is_flag=True, help="Delete every declared pool.")
+@common.api_url_option
+@common.no_color_option
+def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], auto_approve: bool, as_json: bool,
+          targets: tuple[str, ...], destroy: bool, api_url: str | None, no_color: bool) -> None:
+    """Make the server match the config (or a saved plan).
+
+    \b
+    Examples:
+      poolform apply -f pools/                   # plan, show, ask for 'yes'
+      poolform apply -f pools/ --auto-approve    # CI
+      poolform plan -f pools/ --out plan.json && poolform apply plan.json
+    """
+    from reconciler.apply.hooks import HumanHooks, JsonLinesHooks
+
+    color = not as_json and common.use_color(no_color)
+    hooks: Any = JsonLinesHooks() if as_json else HumanHooks(color=color)
+    if as_json:
+        hooks.version()
+
+    if planfile is not None:
+        if files or variables or targets or destroy:
+            common.fail("a saved plan is applied as it is: -f, --var, --target and --destroy cannot be used with a plan file")
+        plan_json = _read_plan_file(planfile)
+        with common.errors_to_exit():
+            client = common.make_client(api_url)
+            try:
+                from reconciler.settings import normalize_api_url
+
+                made_for = normalize_api_url(plan_json.get("api_url") or "") if plan_json.get("api_url") else ""
+                if made_for and made_for != client.api_url:
+                    common.fail(f"the plan {planfile} was made against {made_for}, but the API URL is {client.api_url}. "
+                                "Apply it against the same server, or make a new plan.")
+                if plan_json.get("errored"):
+                    common.fail(f"the plan {planfile} has errors and cannot be applied; fix them and plan again.")
+                if not plan_json.get("steps"):
+                    _no_changes(as_json, hooks)
+                    return
+                _execute(client, plan_json, hooks, as_json, check_stale=True)
+            finally:
+                client.close()
+        return
+
+    interactive = common.STDIN_IS_TTY()
+    if as_json and not auto_approve:
+        common.fail("--json without a plan file needs --auto-approve (there is no prompt in JSON mode)")
+    if not auto_approve and not interactive:
+        common.fail("no plan file and no --auto-approve; apply needs one of them when input is not a terminal")
+
+    from reconciler.cli.plan import render_plan, run_plan
+
+    with common.errors_to_exit():
+        client = common.make_client(api_url)
+        try:
+            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color)
+            plan_json = result.to_json()
+            if plan_json.get("errored"):
+                click.echo(render_plan(plan_json, "human", color=color), nl=False, err=True)
+                sys.exit(1)
+            if not plan_json.get("steps"):
+                _no_changes(as_json, hooks)
+                return
+            if as_json:
+                for diag in plan_json.get("diagnostics", []):
+                    hooks.diagnostic(diag.get("severity", "warning"), diag.get("summary", ""), diag.get("detail", ""),
+                                     diag.get("address"))
+                summary = plan_json.get("summary", {})
+                hooks.change_summary(summary.get("add", 0), summary.get("change", 0), summary.get("destroy", 0),
+                                     operation="plan")
+            else:
+                text = render_plan(plan_json, "human", color=color, apply_hint=None)
+                lines = text.rstrip("\n").split("\n")
+                while lines and lines[-1].startswith("Run \"poolform apply"):
+                    lines.pop()
+                while lines and lines[-1] == "":
+                    lines.pop()
+                click.echo("\n".join(lines))
+                click.echo("")
+            if not auto_approve:
+                click.echo(PROMPT)
+                answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
+                click.echo("")
+                if answer.strip() != "yes":
+                    common.fail("Apply cancelled.")
+            _execute(client, plan_json, hooks, as_json, check_stale=not auto_approve)
+        finally:
+            client.close()

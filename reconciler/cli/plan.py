@@ -1,0 +1,113 @@
+"""``poolform plan``: load the config, observe the server, make the plan, render it.
+
+Exit codes: 0 ok (or no changes with ``--detailed-exitcode``), 1 error, 2 changes
+present with ``--detailed-exitcode`` or ``--expect-no-changes``.
+Must not hold plan logic: that is ``reconciler.plan``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Sequence
+
+import click
+
+from reconciler.cli import _common as common
+
+if TYPE_CHECKING:
+    from reconciler.api.client import PrefectClient
+    from reconciler.plan.actions import Plan
+
+
+def run_plan(
+    client: "PrefectClient",
+    files: Sequence[str],
+    variables: Sequence[str],
+    *,
+    targets: Sequence[str] = (),
+    destroy: bool = False,
+    color: bool = False,
+) -> "Plan":
+    """Load (exit 1 on config errors), observe, read deployments where templates change, plan."""
+    from datetime import datetime, timezone
+
+    from reconciler.api.observe import observe, observe_deployments
+    from reconciler.plan.planner import make_plan, pools_with_variable_changes
+
+    desired = common.load_config(files, variables, color=color)
+    targets = common.check_targets(targets)
+    observed = observe(client, desired, targets=targets, all_pools=not targets)
+    impacted = pools_with_variable_changes(desired, observed)
+    if impacted:
+        observed.deployments = observe_deployments(client, impacted)
+    return make_plan(desired, observed, targets=targets, destroy=destroy,
+                     now=datetime.now(timezone.utc), api_url=client.api_url)
+
+
+def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint: str | None = None,
+                title: str = "poolform plan") -> str:
+    if fmt == "json":
+        from reconciler.views.json import render_json
+
+        return render_json(plan_json)
+    if fmt == "markdown":
+        from reconciler.views.markdown import render_markdown
+
+        return render_markdown(plan_json, title=title)
+    from reconciler.views.human import render_human
+
+    return render_human(plan_json, color=color, automation=common.automation(), apply_hint=apply_hint)
+
+
+@click.command("plan")
+@common.files_option
+@common.var_option
+@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE", help="Save the plan (JSON) for `poolform apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.")
+@common.json_option
+@click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default=None,
+              help="Output format (default human; --json is --format json).")
+@click.option("--target", "targets", multiple=True, metavar="ADDR",
+              help="Plan only this address (work_pool.NAME or work_queue.POOL.QUEUE); repeatable. Not for routine use.")
+@click.option("--destroy", is_flag=True, help="Plan to delete every declared pool.")
+@click.option("--expect-no-changes", is_flag=True, help="Fail (exit 2) when the plan has changes, e.g. for drift checks.")
+@common.api_url_option
+@common.no_color_option
+def plan(files: tuple[str, ...], variables: tuple[str, ...], out: str | None, detailed_exitcode: bool, as_json: bool,
+         fmt: str | None, targets: tuple[str, ...], destroy: bool, expect_no_changes: bool, api_url: str | None,
+         no_color: bool) -> None:
+    """Show what apply would change on the server.
+
+    \b
+    Examples:
+      poolform plan -f pools/
+      poolform plan -f base.yaml -f prod.yaml --out plan.json
+      poolform plan -f pools/ --format markdown > comment.md
+      poolform plan -f pools/ --detailed-exitcode   # 0 none, 1 error, 2 changes
+    """
+    if as_json and fmt not in (None, "json"):
+        common.fail("--json and --format are exclusive")
+    fmt = "json" if as_json else (fmt or "human")
+    color = fmt == "human" and common.use_color(no_color)
+    with common.errors_to_exit():
+        client = common.make_client(api_url)
+        try:
+            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color)
+        finally:
+            client.close()
+        plan_json = result.to_json()
+        if out:
+            from reconciler.plan.planfile import dumps_plan
+
+            with open(out, "w", encoding="utf-8") as fh:
+                fh.write(dumps_plan(result))
+        text = render_plan(plan_json, fmt, color=color, apply_hint=out)
+        click.echo(text, nl=not text.endswith("\n"))
+    if plan_json.get("errored"):
+        sys.exit(1)
+    changes = bool(plan_json.get("steps"))
+    if expect_no_changes and changes:
+        click.echo("Error: the plan has changes, and --expect-no-changes was given.", err=True)
+        sys.exit(2)
+    if detailed_exitcode and changes:
+        sys.exit(2)

@@ -1,0 +1,91 @@
+"""``poolform render``: the job configuration a worker would get for a pool (prefect-api.md §5.4).
+
+The template comes from the config (``-f``) when it declares the pool with a
+template, else from the live pool (always with ``--live``). Prints JSON.
+Must not hold rendering rules: that is ``reconciler.templates``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from reconciler.cli import _common as common
+
+
+def _json_arg(option: str, raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    source = option
+    text = raw
+    if raw.startswith("@"):
+        source = raw[1:]
+        try:
+            with open(source, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            common.fail(f"{option}: cannot read {source}: {exc.strerror or exc}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        common.fail(f"{option}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno} of {source}). "
+                    "Pass a JSON object such as '{\"image\": \"repo/app:1\"}' or @file.json")
+    if not isinstance(value, dict):
+        common.fail(f"{option}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+@click.command("render")
+@click.option("--pool", required=True, metavar="NAME", help="The work pool whose template to render.")
+@click.option("--job-variables", metavar="JSON|@FILE", help="Deployment job variables (a JSON object, or @file).")
+@click.option("--flow-run-variables", metavar="JSON|@FILE", help="Flow-run job variables, applied over the deployment's.")
+@common.files_option
+@common.var_option
+@click.option("--live", is_flag=True, help="Use the pool's template on the server, not the config's.")
+@common.api_url_option
+def render(pool: str, job_variables: str | None, flow_run_variables: str | None, files: tuple[str, ...],
+           variables: tuple[str, ...], live: bool, api_url: str | None) -> None:
+    """Render the job configuration a worker would get.
+
+    \b
+    Examples:
+      poolform render --pool k8s-prod -f pools/ --job-variables '{"image": "repo/app:2"}'
+      poolform render --pool k8s-prod --live --job-variables @vars.json
+    """
+    from reconciler.model.state import UNMANAGED
+    from reconciler.templates import render_job_configuration
+
+    deployment_vars = _json_arg("--job-variables", job_variables)
+    flow_run_vars = _json_arg("--flow-run-variables", flow_run_variables)
+    template: Any = None
+    origin = ""
+    if files and not live:
+        desired = common.load_config(files, variables)
+        declared = desired.pools.get(pool)
+        if declared is not None and declared.base_job_template is not UNMANAGED:
+            template = declared.base_job_template
+            origin = "the config"
+    if template is None:
+        with common.errors_to_exit():
+            client = common.make_client(api_url)
+            try:
+                body = client.read_pool(pool)
+            finally:
+                client.close()
+        if body is None:
+            where = " (it is not declared with a base_job_template in the config either)" if files and not live else ""
+            common.fail(f"work pool {pool!r} not found at {client.api_url}{where}")
+        template = body.get("base_job_template") or {}
+        origin = "the server"
+    if not template or not isinstance(template, dict) or not template.get("job_configuration"):
+        common.fail(f"work pool {pool!r} has no base job template in {origin}; there is nothing to render. "
+                    "Declare base_job_template in the config, or set one on the pool.")
+    try:
+        rendered = render_job_configuration(template, deployment_vars=deployment_vars, flow_run_vars=flow_run_vars,
+                                            environ=dict(os.environ))
+    except (ValueError, TypeError, KeyError) as exc:
+        common.fail(f"cannot render the template of work pool {pool!r}: {exc}")
+    click.echo(json.dumps(rendered, indent=2, ensure_ascii=False, sort_keys=False))
