@@ -70,13 +70,14 @@ def check_schema(variables: dict[str, Any]) -> None:
 
 
 def preprocess(schema: dict[str, Any]) -> dict[str, Any]:
-    """Optional typed properties without a default also accept null (Prefect's preprocessing)."""
+    """Optional typed properties also accept null (Prefect's preprocessing; errors then read
+    "... is not valid under any of the given schemas")."""
     schema = copy.deepcopy(schema)
     required = set(schema.get("required") or [])
     properties = schema.get("properties")
     if isinstance(properties, dict):
         for name, prop in properties.items():
-            if not isinstance(prop, dict) or name in required or "type" not in prop or "default" in prop:
+            if not isinstance(prop, dict) or name in required or "type" not in prop:
                 continue
             kind = prop.pop("type")
             prop["anyOf"] = [{"type": kind}, {"type": "null"}]

@@ -207,7 +207,8 @@ class ServerCore(Core):
         row = self.store.one("SELECT base_job_template FROM work_pool WHERE name = ?", (pool_name,))
         return loads(row["base_job_template"]) if row else {}
 
-    def create_deployment(self, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def create_deployment(self, fields: dict[str, Any], explicit: set[str] | None = None) -> tuple[dict[str, Any], bool]:
+        """Upsert on (flow_id, name); an update changes only the fields the request set."""
         with self.store.transaction():
             self._flow_row(fields["flow_id"])
             pool_name = fields.get("work_pool_name")
@@ -240,6 +241,9 @@ class ServerCore(Core):
                 )
             else:
                 dep_id = existing["id"]
+                if explicit is not None:
+                    old = loads(self.store.one("SELECT body FROM deployment WHERE id = ?", (dep_id,))["body"])  # type: ignore[index]
+                    body = {**old, **{k: v for k, v in body.items() if k in explicit or k == "labels"}}
                 self.store.execute(
                     "UPDATE deployment SET updated = ?, work_pool_name = ?, work_queue_name = ?, work_queue_id = ?, "
                     "body = ? WHERE id = ?",
@@ -306,7 +310,7 @@ class ServerCore(Core):
             if ("work_pool_name" in changes or "work_queue_name" in changes) and pool_name:
                 if "work_queue_name" in changes:
                     queue_name = changes["work_queue_name"]
-                elif "work_pool_name" in changes and changes["work_pool_name"] != row["work_pool_name"]:
+                else:
                     queue_name = None
                 _, queue = self._resolve_queue(pool_name, queue_name, create=True)
                 queue_id, queue_name = queue["id"], queue["name"]
@@ -868,7 +872,7 @@ class ServerCore(Core):
                 sql += " AND next_scheduled_start_time <= ?"
                 params.append(to_text(as_utc(before)))
             rows = self.store.query(sql + " ORDER BY next_scheduled_start_time, id LIMIT ?", (*params, limit))
-            return [self.run_json(r, now) for r in rows]
+            return [self.run_json(r, now, pool=(None, None)) for r in rows]
 
 
 def _parse(value: Any) -> datetime | None:

@@ -73,7 +73,7 @@ class WorkQueueCreate(Action):
     description: Optional[str] = ""
     is_paused: bool = False
     concurrency_limit: Optional[NonNegInt] = None
-    priority: Optional[Annotated[int, Field(ge=1)]] = None
+    priority: Optional[Annotated[int, Field(gt=0)]] = None
     filter: Optional[dict[str, Any]] = None
 
 
@@ -82,7 +82,7 @@ class WorkQueueUpdate(Action):
     description: Optional[str] = None
     is_paused: Optional[bool] = None
     concurrency_limit: Optional[NonNegInt] = None
-    priority: Optional[Annotated[int, Field(ge=1)]] = None
+    priority: Optional[Annotated[int, Field(gt=0)]] = None
     last_polled: Optional[datetime] = None
     filter: Optional[dict[str, Any]] = None
 
@@ -151,11 +151,6 @@ class LegacyQueueFilterBody(Paging):
 
 class WorkerFilterBody(Paging):
     workers: Optional[WorkerFilter] = None
-
-
-class WorkerHeartbeat(Loose):
-    name: str
-    heartbeat_interval_seconds: Optional[int] = None
 
 
 class ScheduledRunsBody(Loose):

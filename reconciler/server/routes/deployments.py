@@ -55,7 +55,7 @@ async def read_flow(flow_id: str, request: Request) -> Response:
 @router.post("/deployments/")
 @router.post("/deployments", include_in_schema=False)
 async def create_deployment(body: DeploymentCreate, request: Request) -> Response:
-    deployment, created = core(request).create_deployment(body.model_dump())
+    deployment, created = core(request).create_deployment(body.model_dump(), set(body.model_fields_set))
     return json_response(deployment, 201 if created else 200)
 
 

@@ -54,38 +54,11 @@ async def csrf_token() -> Response:
 
 @lru_cache(maxsize=1)
 def worker_metadata() -> dict[str, Any]:
-    process = json.loads((DATA / "process-default-base-job-template.json").read_text(encoding="utf-8"))
-    k8s_path = DATA / "kubernetes-default-base-job-template.json"
-    kubernetes = json.loads(k8s_path.read_text(encoding="utf-8")) if k8s_path.exists() else None
-    views: dict[str, Any] = {
-        "prefect": {
-            "process": {
-                "type": "process",
-                "display_name": "Process",
-                "description": "Execute flow runs as subprocesses on a worker. Works well for local execution when first getting started.",
-                "documentation_url": "https://docs.prefect.io/latest/get-started/quickstart",
-                "logo_url": "https://cdn.sanity.io/images/3ugk85nk/production/356e6766a91baf20e1d08bbe16e8b5aaef4d8643-48x48.png",
-                "install_command": "pip install prefect",
-                "is_beta": False,
-                "default_base_job_configuration": process,
-            }
-        },
-    }
-    if kubernetes is None:
-        return views
-    views["prefect-kubernetes"] = {
-            "kubernetes": {
-                "type": "kubernetes",
-                "display_name": "Kubernetes",
-                "description": "Execute flow runs within jobs scheduled on a Kubernetes cluster. Requires a Kubernetes cluster.",
-                "documentation_url": "https://docs.prefect.io/integrations/prefect-kubernetes",
-                "logo_url": "https://cdn.sanity.io/images/3ugk85nk/production/2d0b896006ad463b49c28aaac14f31e00e32cfab-250x250.png",
-                "install_command": "pip install prefect-kubernetes",
-                "is_beta": False,
-                "default_base_job_configuration": kubernetes,
-            }
-    }
-    return views
+    """The worker registry view as a 3.9.1 server serves it offline, except that
+    ``prefect.process`` carries the template the 3.9.1 process worker generates
+    (what ``prefect work-pool create --type process`` sends), so pools made from
+    either source are equal."""
+    return json.loads((DATA / "aggregate-worker-metadata.json").read_text(encoding="utf-8"))
 
 
 @router.get("/collections/views/{view}")

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Body, Request, WebSocket
 from fastapi.responses import Response
 
 from reconciler.server.routes import core, json_response, no_content
-from reconciler.server.schemas import WorkerFilterBody, WorkerHeartbeat
+from reconciler.server.schemas import WorkerFilterBody
 
 router = APIRouter()
 
 
 @router.post("/work_pools/{pool}/workers/heartbeat")
-async def heartbeat(pool: str, body: WorkerHeartbeat, request: Request) -> Response:
-    core(request).heartbeat(pool, body.name, body.heartbeat_interval_seconds)
+async def heartbeat(
+    pool: str,
+    request: Request,
+    name: str = Body(..., embed=True),
+    heartbeat_interval_seconds: Optional[int] = Body(None, embed=True),
+) -> Response:
+    core(request).heartbeat(pool, name, heartbeat_interval_seconds)
     return no_content()
 
 
