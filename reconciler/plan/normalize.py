@@ -9,8 +9,9 @@
   PostgreSQL JSONB), booleans never equal numbers (``true`` differs from ``1``).
   :func:`canonical_json` writes integral floats as integers so equal values give
   equal text.
-* Fingerprints: ``sha256:`` + hex digest of the canonical JSON of an observed
-  object's managed fields (never ids, status, ``last_polled`` or ``updated``).
+* Fingerprints: ``sha256:`` + hex digest of the compact JSON with sorted keys of an
+  observed object's managed fields as the server returned them (never ids, status,
+  ``last_polled`` or ``updated``).
 * Wire bodies: ``WorkPoolCreate``/``WorkPoolUpdate``/``WorkQueueCreate``/
   ``WorkQueueUpdate`` with only the keys to send; an explicit ``None`` clears
   ``description``/``concurrency_limit``; ``base_job_template`` is never sent as null.
@@ -64,13 +65,19 @@ def canonical_json(value: Any) -> str:
     return json.dumps(_normal(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _sorted_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def json_equal(a: Any, b: Any) -> bool:
     """Equality of two JSON values under the rules in the module docstring."""
     if a is b:
         return True
     if a != b:
         return False
-    return canonical_json(a) == canonical_json(b)
+    if not isinstance(a, (dict, list)):
+        return isinstance(a, bool) == isinstance(b, bool)
+    return _sorted_json(a) == _sorted_json(b) or canonical_json(a) == canonical_json(b)
 
 
 def templates_equal(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
@@ -144,7 +151,7 @@ def fresh_default_queue_form(pool: str) -> dict[str, Any]:
 
 
 def _digest(value: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(_sorted_json(value).encode()).hexdigest()
 
 
 def fingerprint_pool(pool: ObservedPool) -> str:

@@ -367,13 +367,12 @@ class _Builder:
 
         new_schema = _variables(pool.base_job_template) or {}
         old_schema = _variables(have.base_job_template) or {}
-        defaults = _defaults(new_schema)
         for deployment in deployments:
             job_variables = deployment.job_variables or {}
-            after = validate_job_variables(new_schema, job_variables, defaults=defaults)
+            after = validate_job_variables(new_schema, job_variables)
             if not after:
                 continue
-            before = set(validate_job_variables(old_schema, job_variables, defaults=_defaults(old_schema))) if old_schema else set()
+            before = set(validate_job_variables(old_schema, job_variables)) if old_schema else set()
             fresh = [message for message in after if message not in before]
             if not fresh:
                 continue
@@ -385,13 +384,6 @@ class _Builder:
                 range=pool.template_source or pool.source,
                 path=("base_job_template", "variables"),
             )
-
-
-def _defaults(schema: Any) -> dict[str, Any]:
-    properties = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(properties, dict):
-        return {}
-    return {k: v["default"] for k, v in properties.items() if isinstance(v, dict) and "default" in v}
 
 
 def _timestamp(now: datetime | None) -> str | None:

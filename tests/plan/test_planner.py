@@ -1,0 +1,358 @@
+"""make_plan: (desired, observed) -> actions, changed paths, steps; table-driven, plus plan→apply→plan."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plan_test_helpers import TEMPLATE, apply_steps, desired, dp, dq, observed, op, oq
+from reconciler.model.state import UNMANAGED, ObservedDeployment, ObservedState
+from reconciler.plan.normalize import DEFAULT_QUEUE_DESCRIPTION
+from reconciler.plan.planner import make_plan, pools_with_variable_changes
+
+
+def _template(**changes: Any) -> dict[str, Any]:
+    template = copy.deepcopy(TEMPLATE)
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = template
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return template
+
+
+def _reordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reordered(value[k]) for k in reversed(list(value))}
+    return value
+
+
+@dataclass
+class Case:
+    desired: Any
+    observed: Any
+    actions: dict[str, list[str]]
+    steps: list[tuple[Any, ...]] | None = None
+    paths: dict[str, list[list[Any]]] = field(default_factory=dict)
+    unmanaged: list[str] = field(default_factory=list)
+    side_effects: list[tuple[str, int, int]] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+CASES = {
+    "create-from-empty": Case(
+        desired(dp("p", queues=[dq("p", "q", priority=2, concurrency_limit=3)], description="d")),
+        observed(),
+        {"work_pool.p": ["create"], "work_queue.p.q": ["create"]},
+        steps=[("create_pool", "work_pool.p", {"name": "p", "type": "process", "description": "d"}),
+               ("create_queue", "work_queue.p.q", {"name": "q", "concurrency_limit": 3, "priority": 2}),
+               ("converge_priorities", "work_pool.p", None)],
+    ),
+    "no-op": Case(
+        desired(dp("p", queues=[dq("p", "q", priority=2)], description="d")),
+        observed(op("p", description="d", queues=[oq("default", 1), oq("q", 2)])),
+        {"work_pool.p": ["no-op"], "work_queue.p.q": ["no-op"]},
+        steps=[],
+    ),
+    "update-description": Case(
+        desired(dp("p", description="new")), observed(op("p", description="old")),
+        {"work_pool.p": ["update"]}, paths={"work_pool.p": [["description"]]},
+        steps=[("update_pool", "work_pool.p", {"description": "new"})],
+    ),
+    "update-paused": Case(
+        desired(dp("p", paused=True)), observed(op("p")),
+        {"work_pool.p": ["update"]}, steps=[("update_pool", "work_pool.p", {"is_paused": True})],
+    ),
+    "update-limit": Case(
+        desired(dp("p", concurrency_limit=5)), observed(op("p", concurrency_limit=2)),
+        {"work_pool.p": ["update"]}, steps=[("update_pool", "work_pool.p", {"concurrency_limit": 5})],
+    ),
+    "clear-description-sends-null": Case(
+        desired(dp("p")), observed(op("p", description="old")),
+        {"work_pool.p": ["update"]}, steps=[("update_pool", "work_pool.p", {"description": None})],
+    ),
+    "clear-limit-sends-null": Case(
+        desired(dp("p")), observed(op("p", concurrency_limit=4)),
+        {"work_pool.p": ["update"]}, steps=[("update_pool", "work_pool.p", {"concurrency_limit": None})],
+    ),
+    "unmanaged-field-never-written": Case(
+        desired(dp("p", description=UNMANAGED, concurrency_limit=UNMANAGED)),
+        observed(op("p", description="theirs", concurrency_limit=9)),
+        {"work_pool.p": ["no-op"]}, steps=[],
+    ),
+    "queue-field-updates": Case(
+        desired(dp("p", queues=[dq("p", "q", description="x", paused=True, concurrency_limit=1)])),
+        observed(op("p", queues=[oq("default", 1), oq("q", 2, concurrency_limit=5)])),
+        {"work_pool.p": ["no-op"], "work_queue.p.q": ["update"]},
+        paths={"work_queue.p.q": [["description"], ["paused"], ["concurrency_limit"]]},
+        steps=[("update_queue", "work_queue.p.q", {"description": "x", "is_paused": True, "concurrency_limit": 1})],
+    ),
+    "template-key-order-is-no-diff": Case(
+        desired(dp("p", base_job_template=_reordered(TEMPLATE))), observed(op("p", base_job_template=TEMPLATE)),
+        {"work_pool.p": ["no-op"]}, steps=[],
+    ),
+    "template-1-equals-1.0": Case(
+        desired(dp("p", base_job_template=_template(job_configuration__n=1))),
+        observed(op("p", base_job_template=_template(job_configuration__n=1.0))),
+        {"work_pool.p": ["no-op"]}, steps=[],
+    ),
+    "template-true-differs-from-1": Case(
+        desired(dp("p", base_job_template=_template(job_configuration__n=True))),
+        observed(op("p", base_job_template=_template(job_configuration__n=1))),
+        {"work_pool.p": ["update"]}, paths={"work_pool.p": [["base_job_template", "job_configuration", "n"]]},
+    ),
+    "template-change-paths": Case(
+        desired(dp("p", base_job_template=_template(variables__properties__image__default="prefect:4"))),
+        observed(op("p", base_job_template=TEMPLATE)),
+        {"work_pool.p": ["update"]},
+        paths={"work_pool.p": [["base_job_template", "variables", "properties", "image", "default"]]},
+    ),
+    "template-unmanaged-when-absent": Case(
+        desired(dp("p")), observed(op("p", base_job_template=TEMPLATE)), {"work_pool.p": ["no-op"]}, steps=[],
+    ),
+    "type-change-replaces": Case(
+        desired(dp("p", type="kubernetes", queues=[dq("p", "q")])),
+        observed(op("p", type="process", queues=[oq("default", 1), oq("q", 2), oq("extra", 3)])),
+        {"work_pool.p": ["delete", "create"], "work_queue.p.q": ["delete", "create"], "work_queue.p.extra": ["delete"]},
+        steps=[("delete_pool", "work_pool.p", None), ("create_pool", "work_pool.p", {"name": "p", "type": "kubernetes"}),
+               ("create_queue", "work_queue.p.q", {"name": "q"})],
+    ),
+    "default-queue-declared-existing-pool": Case(
+        desired(dp("p", queues=[dq("p", "default", description="mine", priority=1)])),
+        observed(op("p")),
+        {"work_pool.p": ["no-op"], "work_queue.p.default": ["update"]},
+        steps=[("update_queue", "work_queue.p.default", {"description": "mine"})],
+    ),
+    "default-queue-declared-pool-being-created": Case(
+        desired(dp("p", queues=[dq("p", "default", description=DEFAULT_QUEUE_DESCRIPTION, concurrency_limit=2)])),
+        observed(),
+        {"work_pool.p": ["create"], "work_queue.p.default": ["update"]},
+        steps=[("create_pool", "work_pool.p", {"name": "p", "type": "process"}),
+               ("update_queue", "work_queue.p.default", {"concurrency_limit": 2})],
+    ),
+    "default-never-deleted-even-with-prune": Case(
+        desired(dp("p"), prune=True),
+        observed(op("p", queues=[oq("default", 1), oq("extra", 2)])),
+        {"work_pool.p": ["no-op"], "work_queue.p.extra": ["delete"]},
+        steps=[("delete_queue", "work_queue.p.extra", None)],
+    ),
+    "prune-off-lists-unmanaged": Case(
+        desired(dp("p")),
+        observed(op("p", queues=[oq("default", 1), oq("extra", 2)]), op("other")),
+        {"work_pool.p": ["no-op"]}, steps=[], unmanaged=["work_queue.p.extra", "work_pool.other"],
+    ),
+    "scope-globs-with-prune": Case(
+        desired(dp("team-a-x"), prune=True, scope=["team-a-*"]),
+        observed(op("team-a-x"), op("team-a-old", queues=[oq("default", 1), oq("q", 2)]), op("team-b-y")),
+        {"work_pool.team-a-x": ["no-op"], "work_pool.team-a-old": ["delete"], "work_queue.team-a-old.q": ["delete"]},
+        steps=[("delete_pool", "work_pool.team-a-old", None)], unmanaged=["work_pool.team-b-y"],
+    ),
+    "scope-without-prune-is-unmanaged": Case(
+        desired(dp("team-a-x"), scope=["team-a-*"]),
+        observed(op("team-a-old")),
+        {"work_pool.team-a-x": ["create"]}, unmanaged=["work_pool.team-a-old"],
+    ),
+    "priorities-with-unmanaged-default-between": Case(
+        desired(dp("p", queues=[dq("p", "x", priority=2), dq("p", "y", priority=1)])),
+        observed(op("p", queues=[oq("default", 1), oq("x", 2), oq("y", 3)])),
+        {"work_pool.p": ["no-op"], "work_queue.p.x": ["no-op"], "work_queue.p.y": ["update"]},
+        steps=[("update_queue", "work_queue.p.y", {"priority": 1}), ("update_queue", "work_queue.p.x", {"priority": 2}),
+               ("converge_priorities", "work_pool.p", None)],
+        side_effects=[("work_queue.p.default", 1, 3)],
+    ),
+    "swap-two-priorities": Case(
+        desired(dp("p", queues=[dq("p", "a", priority=3), dq("p", "b", priority=2)])),
+        observed(op("p", queues=[oq("default", 1), oq("a", 2), oq("b", 3)])),
+        {"work_pool.p": ["no-op"], "work_queue.p.a": ["update"], "work_queue.p.b": ["update"]},
+        steps=[("update_queue", "work_queue.p.b", {"priority": 2}), ("converge_priorities", "work_pool.p", None)],
+    ),
+    "create-with-priority-bumps-default": Case(
+        desired(dp("p", queues=[dq("p", "critical", priority=1)])),
+        observed(),
+        {"work_pool.p": ["create"], "work_queue.p.critical": ["create"]},
+        side_effects=[("work_queue.p.default", 1, 2)],
+    ),
+    "targets-restrict-to-one-pool": Case(
+        desired(dp("a", description="x"), dp("b", description="y")),
+        observed(op("a"), op("b")),
+        {"work_pool.a": ["update"]}, steps=[("update_pool", "work_pool.a", {"description": "x"})],
+        kwargs={"targets": ["work_pool.a"]},
+    ),
+    "target-queue-includes-pool-create": Case(
+        desired(dp("a", queues=[dq("a", "q"), dq("a", "r")]), dp("b")),
+        observed(),
+        {"work_pool.a": ["create"], "work_queue.a.q": ["create"]},
+        steps=[("create_pool", "work_pool.a", None), ("create_queue", "work_queue.a.q", None)],
+        kwargs={"targets": ["work_queue.a.q"]},
+    ),
+    "destroy-mode": Case(
+        desired(dp("a", queues=[dq("a", "q")]), dp("missing"), scope=["team-*"]),
+        observed(op("a", queues=[oq("default", 1), oq("q", 2)]), op("team-x"), op("other")),
+        {"work_pool.a": ["delete"], "work_queue.a.q": ["delete"], "work_pool.team-x": ["delete"]},
+        steps=[("delete_pool", "work_pool.a", None), ("delete_pool", "work_pool.team-x", None)],
+        unmanaged=["work_pool.other"], kwargs={"destroy": True},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_make_plan(case: Case) -> None:
+    plan = make_plan(case.desired, case.observed, **case.kwargs).to_json()
+    got = {c["address"]: c["change"]["actions"] for c in plan["resource_changes"]}
+    assert got == case.actions
+    for address, paths in case.paths.items():
+        change = next(c for c in plan["resource_changes"] if c["address"] == address)
+        assert change["change"]["changed_paths"] == paths
+    if case.steps is not None:
+        assert [(s["op"], s["address"]) for s in plan["steps"]] == [(op_, addr) for op_, addr, _ in case.steps]
+        for step, (_, _, body) in zip(plan["steps"], case.steps):
+            if body is not None:
+                assert step["body"] == body
+    assert [u["address"] for u in plan["unmanaged"]] == case.unmanaged
+    assert [(s["address"], s["before"], s["after"]) for s in plan["side_effects"]] == case.side_effects
+    assert plan["complete"] is not bool(case.kwargs.get("targets"))
+    assert plan["mode"] == ("destroy" if case.kwargs.get("destroy") else "normal")
+    assert plan["applyable"] is bool(plan["steps"])
+    if not plan["errored"]:
+        after = apply_steps(case.observed, plan["steps"])
+        second = make_plan(case.desired, after, **case.kwargs).to_json()
+        assert second["steps"] == [], second["steps"]
+
+
+def test_replace_is_destructive_and_says_what_is_lost() -> None:
+    plan = make_plan(desired(dp("p", type="kubernetes")),
+                     observed(op("p", type="process", queues=[oq("default", 1), oq("etl", 2)]))).to_json()
+    change = plan["resource_changes"][0]
+    assert change["destructive"] is True
+    assert change["action_reason"] == "replace_because_cannot_update"
+    assert "type changes from process to kubernetes" in change["reason_detail"]
+    assert "etl" in change["reason_detail"] and "deployments" in change["reason_detail"]
+    assert ["type"] in change["change"]["changed_paths"]
+    assert plan["summary"] == {"add": 1, "change": 0, "destroy": 2, "replace": 1, "unmanaged": 0}
+
+
+def test_observed_fingerprints_cover_read_addresses() -> None:
+    state = observed(op("p", queues=[oq("default", 1), oq("q", 2), oq("junk", 3)]))
+    plan = make_plan(desired(dp("p", queues=[dq("p", "q"), dq("p", "new")]), dp("fresh"), prune=True), state).to_json()
+    fp = plan["observed"]
+    assert set(fp) == {"work_pool.p", "work_queue.p.q", "work_queue.p.new", "work_queue.p.junk", "work_pool.fresh"}
+    assert fp["work_pool.fresh"] is None and fp["work_queue.p.new"] is None
+    assert fp["work_pool.p"].startswith("sha256:") and fp["work_queue.p.q"].startswith("sha256:")
+
+
+def test_fingerprint_ignores_status_and_polling() -> None:
+    first = op("p", queues=[oq("default", 1, last_polled="2026-01-01T00:00:00Z", status="READY")], status="READY")
+    second = copy.deepcopy(first)
+    second.raw["status"] = "NOT_READY"
+    second.queues["default"].raw["last_polled"] = "2026-02-02T00:00:00Z"
+    cfg = desired(dp("p", queues=[dq("p", "default", description=DEFAULT_QUEUE_DESCRIPTION)]))
+    assert make_plan(cfg, observed(first)).observed == make_plan(cfg, observed(second)).observed
+
+
+def test_created_at_only_from_injected_now() -> None:
+    assert make_plan(desired(), observed()).created_at is None
+    stamp = make_plan(desired(), observed(), now=datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)).created_at
+    assert stamp == "2026-11-25T15:00:00Z"
+
+
+def test_invalid_target_is_an_error_diagnostic() -> None:
+    plan = make_plan(desired(dp("p")), observed(), targets=["pool.p"]).to_json()
+    assert plan["errored"] is True and plan["applyable"] is False
+    assert any(d["severity"] == "error" and "invalid target" in d["summary"] for d in plan["diagnostics"])
+
+
+def test_duplicate_desired_priorities_are_an_error() -> None:
+    plan = make_plan(desired(dp("p", queues=[dq("p", "a", priority=2), dq("p", "b", priority=2)])), observed()).to_json()
+    assert plan["errored"] is True
+    assert any(d["address"] == "work_pool.p" for d in plan["diagnostics"])
+
+
+def test_declared_default_missing_on_existing_pool_is_never_created() -> None:
+    state = observed(op("p", queues=[oq("main", 1)]))
+    state.pools["p"].default_queue_id = state.pools["p"].queues["main"].id
+    plan = make_plan(desired(dp("p", queues=[dq("p", "default")])), state).to_json()
+    assert all(s["op"] != "create_queue" for s in plan["steps"])
+    assert any("renamed to 'main'" in d["detail"] for d in plan["diagnostics"])
+
+
+def _deployment(name: str, job_variables: dict[str, Any]) -> ObservedDeployment:
+    return ObservedDeployment(id=name, name=name, flow_name="etl", work_pool_name="p", work_queue_name=None,
+                              job_variables=job_variables)
+
+
+def test_deployment_impact_warns_per_broken_deployment() -> None:
+    new = _template(variables__properties__image={"type": "integer", "default": 1})
+    cfg = desired(dp("p", base_job_template=new))
+    state = observed(op("p", base_job_template=TEMPLATE))
+    assert pools_with_variable_changes(cfg, state) == ["p"]
+    state.deployments = {"p": [_deployment("ok", {"command": "x"}), _deployment("broken", {"image": "custom:1"})]}
+    plan = make_plan(cfg, state).to_json()
+    warnings = [d for d in plan["diagnostics"] if d["severity"] == "warning"]
+    assert len(warnings) == 1
+    assert "etl/broken" in warnings[0]["summary"] and warnings[0]["address"] == "work_pool.p"
+    assert "image" in warnings[0]["detail"]
+    assert plan["errored"] is False
+
+
+def test_pools_with_variable_changes_ignores_job_configuration_only() -> None:
+    cfg = desired(dp("p", base_job_template=_template(job_configuration__env={"A": "2"})), dp("new", base_job_template=TEMPLATE))
+    assert pools_with_variable_changes(cfg, observed(op("p", base_job_template=TEMPLATE))) == []
+
+
+# -- property: plan -> apply -> plan is empty ------------------------------------------------
+
+_names = st.sampled_from(["a", "b", "c", "d", "default"])
+
+
+@st.composite
+def _scenario(draw):
+    pools = []
+    observed_pools = []
+    for pool_name in draw(st.lists(st.sampled_from(["p1", "p2", "p3"]), min_size=1, max_size=3, unique=True)):
+        queue_names = draw(st.lists(_names, unique=True, max_size=5))
+        priorities = draw(st.lists(st.integers(1, 9), min_size=len(queue_names), max_size=len(queue_names), unique=True))
+        queues = []
+        for name, priority in zip(queue_names, priorities):
+            queues.append(dq(pool_name, name,
+                             priority=priority if draw(st.booleans()) else UNMANAGED,
+                             description=draw(st.sampled_from(["", "x"])) if name != "default" else DEFAULT_QUEUE_DESCRIPTION,
+                             concurrency_limit=draw(st.sampled_from([None, 1, 5]))))
+        pools.append(dp(pool_name, type=draw(st.sampled_from(["process", "docker"])), queues=queues,
+                        description=draw(st.sampled_from([None, "d"])),
+                        base_job_template=draw(st.sampled_from([UNMANAGED, TEMPLATE, _reordered(TEMPLATE), {}]))))
+        if draw(st.booleans()):
+            existing = draw(st.lists(st.sampled_from(["a", "b", "c", "x", "y"]), unique=True, max_size=4))
+            prios = [draw(st.integers(1, 8)) for _ in existing]
+            observed_pools.append(op(pool_name, type=draw(st.sampled_from(["process", "docker"])),
+                                     description=draw(st.sampled_from([None, "old"])),
+                                     queues=[oq("default", draw(st.integers(1, 8)))] + [oq(n, p) for n, p in zip(existing, prios)]))
+    if draw(st.booleans()):
+        observed_pools.append(op("team-z"))
+    return desired(*pools, prune=draw(st.booleans()), scope=["team-*"]), observed(*observed_pools)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_scenario())
+def test_plan_apply_plan_is_empty(scenario) -> None:
+    cfg, state = scenario
+    plan = make_plan(cfg, state)
+    assert not plan.errored
+    after = apply_steps(state, plan.steps)
+    again = make_plan(cfg, after)
+    assert again.steps == [], again.steps
+    assert all(c.action.value == "no-op" for c in again.resource_changes)
+
+
+def test_observed_state_type_is_untouched_by_planning() -> None:
+    state = observed(op("p", queues=[oq("default", 1), oq("q", 2)]))
+    before = copy.deepcopy(state)
+    make_plan(desired(dp("p", queues=[dq("p", "q", priority=1)])), state)
+    assert isinstance(state, ObservedState)
+    assert state == before
