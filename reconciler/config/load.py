@@ -70,7 +70,7 @@ def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
             if not found:
                 diags.error(f"no config files in {raw}",
                             "A directory given with -f must hold *.yaml, *.yml or *.tf files (it is not searched recursively).")
-            files.extend(os.path.join(raw, entry.name) for entry in found)
+            files.extend(os.path.normpath(os.path.join(raw, entry.name)) for entry in found)
         elif path.exists():
             files.append(raw)
         else:

@@ -1,0 +1,59 @@
+"""``poolform validate``: check config files offline.
+
+Parses arguments, calls :func:`reconciler.config.load.load`, prints the
+diagnostics (warnings to stdout, errors to stderr) or their JSON, and exits 1
+on any error. No checks of its own, no network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from reconciler.cli import _common as common
+
+
+@click.command("validate")
+@common.files_option
+@common.var_option
+@common.json_option
+@common.no_color_option
+def validate(files: tuple[str, ...], variables: tuple[str, ...], as_json: bool, no_color: bool) -> None:
+    """Check config files offline: format, names, priorities, templates.
+
+    Every problem is reported with file:line:column and its address
+    (work_pool.NAME, work_queue.POOL.QUEUE). Exit 1 when there are errors.
+
+    \b
+    Examples:
+      poolform validate                      # the current directory
+      poolform validate -f base.yaml -f prod.yaml
+      poolform validate -f infra/ --var env=prod --json
+    """
+    from reconciler.config.load import load
+
+    paths = list(files) or ["."]
+    _, diags = load(paths, variables=common.parse_vars(variables))
+    errors, warnings = len(diags.errors), len(diags.warnings)
+    if as_json:
+        document = {
+            "format_version": "1.0",
+            "valid": not diags.has_errors,
+            "error_count": errors,
+            "warning_count": warnings,
+            "diagnostics": diags.to_json(),
+        }
+        click.echo(json.dumps(document, indent=2))
+        sys.exit(1 if errors else 0)
+    color = common.use_color(no_color)
+    common.print_diagnostics(diags, color=color)
+    if errors:
+        click.echo(f"Error: the configuration is invalid: {errors} error{'s' if errors != 1 else ''}, "
+                   f"{warnings} warning{'s' if warnings != 1 else ''}.", err=True)
+        sys.exit(1)
+    suffix = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+    if diags:
+        click.echo()
+    click.echo(f"Success! The configuration is valid{suffix}.")
