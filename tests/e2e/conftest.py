@@ -135,6 +135,7 @@ def squash(text: str) -> str:
 def assert_ok(result: Result, code: int = 0) -> str:
     text = result.output
     assert "Traceback" not in text, text
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == code, f"exit {result.exit_code} (wanted {code}):\n{text}\n{result.exception!r}"
     return text
 
