@@ -1,0 +1,107 @@
+"""Comparable forms, template equality, canonical JSON, fingerprints, wire bodies, differ paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from plan_test_helpers import TEMPLATE, dp, dq, observed, op, oq
+from reconciler.model.state import UNMANAGED
+from reconciler.plan.differ import diff_objects, diff_values, get_path
+from reconciler.plan.normalize import (
+    canonical_json,
+    fingerprint_pool,
+    fingerprint_queue,
+    fingerprints,
+    pool_create_body,
+    pool_update_body,
+    queue_create_body,
+    queue_update_body,
+    templates_equal,
+)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        pytest.param({"a": 1, "b": 2}, {"b": 2, "a": 1}, True, id="key-order"),
+        pytest.param({"n": 1}, {"n": 1.0}, True, id="int-equals-integral-float"),
+        pytest.param({"n": 1}, {"n": 1.5}, False, id="different-number"),
+        pytest.param({"n": True}, {"n": 1}, False, id="bool-is-not-number"),
+        pytest.param({"n": [False]}, {"n": [0]}, False, id="bool-in-list"),
+        pytest.param({"l": [1, 2]}, {"l": [2, 1]}, False, id="list-order-matters"),
+        pytest.param(None, {}, True, id="none-is-empty"),
+        pytest.param({}, TEMPLATE, False, id="empty-vs-template"),
+    ],
+)
+def test_templates_equal(a, b, equal) -> None:
+    assert templates_equal(a, b) is equal
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        pytest.param({"b": 1, "a": [1.0, 2.5]}, '{"a":[1,2.5],"b":1}', id="sorted-compact-integral-floats"),
+        pytest.param({"s": "é"}, '{"s":"é"}', id="unicode-kept"),
+        pytest.param(True, "true", id="bool"),
+    ],
+)
+def test_canonical_json(value, text) -> None:
+    assert canonical_json(value) == text
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "paths"),
+    [
+        pytest.param({"a": {"b": 1}}, {"a": {"b": 2}}, [["a", "b"]], id="nested-scalar"),
+        pytest.param({"a": {}}, {"a": {"new": 1}}, [["a", "new"]], id="added-key"),
+        pytest.param({"a": {"old": 1}}, {"a": {}}, [["a", "old"]], id="removed-key"),
+        pytest.param({"l": [1, 2]}, {"l": [1, 3, 4]}, [["l", 1], ["l", 2]], id="list-items"),
+        pytest.param({"x": {"y": 1}}, {"x": {"y": 1.0}}, [], id="no-diff-for-equal-numbers"),
+        pytest.param({"x": "s"}, {"x": {"k": 1}}, [["x"]], id="type-change"),
+    ],
+)
+def test_diff_values_paths(before, after, paths) -> None:
+    assert diff_values(before, after) == paths
+
+
+def test_diff_objects_only_over_managed_keys() -> None:
+    before = {"name": "p", "description": "a", "paused": False}
+    after = {"name": "p", "description": "b"}
+    assert diff_objects(before, after) == [["description"]]
+    assert get_path({"a": [{"b": 2}]}, ["a", 0, "b"]) == 2
+    assert get_path({"a": 1}, ["x"], None) is None
+
+
+def test_pool_bodies() -> None:
+    pool = dp("p", type="kubernetes", description="d", paused=True, concurrency_limit=3, base_job_template=TEMPLATE)
+    assert pool_create_body(pool) == {"name": "p", "type": "kubernetes", "description": "d", "is_paused": True,
+                                      "concurrency_limit": 3, "base_job_template": TEMPLATE}
+    assert pool_create_body(dp("p")) == {"name": "p", "type": "process"}
+    have = op("p", type="kubernetes", description="d", concurrency_limit=5, base_job_template=TEMPLATE)
+    assert pool_update_body(dp("p", type="kubernetes", description=None, concurrency_limit=None), have) == {
+        "description": None, "concurrency_limit": None}
+    assert pool_update_body(dp("p", type="kubernetes", description="d", concurrency_limit=5, base_job_template={}), have) == {
+        "base_job_template": {}}
+    assert "base_job_template" not in pool_update_body(dp("p", base_job_template=UNMANAGED), have)
+
+
+def test_queue_bodies() -> None:
+    queue = dq("p", "q", description="x", paused=True, concurrency_limit=0, priority=4)
+    assert queue_create_body(queue) == {"name": "q", "description": "x", "is_paused": True, "concurrency_limit": 0, "priority": 4}
+    assert queue_create_body(dq("p", "q")) == {"name": "q"}
+    have = observed(op("p", queues=[oq("q", 2, description="x", concurrency_limit=7)])).pools["p"].queues["q"]
+    assert queue_update_body(dq("p", "q", description="x", priority=1), have) == {"concurrency_limit": None, "priority": 1}
+    assert queue_update_body(dq("p", "q", description="x", priority=1), have, include_priority=False) == {"concurrency_limit": None}
+
+
+def test_fingerprints() -> None:
+    state = observed(op("p", queues=[oq("default", 1), oq("q", 2)]))
+    pool = state.pools["p"]
+    result = fingerprints(state, ["work_pool.p", "work_queue.p.q", "work_queue.p.none", "work_pool.none"])
+    assert result == {"work_pool.p": fingerprint_pool(pool), "work_queue.p.q": fingerprint_queue(pool.queues["q"]),
+                      "work_queue.p.none": None, "work_pool.none": None}
+    before = fingerprint_queue(pool.queues["q"])
+    pool.queues["q"].priority = 3
+    assert fingerprint_queue(pool.queues["q"]) != before
+    pool.id = "another-id"
+    assert fingerprint_pool(pool) == result["work_pool.p"]

@@ -1,0 +1,91 @@
+"""Plan documents: exact round trip (hypothesis) and clear errors for files that are not plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plan_test_helpers import TEMPLATE, desired, dp, dq, observed, op, oq
+from reconciler.plan.actions import Action, Change, Plan, Reason
+from reconciler.plan.planfile import dumps_plan, loads_plan
+from reconciler.plan.planner import make_plan
+
+_json_scalars = st.none() | st.booleans() | st.integers(-10, 10**6) | st.text(max_size=8)
+_json = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=10)
+_path = st.lists(st.text(min_size=1, max_size=6) | st.integers(0, 5), min_size=1, max_size=4)
+
+
+@st.composite
+def _change(draw):
+    return Change(
+        address=draw(st.text(min_size=1, max_size=20)), type=draw(st.sampled_from(["work_pool", "work_queue"])),
+        pool=draw(st.text(max_size=8)), name=draw(st.text(max_size=8)), action=draw(st.sampled_from(list(Action))),
+        reason=draw(st.sampled_from(list(Reason))),
+        before=draw(st.none() | st.dictionaries(st.text(max_size=6), _json, max_size=4)),
+        after=draw(st.none() | st.dictionaries(st.text(max_size=6), _json, max_size=4)),
+        changed_paths=draw(st.lists(_path, max_size=3)), reason_detail=draw(st.text(max_size=20)),
+        destructive=draw(st.booleans()),
+    )
+
+
+_step = st.fixed_dictionaries({"op": st.sampled_from(["update_pool", "create_pool"]), "pool": st.text(max_size=6),
+                               "body": st.dictionaries(st.text(max_size=5), _json, max_size=3)})
+
+
+@st.composite
+def _plan(draw):
+    return Plan(
+        poolform_version="0.1.0", api_url=draw(st.text(max_size=10)), created_at=draw(st.none() | st.just("2026-11-25T15:00:00Z")),
+        mode=draw(st.sampled_from(["normal", "destroy"])), targets=draw(st.lists(st.text(max_size=10), max_size=2)),
+        complete=draw(st.booleans()), applyable=draw(st.booleans()), errored=draw(st.booleans()),
+        resource_changes=draw(st.lists(_change(), max_size=4)),
+        side_effects=draw(st.lists(st.fixed_dictionaries({"address": st.text(max_size=8), "path": st.just(["priority"]),
+                                                          "before": st.integers(1, 9), "after": st.integers(1, 9)}), max_size=2)),
+        unmanaged=draw(st.lists(st.fixed_dictionaries({"address": st.text(max_size=8), "reason": st.text(max_size=8)}), max_size=2)),
+        steps=draw(st.lists(_step, max_size=3)),
+        observed=draw(st.dictionaries(st.text(max_size=10), st.none() | st.text(max_size=10), max_size=3)),
+        diagnostics=draw(st.lists(st.fixed_dictionaries({"severity": st.just("warning"), "summary": st.text(max_size=10)}), max_size=2)),
+        summary=draw(st.fixed_dictionaries({k: st.integers(0, 5) for k in ("add", "change", "destroy", "replace", "unmanaged")})),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(_plan())
+def test_plan_round_trips_exactly(plan: Plan) -> None:
+    text = dumps_plan(plan)
+    again = loads_plan(text)
+    assert again == plan
+    assert dumps_plan(again) == text
+    assert Plan.from_json(plan.to_json()).to_json() == plan.to_json()
+
+
+def test_real_plan_round_trips() -> None:
+    plan = make_plan(
+        desired(dp("k", type="kubernetes", base_job_template=TEMPLATE, queues=[dq("k", "high", priority=1)]), dp("p"), prune=True),
+        observed(op("p", type="docker", queues=[oq("default", 1), oq("x", 2)])),
+    )
+    assert loads_plan(dumps_plan(plan)) == plan
+    assert list(plan.to_json())[:3] == ["format_version", "poolform_version", "api_url"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("{", "not JSON", id="not-json"),
+        pytest.param("[]", "not a poolform plan", id="a-list"),
+        pytest.param('{"hello": 1}', "not a poolform plan", id="other-json"),
+        pytest.param('{"format_version": "9.0", "resource_changes": []}', "unsupported plan format_version '9.0'", id="future-version"),
+        pytest.param('{"format_version": "1.0", "resource_changes": []}', "missing 'steps'", id="missing-keys"),
+        pytest.param(json.dumps({"format_version": "1.0", "poolform_version": "x", "resource_changes": [{"address": "a"}],
+                                 "steps": [], "observed": {}, "summary": {}}), "resource_changes[0] missing 'type'", id="bad-change"),
+        pytest.param(json.dumps({"format_version": "1.0", "poolform_version": "x", "resource_changes": [],
+                                 "steps": [{"op": "explode"}], "observed": {}, "summary": {}}), "'explode' is unknown", id="bad-step"),
+    ],
+)
+def test_loads_plan_rejects_with_readable_message(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+        loads_plan(text)
