@@ -382,3 +382,11 @@ resource "prefect_work_queue" "q" {{
     assert proc.returncode == 1 and "<work_pool_name>,<queue_name>" in proc.stderr
     tf.apply()
     assert "q" in api.queues(pool)
+
+
+def test_terraform_providers_schema_matches_the_checked_in_schema(tf):
+    from reconciler.provider.schema import SCHEMA_FILE
+
+    tf.write("")
+    tf.init()
+    assert json.loads(tf.run("providers", "schema", "-json").stdout) == json.loads(SCHEMA_FILE.read_text())
