@@ -14,6 +14,7 @@ only for ``file``/``templatefile``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -777,7 +778,9 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[[list[Any], Context, Any], Any]]] 
     "contains": (2, 2, lambda a, c, n: any(_equal(x, a[1]) for x in _need(a[0], list, "contains needs a list", n))),
     "min": (1, 99, lambda a, c, n: min(a)),
     "max": (1, 99, lambda a, c, n: max(a)),
-    "abs": (1, 1, lambda a, c, n: abs(a[0])),
+    "abs": (1, 1, lambda a, c, n: abs(_need(a[0], (int, float), "abs needs a number", n))),
+    "floor": (1, 1, lambda a, c, n: math.floor(_need(a[0], (int, float), "floor needs a number", n))),
+    "ceil": (1, 1, lambda a, c, n: math.ceil(_need(a[0], (int, float), "ceil needs a number", n))),
 }
 
 
