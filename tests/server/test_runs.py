@@ -1,0 +1,254 @@
+"""Flows, deployments, flow runs, polls and claims through the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import T0
+
+
+def at(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def scheduled(client, flow, queue=None, minutes=0.0, name=None, pool="pool"):
+    body = {"flow_id": flow["id"], "work_pool_name": pool,
+            "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": at(minutes)}}}
+    if queue:
+        body["work_queue_name"] = queue
+    if name:
+        body["name"] = name
+    response = client.post("/api/flow_runs/", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def poll(client, pool="pool", **body):
+    response = client.post(f"/api/work_pools/{pool}/get_scheduled_flow_runs", json=body)
+    assert response.status_code == 200, response.text
+    return [item["flow_run"]["name"] for item in response.json()]
+
+
+def propose(client, run_id, kind, **extra):
+    body = {"state": {"type": kind, **extra.pop("state", {})}, **extra}
+    response = client.post(f"/api/flow_runs/{run_id}/set_state", json=body)
+    assert response.status_code in (200, 201), response.text
+    return response
+
+
+@pytest.fixture
+def seeds(client, pool, flow):
+    """The seeds' example: critical p1 limit 1, high p5 limit 3, low p10."""
+    client.post("/api/work_pools/pool/queues", json={"name": "critical", "priority": 1, "concurrency_limit": 1})
+    client.post("/api/work_pools/pool/queues", json={"name": "high", "priority": 5, "concurrency_limit": 3})
+    client.post("/api/work_pools/pool/queues", json={"name": "low", "priority": 10})
+    for queue, count in (("critical", 2), ("high", 4), ("low", 2)):
+        for i in range(count):
+            scheduled(client, flow, queue, minutes=-10 + i, name=f"{queue}-{i}")
+    return flow
+
+
+def test_poll_waterfall_respects_queue_limits(client, seeds):
+    assert poll(client) == ["critical-0", "high-0", "high-1", "high-2", "low-0", "low-1"]
+
+
+def test_poll_limit_and_queue_names(client, seeds):
+    assert poll(client, limit=2) == ["critical-0", "high-0"]
+    assert poll(client, work_queue_names=["low"]) == ["low-0", "low-1"]
+    assert poll(client, work_queue_names=["low", "critical"]) == ["critical-0", "low-0", "low-1"]
+
+
+def test_poll_time_window_accepts_space_datetimes(client, seeds):
+    before = str(T0 - timedelta(minutes=9, seconds=30))
+    assert " " in before
+    assert poll(client, scheduled_before=before) == ["critical-0", "high-0", "low-0"]
+    assert poll(client, scheduled_after=at(-9)) == ["critical-1", "high-1", "high-2", "high-3", "low-1"]
+
+
+def test_pool_limit_caps_the_poll(client, seeds):
+    client.patch("/api/work_pools/pool", json={"concurrency_limit": 2})
+    assert poll(client) == ["critical-0", "high-0"]
+    client.patch("/api/work_pools/pool", json={"concurrency_limit": 0})
+    assert poll(client) == []
+
+
+def test_paused_pool_or_queue_gives_nothing(client, seeds):
+    client.patch("/api/work_pools/pool/queues/critical", json={"is_paused": True})
+    assert poll(client, work_queue_names=["critical"]) == []
+    client.patch("/api/work_pools/pool", json={"is_paused": True})
+    assert poll(client) == []
+
+
+def test_claim_first_wins_second_aborts(client, seeds):
+    response = client.post("/api/work_pools/pool/get_scheduled_flow_runs", json={"limit": 1}).json()
+    run_id = response[0]["flow_run"]["id"]
+    first = propose(client, run_id, "PENDING")
+    assert first.status_code == 201
+    assert first.json()["status"] == "ACCEPT"
+    second = propose(client, run_id, "PENDING")
+    assert second.status_code == 200
+    assert second.json()["status"] == "ABORT"
+    assert second.json()["details"]["type"] == "abort_details"
+
+
+def test_claim_over_queue_limit_is_refused(client, seeds):
+    ids = {r["name"]: r["id"] for r in client.post("/api/flow_runs/filter", json={}).json()}
+    assert propose(client, ids["critical-0"], "PENDING").json()["status"] == "ACCEPT"
+    refused = propose(client, ids["critical-1"], "PENDING").json()
+    assert refused["status"] == "ABORT"
+    assert "concurrency limit" in refused["details"]["reason"]
+    assert client.get(f"/api/flow_runs/{ids['critical-1']}").json()["state_type"] == "SCHEDULED"
+    assert propose(client, ids["critical-0"], "RUNNING").json()["status"] == "ACCEPT"
+    assert propose(client, ids["critical-0"], "COMPLETED").json()["status"] == "ACCEPT"
+    assert propose(client, ids["critical-1"], "PENDING").json()["status"] == "ACCEPT"
+
+
+def test_claim_over_pool_limit_is_refused(client, seeds):
+    client.patch("/api/work_pools/pool", json={"concurrency_limit": 1})
+    ids = {r["name"]: r["id"] for r in client.post("/api/flow_runs/filter", json={}).json()}
+    assert propose(client, ids["low-0"], "PENDING").json()["status"] == "ACCEPT"
+    refused = propose(client, ids["high-0"], "PENDING").json()
+    assert refused["status"] == "ABORT"
+    assert "pool" in refused["details"]["reason"]
+    assert propose(client, ids["high-0"], "PENDING", force=True).json()["status"] == "ACCEPT"
+
+
+def test_state_bookkeeping(client, clock, pool, flow):
+    run = scheduled(client, flow, minutes=0)
+    assert run["next_scheduled_start_time"] is not None
+    assert run["expected_start_time"] == run["next_scheduled_start_time"]
+    assert run["state"]["name"] == "Scheduled"
+    pending = propose(client, run["id"], "PENDING").json()["state"]
+    assert pending["name"] == "Pending"
+    assert pending["state_details"]["scheduled_time"] == run["state"]["state_details"]["scheduled_time"]
+    after = client.get(f"/api/flow_runs/{run['id']}").json()
+    assert after["next_scheduled_start_time"] is None
+    assert after["expected_start_time"] == run["expected_start_time"]
+    clock.advance(seconds=5)
+    assert propose(client, run["id"], "RUNNING").json()["state"]["name"] == "Running"
+    running = client.get(f"/api/flow_runs/{run['id']}").json()
+    assert running["run_count"] == 1
+    assert running["start_time"] is not None
+    clock.advance(seconds=30)
+    propose(client, run["id"], "COMPLETED")
+    done = client.get(f"/api/flow_runs/{run['id']}").json()
+    assert done["end_time"] is not None
+    assert done["total_run_time"] == pytest.approx(30.0)
+    assert propose(client, run["id"], "RUNNING").json()["status"] == "ABORT"
+
+
+def test_running_before_scheduled_time_waits(client, pool, flow):
+    run = scheduled(client, flow, minutes=10)
+    result = propose(client, run["id"], "RUNNING").json()
+    assert result["status"] == "WAIT"
+    assert result["details"]["delay_seconds"] == 600
+
+
+def test_late_runs_are_named_late_and_still_polled(client, clock, pool, flow):
+    run = scheduled(client, flow, minutes=0, name="r")
+    assert client.get(f"/api/flow_runs/{run['id']}").json()["state_name"] == "Scheduled"
+    clock.advance(seconds=16)
+    late = client.get(f"/api/flow_runs/{run['id']}").json()
+    assert (late["state_type"], late["state_name"], late["state"]["name"]) == ("SCHEDULED", "Late", "Late")
+    assert poll(client) == ["r"]
+    found = client.post("/api/flow_runs/filter", json={"flow_runs": {"state": {"name": {"any_": ["Late"]}}}}).json()
+    assert [r["name"] for r in found] == ["r"]
+    on_time = client.post("/api/flow_runs/filter", json={"flow_runs": {"state": {"name": {"any_": ["Scheduled"]}}}}).json()
+    assert on_time == []
+
+
+def test_preview_filter_and_sorts(client, seeds):
+    body = {
+        "sort": "NEXT_SCHEDULED_START_TIME_ASC",
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}},
+                      "next_scheduled_start_time": {"before_": at(-8), "after_": at(-9)}},
+        "work_pools": {"name": {"any_": ["pool"]}},
+    }
+    names = [r["name"] for r in client.post("/api/flow_runs/filter", json=body).json()]
+    assert sorted(names) == ["critical-1", "high-1", "high-2", "low-1"]
+    body["work_pool_queues"] = {"name": {"any_": ["high"]}}
+    assert [r["name"] for r in client.post("/api/flow_runs/filter", json=body).json()] == ["high-1", "high-2"]
+    desc = client.post("/api/flow_runs/filter", json={"sort": "NAME_DESC", "limit": 2}).json()
+    assert [r["name"] for r in desc] == ["low-1", "low-0"]
+    assert client.post("/api/flow_runs/count", json={"work_pool_queues": {"name": {"any_": ["low"]}}}).json() == 2
+
+
+def test_idempotency_key(client, pool, flow):
+    body = {"flow_id": flow["id"], "idempotency_key": "k"}
+    first = client.post("/api/flow_runs/", json=body)
+    second = client.post("/api/flow_runs/", json=body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+
+
+def test_flow_create_is_idempotent(client, flow):
+    again = client.post("/api/flows/", json={"name": "flow"})
+    assert again.status_code == 200
+    assert again.json()["id"] == flow["id"]
+
+
+TEMPLATE = {
+    "job_configuration": {"image": "{{ image }}", "retries": "{{ retries }}"},
+    "variables": {"type": "object", "required": ["image"],
+                  "properties": {"image": {"type": "string"}, "retries": {"type": "integer", "minimum": 0, "default": 1}}},
+}
+
+
+@pytest.fixture
+def templated(client, flow):
+    response = client.post("/api/work_pools/", json={"name": "tpl", "type": "docker", "base_job_template": TEMPLATE})
+    assert response.status_code == 201, response.text
+    return flow
+
+
+def test_deployment_upsert_and_autocreated_queue(client, templated):
+    body = {"name": "d", "flow_id": templated["id"], "work_pool_name": "tpl", "work_queue_name": "made-by-deploy"}
+    first = client.post("/api/deployments/", json=body)
+    second = client.post("/api/deployments/", json=body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert client.get("/api/work_pools/tpl/queues/made-by-deploy").status_code == 200
+    by_name = client.get("/api/deployments/name/flow/d")
+    assert by_name.status_code == 200 and by_name.json()["work_queue_name"] == "made-by-deploy"
+    found = client.post("/api/deployments/filter", json={"deployments": {"name": {"any_": ["d"]}}}).json()
+    assert [d["id"] for d in found] == [first.json()["id"]]
+
+
+@pytest.mark.parametrize(
+    ("variables", "status", "text"),
+    [
+        ({"retries": "x"}, 422, "Validation failed for field 'retries'. Failure reason: 'x' is not valid under any of the given schemas"),
+        ({"retries": -1}, 422, "-1 is less than the minimum of 0"),
+        ({}, 201, ""),
+        ({"unknown": 1}, 201, ""),
+    ],
+    ids=["wrong-type", "out-of-range", "required-missing-allowed", "unknown-key-allowed"],
+)
+def test_deployment_job_variables(client, templated, variables, status, text):
+    response = client.post("/api/deployments/", json={"name": "d", "flow_id": templated["id"], "work_pool_name": "tpl",
+                                                      "job_variables": variables})
+    assert response.status_code == status, response.text
+    assert text in response.text
+
+
+def test_create_flow_run_enforces_required_job_variables(client, templated):
+    dep = client.post("/api/deployments/", json={"name": "d", "flow_id": templated["id"], "work_pool_name": "tpl"}).json()
+    refused = client.post(f"/api/deployments/{dep['id']}/create_flow_run", json={})
+    assert refused.status_code == 422
+    assert refused.json() == {"detail": "Error creating flow run: Validation failed. Failure reason: 'image' is a required property"}
+    run = client.post(f"/api/deployments/{dep['id']}/create_flow_run", json={"job_variables": {"image": "x"}})
+    assert run.status_code == 201
+    assert (run.json()["state_type"], run.json()["state_name"]) == ("SCHEDULED", "Scheduled")
+    assert run.json()["work_queue_name"] == "default"
+
+
+def test_deployment_patch_validates_only_with_pool_name(client, templated):
+    dep = client.post("/api/deployments/", json={"name": "d", "flow_id": templated["id"], "work_pool_name": "tpl"}).json()
+    assert client.patch(f"/api/deployments/{dep['id']}", json={"job_variables": {"retries": -1}}).status_code == 204
+    conflict = client.patch(f"/api/deployments/{dep['id']}", json={"work_pool_name": "tpl", "job_variables": {"retries": -1}})
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"].startswith("Error creating deployment: <ValidationError:")
+    assert client.delete(f"/api/deployments/{dep['id']}").status_code == 204
+    assert client.get(f"/api/deployments/{dep['id']}").status_code == 404
