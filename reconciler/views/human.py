@@ -133,7 +133,7 @@ def render_change(change: dict[str, Any], *, color: bool = False) -> str:
     lead = " " * (3 - len(symbol)) + _marker(symbol, color)
     out.lines.append(f"{lead} {kind} {_scalar(label)} {{")
     if action == "create":
-        keys = [k for k in after if k != "pool"]
+        keys = [k for k in after if k != "pool" and after[k] is not None]
         width = max((len(k) for k in keys), default=0)
         for key in keys:
             out.value(6, "+", key, after[key], width)
@@ -223,6 +223,7 @@ def render_human(
         lines.append("")
         lines.append("poolform compared the configuration with the server and found no differences,")
         lines.append("so there is nothing to apply.")
+        lines.append("")
     else:
         used = {action_of(c) for c in changes}
         lines.append("Resource actions are indicated with the following symbols:")
