@@ -207,6 +207,14 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
     trailer: list[str] = []
     if block:
         in_col = _input_col(node, col)
+        for index, key in enumerate(keys[1:], start=1):
+            entry = node.ca.items.get(key)
+            if entry and entry[1]:
+                lines = [line for token in entry[1] for line in _token_lines(token)]
+                deeper = _deeper_prefix(lines, in_col)
+                if deeper:
+                    _append_tail(node, keys[index - 1], lines[:deeper])
+                    entry[1] = [_comment_token(line) for line in lines[deeper:]] or None
         moved_to: dict[Any, list[str]] = {}
         for index, key in enumerate(keys):
             lines = _split_tail(node, key, in_col)
@@ -232,6 +240,8 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
         if wanted != keys:
             for key in wanted:
                 node.move_to_end(key)
+            if block and path and wanted[0] != keys[0]:
+                _move_start_comment(node, keys[0], col)
     if trailer:
         _append_tail(node, list(node.keys())[-1], trailer)
     for key, value in node.items():
@@ -244,6 +254,17 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
         if entry and len(entry) > 3 and entry[3]:
             for token in entry[3]:
                 _reindent_token(token, col + 2)
+
+
+def _move_start_comment(node: CommentedMap, first: Any, col: int) -> None:
+    """The comment above a nested mapping's first key goes with that key when it moves."""
+    start = node.ca.comment[1] if node.ca.comment and len(node.ca.comment) > 1 else None
+    if not start:
+        return
+    lines = [_indent(text, col) for token in start for text in _lines_of(token)]
+    start.clear()
+    entry = node.ca.items.setdefault(first, [None, None, None, None])
+    entry[1] = [_comment_token(line) for line in lines] + list(entry[1] or [])
 
 
 def _format_sequence(node: CommentedSeq, path: tuple[str, ...], col: int) -> None:
@@ -304,12 +325,8 @@ def _split_tail(container: Any, key: Any, in_col: int) -> list[str]:
     raw = rest.split("\n")
     if raw and raw[-1] == "":
         raw.pop()
-    last_deeper = -1
-    for i, line in enumerate(raw):
-        stripped = line.lstrip(" ")
-        if stripped and len(line) - len(stripped) > in_col:
-            last_deeper = i
-    stay, move = raw[: last_deeper + 1], raw[last_deeper + 1:]
+    cut = _deeper_prefix(raw, in_col)
+    stay, move = raw[:cut], raw[cut:]
     new_value = eol
     if stay:
         new_value = (eol if eol else ("" if block else "\n")) + "".join(line + "\n" for line in stay)
@@ -318,6 +335,25 @@ def _split_tail(container: Any, key: Any, in_col: int) -> list[str]:
     else:
         entry[slot] = None
     return move
+
+
+def _deeper_prefix(lines: list[str], in_col: int) -> int:
+    """How many leading lines belong to the entry above: up to the last comment indented past ``in_col``."""
+    cut = 0
+    for i, line in enumerate(lines):
+        stripped = line.lstrip(" ")
+        if stripped and len(line) - len(stripped) > in_col:
+            cut = i + 1
+    return cut
+
+
+def _token_lines(token: Any) -> list[str]:
+    """A parsed comment token as text lines with their indentation."""
+    lines = _lines_of(token)
+    if lines:
+        column = getattr(getattr(token, "start_mark", None), "column", 0) or 0
+        lines[0] = " " * column + lines[0].lstrip(" ") if lines[0].strip() else ""
+    return lines
 
 
 def _append_tail(container: Any, key: Any, lines: list[str]) -> None:
