@@ -1,0 +1,112 @@
+"""The server over a real socket: ``serve_in_thread`` and ``poolform server start`` as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.server.runner import serve_in_thread
+from reconciler.server.store import open_store
+
+
+def test_serve_in_thread_on_a_file_persists(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with serve_in_thread(str(db)) as server:
+        assert server.api_url == server.url + "/api"
+        assert server.url.startswith("http://127.0.0.1:")
+        assert httpx.get(server.api_url + "/health").json() is True
+        assert httpx.post(server.api_url + "/work_pools/", json={"name": "kept", "type": "process"}).status_code == 201
+    with serve_in_thread(str(db)) as again:
+        assert httpx.get(again.api_url + "/work_pools/kept").status_code == 200
+    store = open_store(str(db))
+    assert store.one("PRAGMA journal_mode")[0] == "wal"
+    store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "server", "start", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_url(proc: subprocess.Popen) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("PREFECT_API_URL="):
+            return line.strip().split("=", 1)[1]
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no PREFECT_API_URL line; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_server_start_prints_url_serves_and_stops(tmp_path: Path, sig: int) -> None:
+    port = free_port()
+    proc = start(["--port", str(port), "--db", str(tmp_path / "nested" / "s.db")])
+    try:
+        url = wait_for_url(proc)
+        assert url == f"http://127.0.0.1:{port}/api"
+        assert httpx.get(url + "/health").json() is True
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert (tmp_path / "nested" / "s.db").exists()
+
+
+def test_server_start_with_auth_string_from_env(tmp_path: Path) -> None:
+    proc = start(["--port", "0", "--db", str(tmp_path / "s.db")], env={"POOLFORM_SERVER_AUTH_STRING": "u:p"})
+    try:
+        url = wait_for_url(proc)
+        assert httpx.get(url + "/health").status_code == 200
+        assert httpx.get(url + "/version").status_code == 401
+        assert httpx.get(url + "/version", auth=("u", "p")).json() == "0.8.4"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_port_in_use_is_one_line_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "reconciler", "server", "start", "--port", str(port), "--db", str(tmp_path / "s.db")],
+            capture_output=True, text=True, timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"Error: port {port} on 127.0.0.1 is already in use; stop the other process or pass --port"]
+
+
+def test_unwritable_db_is_one_line_exit_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "server", "start", "--port", "0", "--db", str(blocker / "s.db")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot create") and "--db" in lines[0]
