@@ -54,7 +54,7 @@ def test_declared_fields_and_manage(tree):
     assert pool.queues["default"].description == "mine" and pool.queues["default"].priority == 4
     assert state.prune is True and state.scope == ["team-a-*"]
     assert str(pool.source) == "pools.yaml:4:3"
-    assert str(pool.queues["critical"].source) == "pools.yaml:12:7"
+    assert str(pool.queues["critical"].source) == "pools.yaml:11:7"
     assert str(pool.template_source) == "pools.yaml:9:24"
 
 
