@@ -28,12 +28,12 @@ import json
 import time
 from typing import Any, Callable
 
+from reconciler.model.state import DEFAULT_QUEUE
+from reconciler.plan.normalize import DEFAULT_QUEUE_DESCRIPTION, canonical_json, templates_equal
 from reconciler.provider import schema
 from reconciler.provider.codec import UNKNOWN, Diags, ProviderError, is_known
 from reconciler.provider.config import ProviderState
 
-DEFAULT_QUEUE = "default"
-DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
 POOL_WAIT_SECONDS = 10.0
 
 
@@ -74,14 +74,10 @@ def parse_template(text: Any, path: tuple[str, ...] = ("base_job_template",)) ->
 
 
 def _canonical(value: Any) -> str:
-    from reconciler.plan.normalize import canonical_json
-
     return canonical_json(value if value is not None else {})
 
 
 def _same_json(text_a: Any, text_b: Any) -> bool:
-    from reconciler.plan.normalize import templates_equal
-
     if not isinstance(text_a, str) or not isinstance(text_b, str):
         return False
     try:
@@ -101,6 +97,10 @@ class Resource:
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
         return None
 
+    def default(self, attr: schema.Attr, config: dict[str, Any]) -> Any:
+        """What an optional+computed attribute left out of the config is planned as (None: keep prior)."""
+        return attr.default
+
     def plan(self, prior: dict[str, Any] | None, proposed: dict[str, Any] | None, config: dict[str, Any] | None,
              diags: Diags) -> tuple[dict[str, Any] | None, list[str]]:
         if proposed is None:
@@ -109,8 +109,9 @@ class Resource:
         for a in self.block.attributes:
             cfg = (config or {}).get(a.name)
             if a.optional and a.computed and cfg is None:
-                if a.default is not None:
-                    planned[a.name] = a.default
+                default = self.default(a, config or {})
+                if default is not None:
+                    planned[a.name] = default
                 elif prior is None:
                     planned[a.name] = UNKNOWN
                 else:
@@ -291,6 +292,11 @@ class WorkPool(Resource):
 
 class WorkQueue(Resource):
     block = schema.WORK_QUEUE
+
+    def default(self, attr: schema.Attr, config: dict[str, Any]) -> Any:
+        if attr.name == "description" and config.get("name") == DEFAULT_QUEUE:
+            return DEFAULT_QUEUE_DESCRIPTION
+        return attr.default
 
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
         for key in ("priority", "concurrency_limit"):

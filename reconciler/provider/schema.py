@@ -120,7 +120,8 @@ WORK_QUEUE = Block(
         Attr("work_pool_name", STRING, "Name of the pool that holds the queue (a change forces replacement).",
              required=True, replace=True),
         Attr("name", STRING, "Name of the queue (a change forces replacement).", required=True, replace=True),
-        Attr("description", STRING, "Description of the queue.", optional=True, computed=True, default=""),
+        Attr("description", STRING, "Description of the queue. Omitted: \"\" (for the `default` queue: "
+             "\"The work pool's default queue.\").", optional=True, computed=True, default=""),
         Attr("is_paused", BOOL, "Whether the queue is paused.", optional=True, computed=True, default=False),
         Attr("concurrency_limit", NUMBER, "Maximum concurrent flow runs from the queue. Removing it clears it.",
              optional=True),
