@@ -356,3 +356,19 @@ def test_observed_state_type_is_untouched_by_planning() -> None:
     make_plan(desired(dp("p", queues=[dq("p", "q", priority=1)])), state)
     assert isinstance(state, ObservedState)
     assert state == before
+
+
+def test_every_table_plan_validates_against_the_published_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from reconciler.plan.schema import PLAN_SCHEMA
+
+    Draft202012Validator.check_schema(PLAN_SCHEMA)
+    validator = Draft202012Validator(PLAN_SCHEMA)
+    for name, case in CASES.items():
+        document = make_plan(case.desired, case.observed, now=datetime(2026, 1, 1, tzinfo=timezone.utc), **case.kwargs).to_json()
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+        assert errors == [], (name, errors)
+    broken = make_plan(*[CASES["create-from-empty"].desired, CASES["create-from-empty"].observed]).to_json()
+    broken["steps"][0]["op"] = "explode"
+    assert list(validator.iter_errors(broken))
