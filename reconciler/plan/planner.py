@@ -148,6 +148,8 @@ class _Builder:
             if self.destroy:
                 if have is not None and self.targets.pool(pool.name):
                     self._delete_pool(have, Reason.DELETE_BECAUSE_DESTROY_MODE)
+                elif have is not None:
+                    self._destroy_targeted_queues(pool, have)
             else:
                 self._declared_pool(pool, have)
         for have in self.observed.pools.values():
@@ -177,6 +179,19 @@ class _Builder:
             self._add(Change(queue.address, "work_queue", have.name, queue.name, Action.DELETE, reason,
                              observed_queue_form(queue), None, [], f"deleted with {have.address}", True))
         self.pool_deletes.append({"op": "delete_pool", "address": have.address, "pool": have.name})
+
+    def _destroy_targeted_queues(self, pool: DesiredPool, have: ObservedPool) -> None:
+        """Destroy mode with ``--target work_queue...``: delete just those declared queues (never the default)."""
+        for queue in have.queues.values():
+            if queue.name not in pool.queues or (pool.name, queue.name) not in self.targets.queues:
+                continue
+            if self._is_default(have, queue.name):
+                self.diags.warning(f"{queue.address} is the pool's default queue and is never deleted",
+                                   "Destroy the pool to remove it.", address=queue.address)
+                continue
+            self._add(Change(queue.address, "work_queue", have.name, queue.name, Action.DELETE,
+                             Reason.DELETE_BECAUSE_DESTROY_MODE, observed_queue_form(queue), None, [], "destroy mode", True))
+            self.queue_deletes.append({"op": "delete_queue", "address": queue.address, "pool": have.name, "queue": queue.name})
 
     @staticmethod
     def _is_default(have: ObservedPool, queue: str) -> bool:

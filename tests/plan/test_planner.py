@@ -199,6 +199,13 @@ CASES = {
         steps=[("delete_pool", "work_pool.a", None), ("delete_pool", "work_pool.team-x", None)],
         unmanaged=["work_pool.other"], kwargs={"destroy": True},
     ),
+    "destroy-mode-queue-target": Case(
+        desired(dp("a", queues=[dq("a", "q"), dq("a", "r"), dq("a", "default")])),
+        observed(op("a", queues=[oq("default", 1), oq("q", 2), oq("r", 3)])),
+        {"work_queue.a.q": ["delete"]},
+        steps=[("delete_queue", "work_queue.a.q", None)],
+        kwargs={"destroy": True, "targets": ["work_queue.a.q", "work_queue.a.default"]},
+    ),
 }
 
 
