@@ -166,7 +166,7 @@ def _check_template(template: Any) -> list[TemplateProblem]:
     if not isinstance(properties, dict):
         problems.append(TemplateProblem(("variables", "properties"), "variables.properties must be a mapping",
                                         "Map each variable name to its JSON Schema (Prefect's server answers 500 here)."))
-        properties = {}
+        return problems
     if isinstance(job_configuration, dict):
         sites = _placeholder_sites(job_configuration)
         for name, path in sites.items():
@@ -229,13 +229,12 @@ def _preprocess_schema(schema: dict[str, Any], *, allow_none_with_default: bool)
                 continue
             if "items" in prop and isinstance(prop["items"], list):
                 prop["prefixItems"] = prop.pop("items")
-            if name in required or "type" not in prop:
+            if name in required or "type" not in prop or "anyOf" in prop:
                 continue
             if "default" in prop and not allow_none_with_default:
                 continue
             kind = prop.pop("type")
-            extra = {k: prop.pop(k) for k in list(prop) if k not in ("title", "description", "default")}
-            prop["anyOf"] = [{"type": kind, **extra}, {"type": "null"}]
+            prop["anyOf"] = [{"type": kind}, {"type": "null"}]
     return schema
 
 
