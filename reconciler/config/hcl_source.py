@@ -20,7 +20,16 @@ from typing import Any, Mapping
 
 from lark import Tree
 
-from reconciler.config.hcl_eval import Context, EvalError, _children, evaluate, fail, parse_value_text, position
+from reconciler.config.hcl_eval import (
+    Context,
+    EvalError,
+    _children,
+    evaluate,
+    fail,
+    parse_value_text,
+    position,
+    to_string,
+)
 from reconciler.config.source import RawDoc
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
 
@@ -35,6 +44,7 @@ IGNORED_ATTRIBUTES = {"account_id", "workspace_id", "depends_on", "provider", "l
 COMPUTED_ATTRIBUTES = {"id", "created", "updated", "default_queue_id"}
 INT_FIELDS = {"concurrency_limit", "priority"}
 BOOL_FIELDS = {"paused"}
+STRING_FIELDS = {"type", "description"}
 
 
 @dataclass
@@ -450,6 +460,8 @@ def _coerce(target: str, value: Any) -> Any:
             return int(value)
     if target in BOOL_FIELDS and value in ("true", "false"):
         return value == "true"
+    if target in STRING_FIELDS and isinstance(value, (bool, int, float)):
+        return to_string(value, None)
     return value
 
 

@@ -1,0 +1,225 @@
+"""HCL (.tf) configs: the supported expression subset, the provider's attributes, and diagnostics at file:line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reconciler.model.state import UNMANAGED
+
+POOL = 'resource "prefect_work_pool" "p" {{\n  name = "p"\n  type = "process"\n  description = {expr}\n}}\n'
+
+
+def describe(tree, expr, *, prelude="", variables=None, env=None, files=None):
+    """Load a module whose pool description is ``expr``; return (description, diagnostics)."""
+    for name, text in (files or {}).items():
+        tree.write(name, text)
+    tree.write("m/main.tf", prelude + POOL.format(expr=expr))
+    state, diags = tree.load("m", variables=variables, env=env)
+    return (state.pools["p"].description if state else None), diags
+
+
+EXPRESSIONS = {
+    "string_literal": ('"plain"', {}, "plain"),
+    "escapes": (r'"a\tb\"c\\d\u00e9"', {}, 'a\tb"c\\dé'),
+    "escaped_interpolation": ('"$${not} %%{x}"', {}, "${not} %{x}"),
+    "interpolation_of_numbers_and_bools": ('"${1 + 2}-${true}-${1.5}"', {}, "3-true-1.5"),
+    "variable_default": ('var.env', {"prelude": 'variable "env" { default = "dev" }\n'}, "dev"),
+    "cli_var_wins_over_env_and_default": (
+        '"${var.env}"', {"prelude": 'variable "env" { default = "dev" }\n', "variables": {"env": "prod"},
+                         "env": {"TF_VAR_env": "stage"}}, "prod"),
+    "tf_var_env_wins_over_default": (
+        '"${var.env}"', {"prelude": 'variable "env" { default = "dev" }\n', "env": {"TF_VAR_env": "stage"}}, "stage"),
+    "typed_number_var": ('"${var.n * 2}"', {"prelude": 'variable "n" { type = number }\n', "variables": {"n": "21"}}, "42"),
+    "typed_map_var": ('var.m.k', {"prelude": 'variable "m" { type = map(string) }\n', "variables": {"m": '{ k = "v" }'}}, "v"),
+    "locals_chain": ('local.b', {"prelude": 'locals {\n  a = "x"\n  b = "${local.a}-y"\n}\n'}, "x-y"),
+    "locals_in_another_file": ('local.a', {"files": {"m/locals.tf": 'locals { a = "elsewhere" }\n'}}, "elsewhere"),
+    "jsonencode_sorts_keys": ('jsonencode({ b = 1, a = [true, null] })', {}, '{"a":[true,null],"b":1}'),
+    "jsondecode": ('jsondecode("{\\"k\\": [1, 2]}").k[1] == 2 ? "yes" : "no"', {}, "yes"),
+    "file_relative_to_path_module": ('file("${path.module}/note.txt")', {"files": {"m/note.txt": "hello\n"}}, "hello\n"),
+    "templatefile_with_directives": (
+        'templatefile("${path.module}/t.tpl", { name = "n", items = ["a", "b"], on = true })',
+        {"files": {"m/t.tpl": "hi ${name}:%{ for i in items }[${i}]%{ endfor }%{ if on } on%{ else } off%{ endif }"}},
+        "hi n:[a][b] on"),
+    "templatefile_strip_markers": (
+        'templatefile("${path.module}/t.tpl", { xs = ["a", "b"] })',
+        {"files": {"m/t.tpl": "%{ for x in xs ~}\n${x}\n%{~ endfor }"}}, "ab"),
+    "conditional_and_logic": ('1 < 2 && !false ? "t" : "f"', {}, "t"),
+    "for_expression": ('join(",", [for s in ["a", "b", "c"] : upper(s) if s != "b"])', {}, "A,C"),
+    "for_object_expression": ('jsonencode({ for k, v in { a = 1 } : k => v + 1 })', {}, '{"a":2}'),
+    "merge_and_lookup": ('lookup(merge({ a = "1" }, { a = "2" }), "a", "none")', {}, "2"),
+    "heredoc_trimmed": ('<<-EOT\n    line ${1}\n      indented\n    EOT\n', {}, "line 1\n  indented\n"),
+    "index_and_attribute_access": ('local.m.list[1].name', {"prelude": 'locals {\n  m = { list = [{ name = "a" }, { name = "b" }] }\n}\n'}, "b"),
+    "reference_to_pool_attribute": ('"${prefect_work_pool.other.name}/${prefect_work_pool.other.type}"',
+                                    {"prelude": 'resource "prefect_work_pool" "other" {\n  name = "o"\n  type = "docker"\n}\n'},
+                                    "o/docker"),
+    "null_description_is_absent": ('null', {}, None),
+}
+
+
+@pytest.mark.parametrize("expr,options,expected", list(EXPRESSIONS.values()), ids=list(EXPRESSIONS))
+def test_expression_evaluation(tree, expr, options, expected):
+    value, diags = describe(tree, expr, **options)
+    assert not diags.has_errors, tree.where(diags)
+    assert value == expected
+
+
+ERRORS = {
+    "unsupported_function": ('upper(timestamp())', {}, "m/main.tf:4:23 error function timestamp() is not supported offline"),
+    "unsupported_reference": ('data.prefect_x.y.name', {}, "m/main.tf:4:17 error reference to data.prefect_x.y is not supported offline"),
+    "splat": ('local.l[*].a', {"prelude": 'locals { l = [] }\n'}, "m/main.tf:5:17 error splat expressions ([*], .*) are not supported offline"),
+    "unknown_variable": ('var.nope', {}, "m/main.tf:4:17 error no variable named 'nope' is declared"),
+    "variable_without_value": ('var.env', {"prelude": 'variable "env" {}\n'}, "m/main.tf:1:1 error variable 'env' has no value"),
+    "bad_number_var": ('"${var.n}"', {"prelude": 'variable "n" { type = number }\n', "variables": {"n": "ten"}},
+                       "m/main.tf:1:1 error --var n='ten' is not a number"),
+    "local_cycle": ('local.a', {"prelude": 'locals {\n  a = local.b\n  b = local.a\n}\n'}, "m/main.tf:3:7 error local.a refers to itself"),
+    "id_known_only_after_apply": ('prefect_work_pool.p.id', {}, "m/main.tf:4:17 error prefect_work_pool.p.id is known only after apply"),
+    "type_mismatch_in_operator": ('"${1 + "a"}"', {}, 'm/main.tf:4:24 error + needs numbers, not string'),
+    "missing_file": ('file("${path.module}/none.txt")', {}, "m/main.tf:4:17 error cannot read m/none.txt"),
+    "error_inside_templatefile": ('templatefile("${path.module}/t.tpl", {})', {"files": {"m/t.tpl": "x ${nope}"}},
+                                  "m/main.tf:4:17 error in template m/t.tpl: 'nope' is not a template variable"),
+}
+
+
+@pytest.mark.parametrize("expr,options,expected", list(ERRORS.values()), ids=list(ERRORS))
+def test_unsupported_or_bad_expressions_are_diagnostics_at_their_line(tree, expr, options, expected):
+    value, diags = describe(tree, expr, **options)
+    assert value is None
+    got = tree.where(diags)
+    assert any(line.startswith(expected) for line in got), got
+
+
+SYNTAX = {
+    "missing_value": ('resource "prefect_work_pool" "p" {\n  name = \n}\n', "m/main.tf:2:10 error malformed HCL: unexpected"),
+    "unclosed_list": ('resource "prefect_work_pool" "p" {\n  name = [1,\n}\n', "m/main.tf:3:1 error malformed HCL: unexpected '}'"),
+    "unterminated_string": ('locals {\n  a = "abc\n}\n', "m/main.tf:2:"),
+}
+
+
+@pytest.mark.parametrize("text,expected", list(SYNTAX.values()), ids=list(SYNTAX))
+def test_bad_hcl_syntax(tree, text, expected):
+    tree.write("m/main.tf", text)
+    state, diags = tree.load("m")
+    assert state is None
+    got = tree.where(diags)
+    assert any(line.startswith(expected) for line in got), got
+
+
+def test_provider_attributes_map_onto_the_desired_state(tree):
+    template = {"job_configuration": {"c": "{{ c }}"}, "variables": {"properties": {"c": {"type": "string", "default": "x"}}}}
+    tree.write("infra/tpl.json", json.dumps(template))
+    tree.write("infra/main.tf", """
+        terraform {
+          required_providers {
+            prefect = { source = "prefecthq/prefect" }
+          }
+        }
+        provider "prefect" {}
+        resource "aws_s3_bucket" "ignored" { bucket = "b" }
+        output "ignored" { value = 1 }
+        resource "prefect_work_pool" "k8s" {
+          name              = "k8s-prod"
+          type              = "kubernetes"
+          description       = "Production"
+          paused            = true
+          concurrency_limit = "20"
+          base_job_template = file("${path.module}/tpl.json")
+        }
+        resource "prefect_work_pool" "bare" {
+          name = "bare"
+        }
+        resource "prefect_work_queue" "critical" {
+          work_pool_name    = prefect_work_pool.k8s.name
+          name              = "critical"
+          priority          = 1
+          concurrency_limit = 1
+          is_paused         = "true"
+          description       = "sla"
+        }
+        resource "prefect_work_queue" "default" {
+          work_pool_name = prefect_work_pool.k8s.name
+          name           = "default"
+        }
+        """)
+    state, diags = tree.load("infra")
+    assert not diags.has_errors, tree.where(diags)
+    pool = state.pools["k8s-prod"]
+    assert (pool.type, pool.description, pool.paused, pool.concurrency_limit) == ("kubernetes", "Production", True, 20)
+    assert pool.base_job_template == template
+    critical = pool.queues["critical"]
+    assert (critical.priority, critical.concurrency_limit, critical.paused, critical.description) == (1, 1, True, "sla")
+    assert pool.queues["default"].description == "The work pool's default queue."
+    assert pool.queues["default"].priority is UNMANAGED
+    assert state.pools["bare"].base_job_template is UNMANAGED
+    assert str(pool.source) == "infra/main.tf:9:1"
+    assert str(critical.source) == "infra/main.tf:20:1"
+    assert tree.where(diags) == [
+        "infra/main.tf:17:1 warning type not set: the pool will be created as prefect-agent [work_pool.bare]"]
+
+
+def test_resource_problems_point_at_their_attribute(tree):
+    tree.write("m/main.tf", """
+        resource "prefect_work_pool" "p" {
+          name = "p"
+          type = "process"
+          concurency_limit = 3
+          base_job_template = jsonencode({ job_configuration = { a = "{{ b }}" }, variables = { properties = { a = {} } } })
+        }
+        resource "prefect_work_pool" "q" {
+          name = "q"
+          type = "process"
+          base_job_template = { job_configuration = {} }
+        }
+        resource "prefect_work_pool" "r" {
+          name = "r"
+          type = "process"
+          base_job_template = "{not json"
+        }
+        resource "prefect_work_queue" "orphan" {
+          work_pool_name = "missing"
+          name = "x"
+        }
+        resource "prefect_work_queue" "dup1" {
+          work_pool_name = "p"
+          name = "same"
+        }
+        resource "prefect_work_queue" "dup2" {
+          work_pool_name = "p"
+          name = "same"
+        }
+        resource "prefect_work_pool" "prefect" {
+          name = "prefect-thing"
+          type = "process"
+        }
+        """)
+    state, diags = tree.load("m")
+    assert state is None
+    got = tree.where(diags)
+    expected = [
+        "m/main.tf:4:3 error unknown attribute 'concurency_limit' in prefect_work_pool.p [work_pool.p]",
+        "m/main.tf:5:23 error job_configuration uses undeclared variable(s): b [work_pool.p]",
+        "m/main.tf:10:23 error base_job_template must be a JSON string [work_pool.q]",
+        "m/main.tf:15:23 error base_job_template is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 2 of the JSON) [work_pool.r]",
+        "m/main.tf:18:20 error queue 'x' refers to pool 'missing', which no prefect_work_pool in this module declares [work_queue.missing.x]",
+        "m/main.tf:25:1 error two prefect_work_queue resources declare queue 'same' of pool 'p' [work_queue.p.same]",
+        "m/main.tf:29:1 error pool name 'prefect-thing' is reserved [work_pool.prefect-thing]",
+    ]
+    for line in expected:
+        assert line in got, got
+    assert 'Did you mean "concurrency_limit"?' in next(d.detail for d in diags if "concurency_limit" in d.summary)
+
+
+def test_unused_cli_var_is_a_warning(tree):
+    tree.write("pools.yaml", "version: 1\nwork_pools: {a: {type: process}}\n")
+    state, diags = tree.load("pools.yaml", variables={"env": "prod"})
+    assert state is not None
+    assert [d.summary for d in diags.warnings] == ['--var env is not used: no .tf file declares variable "env"']
+
+
+def test_hcl_and_yaml_merge_in_order(tree):
+    tree.write("d/a.tf", 'resource "prefect_work_pool" "p" {\n  name = "p"\n  type = "process"\n  concurrency_limit = 1\n}\n')
+    tree.write("d/b.yaml", "work_pools:\n  p:\n    concurrency_limit: 9\n")
+    state, diags = tree.load("d")
+    assert not diags.has_errors, tree.where(diags)
+    assert state.pools["p"].concurrency_limit == 9
