@@ -253,7 +253,7 @@ def render_human(
         lines.append(render_diagnostic(diag, color=color))
         lines.append("")
     if changes or plan.get("steps"):
-        lines.append(paint("Plan:", BOLD, color) + plan_line(plan)[len("Plan:"):])
+        lines.append(paint(plan_line(plan), BOLD, color))
         if not automation:
             lines.append("")
             if apply_hint:
