@@ -113,3 +113,9 @@ def make_cli(venv: Path, home: Path, api_url: str) -> CliRunner:
 def prefect_cli(prefect_venv: Path, prefect_home: Path, our_server) -> CliRunner:
     """Run the real `prefect` CLI against our server: `prefect_cli("work-pool", "ls")`."""
     return make_cli(prefect_venv, prefect_home, our_server.api_url)
+
+
+@pytest.fixture(scope="session")
+def prefect_cli_for(prefect_venv: Path, prefect_home: Path) -> Callable[[str], CliRunner]:
+    """`prefect_cli_for(api_url)`: a runner of the real `prefect` CLI against any server."""
+    return lambda api_url: make_cli(prefect_venv, prefect_home, api_url)
