@@ -9,6 +9,7 @@ reported as ``file:line: message`` and left untouched.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -31,7 +32,9 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool, recursive: bool) -
     base_job_templates, work_pools; type, description, paused, concurrency_limit,
     base_job_template, queues in a pool; priority, concurrency_limit, paused,
     description in a queue); unknown keys keep their place after the known ones
-    and comments are kept. In .tf files, indentation is two spaces per level and
+    and comments are kept. YAML files that are not poolform configs (no
+    work_pools, base_job_templates or manage at the top, and no config.schema.json
+    modeline) are left alone. In .tf files, indentation is two spaces per level and
     `=` is aligned in runs of attributes, as `terraform fmt` does.
 
     Files are rewritten in place and the changed ones listed, unless --check.
@@ -45,6 +48,7 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool, recursive: bool) -
     from reconciler.config.fmt import discover, format_file
 
     files, problems = discover(paths or (".",), recursive=recursive)
+    named = {Path(p).resolve() for p in paths if Path(p).is_file()}
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
     failed = bool(problems)
@@ -55,6 +59,10 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool, recursive: bool) -
             click.echo(f"Error: {result.error}", err=True)
             click.echo("  The file was left unchanged; fix it and run `poolform fmt` again.", err=True)
             failed = True
+            continue
+        if result.skipped is not None:
+            if Path(path).resolve() in named:
+                click.echo(f"Skipped {path}: {result.skipped}.", err=True)
             continue
         if not result.changed:
             continue

@@ -61,6 +61,8 @@ class FormatResult:
     original: str
     formatted: str | None = None
     error: FormatError | None = None
+    skipped: str | None = None
+    """Why the file was left alone although it parsed (a YAML file that is not a poolform config)."""
 
     @property
     def changed(self) -> bool:
@@ -130,6 +132,10 @@ def format_file(path: Path) -> FormatResult:
         return FormatResult(path, "", error=FormatError(str(path), None, f"not UTF-8 text ({exc.reason})"))
     except OSError as exc:
         return FormatResult(path, "", error=FormatError(str(path), None, exc.strerror or str(exc)))
+    if path.suffix in YAML_SUFFIXES and not is_config_yaml(original):
+        return FormatResult(path, original, formatted=original,
+                            skipped="not a poolform config (no work_pools, base_job_templates or manage at the top, "
+                                    "and no config.schema.json modeline)")
     try:
         return FormatResult(path, original, formatted=format_source(original, str(path)))
     except FormatError as exc:
@@ -137,6 +143,25 @@ def format_file(path: Path) -> FormatResult:
 
 
 # ---------------------------------------------------------------- YAML
+
+CONFIG_TOP_KEYS = ("work_pools", "base_job_templates", "manage")
+_MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=\S*config\.schema\.json", re.MULTILINE)
+
+
+def is_config_yaml(text: str) -> bool:
+    """Whether a YAML text is a poolform config (so other YAML in a repository is left alone).
+
+    True when it names the config schema in a modeline, or when a document is a
+    mapping with ``work_pools``, ``base_job_templates`` or ``manage`` at the top.
+    Unparseable text counts as a config, so that its error is reported.
+    """
+    if _MODELINE.search(text):
+        return True
+    try:
+        documents = list(YAML(typ="safe").load_all(text))
+    except Exception:
+        return True
+    return any(isinstance(doc, dict) and any(key in doc for key in CONFIG_TOP_KEYS) for doc in documents)
 
 _EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*---(?:[ \t]|$)", re.MULTILINE)
 
@@ -146,7 +171,13 @@ def _new_yaml() -> YAML:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
+    yaml.brace_single_entry_mapping_in_flow_sequence = True
+    yaml.representer.add_representer(type(None), _represent_null)
     return yaml
+
+
+def _represent_null(representer: Any, data: None) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
 
 
 def format_yaml(text: str, filename: str = "<string>") -> str:

@@ -81,6 +81,16 @@ YAML_CASES = [
         "version: 1\nwork_pools:\n  p:\n    queues:\n      no: {priority: 1}\n      on: {priority: 2}\n",
         "version: 1\nwork_pools:\n  p:\n    queues:\n      no: {priority: 1}\n      on: {priority: 2}\n",
     ),
+    (
+        "nulls-written-as-null",
+        "version: 1\nwork_pools:\n  p:\n    description:\n    concurrency_limit: ~\n",
+        "version: 1\nwork_pools:\n  p:\n    description: null\n    concurrency_limit: null\n",
+    ),
+    (
+        "single-entry-mappings-in-flow-sequences-keep-braces",
+        "version: 1\nbase_job_templates:\n  t:\n    variables: {anyOf: [{type: string}, {type: 'null'}]}\n",
+        "version: 1\nbase_job_templates:\n  t:\n    variables: {anyOf: [{type: string}, {type: 'null'}]}\n",
+    ),
     ("empty-file", "", ""),
     ("only-comments", "# nothing yet\n", "# nothing yet\n"),
 ]
@@ -302,6 +312,20 @@ def test_fmt_recursive_only_when_asked(tmp_path: Path) -> None:
     assert result.exit_code == 3 and str(nested / "p.yaml") in result.output
 
 
+def test_fmt_leaves_other_yaml_alone(tmp_path: Path) -> None:
+    workflow = tmp_path / "ci.yml"
+    workflow.write_text("on:\n    push:\njobs: {}\n")
+    marked = tmp_path / "overlay.yaml"
+    marked.write_text("# yaml-language-server: $schema=../provider-schema/config.schema.json\nfoo:\n    bar: 1\n")
+    result = CliRunner().invoke(cli, ["fmt", str(tmp_path)])
+    assert result.exit_code == 0
+    assert workflow.read_text() == "on:\n    push:\njobs: {}\n"
+    assert marked.read_text().endswith("foo:\n  bar: 1\n")
+    named = CliRunner().invoke(cli, ["fmt", "--check", str(workflow)])
+    assert named.exit_code == 0
+    assert f"Skipped {workflow}: not a poolform config" in named.output
+
+
 def test_fmt_missing_path_is_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["fmt", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
@@ -314,3 +338,9 @@ def test_discover_skips_hidden_directories(tmp_path: Path) -> None:
     (tmp_path / "a.tf").write_text(UGLY_TF)
     files, problems = discover([tmp_path], recursive=True)
     assert files == [tmp_path / "a.tf"] and problems == []
+
+
+def test_the_shipped_examples_are_formatted() -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = CliRunner().invoke(cli, ["fmt", "--check", "--diff", "--recursive", str(root / "examples")])
+    assert result.exit_code == 0, "run `poolform fmt -r examples/`:\n" + result.output
