@@ -379,3 +379,25 @@ def test_every_table_plan_validates_against_the_published_schema() -> None:
     broken = make_plan(*[CASES["create-from-empty"].desired, CASES["create-from-empty"].observed]).to_json()
     broken["steps"][0]["op"] = "explode"
     assert list(validator.iter_errors(broken))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_scenario(), st.data())
+def test_targets_only_touch_targeted_addresses(scenario, data) -> None:
+    cfg, state = scenario
+    addresses = sorted({p.address for p in cfg.pools.values()} | {q.address for p in cfg.pools.values() for q in p.queues.values()})
+    targets = data.draw(st.lists(st.sampled_from(addresses), min_size=1, max_size=2, unique=True))
+    plan = make_plan(cfg, state, targets=targets)
+    target_pools = {t[len("work_pool."):] for t in targets if t.startswith("work_pool.")}
+    target_queues = {t for t in targets if t.startswith("work_queue.")}
+    queue_pools = {t.split(".")[1] for t in target_queues}
+    assert plan.complete is False
+    for step in plan.steps:
+        if step["pool"] in target_pools:
+            continue
+        if step["op"] == "create_pool":
+            assert step["pool"] in queue_pools and step["pool"] not in state.pools
+        elif step["op"] == "converge_priorities":
+            assert set(step["priorities"]) <= {t.split(".")[2] for t in target_queues if t.split(".")[1] == step["pool"]}
+        else:
+            assert step["address"] in target_queues, (step, targets)
