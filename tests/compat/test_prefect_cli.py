@@ -119,6 +119,17 @@ def test_work_pool_lifecycle(prefect_cli, our_api, tmp_path):
     assert "does not exist" in failed(prefect_cli("work-pool", "delete", name))
 
 
+def test_work_pool_of_a_type_not_installed_takes_its_template_from_the_server(prefect_cli, our_api):
+    name = unique("cli-k8s")
+    out = ok(prefect_cli("work-pool", "create", name, "--type", "kubernetes", "--paused"))
+    assert f"Created work pool {name!r}" in out
+    registry = our_api.get("collections/views/aggregate-worker-metadata").json()
+    pool = get_pool(our_api, name)
+    assert pool["base_job_template"] == registry["prefect-kubernetes"]["kubernetes"]["default_base_job_configuration"]
+    assert (pool["type"], pool["is_paused"], pool["status"]) == ("kubernetes", True, "PAUSED")
+    assert our_api.delete(f"work_pools/{name}").status_code == 204
+
+
 def test_work_queue_lifecycle(prefect_cli, our_api):
     pool = unique("cli-qpool")
     create_pool(our_api, pool)
