@@ -43,6 +43,7 @@ class ProviderState:
         self._lock = threading.Lock()
         self._settings: Any = None
         self._client: Any = None
+        self._readers: tuple[Any, Any, Any] | None = None
         self._problem: tuple[str, str] | None = ("Provider not configured",
                                                  "Terraform did not configure the prefect provider before use.")
 
@@ -101,3 +102,33 @@ class ProviderState:
 
                 self._client = PrefectClient(self._settings)
             return self._client
+
+    def readers(self) -> tuple[Any, Any]:
+        """Coalescing readers ``(pools by name, queue lists by pool)`` over the shared client."""
+        client = self.client()
+        with self._lock:
+            if self._readers is None or self._readers[0] is not client:
+                from reconciler.errors import NotFound
+                from reconciler.provider.reads import BatchReader
+
+                def pools(names: list[str]) -> dict[str, Any]:
+                    return {p["name"]: p for p in client.read_pools(names)}
+
+                def queues(pool_names: list[str]) -> dict[str, Any]:
+                    def one(pool: str) -> Any:
+                        try:
+                            return client.read_queues(pool)
+                        except NotFound:
+                            return None
+                    return dict(zip(pool_names, client.map(one, pool_names)))
+
+                self._readers = (client, BatchReader(pools), BatchReader(queues))
+            return self._readers[1], self._readers[2]
+
+    def written(self) -> None:
+        """Forget coalesced reads after a write."""
+        with self._lock:
+            readers = self._readers
+        if readers is not None:
+            readers[1].invalidate()
+            readers[2].invalidate()

@@ -30,7 +30,21 @@ def os_arch() -> str:
     return f"{system}_{_ARCH.get(machine, machine)}"
 
 
-def launcher_source(python: str = sys.executable) -> str:
+def interpreter() -> str:
+    """This interpreter, spelled the same however it was started (``python`` or ``python3``), so
+    that reinstalling gives the same launcher and the lock file's hash stays valid."""
+    current = Path(sys.executable)
+    plain = current.with_name("python")
+    try:
+        if plain.exists() and os.path.samefile(plain, current):
+            return str(plain)
+    except OSError:
+        pass
+    return str(current)
+
+
+def launcher_source(python: str | None = None) -> str:
+    python = python or interpreter()
     package_root = Path(__file__).resolve().parents[2]
     return (
         f"#!{python}\n"
@@ -41,7 +55,7 @@ def launcher_source(python: str = sys.executable) -> str:
     )
 
 
-def install(directory: Path | str = DEFAULT_DIR, *, version: str = __version__, python: str = sys.executable) -> Path:
+def install(directory: Path | str = DEFAULT_DIR, *, version: str = __version__, python: str | None = None) -> Path:
     """Write the launcher into the mirror under ``directory``; return the executable's path."""
     root = Path(directory).expanduser().resolve()
     target = root / HOST / NAMESPACE / TYPE / version / os_arch()

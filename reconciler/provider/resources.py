@@ -25,6 +25,7 @@ Planning rules (what the official provider gets wrong, terraform.md §1.5):
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any, Callable
 
@@ -35,6 +36,8 @@ from reconciler.provider.codec import UNKNOWN, Diags, ProviderError, is_known
 from reconciler.provider.config import ProviderState
 
 POOL_WAIT_SECONDS = 10.0
+_CHECK_LOCK = threading.Lock()
+"""One template check at a time: parallel validations of one template then share its cached result."""
 
 
 def _enc(name: str) -> str:
@@ -138,12 +141,15 @@ class Resource:
 
     def apply(self, prior: dict[str, Any] | None, planned: dict[str, Any] | None, config: dict[str, Any] | None,
               diags: Diags) -> dict[str, Any] | None:
-        if planned is None:
-            self.delete(prior or {}, diags)
-            return None
-        if prior is None:
-            return self.create(planned, diags)
-        return self.update(prior, planned, diags)
+        try:
+            if planned is None:
+                self.delete(prior or {}, diags)
+                return None
+            if prior is None:
+                return self.create(planned, diags)
+            return self.update(prior, planned, diags)
+        finally:
+            self.provider.written()
 
     def state(self, values: dict[str, Any]) -> dict[str, Any]:
         return {name: values.get(name) for name in self.block.names}
@@ -199,7 +205,9 @@ class WorkPool(Resource):
         except ProviderError as exc:
             diags.error(exc.summary, exc.detail, exc.path)
             return
-        for problem in check_template(template):
+        with _CHECK_LOCK:
+            problems = check_template(template)
+        for problem in problems:
             where = ".".join(str(p) for p in problem.path)
             detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
             add = diags.warning if problem.severity == "warning" else diags.error
@@ -271,9 +279,9 @@ class WorkPool(Resource):
             raise _api_error(f"delete work pool {name!r}", exc) from None
 
     def read(self, current: dict[str, Any], diags: Diags) -> dict[str, Any] | None:
-        client = self.provider.client()
         name = current.get("name")
-        body = _call(f"read work pool {name!r}", lambda: client.read_pool(name))
+        pools, _ = self.provider.readers()
+        body = _call(f"read work pool {name!r}", lambda: pools.get(name))
         if body is None:
             return None
         server_template = body.get("base_job_template") or {}
@@ -421,7 +429,9 @@ class WorkQueue(Resource):
 
     def read(self, current: dict[str, Any], diags: Diags) -> dict[str, Any] | None:
         pool, name = current.get("work_pool_name"), current.get("name")
-        body = _call(f"read work queue {pool!r}/{name!r}", lambda: self._get(pool, name))
+        _, queues = self.provider.readers()
+        listed = _call(f"read work queue {pool!r}/{name!r}", lambda: queues.get(pool)) or []
+        body = next((q for q in listed if q.get("name") == name), None)
         if body is None:
             return None
         return self._from_api(body, current)

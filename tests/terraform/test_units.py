@@ -173,13 +173,14 @@ def test_launcher_refuses_to_run_outside_terraform(tmp_path):
 
 def test_install_command_writes_mirror_and_prints_cli_config(tmp_path):
     from reconciler.cli.terraform import terraform
-    from reconciler.provider.install import os_arch
+    from reconciler.provider.install import interpreter, os_arch
 
     result = CliRunner().invoke(terraform, ["install", "--dir", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     exe = tmp_path / "m" / "registry.terraform.io" / "poolform" / "prefect" / "0.1.0" / os_arch() / "terraform-provider-prefect_v0.1.0"
     assert os.access(exe, os.X_OK)
-    assert exe.read_text().startswith(f"#!{sys.executable}\n")
+    assert exe.read_text().startswith(f"#!{interpreter()}\n")
+    assert os.path.samefile(interpreter(), sys.executable)
     assert f'path    = "{tmp_path / "m"}"' in result.output
     assert 'include = ["registry.terraform.io/poolform/prefect"]' in result.output
 
@@ -201,3 +202,49 @@ def test_startup_path_keeps_heavy_libraries_unloaded():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- coalesced reads -----------------------------------------------------------------------
+
+
+def test_batch_reader_coalesces_concurrent_reads_and_expires():
+    import threading
+
+    from reconciler.provider.reads import BatchReader
+
+    calls: list[list[str]] = []
+    now = [0.0]
+
+    def fetch(keys):
+        calls.append(sorted(keys))
+        return {k: k.upper() for k in keys if k != "missing"}
+
+    reader = BatchReader(fetch, window=0.05, ttl=1.0, clock=lambda: now[0])
+    results = {}
+    threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, reader.get(k)))
+               for k in ("a", "b", "c", "missing")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"a": "A", "b": "B", "c": "C", "missing": None}
+    assert len(calls) < 4 and sorted(k for c in calls for k in c) == ["a", "b", "c", "missing"]
+    before = len(calls)
+    assert reader.get("a") == "A" and len(calls) == before, "fresh answers are reused"
+    now[0] = 5.0
+    assert reader.get("a") == "A" and len(calls) == before + 1, "stale answers are fetched again"
+    reader.invalidate()
+    reader.get("a")
+    assert len(calls) == before + 2
+
+
+def test_batch_reader_hands_a_failed_fetch_to_every_reader():
+    from reconciler.provider.reads import BatchReader
+
+    def fetch(keys):
+        raise RuntimeError("server down")
+
+    reader = BatchReader(fetch, window=0.0)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="server down"):
+            reader.get("a")
