@@ -423,8 +423,8 @@ def _check_pool_name(name: str, doc: RawDoc, diags: Diagnostics) -> None:
 
 
 def _check_queue_name(pool: str, name: str, doc: RawDoc, diags: Diagnostics) -> None:
-    at = doc.where(("work_pools", pool, "queues", name), key=True)
     if not name or _BAD_NAME_CHARS.search(name):
+        at = doc.where(("work_pools", pool, "queues", name), key=True)
         diags.error(f"queue name {name!r} is not allowed",
                     "Queue names must be non-empty and must not contain / % & > <.",
                     address=queue_address(pool, name), range=at)

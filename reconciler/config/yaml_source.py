@@ -51,6 +51,8 @@ def _resolve_plain(text: str) -> Any:
         return True
     if text in ("false", "False", "FALSE"):
         return False
+    if text.isdigit() and text.isascii():
+        return int(text)
     first = text[0]
     if first.isdigit() or first in "+-.":
         if _INT_RE.match(text):
@@ -72,11 +74,19 @@ def _compose_libyaml(text: str) -> Any:
     import yaml
     from yaml._yaml import CParser  # type: ignore[import-not-found]
 
+    scalar_node, sequence_node = yaml.ScalarNode, yaml.SequenceNode
+
     class _Resolver(yaml.resolver.BaseResolver):
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-            if kind is yaml.ScalarNode and implicit[0]:
-                return _PLAIN
-            return super().resolve(kind, value, implicit)
+            if kind is scalar_node:
+                return _PLAIN if implicit[0] else _STR
+            return _SEQ if kind is sequence_node else _MAP
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
 
     class _Loader(CParser, _Resolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
@@ -125,25 +135,24 @@ BACKEND = "libyaml" if _libyaml_available() else "ruamel"
 
 
 class _Converter:
-    def __init__(self, filename: str, doc: RawDoc, diags: Diagnostics, ruamel: bool) -> None:
+    """Nodes -> plain values, recording positions; written for speed (one call per node)."""
+
+    def __init__(self, filename: str, doc: RawDoc, diags: Diagnostics) -> None:
         self.filename = filename
-        self.doc = doc
+        self.values = doc.values
+        self.keys = doc.keys
         self.diags = diags
-        self.ruamel = ruamel
 
-    def loc(self, node: Any) -> Loc:
+    def error(self, node: Any, summary: str, detail: str = "") -> None:
         mark = node.start_mark
-        return (self.filename, mark.line + 1, mark.column + 1)
-
-    def tag(self, node: Any) -> str:
-        return str(node.tag)
+        self.diags.error(summary, detail, range=SourceRange(self.filename, Pos(mark.line + 1, mark.column + 1)))
 
     def scalar(self, node: Any) -> Any:
-        tag = self.tag(node)
+        tag = node.tag
         value = node.value
         if tag == _PLAIN:
             return _resolve_plain(value)
-        if tag in (_STR, "!"):
+        if tag == _STR or tag == "!":
             return value
         if tag in (_INT, _FLOAT, _BOOL, _NULL):
             resolved = _resolve_plain(value)
@@ -155,57 +164,57 @@ class _Converter:
         self.error(node, f"unsupported YAML tag {tag}", "Remove the tag; poolform reads plain YAML 1.2 values.")
         return value
 
-    def error(self, node: Any, summary: str, detail: str = "") -> None:
-        loc = self.loc(node)
-        self.diags.error(summary, detail, range=SourceRange(loc[0], Pos(loc[1], loc[2])))
-
     def convert(self, node: Any, path: tuple[Any, ...], depth: int = 0) -> Any:
+        mark = node.start_mark
+        self.values[path] = (self.filename, mark.line + 1, mark.column + 1)
+        kind = node.id
+        if kind == "scalar":
+            tag = node.tag
+            if tag == _PLAIN:
+                return _resolve_plain(node.value)
+            if tag == _STR:
+                return node.value
+            return self.scalar(node)
         if depth > 200:
             self.error(node, "the document is nested too deeply (or an alias refers to itself)")
             return None
-        self.doc.values[path] = self.loc(node)
-        kind = node.__class__.__name__
-        if kind == "ScalarNode":
-            return self.scalar(node)
-        if kind == "SequenceNode":
+        if kind == "sequence":
             return [self.convert(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        if kind == "MappingNode":
-            return self.mapping(node, path, depth)
-        self.error(node, "unsupported YAML node")
-        return None
+        return self.mapping(node, path, depth)
 
     def mapping(self, node: Any, path: tuple[Any, ...], depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
-        seen: dict[Any, Loc] = {}
-        merged: list[tuple[Any, Any]] = []
+        merged: list[Any] = []
+        keys = self.keys
+        filename = self.filename
         for key_node, value_node in node.value:
-            if key_node.__class__.__name__ != "ScalarNode":
+            if key_node.id != "scalar":
                 self.error(key_node, "mapping keys must be plain scalars", "Write the key as a string.")
                 continue
-            if self.tag(key_node) == _MERGE or (self.tag(key_node) == _PLAIN and key_node.value == "<<"):
-                merged.append((key_node, value_node))
+            key = key_node.value
+            if key == "<<" and key_node.tag in (_PLAIN, _MERGE):
+                merged.append(value_node)
                 continue
-            key = self.scalar(key_node)
-            if not isinstance(key, str):
-                key = key_node.value if key is not None else key_node.value
-            if key in seen:
-                first = seen[key]
+            mark = key_node.start_mark
+            sub = path + (key,)
+            if key in out:
+                first = keys[sub]
                 self.error(key_node, f"duplicate key {key!r}",
                            f"{key!r} was already set at {first[0]}:{first[1]}:{first[2]}; keep one of them.")
                 continue
-            seen[key] = self.loc(key_node)
-            self.doc.keys[path + (key,)] = seen[key]
-            out[key] = self.convert(value_node, path + (key,), depth + 1)
-        for key_node, value_node in merged:
-            sources = value_node.value if value_node.__class__.__name__ == "SequenceNode" else [value_node]
+            keys[sub] = (filename, mark.line + 1, mark.column + 1)
+            out[key] = self.convert(value_node, sub, depth + 1)
+        for value_node in merged:
+            sources = value_node.value if value_node.id == "sequence" else [value_node]
             for source in sources:
-                if source.__class__.__name__ != "MappingNode":
+                if source.id != "mapping":
                     self.error(source, "a '<<' merge needs a mapping (or a list of mappings)")
                     continue
                 for key_node, item in source.value:
                     key = key_node.value
                     if key not in out:
-                        self.doc.keys[path + (key,)] = self.loc(key_node)
+                        mark = key_node.start_mark
+                        keys[path + (key,)] = (filename, mark.line + 1, mark.column + 1)
                         out[key] = self.convert(item, path + (key,), depth + 1)
         return out
 
@@ -222,7 +231,7 @@ def parse_yaml_text(text: str, filename: str, diags: Diagnostics, *, backend: st
     doc = RawDoc({}, filename)
     if node is None:
         return doc
-    converter = _Converter(filename, doc, diags, ruamel=backend != "libyaml")
+    converter = _Converter(filename, doc, diags)
     data = converter.convert(node, ())
     doc.data = data  # type: ignore[assignment]
     return doc
