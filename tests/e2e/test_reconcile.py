@@ -149,7 +149,8 @@ def test_saved_plan_applies_exactly_and_empty_plan_says_no_changes(env):
 
 def test_injected_server_error_then_rerun_converges(env):
     cfg = env.write("pools.yaml", BASE)
-    env.faults.fail(lambda r: r.method == "POST" and r.url.path.endswith(f"{env.name('k8s')}/queues"), nth=2, status=500)
+    env.faults.fail(lambda r: r.method == "POST" and "/queues" in r.url.path and env.name("k8s") in r.url.path
+                    and json.loads(r.content).get("name") == "high", status=500)
     result = env.cli("apply", "-f", cfg, "--auto-approve")
     out = assert_ok(result, 1)
     assert f"Error: work_queue.{env.name('k8s')}.high" in out
