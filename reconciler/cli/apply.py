@@ -122,7 +122,7 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
                 client.close()
         return
 
-    interactive = common.STDIN_IS_TTY()
+    interactive = common.STDIN_IS_TTY() and not common.automation()
     if as_json and not auto_approve:
         common.fail("--json without a plan file needs --auto-approve (there is no prompt in JSON mode)")
     if not auto_approve and not interactive:

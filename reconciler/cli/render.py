@@ -83,6 +83,12 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
     if not template or not isinstance(template, dict) or not template.get("job_configuration"):
         common.fail(f"work pool {pool!r} has no base job template in {origin}; there is nothing to render. "
                     "Declare base_job_template in the config, or set one on the pool.")
+    from reconciler.templates import validate_job_variables
+
+    merged = {**deployment_vars, **flow_run_vars}
+    for problem in validate_job_variables(template.get("variables") or {}, merged, enforce_required=True):
+        click.echo(f"Warning: the server would refuse these job variables when a flow run is created: {problem}",
+                   err=True)
     try:
         rendered = render_job_configuration(template, deployment_vars=deployment_vars, flow_run_vars=flow_run_vars,
                                             environ=dict(os.environ))

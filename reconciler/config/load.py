@@ -464,7 +464,8 @@ def build_state(doc: RawDoc, diags: Diagnostics) -> DesiredState:
         return state
     for name, raw in pools.items():
         _check_pool_name(name, doc, diags)
-        path = ("work_pools", name)
+        if raw is None:
+            raw = {}
         if not isinstance(raw, dict):
             continue
         pool = _build_pool(name, raw, doc, diags, bad, resolver, named, named_problems)

@@ -180,9 +180,10 @@ class WorkPool(BaseModel):
         "`{template: NAME, defaults: {...}}`. Absent: not managed. `{}`: no template.",
         examples=[{"file": "templates/k8s.json"}, {"template": "k8s", "defaults": {"namespace": "etl"}}],
     )
-    queues: dict[str, WorkQueue] = Field(
+    queues: dict[str, WorkQueue | None] = Field(
         default_factory=dict,
-        description="Queue name -> queue. Declaring `default` manages the queue every pool has.",
+        description="Queue name -> queue (null or {} declares it with the server's defaults). "
+        "Declaring `default` manages the queue every pool has.",
         examples=[{"critical": {"priority": 1, "concurrency_limit": 1}, "low": {"priority": 10}}],
         json_schema_extra={"propertyNames": {"pattern": QUEUE_NAME_PATTERN}},
     )
@@ -205,9 +206,10 @@ class ConfigDocument(BaseModel):
         "`base_job_template: {template: NAME}`.",
         examples=[{"k8s": {"file": "templates/k8s.json"}}],
     )
-    work_pools: dict[str, WorkPool] = Field(
+    work_pools: dict[str, WorkPool | None] = Field(
         default_factory=dict,
-        description="Pool name -> pool. Names starting with `prefect` are reserved by the server.",
+        description="Pool name -> pool (null declares it with the server's defaults). "
+        "Names starting with `prefect` are reserved by the server.",
         examples=[{"k8s-prod": {"type": "kubernetes", "queues": {"critical": {"priority": 1}}}}],
         json_schema_extra={"propertyNames": {"pattern": POOL_NAME_PATTERN, "not": {"pattern": RESERVED_POOL_PATTERN}}},
     )

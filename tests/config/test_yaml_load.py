@@ -289,3 +289,22 @@ def test_state_for_template_file_is_what_the_file_holds(tree):
     assert not diags
     assert state.pools["a"].base_job_template == {
         "job_configuration": {"c": "{{ c }}"}, "variables": {"properties": {"c": {"type": "integer", "default": 3}}}}
+
+
+def test_null_entries_declare_with_defaults(tree):
+    tree.write("pools.yaml", """
+        version: 1
+        work_pools:
+          a:
+            type: process
+            queues:
+              default:
+              q:
+          b:
+        """)
+    state, diags = tree.load("pools.yaml")
+    assert not diags.has_errors
+    assert list(state.pools["a"].queues) == ["default", "q"]
+    assert state.pools["a"].queues["q"].description == ""
+    assert state.pools["b"].type == "prefect-agent"
+    assert [d.summary for d in diags.warnings] == ["type not set: the pool will be created as prefect-agent"]
