@@ -230,3 +230,17 @@ def test_over_a_socket_with_the_network_client(socket_env):
 def test_client_factory_is_restored(ref_env):
     ref_env.cli("plan", "-f", ref_env.write("pools.yaml", CFG))
     assert _common.CLIENT_FACTORY is None
+
+
+def test_render_warns_about_job_variables_the_server_would_refuse(ref_env):
+    cfg = ref_env.write("pools.yaml", TEMPLATED)
+    result = ref_env.cli("render", "--pool", ref_env.name("tpl"), "-f", cfg, "--job-variables", '{"image": 5}')
+    out = assert_ok(result)
+    assert "Warning: the server would refuse these job variables" in out
+    assert json.loads(out[out.index("{"):])["image"] == 5
+
+
+def test_automation_never_prompts(ref_env):
+    cfg = ref_env.write("pools.yaml", CFG)
+    out = assert_ok(ref_env.cli("apply", "-f", cfg, tty=True, input="yes\n", env={"CI": "true"}), 1)
+    assert "no --auto-approve" in out and "Enter a value" not in out
