@@ -146,12 +146,27 @@ def tf_env(mirror: dict[str, Path], server, home: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def tf(terraform_bin, mirror, server, tmp_path: Path) -> TF:
-    work = tmp_path / "work"
-    work.mkdir()
-    home = tmp_path / "home"
-    home.mkdir()
-    return TF(terraform_bin, work, tf_env(mirror, server, home))
+def tf_for(terraform_bin, mirror, tmp_path: Path):
+    """A factory: ``tf_for(server_with_api_url) -> TF`` in this test's temporary directory."""
+
+    def make(target) -> TF:
+        work = tmp_path / "work"
+        work.mkdir()
+        home = tmp_path / "home"
+        home.mkdir()
+        return TF(terraform_bin, work, tf_env(mirror, target, home))
+
+    return make
+
+
+@pytest.fixture
+def tf(tf_for, server) -> TF:
+    return tf_for(server)
+
+
+@pytest.fixture(scope="session")
+def api_for():
+    return Api
 
 
 @pytest.fixture

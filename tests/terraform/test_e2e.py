@@ -87,6 +87,13 @@ def test_priority_reorder_of_siblings_converges_without_ping_pong(tf, api, names
     tf.init()
     tf.apply()
     tf.write(pool_and_queues(pool, {"a": 4, "b": 3, "c": 2}))
+    plan = tf.plan_json()
+    for change in plan["resource_changes"]:
+        if change["address"] in ("prefect_work_queue.a", "prefect_work_queue.c"):
+            assert change["change"]["actions"] == ["update"]
+            assert set(change["change"]["after_unknown"]) <= {"updated"}, "no (known after apply) noise"
+        else:
+            assert change["change"]["actions"] == ["no-op"], change["address"]
     tf.apply()
     code, out = tf.plan()
     assert code == 0, out
@@ -390,3 +397,24 @@ def test_terraform_providers_schema_matches_the_checked_in_schema(tf):
     tf.write("")
     tf.init()
     assert json.loads(tf.run("providers", "schema", "-json").stdout) == json.loads(SCHEMA_FILE.read_text())
+
+
+def test_templatefile_template_applies_without_inconsistent_result(tf, api, names):
+    pool = names()
+    (tf.dir / "template.json.tftpl").write_text(
+        '{\n  "job_configuration": {"command": "{{ command }}", "team": "${team}"},\n'
+        '  "variables": {"type": "object", "properties": {"command": {"type": "string", "default": "${cmd}"}}}\n}\n')
+    tf.write(f'''
+resource "prefect_work_pool" "pool" {{
+  name              = "{pool}"
+  type              = "process"
+  base_job_template = templatefile("${{path.module}}/template.json.tftpl", {{ team = "data", cmd = "python -m app" }})
+}}
+''')
+    tf.init()
+    out = tf.apply()
+    assert "inconsistent result" not in out
+    template = api.get(f"/work_pools/{pool}")["base_job_template"]
+    assert template["job_configuration"]["team"] == "data"
+    assert template["variables"]["properties"]["command"]["default"] == "python -m app"
+    assert tf.plan()[0] == 0
