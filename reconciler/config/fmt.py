@@ -172,12 +172,53 @@ def _new_yaml() -> YAML:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     yaml.brace_single_entry_mapping_in_flow_sequence = True
-    yaml.representer.add_representer(type(None), _represent_null)
+    yaml.representer.add_representer(_SpelledNull, _represent_spelled_null)
     return yaml
 
 
-def _represent_null(representer: Any, data: None) -> Any:
-    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+class _SpelledNull:
+    """A null written as a word (``null``, ``~``): dumped with that word, not as an empty value."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _represent_spelled_null(representer: Any, data: _SpelledNull) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:null", data.text)
+
+
+_NULL_WORD = re.compile(r"(null|Null|NULL|~)(?=[\s,\]}#]|$)")
+
+
+def _spell_nulls(node: Any, lines: list[str]) -> None:
+    """Replace each null that was spelled out in the source by a :class:`_SpelledNull`."""
+    if isinstance(node, CommentedMap):
+        for key, value in list(node.items()):
+            if value is None:
+                word = _null_word(lines, node.lc.key(key), node.lc.value(key))
+                if word:
+                    node[key] = _SpelledNull(word)
+            else:
+                _spell_nulls(value, lines)
+    elif isinstance(node, CommentedSeq):
+        for index, value in enumerate(node):
+            if value is None:
+                node[index] = _SpelledNull(_null_word(lines, None, node.lc.item(index)) or "null")
+            else:
+                _spell_nulls(value, lines)
+
+
+def _null_word(lines: list[str], key_pos: Any, value_pos: Any) -> str | None:
+    try:
+        line, col = value_pos
+    except (TypeError, ValueError):
+        return None
+    if key_pos is not None and line != key_pos[0] and col <= key_pos[1]:
+        return None
+    if not 0 <= line < len(lines):
+        return None
+    match = _NULL_WORD.match(lines[line], col)
+    return match.group(1) if match else None
 
 
 def format_yaml(text: str, filename: str = "<string>") -> str:
@@ -197,7 +238,9 @@ def format_yaml(text: str, filename: str = "<string>") -> str:
         raise FormatError(filename, None, f"invalid YAML: {exc}") from None
     if all(doc is None for doc in documents):
         return text
+    source_lines = text.splitlines()
     for doc in documents:
+        _spell_nulls(doc, source_lines)
         _format_node(doc, (), 0)
     if _EXPLICIT_START.match(text):
         yaml.explicit_start = True

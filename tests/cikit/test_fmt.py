@@ -82,9 +82,14 @@ YAML_CASES = [
         "version: 1\nwork_pools:\n  p:\n    queues:\n      no: {priority: 1}\n      on: {priority: 2}\n",
     ),
     (
-        "nulls-written-as-null",
-        "version: 1\nwork_pools:\n  p:\n    description:\n    concurrency_limit: ~\n",
-        "version: 1\nwork_pools:\n  p:\n    description: null\n    concurrency_limit: null\n",
+        "nulls-keep-their-spelling",
+        "work_pools:\n  p:\n    description:\n    concurrency_limit: ~\n    paused: null  # x\n  q:\nversion: 1\n",
+        "version: 1\nwork_pools:\n  p:\n    description:\n    paused: null  # x\n    concurrency_limit: ~\n  q:\n",
+    ),
+    (
+        "nulls-in-flow-collections-spelled-out",
+        "version: 1\nbase_job_templates:\n  t:\n    variables: {a: [null, ~, 1], b: null, c: }\n",
+        "version: 1\nbase_job_templates:\n  t:\n    variables: {a: [null, ~, 1], b: null, c: null}\n",
     ),
     (
         "single-entry-mappings-in-flow-sequences-keep-braces",
