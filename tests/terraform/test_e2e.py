@@ -418,3 +418,24 @@ resource "prefect_work_pool" "pool" {{
     assert template["job_configuration"]["team"] == "data"
     assert template["variables"]["properties"]["command"]["default"] == "python -m app"
     assert tf.plan()[0] == 0
+
+
+def test_default_install_dir_is_found_by_terraform_without_cli_config(tf, api, names, tmp_path):
+    import subprocess
+    import sys
+
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    env = {**tf.env, "HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-m", "reconciler.cli.main", "terraform", "install"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert str(home / ".terraform.d" / "plugins") in proc.stdout
+    empty_config = tmp_path / "empty.tfrc"
+    empty_config.write_text("")
+    pool = names()
+    tf.write(f'resource "prefect_work_pool" "pool" {{\n  name = "{pool}"\n  type = "process"\n}}\n')
+    no_cache = {"HOME": str(home), "TF_CLI_CONFIG_FILE": str(empty_config), "TF_PLUGIN_CACHE_DIR": ""}
+    tf.run("init", "-input=false", "-no-color", env=no_cache)
+    tf.run("apply", "-auto-approve", "-input=false", "-no-color", env=no_cache)
+    assert api.get(f"/work_pools/{pool}")["type"] == "process"

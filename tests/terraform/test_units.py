@@ -248,3 +248,62 @@ def test_batch_reader_hands_a_failed_fetch_to_every_reader():
     for _ in range(2):
         with pytest.raises(RuntimeError, match="server down"):
             reader.get("a")
+
+
+# -- plan-time template checks ---------------------------------------------------------------
+
+_UNDECLARED = {"job_configuration": {"image": "{{ image }}"}, "variables": {"type": "object", "properties": {}}}
+_BAD_SCHEMA = {"job_configuration": {"n": "{{ n }}"}, "variables": {"type": "object", "properties": {"n": {"type": "nope"}}}}
+_BAD_DEFAULT = {"job_configuration": {"n": "{{ n }}"},
+                "variables": {"type": "object", "properties": {"n": {"type": "integer", "default": "x"}}}}
+_GOOD = {"job_configuration": {"n": "{{ n }}"}, "variables": {"type": "object", "properties": {"n": {"type": "integer"}}}}
+
+
+@pytest.mark.parametrize(
+    "value, needle",
+    [
+        (json.dumps(_UNDECLARED), "image"),
+        (json.dumps(_BAD_SCHEMA), "schema"),
+        (json.dumps(_BAD_DEFAULT), "default"),
+        ("{not json", "not valid JSON"),
+    ],
+    ids=["undeclared-placeholder", "invalid-schema", "invalid-default", "not-json"],
+)
+def test_template_problems_are_errors_on_the_attribute(value, needle):
+    diags = Diags()
+    WorkPool(ProviderState({})).validate({"name": "p", "base_job_template": value}, diags)
+    errors = [d for d in diags if d[0] == "error"]
+    assert errors, diags
+    assert all(d[3] == ("base_job_template",) for d in errors)
+    assert any(needle.lower() in (d[1] + " " + d[2]).lower() for d in errors), errors
+
+
+@pytest.mark.parametrize("value", [json.dumps(_GOOD), UNKNOWN, None, "{}"], ids=["valid", "unknown", "unset", "empty"])
+def test_valid_unknown_or_unset_templates_pass(value):
+    diags = Diags()
+    WorkPool(ProviderState({})).validate({"name": "p", "base_job_template": value}, diags)
+    assert not diags.has_errors, diags
+
+
+# -- every handler wrapped -------------------------------------------------------------------
+
+
+def test_handler_exceptions_become_diagnostics_not_crashes(monkeypatch):
+    from tf.gen import tfplugin_pb2 as pb
+
+    from reconciler.provider import resources, server
+
+    servicer = server.ProviderServicer()
+
+    def boom(self, current, diags):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(resources.WorkPool, "read", boom)
+    state = pb.DynamicValue(msgpack=codec.encode({n: None for n in schema.WORK_POOL.names} | {"name": "p"}))
+    response = servicer.ReadResource(pb.ReadResource.Request(type_name="prefect_work_pool", current_state=state), None)
+    assert len(response.diagnostics) == 1
+    assert response.diagnostics[0].severity == pb.Diagnostic.ERROR
+    assert "kaboom" in response.diagnostics[0].detail
+
+    response = servicer.ImportResourceState(pb.ImportResourceState.Request(type_name="prefect_nothing", id="x"), None)
+    assert "Unknown resource type" in response.diagnostics[0].summary
