@@ -70,8 +70,6 @@ def test_yaml_examples_validate_against_the_schema_and_carry_the_modeline(path):
     assert first == "# yaml-language-server: $schema=../../provider-schema/config.schema.json"
     assert (path.parent / first.split("=", 1)[1]).resolve() == SCHEMA_FILE
     data = parse_yaml_text(text, str(path), Diagnostics()).data
-    if "version" not in data:
-        data = {"version": 1, **data}
     errors = list(Draft7Validator(json.loads(SCHEMA_FILE.read_text())).iter_errors(data))
     assert errors == []
 
