@@ -349,3 +349,16 @@ def test_the_shipped_examples_are_formatted() -> None:
     root = Path(__file__).resolve().parents[2]
     result = CliRunner().invoke(cli, ["fmt", "--check", "--diff", "--recursive", str(root / "examples")])
     assert result.exit_code == 0, "run `poolform fmt -r examples/`:\n" + result.output
+
+
+def test_key_order_is_the_schema_order() -> None:
+    import json
+
+    from reconciler.config.fmt import KEY_ORDER
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "provider-schema" / "config.schema.json").read_text())
+    definitions = schema["definitions"]
+    assert KEY_ORDER[()] == tuple(schema["properties"])
+    assert KEY_ORDER[("manage",)] == tuple(definitions["Manage"]["properties"])
+    assert KEY_ORDER[("work_pools", "*")] == tuple(definitions["WorkPool"]["properties"])
+    assert KEY_ORDER[("work_pools", "*", "queues", "*")] == tuple(definitions["WorkQueue"]["properties"])
