@@ -413,6 +413,9 @@ class _Module:
         except EvalError as exc:
             self._report(exc, block.filename, address)
             return _FAILED
+        except RecursionError:
+            self._error(block.filename, expr, "expression nested too deeply", "Simplify the expression.", address)
+            return _FAILED
 
     def _name(self, kind: str, label: str, block: _Block, attribute: str) -> str | None:
         if attribute not in block.attributes:
