@@ -311,7 +311,7 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
     if order and not merged:
         rank = {name: i for i, name in enumerate(order)}
         wanted = sorted(keys, key=lambda k: (0, rank[k]) if isinstance(k, str) and k in rank else (1, 0))
-        if wanted != keys:
+        if wanted != keys and _anchor_owners(node, wanted) == _anchor_owners(node, keys):
             for key in wanted:
                 node.move_to_end(key)
             if block and path and wanted[0] != keys[0]:
@@ -328,6 +328,35 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
         if entry and len(entry) > 3 and entry[3]:
             for token in entry[3]:
                 _reindent_token(token, col + 2)
+
+
+def _anchor_owners(node: CommentedMap, keys: list[Any]) -> dict[int, Any]:
+    """For each anchored node, the entry (in ``keys`` order) where it is written first.
+
+    Reordering must not change this, or an anchor would move to where an alias was.
+    """
+    owners: dict[int, Any] = {}
+    for key in keys:
+        for anchored in _anchored(node[key], set()):
+            owners.setdefault(id(anchored), key)
+    return owners
+
+
+def _anchored(value: Any, seen: set[int]) -> Iterable[Any]:
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    anchor = getattr(value, "anchor", None)
+    if anchor is not None and getattr(anchor, "value", None):
+        yield value
+    if isinstance(value, CommentedMap):
+        for merged in getattr(value, "merge", None) or []:
+            yield from _anchored(merged[1] if isinstance(merged, tuple) else merged, seen)
+        for item in value.values():
+            yield from _anchored(item, seen)
+    elif isinstance(value, CommentedSeq):
+        for item in value:
+            yield from _anchored(item, seen)
 
 
 def _move_start_comment(node: CommentedMap, first: Any, col: int) -> None:

@@ -96,6 +96,11 @@ YAML_CASES = [
         "version: 1\nbase_job_templates:\n  t:\n    variables: {anyOf: [{type: string}, {type: 'null'}]}\n",
         "version: 1\nbase_job_templates:\n  t:\n    variables: {anyOf: [{type: string}, {type: 'null'}]}\n",
     ),
+    (
+        "anchors-stay-before-their-aliases",
+        "version: 1\nx-defaults: &d\n  type: process\nwork_pools:\n  a:\n    <<: *d\n    description: A\n  b:\n    description: B\n    type: process\n",
+        "version: 1\nx-defaults: &d\n  type: process\nwork_pools:\n  a:\n    <<: *d\n    description: A\n  b:\n    type: process\n    description: B\n",
+    ),
     ("empty-file", "", ""),
     ("only-comments", "# nothing yet\n", "# nothing yet\n"),
 ]
