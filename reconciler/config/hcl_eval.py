@@ -270,8 +270,6 @@ def _apply_strips(parts: list[_Part]) -> list[_Part]:
 
 
 def _parse_expression_text(source: str, node: Any) -> Tree:
-    import hcl2
-
     try:
         tree = _parse_cached(source)
     except Exception as exc:  # lark errors

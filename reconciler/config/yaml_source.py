@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from reconciler.config.source import Loc, RawDoc
+from reconciler.config.source import RawDoc
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
 
 _PLAIN = "?plain"

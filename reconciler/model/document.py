@@ -23,9 +23,6 @@ POOL_NAME_PATTERN = r"^[^/%&><]+$"
 QUEUE_NAME_PATTERN = r"^[^/%&><]+$"
 RESERVED_POOL_PATTERN = r"^[Pp][Rr][Ee][Ff][Ee][Cc][Tt]"
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
-
-
 class Manage(BaseModel):
     """What this config owns beyond the pools it declares."""
 
