@@ -88,6 +88,9 @@ def test_plan_workflow_shape(github_workflows: dict[str, Any]) -> None:
     assert "pull_request" in triggers(wf)
     assert wf["permissions"]["pull-requests"] == "write"
     assert wf["permissions"]["issues"] == "write"
+    assert wf["permissions"]["contents"] == "read"
+    assert "github.event.pull_request.number" in wf["concurrency"]["group"]
+    assert wf["concurrency"]["cancel-in-progress"] is True
     steps = wf["jobs"]["plan"]["steps"]
     uses = [s.get("uses", "") for s in steps]
     assert any(u.startswith("actions/checkout@") for u in uses)
@@ -110,7 +113,8 @@ def test_apply_workflow_is_serialized_and_offers_both_modes(github_workflows: di
     assert "workflow_dispatch" in on
     assert set(on["workflow_dispatch"]["inputs"]) == {"mode", "fallback_to_fresh"}
     assert wf["concurrency"]["cancel-in-progress"] is False
-    assert wf["concurrency"]["group"]
+    assert "${{" not in wf["concurrency"]["group"], "one group for every apply, whatever the ref"
+    assert "write" not in wf["permissions"].values()
     commands = [c for s in github_steps(wf) for c in poolform_commands(s.run)]
     assert ["poolform", "apply", "plan.json"] in commands
     assert ["poolform", "apply", "-f", "pools/", "--auto-approve"] in commands
@@ -123,6 +127,10 @@ def test_drift_workflow_runs_on_a_schedule(github_workflows: dict[str, Any]) -> 
     wf = github_workflows["drift.yml"]
     on = triggers(wf)
     assert on["schedule"][0]["cron"]
+    assert "workflow_dispatch" in on
+    assert wf["permissions"] == {"contents": "read", "issues": "write"}
+    assert wf["concurrency"]["group"] != github_workflows["apply.yml"]["concurrency"]["group"], \
+        "sharing the apply group would let a queued drift run cancel a queued apply"
     commands = [c for s in github_steps(wf) for c in poolform_commands(s.run)]
     assert any(c[:2] == ["poolform", "plan"] and "--detailed-exitcode" in c for c in commands)
 
