@@ -122,7 +122,7 @@ class PrefectClient:
         self._owns_http = http is None
         self.http = http if http is not None else httpx.Client(
             timeout=settings.timeout,
-            verify=settings.verify,
+            verify=settings.verify if self.api_url.startswith("https:") else False,
             follow_redirects=True,
             limits=httpx.Limits(max_connections=max(max_workers, 1) * 2, max_keepalive_connections=max(max_workers, 1) * 2),
         )

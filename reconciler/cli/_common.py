@@ -56,7 +56,8 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def use_color(no_color: bool, stream: TextIO | None = None) -> bool:
-    if no_color or os.environ.get("NO_COLOR"):
+    """ANSI colour only on a terminal, never with --no-color, NO_COLOR or in automation."""
+    if no_color or os.environ.get("NO_COLOR") or automation():
         return False
     stream = stream or sys.stdout
     try:
