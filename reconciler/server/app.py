@@ -139,7 +139,7 @@ def create_app(
     async def _internal(request: Request, exc: Exception) -> Response:
         return _json(500, {"exception_message": "Internal Server Error"})
 
-    for module in (misc, pools, queues, workers, flow_runs, deployments):
+    for module in (flow_runs, workers, pools, queues, deployments, misc):
         app.include_router(module.router, prefix="/api")
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -56,4 +56,4 @@ def to_text(value: datetime | None) -> str | None:
 def from_text(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(value)

@@ -369,17 +369,19 @@ class ServerCore(Core):
         with self.store.transaction():
             self._flow_row(fields["flow_id"])
             queue_id = None
+            pool: tuple[str | None, ...] | None = (None, None)
             queue_name = fields.get("work_queue_name")
             if fields.get("work_pool_name"):
-                _, queue = self._resolve_queue(fields["work_pool_name"], queue_name, create=False)
+                pool_row, queue = self._resolve_queue(fields["work_pool_name"], queue_name, create=False)
                 queue_id = queue["id"]
+                pool = (pool_row["id"], pool_row["name"], queue["name"])
             labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
             return self._create_run(
                 flow_id=fields["flow_id"], name=fields.get("name"), state=fields.get("state") or {"type": "PENDING"},
                 parameters=fields.get("parameters") or {}, context=fields.get("context") or {},
                 tags=fields.get("tags") or [], labels=labels, idempotency_key=fields.get("idempotency_key"),
                 queue_id=queue_id, queue_name=queue_name, job_variables=fields.get("job_variables") or {},
-                deployment_id=fields.get("deployment_id"),
+                deployment_id=fields.get("deployment_id"), pool=pool,
                 extra={"empirical_policy": fields.get("empirical_policy"),
                        "parent_task_run_id": fields.get("parent_task_run_id"),
                        "infrastructure_document_id": fields.get("infrastructure_document_id"),
@@ -390,7 +392,7 @@ class ServerCore(Core):
         self, *, flow_id: str, name: str | None, state: dict[str, Any], parameters: dict[str, Any],
         context: dict[str, Any], tags: list[str], labels: dict[str, Any], idempotency_key: str | None,
         queue_id: str | None, queue_name: str | None, job_variables: dict[str, Any], deployment_id: str | None,
-        extra: dict[str, Any],
+        extra: dict[str, Any], pool: tuple[str | None, ...] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         if idempotency_key is not None:
             existing = self.store.one(
@@ -413,17 +415,19 @@ class ServerCore(Core):
         new_state = self._make_state(run_id, state, now)
         sched = new_state["state_details"].get("scheduled_time") if new_state["type"] == "SCHEDULED" else None
         expected = sched or new_state["timestamp"]
+        values = (
+            run_id, now_text, now_text, name or _slug(), flow_id, deployment_id, queue_id, queue_name,
+            idempotency_key, new_state["type"], new_state["name"], new_state["timestamp"], sched, expected,
+            now_text if new_state["type"] == "RUNNING" else None,
+            now_text if new_state["type"] in TERMINAL else None,
+            1 if new_state["type"] == "RUNNING" else 0, dumps(tags), dumps(new_state), dumps(body),
+        )
         self.store.execute(
             f"INSERT INTO flow_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id, now_text, now_text, name or _slug(), flow_id, deployment_id, queue_id, queue_name,
-                idempotency_key, new_state["type"], new_state["name"], new_state["timestamp"], sched, expected,
-                now_text if new_state["type"] == "RUNNING" else None,
-                now_text if new_state["type"] in TERMINAL else None,
-                1 if new_state["type"] == "RUNNING" else 0, dumps(tags), dumps(new_state), dumps(body),
-            ),
+            values,
         )
-        return self.run_json(self._run_row(run_id)), True
+        row = dict(zip((c.strip() for c in RUN_COLUMNS.split(",")), values))
+        return self.run_json(row, now, pool=pool), True
 
     def _make_state(self, run_id: str, state: dict[str, Any], now: datetime) -> dict[str, Any]:
         kind = state["type"]
@@ -472,11 +476,14 @@ class ServerCore(Core):
             delta = max(0.0, (now - expected).total_seconds())
         return estimated, delta
 
-    def run_json(self, row: Row, now: datetime | None = None, *, pool: tuple[str | None, str | None] | None = None) -> dict[str, Any]:
+    def run_json(self, row: Row, now: datetime | None = None, *, pool: tuple[str | None, ...] | None = None) -> dict[str, Any]:
+        """FlowRunResponse. ``pool`` = (pool id, pool name[, queue name]) skips the lookup."""
         now = now or self.now()
         body, state, state_name = self._run_common(row, now)
         estimated, delta = self._timing(row, body, now)
         queue_name = row["work_queue_name"]
+        if pool is not None and len(pool) > 2:
+            queue_name = pool[2]
         if pool is None:
             pool = (None, None)
             if row["work_queue_id"]:

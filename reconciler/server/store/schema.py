@@ -94,7 +94,7 @@ TABLES: tuple[str, ...] = (
 INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ix_work_queue_pool_priority ON work_queue (work_pool_id, priority)",
     "CREATE INDEX IF NOT EXISTS ix_worker_pool ON worker (work_pool_id, last_heartbeat_time)",
-    "CREATE INDEX IF NOT EXISTS ix_flow_run_queue_sched ON flow_run (work_queue_id, state_type, next_scheduled_start_time)",
+    "CREATE INDEX IF NOT EXISTS ix_flow_run_queue_state_sched ON flow_run (work_queue_id, state_type, next_scheduled_start_time, id)",
     "CREATE INDEX IF NOT EXISTS ix_flow_run_sched ON flow_run (next_scheduled_start_time)",
     "CREATE INDEX IF NOT EXISTS ix_flow_run_expected ON flow_run (expected_start_time)",
     "CREATE INDEX IF NOT EXISTS ix_flow_run_idem ON flow_run (flow_id, idempotency_key)",
