@@ -119,3 +119,11 @@ def prefect_cli(prefect_venv: Path, prefect_home: Path, our_server) -> CliRunner
 def prefect_cli_for(prefect_venv: Path, prefect_home: Path) -> Callable[[str], CliRunner]:
     """`prefect_cli_for(api_url)`: a runner of the real `prefect` CLI against any server."""
     return lambda api_url: make_cli(prefect_venv, prefect_home, api_url)
+
+
+@pytest.fixture(params=["ours", "prefect"])
+def either_api_url(request: pytest.FixtureRequest) -> str:
+    """Our server's API URL, then the real Prefect server's: tests that must hold on both."""
+    if request.param == "ours":
+        return request.getfixturevalue("our_server").api_url
+    return request.getfixturevalue("real_api_url")

@@ -29,14 +29,8 @@ def hello(who: str = "nobody") -> int:
 """
 
 
-@pytest.fixture(params=["ours", "prefect"])
-def api_url(request) -> str:
-    if request.param == "ours":
-        return request.getfixturevalue("our_server").api_url
-    return request.getfixturevalue("real_api_url")
-
-
-def test_worker_runs_a_deployment_flow_run(api_url, prefect_cli_for, tmp_path):
+def test_worker_runs_a_deployment_flow_run(either_api_url, prefect_cli_for, tmp_path):
+    api_url = either_api_url
     pool = f"worker-{uuid.uuid4().hex[:8]}"
     code = tmp_path / "code"
     code.mkdir()
