@@ -92,16 +92,8 @@ Path = Sequence[str | int]
 
 
 def path_steps(path: Path) -> list[dict[str, Any]]:
-    """An attribute path as protobuf Step keyword arguments: names, then list indexes or map keys."""
-    steps: list[dict[str, Any]] = []
-    for i, step in enumerate(path):
-        if i == 0 or (isinstance(step, str) and not steps):
-            steps.append({"attribute_name": str(step)})
-        elif isinstance(step, int):
-            steps.append({"element_key_int": step})
-        else:
-            steps.append({"element_key_string": str(step)})
-    return steps
+    """An attribute path as protobuf Step keyword arguments (names, then list indexes)."""
+    return [{"element_key_int": step} if isinstance(step, int) else {"attribute_name": str(step)} for step in path]
 
 
 class ProviderError(Exception):

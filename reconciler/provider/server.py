@@ -29,7 +29,7 @@ from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
 from reconciler.provider import codec, schema
-from reconciler.provider.codec import UNKNOWN, Diags, ProviderError
+from reconciler.provider.codec import Diags, ProviderError
 
 _SEVERITY = {"error": pb.Diagnostic.ERROR, "warning": pb.Diagnostic.WARNING}
 
