@@ -293,6 +293,55 @@ def test_scheduling_and_claims(run_both):
     run_both(claims_scenario)
 
 
+JOB_TEMPLATE = {
+    "job_configuration": {"image": "{{ image_tag }}", "retries": "{{ retries_allowed }}", "stream": "{{ stream_output }}"},
+    "variables": {"type": "object", "required": ["image_tag"], "properties": {
+        "image_tag": {"type": "string"},
+        "retries_allowed": {"type": "integer", "minimum": 0, "maximum": 5, "default": 1},
+        "stream_output": {"type": "boolean", "default": True}}},
+}
+
+
+def deployments_scenario(s: Side, sfx: str) -> None:
+    pool = f"cd-deploy-{sfx}"
+    s.call("deploy/pool", "POST", "work_pools/", {"name": pool, "type": "process", "base_job_template": JOB_TEMPLATE},
+           expect=201)
+    s.call("deploy/pool paused", "POST", "work_pools/", {"name": f"{pool}-p", "type": "process", "is_paused": True})
+    s.call("deploy/queue paused", "POST", f"work_pools/{pool}/queues", {"name": "held", "is_paused": True})
+    flow = s.call("deploy/flow", "POST", "flows/", {"name": f"cd-dflow-{sfx}"}, expect=201)
+    s.call("deploy/flow again", "POST", "flows/", {"name": f"cd-dflow-{sfx}"})
+    s.call("deploy/read flow", "GET", f"flows/{flow['id']}")
+    base = {"flow_id": flow["id"], "work_pool_name": pool}
+    s.call("deploy/wrong type", "POST", "deployments/", {**base, "name": "bad1", "job_variables": {"retries_allowed": "x"}})
+    s.call("deploy/out of range", "POST", "deployments/", {**base, "name": "bad2", "job_variables": {"retries_allowed": 9}})
+    s.call("deploy/missing pool", "POST", "deployments/", {**base, "name": "bad3", "work_pool_name": f"cd-none-{sfx}"})
+    dep = s.call("deploy/create without required var", "POST", "deployments/",
+                 {**base, "name": "d", "work_queue_name": "auto", "job_variables": {"retries_allowed": 2}}, expect=201)
+    s.call("deploy/upsert", "POST", "deployments/", {**base, "name": "d", "work_queue_name": "auto",
+                                                     "job_variables": {"retries_allowed": 3}})
+    s.call("deploy/auto-created queue", "GET", f"work_pools/{pool}/queues/auto")
+    s.call("deploy/read", "GET", f"deployments/{dep['id']}")
+    s.call("deploy/read by name", "GET", f"deployments/name/cd-dflow-{sfx}/d")
+    s.call("deploy/run missing required var", "POST", f"deployments/{dep['id']}/create_flow_run", {"name": "r0"})
+    s.call("deploy/run with bad var", "POST", f"deployments/{dep['id']}/create_flow_run",
+           {"name": "r1", "job_variables": {"image_tag": "v1", "retries_allowed": "bad"}})
+    s.call("deploy/run", "POST", f"deployments/{dep['id']}/create_flow_run",
+           {"name": "r2", "job_variables": {"image_tag": "v2"}, "parameters": {"who": "x"}})
+    s.call("deploy/patch bad vars without pool", "PATCH", f"deployments/{dep['id']}", {"job_variables": {"retries_allowed": -1}})
+    s.call("deploy/patch bad vars with pool", "PATCH", f"deployments/{dep['id']}",
+           {"work_pool_name": pool, "job_variables": {"retries_allowed": -1}})
+    s.call("deploy/read after patches", "GET", f"deployments/{dep['id']}")
+    s.call("deploy/delete pool", "DELETE", f"work_pools/{pool}")
+    s.call("deploy/read after pool delete", "GET", f"deployments/{dep['id']}")
+    s.call("deploy/delete", "DELETE", f"deployments/{dep['id']}")
+    s.call("deploy/delete again", "DELETE", f"deployments/{dep['id']}")
+    s.call("deploy/delete paused pool", "DELETE", f"work_pools/{pool}-p")
+
+
+def test_deployments_and_job_variables(run_both):
+    run_both(deployments_scenario)
+
+
 def invalid_scenario(s: Side, sfx: str) -> None:
     pool = f"cd-bad-{sfx}"
     s.call("bad/pool", "POST", "work_pools/", {"name": pool, "type": "process", "base_job_template": PROCESS_TEMPLATE},
