@@ -373,26 +373,37 @@ class PrefectClient:
 
     # -- paging -------------------------------------------------------------
 
-    def paged(self, path: str, body: dict[str, Any] | None = None, *, route: str | None = None) -> list[dict[str, Any]]:
-        """POST a ``/filter`` call page by page (limit 200) until a short page."""
-        out: list[dict[str, Any]] = []
-        offset = 0
-        while True:
+    def paged(self, path: str, body: dict[str, Any] | None = None, *, route: str | None = None,
+              parallel: int = 1) -> list[dict[str, Any]]:
+        """POST a ``/filter`` call page by page (limit 200) until a short page.
+
+        ``parallel`` > 1 asks for that many pages at once (waves of offsets); only
+        call it so from outside :meth:`map`, whose pool it uses.
+        """
+        def page_at(offset: int) -> list[dict[str, Any]]:
             page = self.request("POST", path, json={**(body or {}), "limit": PAGE, "offset": offset}, route=route or path)
             if not isinstance(page, list):
                 raise TransportError(f"POST {self.url(path)} failed: expected a JSON list, got {type(page).__name__}",
                                      method="POST", url=self.url(path))
-            out.extend(page)
-            if len(page) < PAGE:
-                return out
-            offset += PAGE
+            return page
+
+        out: list[dict[str, Any]] = []
+        offset = 0
+        wave = max(1, parallel)
+        while True:
+            pages = self.map(page_at, [offset + i * PAGE for i in range(wave)]) if wave > 1 else [page_at(offset)]
+            for page in pages:
+                out.extend(page)
+                if len(page) < PAGE:
+                    return out
+            offset += PAGE * wave
 
     # -- reads --------------------------------------------------------------
 
-    def read_pools(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def read_pools(self, names: Iterable[str] | None = None, *, parallel: int = 1) -> list[dict[str, Any]]:
         """Pools as ``WorkPoolResponse`` dicts: all of them, or those named (missing names are absent)."""
         if names is None:
-            return self.paged("/work_pools/filter")
+            return self.paged("/work_pools/filter", parallel=parallel)
         wanted = sorted(set(names))
         if not wanted:
             return []
@@ -410,14 +421,14 @@ class PrefectClient:
         """The queues of one pool (``WorkQueueResponse`` dicts, by priority)."""
         return self.paged(f"/work_pools/{enc(pool)}/queues/filter", route="/work_pools/{name}/queues/filter")
 
-    def read_all_queues(self) -> dict[str, list[dict[str, Any]]] | None:
+    def read_all_queues(self, *, parallel: int = 1) -> dict[str, list[dict[str, Any]]] | None:
         """Every queue of every pool through the legacy ``/work_queues/filter``, by ``work_pool_name``.
 
         Offset paging over a name order can skip or repeat rows when names tie
         (every pool has ``default``); a repeated id means the read was not
         reliable and None is returned, as it is when rows lack ``work_pool_name``.
         """
-        rows = self.paged("/work_queues/filter")
+        rows = self.paged("/work_queues/filter", parallel=parallel)
         seen: set[str] = set()
         grouped: dict[str, list[dict[str, Any]]] = {}
         for row in rows:

@@ -32,12 +32,20 @@ def target_pools(targets: Iterable[str]) -> list[str]:
     return names
 
 
-def read_queues_of(client: Any, pools: Sequence[str]) -> dict[str, list[dict[str, Any]] | None]:
-    """Queue rows per pool name; None for a pool that vanished between the reads."""
+def _waves(rows: int) -> int:
+    """How many pages to ask for at once for about ``rows`` rows (at most the client's workers)."""
+    return max(1, min(8, -(-rows // 200)))
+
+
+def read_queues_of(client: Any, pools: Sequence[str], *, expected: int = 0) -> dict[str, list[dict[str, Any]] | None]:
+    """Queue rows per pool name; None for a pool that vanished between the reads.
+
+    ``expected``: about how many queues there are (sizes the first wave of legacy pages).
+    """
     if not pools:
         return {}
     if len(pools) >= LEGACY_QUEUE_READ_MIN_POOLS:
-        grouped = client.read_all_queues()
+        grouped = client.read_all_queues(parallel=_waves(max(expected, 2 * len(pools))))
         if grouped is not None:
             return {name: grouped.get(name, []) for name in pools}
 
@@ -79,10 +87,11 @@ def observe(client: Any, desired: DesiredState, *, targets: Sequence[str] = (), 
         names = None
     else:
         names = sorted(desired.pools)
-    rows = client.read_pools(names)
+    rows = client.read_pools(names, parallel=1 if names is not None else _waves(len(desired.pools) + 1))
     by_name = {row["name"]: row for row in rows}
     owned = [name for name in sorted(by_name) if desired.owns_pool(name)]
-    queue_rows = read_queues_of(client, owned)
+    expected = sum(len(p.queues) + 1 for p in desired.pools.values()) + len(by_name)
+    queue_rows = read_queues_of(client, owned, expected=expected)
     state = ObservedState(api_url=client.api_url)
     for name in sorted(by_name):
         if name in queue_rows:

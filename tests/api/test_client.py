@@ -311,3 +311,19 @@ def test_call_counter_by_route(make_client):
     assert client.count_calls == 3
     client.reset_calls()
     assert client.count_calls == 0
+
+
+@pytest.mark.parametrize("parallel, offsets", [(1, [0, 200, 400]), (2, [0, 200, 400, 600]), (4, [0, 200, 400, 600])],
+                         ids=["serial", "waves-of-2", "one-wave"])
+def test_parallel_paging_keeps_order(make_client, parallel, offsets):
+    names = [f"p{i:04d}" for i in range(PAGE * 2 + 7)]
+
+    def handler(request):
+        if (r := no_csrf(request)) is not None:
+            return r
+        body = json.loads(request.content)
+        return httpx.Response(200, json=[pool(n) for n in names[body["offset"]:body["offset"] + body["limit"]]])
+
+    client, rec = make_client(handler)
+    assert [p["name"] for p in client.read_pools(parallel=parallel)] == names
+    assert sorted(b["offset"] for b in rec.bodies()) == offsets
