@@ -82,15 +82,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def print_diagnostics(diags: Any, *, color: bool = False) -> None:
-    """Warnings to stdout, errors to stderr, all of them (``Diagnostics`` or their JSON)."""
+def print_diagnostics(diags: Any, *, color: bool = False, warnings_to_stderr: bool = False) -> None:
+    """Warnings to stdout (stderr when stdout carries JSON or markdown), errors to stderr, all of them."""
     items = diags.to_json() if hasattr(diags, "to_json") else list(diags or [])
     if not items:
         return
     render = _diagnostics_renderer()
     warnings = [d for d in items if d.get("severity") != "error"]
     errors = [d for d in items if d.get("severity") == "error"]
-    for group, err in ((warnings, False), (errors, True)):
+    for group, err in ((warnings, warnings_to_stderr), (errors, True)):
         if not group:
             continue
         if render is not None:
@@ -153,18 +153,19 @@ def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def load_config(files: Sequence[str], variables: Sequence[str], *, color: bool = False) -> "DesiredState":
+def load_config(files: Sequence[str], variables: Sequence[str], *, color: bool = False,
+                machine_output: bool = False) -> "DesiredState":
     """Load and check the config; print every diagnostic; exit 1 on any error."""
     from reconciler.config.load import load
 
     paths = list(files) or ["."]
     desired, diags = load(paths, variables=parse_vars(variables))
     if diags.has_errors or desired is None:
-        print_diagnostics(diags, color=color)
+        print_diagnostics(diags, color=color, warnings_to_stderr=True)
         n = len(diags.errors)
         fail(f"the configuration has {n} error{'s' if n != 1 else ''}; nothing was read from or sent to the server." if n
              else "the configuration could not be read.")
-    print_diagnostics(diags, color=color)
+    print_diagnostics(diags, color=color, warnings_to_stderr=machine_output)
     return desired
 
 

@@ -133,7 +133,8 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
     with common.errors_to_exit():
         client = common.make_client(api_url)
         try:
-            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color)
+            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color,
+                              machine_output=as_json)
             plan_json = result.to_json()
             if plan_json.get("errored"):
                 click.echo(render_plan(plan_json, "human", color=color), nl=False, err=True)

@@ -27,6 +27,7 @@ def run_plan(
     targets: Sequence[str] = (),
     destroy: bool = False,
     color: bool = False,
+    machine_output: bool = False,
 ) -> "Plan":
     """Load (exit 1 on config errors), observe, read deployments where templates change, plan."""
     from datetime import datetime, timezone
@@ -34,7 +35,7 @@ def run_plan(
     from reconciler.api.observe import observe, observe_deployments
     from reconciler.plan.planner import make_plan, pools_with_variable_changes
 
-    desired = common.load_config(files, variables, color=color)
+    desired = common.load_config(files, variables, color=color, machine_output=machine_output)
     targets = common.check_targets(targets)
     observed = observe(client, desired, targets=targets, all_pools=not targets)
     impacted = pools_with_variable_changes(desired, observed)
@@ -92,7 +93,8 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], out: str | None, de
     with common.errors_to_exit():
         client = common.make_client(api_url)
         try:
-            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color)
+            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color,
+                              machine_output=fmt != "human")
         finally:
             client.close()
         plan_json = result.to_json()

@@ -244,3 +244,14 @@ def test_automation_never_prompts(ref_env):
     cfg = ref_env.write("pools.yaml", CFG)
     out = assert_ok(ref_env.cli("apply", "-f", cfg, tty=True, input="yes\n", env={"CI": "true"}), 1)
     assert "no --auto-approve" in out and "Enter a value" not in out
+
+
+@pytest.mark.parametrize("fmt", [["--json"], ["--format", "markdown"]], ids=["json", "markdown"])
+def test_config_warnings_stay_off_machine_stdout(ref_env, fmt):
+    cfg = ref_env.write("pools.yaml", CFG)
+    result = ref_env.cli("plan", "-f", cfg, "--var", "unused=1", *fmt)
+    assert_ok(result)
+    assert "--var unused is not used" in result.stderr
+    assert "--var unused" not in result.stdout
+    if fmt == ["--json"]:
+        assert json.loads(result.stdout)["summary"]["add"] == 2
