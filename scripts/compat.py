@@ -5,13 +5,14 @@ Owns: checking the Prefect venv, starting one real Prefect server for the whole 
 POOLFORM_PREFECT_VENV set, stopping the server, and exiting with pytest's code (an empty
 selection counts as a failure). Must not: install anything (the Makefile builds the venv).
 
-Usage: python scripts/compat.py [--venv DIR] [-- extra pytest args]
+Usage: python scripts/compat.py [--venv DIR] [--tests PATH] [-- extra pytest args]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,26 @@ def installed_version(venv: Path) -> str:
     return proc.stdout.strip()
 
 
+def _run_pytest(cmd: list[str], env: dict[str, str]) -> int:
+    """pytest's exit code; on SIGTERM/SIGINT it stops pytest before the server is stopped."""
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+    try:
+        return proc.wait()
+    except BaseException:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -49,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the compat suite against a real Prefect 3.9.1.")
     parser.add_argument("--venv", default=os.environ.get("POOLFORM_PREFECT_VENV") or str(REPO / ".venv-prefect"),
                         help="venv holding prefect==3.9.1 (default: $POOLFORM_PREFECT_VENV or .venv-prefect)")
+    parser.add_argument("--tests", default="tests", help="where pytest looks for compat tests (default: tests)")
     args = parser.parse_args(argv)
     venv = Path(args.venv).resolve()
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     try:
         prefect_executable(venv)
@@ -69,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         with running_prefect_server(venv) as api_url:
             say(f"Prefect server ready at {api_url} ({time.monotonic() - started:.1f} s)")
             env = dict(os.environ, POOLFORM_TEST_API_URL=api_url, POOLFORM_PREFECT_VENV=str(venv))
-            cmd = [sys.executable, "-m", "pytest", "-q", "-m", "compat", "tests", *extra]
+            cmd = [sys.executable, "-m", "pytest", "-q", "-m", "compat", args.tests, *extra]
             say("running " + " ".join(cmd[2:]))
             try:
-                rc = subprocess.call(cmd, cwd=REPO, env=env)
+                rc = _run_pytest(cmd, env)
             except KeyboardInterrupt:
                 rc = 130
             say("stopping the Prefect server")

@@ -158,3 +158,51 @@ def test_prefect_server_script_prints_the_url_and_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+COMPAT_TEST = """\
+import os, urllib.request
+import pytest
+
+@pytest.mark.compat
+def test_sees_the_server():
+    url = os.environ["POOLFORM_TEST_API_URL"]
+    assert url.endswith("/api") and os.environ["POOLFORM_PREFECT_VENV"]
+    assert urllib.request.urlopen(url + "/health").read() == b"true"
+
+def test_not_compat():
+    raise AssertionError("must be deselected")
+"""
+
+
+def _fake_prefect_3_9_1(tmp_path: Path) -> Path:
+    venv = fake_venv(tmp_path, HEALTHY)
+    python = venv / "bin" / "python"
+    python.write_text("#!/bin/sh\necho 3.9.1\n")
+    python.chmod(0o755)
+    return venv
+
+
+@pytest.mark.parametrize(
+    ("files", "code", "last_line"),
+    [
+        pytest.param({"test_x.py": COMPAT_TEST}, 0, "compat: passed in", id="passes"),
+        pytest.param({"test_x.py": COMPAT_TEST.replace('b"true"', 'b"false"')}, 1, "compat: FAILED (pytest exit 1)",
+                     id="fails"),
+        pytest.param({}, 1, "compat: FAILED: no test carries the compat marker", id="nothing-collected"),
+    ],
+)
+def test_compat_script_runs_the_marked_tests_against_the_server_it_started(tmp_path, files, code, last_line):
+    venv = _fake_prefect_3_9_1(tmp_path)
+    tests = tmp_path / "suite"
+    tests.mkdir()
+    for name, text in files.items():
+        (tests / name).write_text(text)
+    env = dict(os.environ, POOLFORM_FAKE_FACTS=str(tmp_path / "facts.json"))
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "compat.py"), "--venv", str(venv), "--tests", str(tests),
+                           "--", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("compat:")]
+    assert lines[0].startswith("compat: starting a real Prefect 3.9.1 server")
+    assert "compat: stopping the Prefect server" in lines
+    assert lines[-1].startswith(last_line)
