@@ -45,11 +45,15 @@ def walk_commands() -> Iterator[tuple[click.Context, click.Command]]:
                 sub = command.get_command(ctx, name)
                 if sub is None:
                     raise SystemExit(f"poolform {ctx.command_path} lists {name!r} but cannot load it")
-                yield from visit(sub, click.Context(sub, info_name=name, parent=ctx,
-                                                    terminal_width=WIDTH, max_content_width=WIDTH))
+                yield from visit(sub, _context(sub, name, ctx))
 
-    root = click.Context(cli, info_name="poolform", terminal_width=WIDTH, max_content_width=WIDTH)
-    yield from visit(cli, root)
+    yield from visit(cli, _context(cli, "poolform", None))
+
+
+def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    """The context ``poolform ... --help`` would build (the command's context_settings apply), at a fixed width."""
+    settings = {**command.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    return click.Context(command, info_name=name, parent=parent, **settings)
 
 
 def _anchor(path: str) -> str:

@@ -52,3 +52,15 @@ def test_cli_md_documents_every_command(gen: ModuleType) -> None:
     for ctx, _ in list(gen.walk_commands())[1:]:
         assert f"\n## {ctx.command_path}\n" in text, f"{ctx.command_path} is missing; {STALE}"
         assert f"Usage: {ctx.command_path} " in text
+
+
+def test_generated_help_is_what_the_cli_prints(gen: ModuleType) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli.main import cli
+
+    for ctx, command in gen.walk_commands():
+        args = ctx.command_path.split()[1:] + ["--help"]
+        printed = CliRunner().invoke(cli, args, prog_name="poolform", terminal_width=gen.WIDTH, max_content_width=gen.WIDTH)
+        assert printed.exit_code == 0, (args, printed.output)
+        assert " ".join(printed.output.split()) == " ".join(command.get_help(ctx).split()), ctx.command_path
