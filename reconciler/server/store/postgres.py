@@ -18,6 +18,11 @@ def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _ddl(sql: str) -> str:
+    """Names sort bytewise, as in SQLite, whatever the database's locale."""
+    return sql.replace("name TEXT NOT NULL", 'name TEXT COLLATE "C" NOT NULL')
+
+
 class PostgresStore:
     dialect = "postgresql"
 
@@ -31,9 +36,10 @@ class PostgresStore:
         self._psycopg = psycopg
         try:
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+            self._conn.execute("SET client_encoding TO 'UTF8'")
             with self._conn.transaction():
                 for ddl in ALL:
-                    self._conn.execute(ddl)
+                    self._conn.execute(_ddl(ddl))
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the PostgreSQL database: {exc}".strip()) from exc
         self._lock = threading.RLock()

@@ -1,0 +1,95 @@
+"""The PostgreSQL store runs the same SQL as SQLite: the whole capture replay passes on it.
+
+Starts a throwaway cluster with the local ``initdb``/``pg_ctl`` (as the ``postgres`` user
+when run as root) on a free port; marked ``postgres``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from replay import KNOWN_STATUS, Replayer, capture_start, clock_for, create_missing_runs, scenarios
+from reconciler.server.app import create_app
+from reconciler.server.clock import ManualClock
+from reconciler.server.store import open_store
+
+pytestmark = pytest.mark.postgres
+
+
+def _run(args: list[str]) -> None:
+    if os.geteuid() == 0:
+        args = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{a}'" for a in args)]
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    assert initdb and pg_ctl, "PostgreSQL binaries (initdb, pg_ctl) are needed for the postgres tests; deselect with -m 'not postgres'"
+    base = Path(tempfile.mkdtemp(prefix="poolform-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = base / "data"
+    _run([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--locale", "C", "-E", "UTF8"])
+    _run([pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
+          f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start"])
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            open_store(url).close()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    yield url
+    _run([pg_ctl, "-D", str(data), "-m", "fast", "stop"])
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_capture_replay_on_postgres(postgres_url: str) -> None:
+    clock = ManualClock(capture_start())
+    store = open_store(postgres_url)
+    client = TestClient(create_app(store, clock=clock), raise_server_exceptions=False)
+    replayer = Replayer(client, clock)
+    problems: list[str] = []
+    for scenario in scenarios():
+        if clock() < clock_for(scenario):
+            clock.set(clock_for(scenario))
+        create_missing_runs(replayer, scenario)
+        for exchange in scenario["exchanges"]:
+            status, body = replayer.run(scenario, exchange)
+            key = (scenario["scenario"], exchange["step"])
+            if exchange["status_code"] == 500:
+                if status >= 500:
+                    problems.append(f"{key}: 500")
+                continue
+            wanted = KNOWN_STATUS.get(key, (exchange["status_code"],))[0]
+            if status != wanted:
+                problems.append(f"{key}: status {wanted} expected, got {status}: {body}")
+            elif wanted == exchange["status_code"]:
+                problems.extend(f"{key}: {p}" for p in replayer.compare(scenario["scenario"], exchange["step"], exchange["response_body"], body))
+    store.close()
+    assert problems == []
+
+
+def test_postgres_names_sort_bytewise(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    client = TestClient(create_app(store))
+    for name in ("pg-b", "pg-A", "pg-a"):
+        client.post("/api/work_pools/", json={"name": name, "type": "process"})
+    names = [p["name"] for p in client.post("/api/work_pools/filter", json={}).json() if p["name"].startswith("pg-")]
+    store.close()
+    assert names == ["pg-A", "pg-a", "pg-b"]
