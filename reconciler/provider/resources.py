@@ -194,6 +194,16 @@ def _strip_workspace(parts: list[str]) -> list[str]:
 class WorkPool(Resource):
     block = schema.WORK_POOL
 
+    def plan(self, prior: dict[str, Any] | None, proposed: dict[str, Any] | None, config: dict[str, Any] | None,
+             diags: Diags) -> tuple[dict[str, Any] | None, list[str]]:
+        if config is not None:
+            # a template unknown at validation (e.g. from another resource) is checked once it is known;
+            # warnings were already reported by ValidateResourceConfig
+            found = Diags()
+            self.validate(config, found)
+            diags.extend(d for d in found if d[0] == "error")
+        return super().plan(prior, proposed, config, diags)
+
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
         from reconciler.templates import check_template
 

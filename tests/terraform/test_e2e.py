@@ -439,3 +439,26 @@ def test_default_install_dir_is_found_by_terraform_without_cli_config(tf, api, n
     tf.run("init", "-input=false", "-no-color", env=no_cache)
     tf.run("apply", "-auto-approve", "-input=false", "-no-color", env=no_cache)
     assert api.get(f"/work_pools/{pool}")["type"] == "process"
+
+
+def test_template_known_only_at_apply_is_checked_before_it_is_sent(tf, api, names):
+    pool = names()
+    tf.write(f'''
+resource "terraform_data" "placeholder" {{
+  input = "{{{{ image }}}}"
+}}
+resource "prefect_work_pool" "pool" {{
+  name = "{pool}"
+  type = "process"
+  base_job_template = jsonencode({{
+    job_configuration = {{ image = terraform_data.placeholder.output }}
+    variables = {{ type = "object", properties = {{ command = {{ type = "string" }} }} }}
+  }})
+}}
+''')
+    tf.init()
+    assert tf.plan()[0] == 2, "unknown at plan time: not checked yet"
+    proc = tf.run("apply", "-auto-approve", "-input=false", "-no-color", check=False)
+    assert proc.returncode == 1
+    assert "undeclared" in proc.stderr and "image" in proc.stderr
+    assert api.get(f"/work_pools/{pool}") is None, "the invalid template never reached the server"
