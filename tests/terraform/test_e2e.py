@@ -462,3 +462,21 @@ resource "prefect_work_pool" "pool" {{
     assert proc.returncode == 1
     assert "undeclared" in proc.stderr and "image" in proc.stderr
     assert api.get(f"/work_pools/{pool}") is None, "the invalid template never reached the server"
+
+
+def test_basic_auth_from_attribute_or_environment(tf_for, names):
+    from reconciler.server.runner import serve_in_thread
+
+    with serve_in_thread(":memory:", port=0, auth_string="admin:s3cret") as secured:
+        tf = tf_for(secured)
+        pool = names()
+        body = f'resource "prefect_work_pool" "pool" {{\n  name = "{pool}"\n  type = "process"\n}}\n'
+        tf.write('provider "prefect" {\n  basic_auth_key = "admin:wrong"\n}\n' + body)
+        tf.init()
+        proc = tf.run("apply", "-auto-approve", "-input=false", "-no-color", check=False)
+        assert proc.returncode == 1 and "401" in proc.stderr and "Plugin error" not in proc.stderr
+        tf.write('provider "prefect" {\n  basic_auth_key = "admin:s3cret"\n}\n' + body)
+        tf.apply()
+        tf.write(body)
+        assert tf.plan(env={"PREFECT_API_AUTH_STRING": "admin:s3cret"})[0] == 0
+        assert tf.plan(env={"PREFECT_BASIC_AUTH_KEY": "admin:s3cret"})[0] == 0
