@@ -549,11 +549,11 @@ class ServerCore(Core):
             if not self.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):
                 raise ApiError(404, "Flow run not found")
 
-    def _run_where(self, body: Any, now: datetime) -> tuple[str, str, list[Any], list[str] | None]:
+    def _run_where(self, body: Any, now: datetime) -> tuple[str, str, list[Any], Any]:
         joins = ""
         parts: list[str] = []
         params: list[Any] = []
-        tags_all: list[str] | None = None
+        tags_all: Any = None
         fr = body.flow_runs
         if fr is not None:
             sub: list[str] = []
@@ -567,10 +567,13 @@ class ServerCore(Core):
             if fr.name is not None and fr.name.like_ is not None:
                 sub.append("LOWER(r.name) LIKE ?")
                 params.append(f"%{fr.name.like_.lower()}%")
-            if fr.deployment_id is not None and fr.deployment_id.any_ is not None:
-                sub.append(_in_clause("r.deployment_id", fr.deployment_id.any_, params))
-            if fr.work_queue_name is not None and fr.work_queue_name.any_ is not None:
-                sub.append(_in_clause("r.work_queue_name", fr.work_queue_name.any_, params))
+            for column, flt in (("r.deployment_id", fr.deployment_id), ("r.work_queue_name", fr.work_queue_name)):
+                if flt is None:
+                    continue
+                if flt.any_ is not None:
+                    sub.append(_in_clause(column, flt.any_, params))
+                if flt.is_null_ is not None:
+                    sub.append(f"{column} IS {'' if flt.is_null_ else 'NOT '}NULL")
             if fr.idempotency_key is not None and fr.idempotency_key.any_ is not None:
                 sub.append(_in_clause("r.idempotency_key", fr.idempotency_key.any_, params))
             if fr.state is not None:
@@ -608,8 +611,8 @@ class ServerCore(Core):
                     params.append(to_text(flt.after_))
                 if flt.is_null_ is not None:
                     sub.append(f"r.{column} IS {'' if flt.is_null_ else 'NOT '}NULL")
-            if fr.tags is not None and isinstance(fr.tags.get("all_"), list):
-                tags_all = fr.tags["all_"]
+            if fr.tags is not None:
+                tags_all = (fr.tags.all_, fr.tags.any_, fr.tags.is_null_)
             if sub:
                 joiner = " OR " if fr.operator == "or_" else " AND "
                 parts.append("(" + joiner.join(f"({s})" for s in sub) + ")")
@@ -655,7 +658,7 @@ class ServerCore(Core):
             if tags_all is None:
                 rows = self.store.query(sql + " LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
             else:
-                rows = [r for r in self.store.query(sql, params) if set(tags_all) <= set(loads(r["tags"]))]
+                rows = [r for r in self.store.query(sql, params) if _tags_match(loads(r["tags"]), tags_all)]
                 rows = rows[(body.offset or 0):(body.offset or 0) + limit]
             return [self.run_json(r, now) for r in rows]
 
@@ -667,7 +670,7 @@ class ServerCore(Core):
                 row = self.store.one(f"SELECT COUNT(*) AS n FROM flow_run r{joins}{where}", params)
                 return int(row["n"]) if row else 0
             rows = self.store.query(f"SELECT r.tags FROM flow_run r{joins}{where}", params)
-            return sum(1 for r in rows if set(tags_all) <= set(loads(r["tags"])))
+            return sum(1 for r in rows if _tags_match(loads(r["tags"]), tags_all))
 
     # ------------------------------------------------------------ orchestration
 
@@ -880,6 +883,17 @@ class ServerCore(Core):
                 params.append(to_text(as_utc(before)))
             rows = self.store.query(sql + " ORDER BY next_scheduled_start_time, id LIMIT ?", (*params, limit))
             return [self.run_json(r, now, pool=(None, None)) for r in rows]
+
+
+def _tags_match(tags: list[str], flt: tuple[Any, Any, Any]) -> bool:
+    all_, any_, is_null = flt
+    if all_ is not None and not set(all_) <= set(tags):
+        return False
+    if any_ is not None and not set(any_) & set(tags):
+        return False
+    if is_null is not None and (not tags) != is_null:
+        return False
+    return True
 
 
 def _parse(value: Any) -> datetime | None:

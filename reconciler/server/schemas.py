@@ -121,6 +121,19 @@ class StatusFilter(Action):
     not_any_: Optional[list[str]] = None
 
 
+class OpAnyNull(Action):
+    operator: Literal["and_", "or_"] = "and_"
+    any_: Optional[list[str]] = None
+    is_null_: Optional[bool] = None
+
+
+class TagsFilter(Action):
+    operator: Literal["and_", "or_"] = "and_"
+    all_: Optional[list[str]] = None
+    any_: Optional[list[str]] = None
+    is_null_: Optional[bool] = None
+
+
 class WorkerFilter(Action):
     operator: Literal["and_", "or_"] = "and_"
     last_heartbeat_time: Optional[TimeFilter] = None
@@ -293,9 +306,9 @@ class FlowRunFilter(Action):
     operator: Literal["and_", "or_"] = "and_"
     id: Optional[StatusFilter] = None
     name: Optional[NameFilter] = None
-    tags: Optional[dict[str, Any]] = None
-    deployment_id: Optional[StatusFilter] = None
-    work_queue_name: Optional[StatusFilter] = None
+    tags: Optional[TagsFilter] = None
+    deployment_id: Optional[OpAnyNull] = None
+    work_queue_name: Optional[OpAnyNull] = None
     state: Optional[FlowRunStateFilter] = None
     flow_version: Optional[dict[str, Any]] = None
     start_time: Optional[TimeFilter] = None

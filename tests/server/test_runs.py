@@ -252,3 +252,29 @@ def test_deployment_patch_validates_only_with_pool_name(client, templated):
     assert conflict.json()["detail"].startswith("Error creating deployment: <ValidationError:")
     assert client.delete(f"/api/deployments/{dep['id']}").status_code == 204
     assert client.get(f"/api/deployments/{dep['id']}").status_code == 404
+
+
+def test_filter_accepts_the_full_client_dump(client, seeds):
+    """The Prefect client sends every filter key, most of them null."""
+    flow_runs = {key: None for key in (
+        "id", "name", "tags", "deployment_id", "work_queue_name", "flow_version", "start_time", "end_time",
+        "expected_start_time", "parent_flow_run_id", "parent_task_run_id", "idempotency_key", "created_by")}
+    flow_runs.update({
+        "operator": "and_",
+        "state": {"operator": "and_", "type": {"any_": ["SCHEDULED"], "not_any_": None}, "name": None},
+        "next_scheduled_start_time": {"before_": at(-8), "after_": None},
+        "work_queue_name": {"operator": "and_", "any_": ["high"], "is_null_": None},
+        "tags": {"operator": "and_", "all_": None, "any_": None, "is_null_": True},
+    })
+    body = {
+        "sort": "EXPECTED_START_TIME_ASC", "limit": 200, "offset": 0,
+        "flows": {"operator": "and_", "id": None, "deployment": None, "name": None, "tags": None},
+        "flow_runs": flow_runs, "task_runs": None, "deployments": None,
+        "work_pools": {"operator": "and_", "id": None, "name": {"any_": ["pool"]}, "type": None},
+        "work_pool_queues": {"operator": "and_", "id": None, "name": {"any_": ["high"], "startswith_": None}},
+    }
+    response = client.post("/api/flow_runs/filter", json=body)
+    assert response.status_code == 200, response.text
+    assert [r["name"] for r in response.json()] == ["high-0", "high-1", "high-2"]
+    body["flow_runs"]["tags"] = {"operator": "and_", "all_": ["nope"], "any_": None, "is_null_": None}
+    assert client.post("/api/flow_runs/filter", json=body).json() == []
