@@ -35,7 +35,7 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], as_json: bool, 
     from reconciler.config.load import load
 
     paths = list(files) or ["."]
-    _, diags = load(paths, variables=common.parse_vars(variables))
+    state, diags = load(paths, variables=common.parse_vars(variables))
     errors, warnings = len(diags.errors), len(diags.warnings)
     if as_json:
         document = {
@@ -43,6 +43,8 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], as_json: bool, 
             "valid": not diags.has_errors,
             "error_count": errors,
             "warning_count": warnings,
+            "pool_count": len(state.pools) if state else 0,
+            "queue_count": sum(len(p.queues) for p in state.pools.values()) if state else 0,
             "diagnostics": diags.to_json(),
         }
         click.echo(json.dumps(document, indent=2))
@@ -53,7 +55,15 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], as_json: bool, 
         click.echo(f"Error: the configuration is invalid: {errors} error{'s' if errors != 1 else ''}, "
                    f"{warnings} warning{'s' if warnings != 1 else ''}.", err=True)
         sys.exit(1)
-    suffix = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+    pools = len(state.pools) if state else 0
+    queues = sum(len(pool.queues) for pool in state.pools.values()) if state else 0
+    counts = [_plural(pools, "work pool"), _plural(queues, "queue")]
+    if warnings:
+        counts.append(_plural(warnings, "warning"))
     if diags:
         click.echo()
-    click.echo(f"Success! The configuration is valid{suffix}.")
+    click.echo(f"Success! The configuration is valid ({', '.join(counts)}).")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -22,7 +22,7 @@ def test_validate_success_defaults_to_the_current_directory(tree):
     tree.write("pools.yaml", GOOD)
     result = run(["validate"])
     assert result.exit_code == 0
-    assert result.stdout == "Success! The configuration is valid.\n"
+    assert result.stdout == "Success! The configuration is valid (1 work pool, 1 queue).\n"
     assert result.stderr == ""
 
 
@@ -31,7 +31,7 @@ def test_validate_warnings_go_to_stdout(tree):
     result = run(["validate", "-f", "pools.yaml"])
     assert result.exit_code == 0
     assert "pools.yaml:3:3: warning: type not set: the pool will be created as prefect-agent [work_pool.a]" in result.stdout
-    assert result.stdout.rstrip().endswith("Success! The configuration is valid (1 warning).")
+    assert result.stdout.rstrip().endswith("Success! The configuration is valid (1 work pool, 0 queues, 1 warning).")
     assert result.stderr == ""
 
 
@@ -63,7 +63,8 @@ def test_validate_json_success(tree):
     tree.write("pools.yaml", GOOD)
     result = run(["validate", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["valid"] is True
+    document = json.loads(result.stdout)
+    assert (document["valid"], document["pool_count"], document["queue_count"], document["diagnostics"]) == (True, 1, 1, [])
 
 
 def test_validate_missing_file_is_one_clear_error(tree):
