@@ -1,8 +1,36 @@
-"""The poolform reference server: a Prefect-compatible API for work pools, queues,
-workers and scheduled runs on SQLite (or PostgreSQL).
+"""The poolform reference server: a Prefect 3.9.1-compatible API for work pools, queues,
+workers, flows, deployments and scheduled flow runs, on SQLite (or PostgreSQL).
 
-Public entry points: ``reconciler.server.app.create_app``,
-``reconciler.server.store.open_store``, ``reconciler.server.runner.serve_in_thread``,
-``reconciler.server.clock.ManualClock``.  Nothing here imports the rest of the
-package, and nothing outside (tests and the ``server`` CLI aside) imports this.
+Entry points: ``app.create_app(store, clock=None, auth_string=None)``,
+``store.open_store(url_or_path)``, ``runner.serve_in_thread(...)``, ``clock.ManualClock``.
+Nothing here imports the rest of the package; nothing outside (tests and the ``server`` CLI
+aside) imports this.
+
+Deliberate differences from Prefect 3.9.1 (each is pinned by a test):
+
+* Explicit ``null`` on a non-nullable field (pool ``is_paused``/``base_job_template``/
+  ``storage_configuration``, queue ``priority``/``is_paused``/``name``/``description``) is a
+  422 naming the field, not the 409 "Data integrity conflict" (or 500) Prefect gives.
+* Pool PATCH runs all four template checks (structure, placeholders, ``variables`` a valid JSON
+  Schema, defaults valid against it); 3.9.1 runs only the first two on PATCH.
+* Every captured 500 is a 4xx with a message: a non-string pool name, ``variables`` that is not
+  an object, ``variables.properties`` that is a list, deleting the default queue through the
+  pool route (409, as the legacy id route), a queue list after a rename to ``x/y`` (200).
+* Conflicts name what conflicts (duplicate queue on rename, the default queue on delete)
+  instead of "Data integrity conflict".
+* Legacy ``POST /work_queues/filter`` applies a ``work_pools`` filter; 3.9.1 ignores it.
+* "Late" is computed when a run is read (SCHEDULED, more than 15 s past its time), so a run
+  created overdue reads "Late" at once; the state type stays SCHEDULED and polls still hand
+  it out.  Statuses (pool READY/NOT_READY, queue READY after a poll within 60 s, worker
+  ONLINE/OFFLINE after 3 x interval, deployment READY) are likewise computed at read time.
+* Claims are checked against limits: SCHEDULED -> PENDING/RUNNING is ABORTed when the pool or
+  queue is paused or full (see ``orchestration.decide`` and ``scheduling.claim_refusal``).
+* ``get_scheduled_flow_runs`` returns the core FlowRun with its ``state`` filled in, as the
+  3.9.1 capture shows (prefect-api.md §4 says null).
+* ``/api/admin/version`` answers "3.9.1" (the Prefect client requires the same major version);
+  ``/api/version`` answers the API version "0.8.4".
+* The registry view serves the 3.9.1 offline registry, with ``prefect.process`` replaced by the
+  template the 3.9.1 process worker generates (what ``prefect work-pool create`` sends).
+* Pool occupancy (``active_slots``, pool limits) counts PENDING + RUNNING runs in all of the
+  pool's queues, paused or not.
 """

@@ -544,6 +544,39 @@ class ServerCore(Core):
         with self.store.transaction():
             return self.run_json(self._run_row(run_id))
 
+    def update_flow_run(self, run_id: str, changes: dict[str, Any]) -> None:
+        with self.store.transaction():
+            row = self._run_row(run_id)
+            body = loads(row["body"])
+            if "job_variables" in changes:
+                if row["state_type"] != "SCHEDULED" or not row["deployment_id"]:
+                    raise ApiError(400, "Job variables for a flow run can only be updated while the run is SCHEDULED and has a deployment.")
+                dep = self.store.one("SELECT work_pool_name, body FROM deployment WHERE id = ?", (row["deployment_id"],))
+                if dep is not None and dep["work_pool_name"]:
+                    error = check_job_variables(
+                        self._pool_template(dep["work_pool_name"]), loads(dep["body"]).get("job_variables") or {},
+                        changes["job_variables"] or {}, enforce_required=True,
+                    )
+                    if error is not None:
+                        raise ApiError(422, f"Error updating flow run: {failure_text(error)}")
+            sets, params = ["updated = ?"], [self.now_text()]
+            for key, value in changes.items():
+                if key == "name":
+                    if value is None:
+                        raise ApiError(422, "name cannot be null; send a value or leave the key out.")
+                    sets.append("name = ?")
+                    params.append(value)
+                elif key == "tags":
+                    sets.append("tags = ?")
+                    params.append(dumps(value or []))
+                elif key == "empirical_policy":
+                    body[key] = {**EMPIRICAL_POLICY, **(value or {})}
+                else:
+                    body[key] = value if value is not None or key in ("flow_version", "infrastructure_pid") else {}
+            sets.append("body = ?")
+            params.append(dumps(body))
+            self.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
+
     def delete_flow_run(self, run_id: str) -> None:
         with self.store.transaction():
             if not self.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):

@@ -217,6 +217,17 @@ class FlowRunCreate(Action):
     deployment_id: Optional[str] = None
 
 
+class FlowRunUpdate(Action):
+    name: Optional[str] = None
+    flow_version: Optional[str] = None
+    parameters: Optional[dict[str, Any]] = None
+    empirical_policy: Optional[dict[str, Any]] = None
+    tags: Optional[list[str]] = None
+    labels: Optional[dict[str, Any]] = None
+    infrastructure_pid: Optional[str] = None
+    job_variables: Optional[dict[str, Any]] = None
+
+
 class SetStateBody(Loose):
     state: StateCreate
     force: bool = False

@@ -278,3 +278,17 @@ def test_filter_accepts_the_full_client_dump(client, seeds):
     assert [r["name"] for r in response.json()] == ["high-0", "high-1", "high-2"]
     body["flow_runs"]["tags"] = {"operator": "and_", "all_": ["nope"], "any_": None, "is_null_": None}
     assert client.post("/api/flow_runs/filter", json=body).json() == []
+
+
+def test_flow_run_patch(client, templated):
+    dep = client.post("/api/deployments/", json={"name": "d", "flow_id": templated["id"], "work_pool_name": "tpl",
+                                                 "job_variables": {"image": "a"}}).json()
+    run = client.post(f"/api/deployments/{dep['id']}/create_flow_run", json={}).json()
+    assert client.patch(f"/api/flow_runs/{run['id']}", json={"infrastructure_pid": "42", "tags": ["t"]}).status_code == 204
+    assert client.patch(f"/api/flow_runs/{run['id']}", json={"job_variables": {"retries": "x"}}).status_code == 422
+    assert client.patch(f"/api/flow_runs/{run['id']}", json={"job_variables": {"retries": 3}}).status_code == 204
+    after = client.get(f"/api/flow_runs/{run['id']}").json()
+    assert (after["infrastructure_pid"], after["tags"], after["job_variables"]) == ("42", ["t"], {"retries": 3})
+    client.post(f"/api/flow_runs/{run['id']}/set_state", json={"state": {"type": "PENDING"}})
+    assert client.patch(f"/api/flow_runs/{run['id']}", json={"job_variables": {}}).status_code == 400
+    assert client.patch(f"/api/flow_runs/{run['id']}", json={"bogus": 1}).status_code == 422

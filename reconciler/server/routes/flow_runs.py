@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from reconciler.server.routes import core, json_response, no_content
-from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, SetStateBody
+from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, FlowRunUpdate, SetStateBody
 
 router = APIRouter()
 
@@ -39,6 +39,12 @@ async def count_flow_runs(request: Request, body: Optional[FlowRunFilterBody] = 
 @router.get("/flow_runs/{run_id}")
 async def read_flow_run(run_id: str, request: Request) -> Response:
     return json_response(core(request).read_flow_run(run_id))
+
+
+@router.patch("/flow_runs/{run_id}")
+async def update_flow_run(run_id: str, body: FlowRunUpdate, request: Request) -> Response:
+    core(request).update_flow_run(run_id, {key: getattr(body, key) for key in body.model_fields_set})
+    return no_content()
 
 
 @router.delete("/flow_runs/{run_id}")
