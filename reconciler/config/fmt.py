@@ -193,7 +193,8 @@ _NULL_WORD = re.compile(r"(null|Null|NULL|~)(?=[\s,\]}#]|$)")
 def _spell_nulls(node: Any, lines: list[str]) -> None:
     """Replace each null that was spelled out in the source by a :class:`_SpelledNull`."""
     if isinstance(node, CommentedMap):
-        for key, value in list(node.items()):
+        for key in _own_keys(node):
+            value = node[key]
             if value is None:
                 word = _null_word(lines, node.lc.key(key), node.lc.value(key))
                 if word:
@@ -256,6 +257,12 @@ def _order_for(path: tuple[str, ...]) -> tuple[str, ...] | None:
     return None
 
 
+def _own_keys(node: CommentedMap) -> list[Any]:
+    """The keys written in this mapping (not those a ``<<`` merge brings in)."""
+    own = getattr(node, "_ok", None)
+    return [key for key in node.keys() if own is None or key in own]
+
+
 def _is_flow(node: Any) -> bool:
     return bool(node.fa.flow_style())
 
@@ -275,7 +282,7 @@ def _input_col(node: Any, default: int) -> int:
 
 
 def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None:
-    keys = list(node.keys())
+    keys = _own_keys(node)
     merged = bool(getattr(node, "merge", None))
     block = bool(keys) and not _is_flow(node)
     trailer: list[str] = []
@@ -317,8 +324,9 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
             if block and path and wanted[0] != keys[0]:
                 _move_start_comment(node, keys[0], col)
     if trailer:
-        _append_tail(node, list(node.keys())[-1], trailer)
-    for key, value in node.items():
+        _append_tail(node, _own_keys(node)[-1], trailer)
+    for key in _own_keys(node):
+        value = node[key]
         child_path = path + (str(key),)
         if isinstance(value, CommentedMap):
             _format_mapping(value, child_path, col + 2)
@@ -352,8 +360,8 @@ def _anchored(value: Any, seen: set[int]) -> Iterable[Any]:
     if isinstance(value, CommentedMap):
         for merged in getattr(value, "merge", None) or []:
             yield from _anchored(merged[1] if isinstance(merged, tuple) else merged, seen)
-        for item in value.values():
-            yield from _anchored(item, seen)
+        for key in _own_keys(value):
+            yield from _anchored(value[key], seen)
     elif isinstance(value, CommentedSeq):
         for item in value:
             yield from _anchored(item, seen)
@@ -400,8 +408,8 @@ def _trailer_indent(line: str, in_col: int, col: int) -> str:
 def _tail_slot(container: Any, key: Any) -> tuple[list[Any], int, bool]:
     """The comment slot that holds what is written after entry ``key`` (deepest last child)."""
     value = container[key]
-    if isinstance(value, CommentedMap) and len(value) and not _is_flow(value):
-        return _tail_slot(value, list(value.keys())[-1])
+    if isinstance(value, CommentedMap) and _own_keys(value) and not _is_flow(value):
+        return _tail_slot(value, _own_keys(value)[-1])
     if isinstance(value, CommentedSeq) and len(value) and not _is_flow(value):
         return _tail_slot(value, len(value) - 1)
     block = isinstance(value, (LiteralScalarString, FoldedScalarString))

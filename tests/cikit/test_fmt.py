@@ -101,6 +101,11 @@ YAML_CASES = [
         "version: 1\nx-defaults: &d\n  type: process\nwork_pools:\n  a:\n    <<: *d\n    description: A\n  b:\n    description: B\n    type: process\n",
         "version: 1\nx-defaults: &d\n  type: process\nwork_pools:\n  a:\n    <<: *d\n    description: A\n  b:\n    type: process\n    description: B\n",
     ),
+    (
+        "merge-keys-not-materialized",
+        "version: 1\nx-b: &b\n  type: process\n  description:\nwork_pools:\n  a:\n    paused: true\n    <<: *b\n",
+        "version: 1\nx-b: &b\n  type: process\n  description:\nwork_pools:\n  a:\n    paused: true\n    <<: *b\n",
+    ),
     ("empty-file", "", ""),
     ("only-comments", "# nothing yet\n", "# nothing yet\n"),
 ]
