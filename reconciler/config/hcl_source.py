@@ -126,6 +126,7 @@ class _Module:
         self.pools: dict[str, _Block] = {}
         self.queues: dict[str, _Block] = {}
         self.memo: dict[tuple[str, ...], Any] = {}
+        self.file_vars: dict[str, tuple[str, Tree]] = {}
         self.reported: set[tuple[Any, ...]] = set()
 
     # ---- collection
@@ -164,6 +165,21 @@ class _Module:
                     child_kind, _ = _labels(child)
                     if child_kind != "lifecycle":
                         self._error(filename, child, f"unsupported block {child_kind!r} in {labels[0]}.{labels[1]}")
+
+    def collect_tfvars(self, filename: str, tree: Tree) -> None:
+        body = _children(tree)[0]
+        for item in _children(body):
+            if item.data != "attribute":
+                self._error(filename, item, "a .tfvars file holds only NAME = value lines")
+                continue
+            name = str(_children(item)[0].children[0])
+            if name not in self.variables:
+                line, column = position(item)
+                self.diags.warning(f"{filename} sets {name!r}, but no variable \"{name}\" is declared",
+                                   "Declare the variable or remove the line.",
+                                   range=SourceRange(filename, Pos(line or 1, column or 1)))
+                continue
+            self.file_vars[name] = (filename, _children(item)[-1])
 
     def _add(self, target: dict[str, _Block], name: str, block: _Block, what: str) -> None:
         if name in target:
@@ -268,6 +284,13 @@ class _Module:
             type_name = _type_root(type_expr)
             if name in self.cli_vars:
                 return self._convert_input(self.cli_vars[name], type_name, f"--var {name}", block)
+            if name in self.file_vars:
+                filename, expr = self.file_vars[name]
+                try:
+                    return evaluate(expr, Context(_no_refs, "."))
+                except EvalError as exc:
+                    exc.filename = filename  # type: ignore[attr-defined]
+                    raise
             env_name = f"TF_VAR_{name}"
             if env_name in self.env:
                 return self._convert_input(self.env[env_name], type_name, env_name, block)
@@ -486,6 +509,16 @@ def _no_refs(name: str, attrs: list[str], node: Any) -> tuple[Any, int]:
     raise fail(node, f"{name} cannot be referenced here", "Variable defaults and -var values must be literal values.")
 
 
+def tfvars_files(directory: str) -> list[str]:
+    """Variable files Terraform reads on its own: terraform.tfvars, then *.auto.tfvars by name."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    found = [n for n in names if n == "terraform.tfvars"] + [n for n in names if n.endswith(".auto.tfvars")]
+    return [os.path.normpath(os.path.join(directory, n)) for n in found]
+
+
 def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str, str], env: Mapping[str, str],
                 used: set[str]) -> RawDoc | None:
     """One directory's ``.tf`` files as one document; None when a file cannot be parsed."""
@@ -504,6 +537,13 @@ def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str,
             continue
         module.collect(filename, tree)
     used.update(module.variables)
+    for filename in tfvars_files(module.directory):
+        text = read_text(filename, diags)
+        tree = _parse(filename, text, diags) if text is not None else None
+        if tree is None:
+            ok = False
+            continue
+        module.collect_tfvars(filename, tree)
     if not ok:
         return None
     doc = RawDoc({}, files[0])

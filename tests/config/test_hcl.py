@@ -223,3 +223,27 @@ def test_hcl_and_yaml_merge_in_order(tree):
     state, diags = tree.load("d")
     assert not diags.has_errors, tree.where(diags)
     assert state.pools["p"].concurrency_limit == 9
+
+
+@pytest.mark.parametrize("files,variables,env,expected", [
+    ({"m/terraform.tfvars": 'env = "tfvars"\n'}, {}, {}, "tfvars"),
+    ({"m/terraform.tfvars": 'env = "tfvars"\n', "m/b.auto.tfvars": 'env = "auto"\n'}, {}, {}, "auto"),
+    ({"m/terraform.tfvars": 'env = "tfvars"\n'}, {"env": "cli"}, {}, "cli"),
+    ({"m/terraform.tfvars": 'env = "tfvars"\n'}, {}, {"TF_VAR_env": "from-env"}, "tfvars"),
+    ({}, {}, {"TF_VAR_env": "from-env"}, "from-env"),
+], ids=["terraform_tfvars", "auto_tfvars_wins", "cli_var_wins", "tfvars_beat_environment", "environment_beats_default"])
+def test_variable_precedence_like_terraform(tree, files, variables, env, expected):
+    value, diags = describe(tree, "var.env", prelude='variable "env" { default = "default" }\n',
+                            variables=variables, env=env, files=files)
+    assert not diags, tree.where(diags)
+    assert value == expected
+
+
+def test_tfvars_problems_are_diagnostics(tree):
+    value, diags = describe(tree, "var.env", prelude='variable "env" { default = "d" }\n',
+                            files={"m/terraform.tfvars": 'nope = 1\nenv = local.x\n'})
+    assert value is None
+    assert tree.where(diags) == [
+        "m/terraform.tfvars:1:1 warning m/terraform.tfvars sets 'nope', but no variable \"nope\" is declared [None]",
+        "m/terraform.tfvars:2:7 error local cannot be referenced here [work_pool.p]",
+    ]
