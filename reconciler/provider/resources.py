@@ -37,7 +37,8 @@ from reconciler.provider.config import ProviderState
 
 POOL_WAIT_SECONDS = 10.0
 _CHECK_LOCK = threading.Lock()
-"""One template check at a time: parallel validations of one template then share its cached result."""
+"""One template check at a time: parallel validations of one template then share its result."""
+_CHECKED: dict[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]] = {}
 
 
 def _enc(name: str) -> str:
@@ -87,6 +88,31 @@ def _same_json(text_a: Any, text_b: Any) -> bool:
         return templates_equal(json.loads(text_a), json.loads(text_b))
     except ValueError:
         return False
+
+
+def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
+    """Diagnostics for a template string (``reconciler.templates.check_template``), on the attribute; memoized."""
+    with _CHECK_LOCK:
+        found = _CHECKED.get(text)
+        if found is not None:
+            return found
+        from reconciler.templates import check_template
+
+        diags = Diags()
+        try:
+            problems = check_template(parse_template(text))
+        except ProviderError as exc:
+            diags.error(exc.summary, exc.detail, exc.path)
+            problems = []
+        for problem in problems:
+            where = ".".join(str(p) for p in problem.path)
+            detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
+            add = diags.warning if problem.severity == "warning" else diags.error
+            add(f"base_job_template: {problem.summary}", detail, ("base_job_template",))
+        if len(_CHECKED) > 256:
+            _CHECKED.clear()
+        _CHECKED[text] = tuple(diags)
+        return _CHECKED[text]
 
 
 class Resource:
@@ -205,23 +231,9 @@ class WorkPool(Resource):
         return super().plan(prior, proposed, config, diags)
 
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
-        from reconciler.templates import check_template
-
         text = config.get("base_job_template")
-        if not isinstance(text, str):
-            return
-        try:
-            template = parse_template(text)
-        except ProviderError as exc:
-            diags.error(exc.summary, exc.detail, exc.path)
-            return
-        with _CHECK_LOCK:
-            problems = check_template(template)
-        for problem in problems:
-            where = ".".join(str(p) for p in problem.path)
-            detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
-            add = diags.warning if problem.severity == "warning" else diags.error
-            add(f"base_job_template: {problem.summary}", detail, ("base_job_template",))
+        if isinstance(text, str):
+            diags.extend(_template_diagnostics(text))
 
     def _from_api(self, body: dict[str, Any], base: dict[str, Any], template_text: Any) -> dict[str, Any]:
         return self.state({
