@@ -35,3 +35,8 @@ def test_import_example_first_plan_has_no_changes(tf, api, names):
         assert change["change"]["actions"] == ["no-op"] and change["change"].get("importing"), change
     tf.apply(f"-var=pool={pool}")
     assert tf.plan(f"-var=pool={pool}")[0] == 0
+
+
+def test_examples_are_terraform_fmt_clean(tf):
+    proc = tf.run("fmt", "-check", "-recursive", "-list=true", str(EXAMPLES), check=False)
+    assert proc.returncode == 0, f"run `terraform fmt -recursive terraform/`; not formatted:\n{proc.stdout}"
