@@ -7,7 +7,9 @@ blocks, evaluating their attributes with :mod:`reconciler.config.hcl_eval`, and
 mapping the Terraform provider's attributes onto the YAML document shape (pool:
 ``name, type, description, paused, concurrency_limit, base_job_template`` as a
 JSON string; queue: ``work_pool_name, name, description, is_paused,
-concurrency_limit, priority``). Other blocks and resource types are ignored.
+concurrency_limit, priority``). Variable values come, highest first, from
+``--var``, ``*.auto.tfvars``, ``terraform.tfvars``, ``TF_VAR_*`` and the default.
+Other blocks and resource types are ignored.
 No validation of values here beyond what the mapping needs.
 """
 

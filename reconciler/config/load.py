@@ -354,7 +354,7 @@ class _Resolver:
         if text is not None:
             diags = Diagnostics()
             parsed = parse_yaml_text(text, filename, diags)
-            if parsed is not None and diags.has_errors and filename.endswith(".json"):
+            if diags.has_errors and filename.endswith(".json"):
                 parsed = self._json_fallback(text, filename, diags)
             self.diags.append(_with_address(diags, address))
             if parsed is not None and not diags.has_errors:
@@ -407,6 +407,8 @@ def _with_address(diags: Diagnostics, address: str | None) -> list[Any]:
 # --------------------------------------------------------------------------- state
 
 def _check_pool_name(name: str, doc: RawDoc, diags: Diagnostics) -> None:
+    if name and not _BAD_NAME_CHARS.search(name) and name.strip(" '\"") and not name.lower().startswith("prefect"):
+        return
     at = doc.where(("work_pools", name), key=True)
     address = pool_address(name)
     if _BAD_NAME_CHARS.search(name):

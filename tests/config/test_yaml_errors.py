@@ -303,7 +303,7 @@ CASES = {
                  "variables": {"type": "object",}
                 """,
         },
-        ["t.json:3:1 error malformed YAML: did not find expected ',' or '}' [work_pool.a]"],
+        ["t.json:2:33 error malformed JSON: Expecting property name enclosed in double quotes [work_pool.a]"],
     ),
     "template_file_unknown_key": (
         {
