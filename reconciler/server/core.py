@@ -94,9 +94,6 @@ class Core:
             raise pool_not_found(name)
         return row
 
-    def _online_cutoff_sql(self) -> tuple[str, list[Any]]:
-        return "", []
-
     def _workers_online(self, pool_id: str, now: datetime) -> bool:
         rows = self.store.query(
             "SELECT last_heartbeat_time, heartbeat_interval_seconds FROM worker WHERE work_pool_id = ?", (pool_id,)
