@@ -314,6 +314,8 @@ def _format_mapping(node: CommentedMap, path: tuple[str, ...], col: int) -> None
         if node.ca.comment and len(node.ca.comment) > 1 and node.ca.comment[1]:
             for token in node.ca.comment[1]:
                 _reindent_token(token, col)
+        if col != in_col:
+            _shift_line_comments(node, keys, col - in_col)
     order = _order_for(path)
     if order and not merged:
         rank = {name: i for i, name in enumerate(order)}
@@ -365,6 +367,18 @@ def _anchored(value: Any, seen: set[int]) -> Iterable[Any]:
     elif isinstance(value, CommentedSeq):
         for item in value:
             yield from _anchored(item, seen)
+
+
+def _shift_line_comments(node: CommentedMap, keys: list[Any], delta: int) -> None:
+    """Move end-of-line comments on the keys' lines by as much as the keys moved, keeping their gap."""
+    shifted: set[int] = set()
+    for key in keys:
+        entry = node.ca.items.get(key)
+        token = entry[2] if entry and len(entry) > 2 else None
+        if isinstance(token, CommentToken) and id(token) not in shifted and token.value.lstrip(" ").startswith("#"):
+            shifted.add(id(token))
+            column = token.start_mark.column
+            token.start_mark = CommentMark(max(0, column + delta))
 
 
 def _move_start_comment(node: CommentedMap, first: Any, col: int) -> None:

@@ -37,6 +37,11 @@ YAML_CASES = [
         "version: 1\nwork_pools:\n  p:\n    type: process\n    description: x\n",
     ),
     (
+        "end-of-line-comments-keep-their-gap",
+        "version: 1\nwork_pools:\n    p:\n        type: process    # fixed\n        queues:  # all\n            q: {priority: 1}  # top\n",
+        "version: 1\nwork_pools:\n  p:\n    type: process    # fixed\n    queues:  # all\n      q: {priority: 1}  # top\n",
+    ),
+    (
         "sequences-indented-under-key",
         "version: 1\nmanage:\n  scope:\n  - a-*\n  - b-*\n",
         "version: 1\nmanage:\n  scope:\n    - a-*\n    - b-*\n",
