@@ -1,6 +1,7 @@
 """End-to-end fixtures: the reference server (in process or over a socket) or a real Prefect server.
 
-``env`` runs each test against the reference server in process; when
+``env`` runs each test against the reference server in process and over a
+socket (``serve_in_thread``, one server per test session); when
 POOLFORM_TEST_API_URL is set, also against that (real Prefect) server, marked
 ``compat``. Pool names carry a per-test prefix, and on a real server every pool
 with that prefix is deleted afterwards. ``env.cli(...)`` runs ``poolform`` with
@@ -29,7 +30,7 @@ from reconciler.settings import ConnectionSettings
 REAL_URL = os.environ.get("POOLFORM_TEST_API_URL", "").rstrip("/")
 IN_PROCESS_URL = "http://testserver/api"
 
-ENV_PARAMS = [pytest.param("inprocess", id="inprocess")]
+ENV_PARAMS = [pytest.param("inprocess", id="inprocess"), pytest.param("socket", id="socket")]
 if REAL_URL:
     ENV_PARAMS.append(pytest.param("prefect", id="prefect", marks=pytest.mark.compat))
 
@@ -155,17 +156,18 @@ def _reference_http() -> tuple[httpx.Client, Faults]:
 @pytest.fixture(params=ENV_PARAMS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}-"
-    if request.param == "prefect":
+    if request.param in ("prefect", "socket"):
+        url = REAL_URL if request.param == "prefect" else request.getfixturevalue("socket_server").api_url
         faults = Faults(httpx.HTTPTransport())
         http = httpx.Client(transport=faults, timeout=60, follow_redirects=True)
-        e = Env("prefect", REAL_URL, prefix, tmp_path, faults, http)
+        e = Env(request.param, url, prefix, tmp_path, faults, http)
     else:
         http, faults = _reference_http()
         e = Env("inprocess", IN_PROCESS_URL, prefix, tmp_path, faults, http)
     try:
         yield e
     finally:
-        if e.kind == "prefect":
+        if e.kind in ("prefect", "socket"):
             e.cleanup()
         else:
             for cl in e._clients:
@@ -182,7 +184,7 @@ def ref_env(tmp_path: Path) -> Iterator[Env]:
     http.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def socket_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from reconciler.server.runner import serve_in_thread
 
