@@ -5,6 +5,12 @@ written explicitly (queue priorities included, templates inline), so that
 loading the text and planning against the same server gives no changes. The
 YAML emitter here quotes every string that a YAML 1.2 (or 1.1) reader could
 take for anything but a string. No network: the caller observes the server.
+
+The modeline names the schema by its stable ``$id``
+(``https://poolform.dev/schema/config.schema.json``), which is never fetched:
+point an editor at ``provider-schema/config.schema.json`` for that id (e.g. the
+``yaml.schemas`` setting of yaml-language-server), or edit the modeline to the
+relative path, as the files under ``examples/`` do.
 """
 
 from __future__ import annotations

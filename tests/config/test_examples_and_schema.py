@@ -118,3 +118,15 @@ def test_schema_uses_only_draft_07_keywords():
 def test_schema_agrees_with_the_loader_on_shape(document, valid):
     errors = list(Draft7Validator(config_json_schema()).iter_errors(document))
     assert (not errors) is valid
+
+
+@pytest.mark.parametrize("directory", ["process", "kubernetes", "overlays"])
+def test_pure_python_yaml_backend_gives_the_same_state(directory, monkeypatch):
+    from reconciler.config import yaml_source
+
+    monkeypatch.chdir(REPO)
+    fast, fast_diags = load([f"examples/{directory}"], env={})
+    monkeypatch.setattr(yaml_source, "BACKEND", "ruamel")
+    slow, slow_diags = load([f"examples/{directory}"], env={})
+    assert slow == fast
+    assert slow_diags.to_json() == fast_diags.to_json()
