@@ -311,3 +311,22 @@ def test_markdown_format(env):
     cfg = env.write("pools.yaml", BASE)
     out = assert_ok(env.cli("plan", "-f", cfg, "--format", "markdown"))
     assert "<details>" in out and "6 to add" in out
+
+
+def test_many_pools_use_the_bulk_queue_read_and_converge(env):
+    from reconciler.api.observe import LEGACY_QUEUE_READ_MIN_POOLS
+
+    n = LEGACY_QUEUE_READ_MIN_POOLS + 4
+    pools = "".join(f"  {{p}}m{i:02d}:\n    type: process\n    queues:\n      fast: {{priority: 1}}\n      slow: {{priority: 7}}\n"
+                    for i in range(n))
+    cfg = env.write("pools.yaml", "version: 1\nwork_pools:\n" + pools)
+    planfile = str(env.tmp / "plan.json")
+    assert_ok(env.cli("plan", "-f", cfg, "--out", planfile))
+    out = assert_ok(env.cli("apply", planfile))
+    assert f"Resources: {3 * n} added" in out
+    env.faults.seen.clear()
+    _plan(env, cfg, code=0)
+    assert any(p.endswith("/work_queues/filter") for p in env.faults.seen)
+    env.client().update_queue(env.name("m03"), "slow", {"description": "drifted"})
+    out = _plan(env, cfg, code=2)
+    assert f"# work_queue.{env.name('m03')}.slow will be updated in-place" in out
