@@ -85,7 +85,7 @@ def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
 def read_text(filename: str, diags: Diagnostics, *, referenced_at: SourceRange | None = None,
               address: str | None = None) -> str | None:
     try:
-        with open(filename, encoding="utf-8") as handle:
+        with open(filename, encoding="utf-8-sig") as handle:
             return handle.read()
     except FileNotFoundError:
         diags.error(f"file not found: {filename}", "Paths are relative to the config file that names them.",
