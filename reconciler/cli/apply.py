@@ -8,6 +8,7 @@ Must not hold apply logic: that is ``reconciler.apply``.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -103,6 +104,8 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
         if files or variables or targets or destroy:
             common.fail("a saved plan is applied as it is: -f, --var, --target and --destroy cannot be used with a plan file")
         plan_json = _read_plan_file(planfile)
+        if api_url is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
+            api_url = plan_json["api_url"]
         with common.errors_to_exit():
             client = common.make_client(api_url)
             try:

@@ -255,3 +255,11 @@ def test_config_warnings_stay_off_machine_stdout(ref_env, fmt):
     assert "--var unused" not in result.stdout
     if fmt == ["--json"]:
         assert json.loads(result.stdout)["summary"]["add"] == 2
+
+
+def test_saved_plan_uses_its_own_api_url_when_none_is_given(socket_env):
+    cfg = socket_env.write("pools.yaml", CFG)
+    planfile = str(socket_env.tmp / "plan.json")
+    assert_ok(socket_env.cli("plan", "-f", cfg, "--out", planfile, inject=False))
+    result = socket_env.cli("apply", planfile, inject=False, add_url=False, env={"PREFECT_API_URL": ""})
+    assert "Apply complete! Resources: 2 added" in assert_ok(result)

@@ -90,7 +90,7 @@ class Env:
         return str(path)
 
     def cli(self, *args: str, input: str | None = None, tty: bool = False, env: dict[str, str] | None = None,
-            inject: bool = True) -> Result:
+            inject: bool = True, add_url: bool = True) -> Result:
         """Run poolform; ``inject=False`` lets the CLI build its own network client (socket servers only)."""
         old_factory, old_tty = _common.CLIENT_FACTORY, _common.STDIN_IS_TTY
         _common.CLIENT_FACTORY = (lambda settings: PrefectClient(settings, http=self._http)) if inject else None
@@ -98,7 +98,7 @@ class Env:
         try:
             runner = CliRunner()
             full = list(args)
-            if args and args[0] in ("plan", "apply", "import", "render") and "--api-url" not in args:
+            if add_url and args and args[0] in ("plan", "apply", "import", "render") and "--api-url" not in args:
                 full += ["--api-url", self.api_url]
             base_env = {"CI": "", "POOLFORM_IN_AUTOMATION": "", "NO_COLOR": "1"}
             return runner.invoke(cli, full, input=input, env={**base_env, **(env or {})}, catch_exceptions=True)
