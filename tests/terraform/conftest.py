@@ -88,12 +88,13 @@ def api(server) -> Api:
 
 
 class TF:
-    """One Terraform working directory."""
+    """One Terraform working directory; ``init`` copies the session's initialized ``.terraform``."""
 
-    def __init__(self, binary: str, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, binary: str, workdir: Path, env: dict[str, str], initialized: Path | None = None) -> None:
         self.binary = binary
         self.dir = workdir
         self.env = env
+        self.initialized = initialized
 
     def write(self, body: str, name: str = "main.tf", header: bool = True) -> None:
         (self.dir / name).write_text((HEADER if header else "") + body)
@@ -106,7 +107,11 @@ class TF:
         return proc
 
     def init(self) -> None:
-        self.run("init", "-input=false", "-no-color")
+        if self.initialized is None:
+            self.run("init", "-input=false", "-no-color")
+            return
+        shutil.copytree(self.initialized / ".terraform", self.dir / ".terraform", symlinks=True)
+        shutil.copy(self.initialized / ".terraform.lock.hcl", self.dir / ".terraform.lock.hcl")
 
     def apply(self, *extra: str) -> str:
         return self.run("apply", "-auto-approve", "-input=false", "-no-color", *extra).stdout
@@ -145,8 +150,23 @@ def tf_env(mirror: dict[str, Path], server, home: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def initialized(terraform_bin, mirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real ``terraform init`` from the offline mirror per session; tests copy its result."""
+    work = tmp_path_factory.mktemp("tf-init")
+    (work / "main.tf").write_text(HEADER)
+
+    class _NoServer:
+        api_url = "http://127.0.0.1:9/api"
+
+    TF(terraform_bin, work, tf_env(mirror, _NoServer(), work)).init()
+    lock = (work / ".terraform.lock.hcl").read_text()
+    assert 'provider "registry.terraform.io/poolform/prefect"' in lock and "h1:" in lock, lock
+    return work
+
+
 @pytest.fixture
-def tf_for(terraform_bin, mirror, tmp_path: Path):
+def tf_for(terraform_bin, mirror, initialized, tmp_path: Path):
     """A factory: ``tf_for(server_with_api_url) -> TF`` in this test's temporary directory."""
 
     def make(target) -> TF:
@@ -154,7 +174,7 @@ def tf_for(terraform_bin, mirror, tmp_path: Path):
         work.mkdir()
         home = tmp_path / "home"
         home.mkdir()
-        return TF(terraform_bin, work, tf_env(mirror, target, home))
+        return TF(terraform_bin, work, tf_env(mirror, target, home), initialized)
 
     return make
 
