@@ -173,6 +173,18 @@ def test_work_queue_lifecycle(prefect_cli, our_api):
     assert get_queue(our_api, pool, "default")["id"] == get_pool(our_api, pool)["default_queue_id"]
 
 
+def test_work_queue_without_a_pool_lives_in_the_default_agent_pool(prefect_cli, our_api):
+    q = unique("legacy-q")
+    ok(prefect_cli("work-queue", "create", q, "--limit", "3"))
+    agent_pool = get_pool(our_api, "default-agent-pool")
+    queue = get_queue(our_api, "default-agent-pool", q)
+    assert (agent_pool["type"], queue["concurrency_limit"]) == ("prefect-agent", 3)
+    inspected = json_out(prefect_cli("work-queue", "inspect", q, "--output", "json"))
+    assert (inspected["id"], inspected["work_pool_name"]) == (queue["id"], "default-agent-pool")
+    assert f"Successfully deleted work queue {q!r}" in ok(prefect_cli("work-queue", "delete", q))
+    assert our_api.get(f"work_pools/default-agent-pool/queues/{q}").status_code == 404
+
+
 def _schedule_run(api, flow_id: str, pool: str, queue: str, when: datetime, name: str) -> dict:
     r = api.post("flow_runs/", json={
         "flow_id": flow_id, "name": name, "work_pool_name": pool, "work_queue_name": queue,
