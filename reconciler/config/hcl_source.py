@@ -268,6 +268,11 @@ class _Module:
                            "poolform plans offline from names: refer to .name instead.")
             return self.resource_attribute(root, label, attribute, node), 2
         shown = ".".join([root] + attrs[:2])
+        if root == "data" and attrs[:1] == ["prefect_worker_metadata"]:
+            raise fail(node, f"reference to {shown} is not supported offline",
+                       "Worker metadata comes from the server. Save the template once "
+                       "(prefect work-pool get-default-base-job-template --type TYPE > TYPE.json) "
+                       "and use file(\"${path.module}/TYPE.json\").")
         raise fail(node, f"reference to {shown} is not supported offline",
                    "Supported: var.*, local.*, path.module, prefect_work_pool.<label>.<attribute>, "
                    "prefect_work_queue.<label>.<attribute>.")

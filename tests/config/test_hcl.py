@@ -68,6 +68,8 @@ def test_expression_evaluation(tree, expr, options, expected):
 ERRORS = {
     "unsupported_function": ('upper(timestamp())', {}, "m/main.tf:4:23 error function timestamp() is not supported offline"),
     "unsupported_reference": ('data.prefect_x.y.name', {}, "m/main.tf:4:17 error reference to data.prefect_x.y is not supported offline"),
+    "worker_metadata_data_source": ('data.prefect_worker_metadata.d.base_job_configs.kubernetes', {},
+                                    "m/main.tf:4:17 error reference to data.prefect_worker_metadata.d is not supported offline"),
     "splat": ('local.l[*].a', {"prelude": 'locals { l = [] }\n'}, "m/main.tf:5:17 error splat expressions ([*], .*) are not supported offline"),
     "unknown_variable": ('var.nope', {}, "m/main.tf:4:17 error no variable named 'nope' is declared"),
     "variable_without_value": ('var.env', {"prelude": 'variable "env" {}\n'}, "m/main.tf:1:1 error variable 'env' has no value"),
