@@ -63,9 +63,9 @@ def _obj(attrs: tuple[Attr, ...]) -> list[Any]:
 
 
 _ACCOUNT = Attr("account_id", STRING, "Account UUID. Accepted for compatibility with the official provider; "
-                "ignored by Prefect OSS and the reference server.", optional=True, replace=True)
+                "ignored by Prefect OSS and the reference server (a change never replaces anything).", optional=True)
 _WORKSPACE = Attr("workspace_id", STRING, "Workspace UUID. Accepted for compatibility with the official provider; "
-                  "ignored by Prefect OSS and the reference server.", optional=True, replace=True)
+                  "ignored by Prefect OSS and the reference server (a change never replaces anything).", optional=True)
 
 PROVIDER = Block(
     "Manage Prefect work pools and work queues on Prefect OSS or any Prefect-compatible server.",
