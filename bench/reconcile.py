@@ -133,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=1000)
     parser.add_argument("--queues", type=int, default=5)
+    parser.add_argument("--parallelism", type=int, default=10, help="concurrent API calls (poolform's default is 10)")
     parser.add_argument("--tcp-nodelay-shim", action="store_true",
                         help="start the server with TCP_NODELAY forced on its accepted sockets (see NODELAY_SHIM)")
     args = parser.parse_args()
@@ -160,12 +161,13 @@ def main() -> None:
         cfg = tmp / "pools.yaml"
         write_config(cfg, args.pools, args.queues)
         n_objects = args.pools * (1 + args.queues)
-        print(f"poolform bench: {args.pools} pools x {args.queues} queues ({n_objects} objects), server {api_url}")
+        print(f"poolform bench: {args.pools} pools x {args.queues} queues ({n_objects} objects), server {api_url}, "
+              f"parallelism {args.parallelism}{', TCP_NODELAY shim' if args.tcp_nodelay_shim else ''}")
 
         (desired, diags), t_load = timed(lambda: load([str(cfg)]))
         if desired is None:
             raise SystemExit("the generated config has errors: " + "; ".join(d.summary for d in diags.errors))
-        client = PrefectClient(ConnectionSettings(api_url=api_url))
+        client = PrefectClient(ConnectionSettings(api_url=api_url), max_workers=args.parallelism)
 
         def plan_once():
             observed = observe(client, desired, all_pools=True)

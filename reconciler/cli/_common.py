@@ -178,13 +178,36 @@ def connection(api_url: str | None) -> "ConnectionSettings":
         fail(str(exc))
 
 
-def make_client(api_url: str | None) -> "PrefectClient":
+DEFAULT_PARALLELISM = 10
+
+
+def parallelism_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--parallelism", type=click.IntRange(1, 64), default=None, metavar="N",
+                        help=f"Concurrent API calls (default {DEFAULT_PARALLELISM}, or POOLFORM_PARALLELISM).")(fn)
+
+
+def parallelism(value: int | None = None) -> int:
+    if value is not None:
+        return value
+    raw = os.environ.get("POOLFORM_PARALLELISM", "").strip()
+    if not raw:
+        return DEFAULT_PARALLELISM
+    try:
+        n = int(raw)
+    except ValueError:
+        fail(f"POOLFORM_PARALLELISM={raw!r} is not a whole number")
+    if not 1 <= n <= 64:
+        fail(f"POOLFORM_PARALLELISM={raw!r} must be between 1 and 64")
+    return n
+
+
+def make_client(api_url: str | None, *, workers: int | None = None) -> "PrefectClient":
     settings = connection(api_url)
     if CLIENT_FACTORY is not None:
         return CLIENT_FACTORY(settings)
     from reconciler.api.client import PrefectClient
 
-    return PrefectClient(settings)
+    return PrefectClient(settings, max_workers=parallelism(workers))
 
 
 def check_targets(targets: Sequence[str]) -> list[str]:

@@ -81,10 +81,11 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
 @common.json_option
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Apply only this address; repeatable. Not for routine use.")
 @click.option("--destroy", is_flag=True, help="Delete every declared pool.")
+@common.parallelism_option
 @common.api_url_option
 @common.no_color_option
 def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], auto_approve: bool, as_json: bool,
-          targets: tuple[str, ...], destroy: bool, api_url: str | None, no_color: bool) -> None:
+          targets: tuple[str, ...], destroy: bool, parallelism: int | None, api_url: str | None, no_color: bool) -> None:
     """Make the server match the config (or a saved plan).
 
     \b
@@ -107,7 +108,7 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
         if api_url is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
             api_url = plan_json["api_url"]
         with common.errors_to_exit():
-            client = common.make_client(api_url)
+            client = common.make_client(api_url, workers=parallelism)
             try:
                 from reconciler.settings import normalize_api_url
 
@@ -134,7 +135,7 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
     from reconciler.cli.plan import render_plan, run_plan
 
     with common.errors_to_exit():
-        client = common.make_client(api_url)
+        client = common.make_client(api_url, workers=parallelism)
         try:
             result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color,
                               machine_output=as_json)
