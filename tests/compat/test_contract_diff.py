@@ -282,6 +282,19 @@ def claims_scenario(s: Side, sfx: str) -> None:
     s.call("claims/claim", "POST", f"flow_runs/{runs['r-high-1']['id']}/set_state", pending)
     s.call("claims/claim again", "POST", f"flow_runs/{runs['r-high-1']['id']}/set_state", pending)
     s.call("claims/read claimed run", "GET", f"flow_runs/{runs['r-high-1']['id']}")
+    # What a real process worker and the flow engine send next (prefect worker start, 3.9.1).
+    claimed = runs["r-high-1"]["id"]
+    s.call("claims/worker labels the run", "PATCH", f"flow_runs/{claimed}/labels",
+           {"prefect.worker.name": "w1", "prefect.worker.type": "process"})
+    s.call("claims/worker records the pid", "PATCH", f"flow_runs/{claimed}", {"infrastructure_pid": "host:123"})
+    s.call("claims/run after worker patches", "GET", f"flow_runs/{claimed}")
+    s.call("claims/engine sends logs", "POST", "logs/", [{
+        "name": "prefect.flow_runs", "level": 20, "message": "hello", "timestamp": _when(0), "flow_run_id": claimed}])
+    s.call("claims/engine looks for a suspension (sort null)", "POST", "flow_runs/filter", {
+        "flows": None, "flow_runs": {"id": {"any_": [claimed]}, "state": {"type": {"any_": ["PAUSED"]},
+                                                                        "name": {"any_": ["Suspended"]}}},
+        "task_runs": None, "deployments": None, "work_pools": None, "work_pool_queues": None,
+        "sort": None, "limit": None, "offset": 0})
     s.call("claims/poll with the pool full", "POST", f"work_pools/{pool}/get_scheduled_flow_runs",
            {"scheduled_before": horizon})
     s.call("claims/claim beyond the pool limit", "POST", f"flow_runs/{runs['r-low-1']['id']}/set_state", pending)
@@ -371,6 +384,7 @@ def support_scenario(s: Side, sfx: str) -> None:
     s.call("support/version", "GET", "version")
     s.call("support/csrf disabled", "GET", f"csrf-token?client={uuid.uuid4()}")
     s.call("support/unknown collection view", "GET", "collections/views/nope")
+    s.call("support/admin storage (read by the flow engine)", "GET", "admin/storage")
 
 
 def test_support_endpoints(run_both, real_api, our_api):
