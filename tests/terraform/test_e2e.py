@@ -480,3 +480,27 @@ def test_basic_auth_from_attribute_or_environment(tf_for, names):
         tf.write(body)
         assert tf.plan(env={"PREFECT_API_AUTH_STRING": "admin:s3cret"})[0] == 0
         assert tf.plan(env={"PREFECT_BASIC_AUTH_KEY": "admin:s3cret"})[0] == 0
+
+
+def test_names_with_spaces_hash_and_question_mark_are_escaped(tf, api, names):
+    pool = names() + " #1?"
+    tf.write(f'''
+resource "prefect_work_pool" "pool" {{
+  name        = "{pool}"
+  type        = "process"
+  description = "odd name"
+}}
+resource "prefect_work_queue" "q" {{
+  work_pool_name = prefect_work_pool.pool.name
+  name           = "night shift #2?"
+  priority       = 3
+}}
+''')
+    tf.init()
+    tf.apply()
+    from urllib.parse import quote
+
+    assert api.get(f"/work_pools/{quote(pool, safe='')}")["description"] == "odd name"
+    assert tf.plan()[0] == 0
+    tf.destroy()
+    assert api.get(f"/work_pools/{quote(pool, safe='')}") is None
