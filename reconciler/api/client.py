@@ -205,7 +205,7 @@ class PrefectClient:
         for fut in futures:
             try:
                 results.append(fut.result())
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
+            except Exception as exc:  # noqa: BLE001 - re-raised below
                 if error is None:
                     error = exc
         if error is not None:

@@ -152,9 +152,14 @@ class _Executor:
         self.applied: list[dict[str, Any]] = []
         self.failures: list[tuple[dict[str, Any], BaseException]] = []
         self.skipped: list[dict[str, Any]] = []
+        self.stop = threading.Event()
 
     def run_pool(self, run: _PoolRun) -> None:
         for index, step in enumerate(run.steps):
+            if self.stop.is_set():
+                with self.lock:
+                    self.skipped.extend(run.steps[index:])
+                return
             self.hooks.on_step_start(step)
             started = time.monotonic()
             try:
@@ -294,7 +299,11 @@ def apply_plan(client: Any, plan_json: dict[str, Any], *, hooks: ApplyHooks | No
     runs = group_steps(plan_json.get("steps") or [])
     executor = _Executor(client, hooks)
     if runs:
-        client.map(executor.run_pool, runs)
+        try:
+            client.map(executor.run_pool, runs)
+        except KeyboardInterrupt:
+            executor.stop.set()
+            raise
     result = ApplyResult(applied=executor.applied)
     result.calls = client.count_calls - calls_before
     result.seconds = time.monotonic() - started

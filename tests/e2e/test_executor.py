@@ -158,3 +158,17 @@ def test_json_hooks_emit_typed_lines(capsys):
     assert [m["type"] for m in lines] == ["apply_start", "apply_complete", "change_summary"]
     assert lines[0]["hook"]["resource"]["addr"] == "work_queue.p.q" and lines[0]["hook"]["action"] == "create"
     assert lines[2]["@message"] == "Apply complete! Resources: 1 added, 0 changed, 0 destroyed."
+
+
+def test_interrupt_stops_starting_new_steps():
+    class Interrupting(FakeClient):
+        def map(self, fn, items):
+            items = list(items)
+            fn(items[0])
+            raise KeyboardInterrupt
+
+    client = Interrupting()
+    steps = [{"op": "create_pool", "pool": p, "body": {"name": p}} for p in ("a", "b")]
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(client, plan(*steps), check_stale=False)
+    assert client.calls == [("create_pool", "a")]
