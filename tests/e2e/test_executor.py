@@ -162,13 +162,19 @@ def test_json_hooks_emit_typed_lines(capsys):
 
 def test_interrupt_stops_starting_new_steps():
     class Interrupting(FakeClient):
+        pending = None
+
         def map(self, fn, items):
             items = list(items)
             fn(items[0])
+            self.pending = (fn, items[1:])
             raise KeyboardInterrupt
 
     client = Interrupting()
     steps = [{"op": "create_pool", "pool": p, "body": {"name": p}} for p in ("a", "b")]
     with pytest.raises(KeyboardInterrupt):
         apply_plan(client, plan(*steps), check_stale=False)
+    fn, rest = client.pending
+    for run in rest:
+        fn(run)
     assert client.calls == [("create_pool", "a")]
