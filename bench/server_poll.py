@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import shutil
 import signal
 import socket
@@ -36,7 +37,13 @@ from pathlib import Path
 import httpx
 
 QUEUES = ("high", "mid", "low")
-POLL_LIMITS = (10, 200)
+# name -> body; every run is a candidate for the first two, none is due for the worker-shaped one
+POLL_VARIANTS = {
+    "limit 10": lambda horizon: {"limit": 10, "scheduled_before": iso(horizon)},
+    "limit 200": lambda horizon: {"limit": 200, "scheduled_before": iso(horizon)},
+    "worker, none due": lambda horizon: {
+        "scheduled_before": iso(datetime.now(timezone.utc) + timedelta(seconds=10))},
+}
 RETRY_STATUSES = {429, 502, 503}
 
 
@@ -181,7 +188,7 @@ class Result:
 
 async def request(client: httpx.AsyncClient, method: str, path: str, result: Result, **kw) -> httpx.Response:
     """One call, retried like the Prefect client does on 429/502/503 and dropped connections."""
-    attempts = 10
+    attempts = 25
     for attempt in range(attempts):
         last = attempt == attempts - 1
         try:
@@ -195,7 +202,7 @@ async def request(client: httpx.AsyncClient, method: str, path: str, result: Res
                     raise SystemExit(f"{result.label}: {method} {path} -> {r.status_code} {r.text[:300]}")
                 return r
         result.errors += 1
-        await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
+        await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")
 
 
@@ -217,8 +224,7 @@ async def create_runs(client, result, flow_id, pool, start, stop, t0, concurrenc
     return (stop - start) / (time.perf_counter() - began)
 
 
-async def poll_latency(client, result, pool, limit, horizon, n) -> dict[str, float]:
-    body = {"limit": limit, "scheduled_before": iso(horizon)}
+async def poll_latency(client, result, pool, body, n) -> dict[str, float]:
     path = f"/work_pools/{pool}/get_scheduled_flow_runs"
     returned = len((await request(client, "POST", path, result, json=body)).json())
     for _ in range(3):
@@ -255,8 +261,9 @@ async def measure(server: Server, sizes: list[int], concurrency: int, polls: int
             rate = await create_runs(client, result, flow_id, pool, created, size, t0, concurrency)
             result.create[f"{created}->{size}"] = rate
             created = size
-            for limit in POLL_LIMITS:
-                result.polls[f"{size}/limit{limit}"] = await poll_latency(client, result, pool, limit, horizon, polls)
+            for name, make_body in POLL_VARIANTS.items():
+                body = make_body(horizon)
+                result.polls[f"{size}/{name}"] = await poll_latency(client, result, pool, body, polls)
             print(f"  {server.label}: {size} runs done", file=sys.stderr)
         if server.pid:
             result.rss_loaded_mb = rss_mb(server.pid)
@@ -285,12 +292,12 @@ def rows(ours: Result, theirs: Result | None, sizes: list[int]):
         yield f"create runs {prev}->{size} (runs/s)", fmt(a), fmt(b), ratio(a, b, True)
         prev = size
     for size in sizes:
-        for limit in POLL_LIMITS:
-            k = f"{size}/limit{limit}"
+        for name in POLL_VARIANTS:
+            k = f"{size}/{name}"
             for p in ("p50", "p95", "p99"):
                 a = ours.polls[k][p]
                 b = theirs.polls[k][p] if theirs else None
-                yield f"poll {size} runs limit {limit} {p} (ms)", fmt(a), fmt(b), ratio(a, b, False)
+                yield f"poll {size} runs, {name}: {p} (ms)", fmt(a), fmt(b), ratio(a, b, False)
     for name in ("rss_idle_mb", "rss_loaded_mb"):
         a, b = getattr(ours, name), getattr(theirs, name) if theirs else None
         yield f"RSS {'idle' if 'idle' in name else 'after load'} (MB)", fmt(a), fmt(b), ratio(a, b, False)
@@ -312,6 +319,15 @@ def report(ours: Result, theirs: Result | None, sizes: list[int]) -> str:
     return "\n".join(lines)
 
 
+def run_one(make_server, sizes: list[int], args) -> Result:
+    """Start (or attach to) one server, measure it, stop it if we started it: one at a time."""
+    server = make_server()
+    try:
+        return asyncio.run(measure(server, sizes, args.clients, args.polls))
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="measure an already running poolform server (API URL ending in /api)")
@@ -321,31 +337,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start-prefect", metavar="VENV", help="start a real Prefect server from VENV and use it as --against")
     ap.add_argument("--sizes", default="1000,10000", help="cumulative run counts (default 1000,10000)")
     ap.add_argument("--polls", type=int, default=100, help="measured polls per size and limit (default 100)")
-    ap.add_argument("--clients", type=int, default=8, help="concurrent clients creating runs (default 8)")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent clients creating runs (default 4)")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if sizes != sorted(sizes) or sizes[0] <= 0:
         ap.error("--sizes must be increasing positive numbers, e.g. 1000,10000")
 
-    started: list[Server] = []
-    try:
-        if args.url:
-            ours_server = Server("poolform", args.url.rstrip("/"), args.pid)
-        else:
-            ours_server = start_ours()
-            started.append(ours_server)
-        theirs_server = None
-        if args.start_prefect:
-            theirs_server = start_prefect(args.start_prefect)
-            started.append(theirs_server)
-        elif args.against:
-            theirs_server = Server("prefect", args.against.rstrip("/"), args.against_pid)
-        ours = asyncio.run(measure(ours_server, sizes, args.clients, args.polls))
-        theirs = asyncio.run(measure(theirs_server, sizes, args.clients, args.polls)) if theirs_server else None
-    finally:
-        for s in started:
-            s.stop()
+    ours = run_one(lambda: Server("poolform", args.url.rstrip("/"), args.pid) if args.url else start_ours(),
+                   sizes, args)
+    theirs = None
+    if args.start_prefect or args.against:
+        print(report(ours, None, sizes), file=sys.stderr)
+        theirs = run_one(lambda: start_prefect(args.start_prefect) if args.start_prefect
+                         else Server("prefect", args.against.rstrip("/"), args.against_pid), sizes, args)
     print(report(ours, theirs, sizes))
     if args.json:
         Path(args.json).write_text(json.dumps({"ours": ours.__dict__, "theirs": theirs.__dict__ if theirs else None},
