@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import json
 from pathlib import Path
 
@@ -377,3 +378,38 @@ def test_key_order_is_the_schema_order() -> None:
     assert KEY_ORDER[("manage",)] == tuple(definitions["Manage"]["properties"])
     assert KEY_ORDER[("work_pools", "*")] == tuple(definitions["WorkPool"]["properties"])
     assert KEY_ORDER[("work_pools", "*", "queues", "*")] == tuple(definitions["WorkQueue"]["properties"])
+
+
+def _with_comments(text: str, data: st.DataObject) -> str:
+    """Put numbered full-line comments before random lines and end-of-line comments after random scalars."""
+    out: list[str] = []
+    for number, line in enumerate(text.splitlines()):
+        indent = len(line) - len(line.lstrip(" "))
+        if data.draw(st.booleans(), label=f"before {number}"):
+            out.append(" " * indent + f"# c{number}")
+        if line.rstrip().endswith((":", "|", ">")) or not data.draw(st.booleans(), label=f"eol {number}"):
+            out.append(line)
+        else:
+            out.append(f"{line}  # e{number}")
+    return "\n".join(out) + "\n"
+
+
+_rich_document = st.fixed_dictionaries({
+    "version": st.just(1),
+    "work_pools": st.dictionaries(_names, _pool.map(lambda p: {**p, "type": "process"}), min_size=1, max_size=3),
+    "manage": st.fixed_dictionaries({"prune": st.booleans(), "scope": st.lists(_names, min_size=1, max_size=3)}),
+}, optional={"notes": st.text(max_size=10)})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=_rich_document, indent=st.sampled_from([2, 4]), data=st.data())
+def test_yaml_fmt_keeps_every_comment(doc: dict, indent: int, data: st.DataObject) -> None:
+    source = _with_comments(_dump(_shuffled(doc, data), indent, flow=False), data)
+    once = format_yaml(source, "p.yaml")
+    assert format_yaml(once, "p.yaml") == once
+    assert _load(once) == _load(source)
+    marks = RE_COMMENTS.findall
+    assert sorted(marks(once)) == sorted(marks(source))
+
+
+RE_COMMENTS = re.compile(r"# ([ce]\d+)$", re.MULTILINE)
