@@ -73,11 +73,29 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool, recursive: bool) -
         if check:
             continue
         try:
-            path.write_text(result.formatted or "", encoding="utf-8")
+            _replace(path, result.formatted or "")
         except OSError as exc:
-            click.echo(f"Error: {path}: cannot write ({exc.strerror or exc})", err=True)
+            click.echo(f"Error: {path}: cannot write ({exc.strerror or exc}); the file was left unchanged.", err=True)
             failed = True
     if failed:
         sys.exit(EXIT_ERROR)
     if check and would_change:
         sys.exit(EXIT_WOULD_CHANGE)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` over ``path`` atomically (a temporary file beside it, then a rename), keeping its mode."""
+    import os
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".fmt", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

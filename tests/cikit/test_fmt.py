@@ -413,3 +413,13 @@ def test_yaml_fmt_keeps_every_comment(doc: dict, indent: int, data: st.DataObjec
 
 
 RE_COMMENTS = re.compile(r"# ([ce]\d+)$", re.MULTILINE)
+
+
+def test_fmt_rewrite_keeps_the_file_mode_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.yaml"
+    target.write_text(UGLY)
+    target.chmod(0o640)
+    assert _invoke(str(target)).exit_code == 0
+    assert target.read_text() == PRETTY
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]
