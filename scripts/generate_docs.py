@@ -100,15 +100,19 @@ def type_of(node: dict[str, Any]) -> str:
         return " \\| ".join(f"`{json.dumps(v)}`" for v in node["enum"])
     kind = node.get("type")
     if kind == "array":
-        return f"list of {type_of(node.get('items', {}))}"
+        return f"list of {_grouped(type_of(node.get('items', {})))}"
     if kind == "object":
         extra = node.get("additionalProperties")
         if isinstance(extra, dict) and extra:
-            return f"map of {type_of(extra)}"
+            return f"map of {_grouped(type_of(extra))}"
         return "object"
     if isinstance(kind, list):
         return " or ".join(kind)
     return kind or "any"
+
+
+def _grouped(text: str) -> str:
+    return f"({text})" if " or " in text else text
 
 
 def _cell(text: str) -> str:

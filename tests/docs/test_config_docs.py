@@ -67,10 +67,12 @@ def test_config_md_documents_every_field() -> None:
         ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, "integer or null"),
         ({"type": "array", "items": {"type": "string"}}, "list of string"),
         ({"type": "object", "additionalProperties": {"$ref": "#/definitions/WorkPool"}}, "map of [WorkPool](#workpool)"),
+        ({"type": "object", "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+         "map of (string or null)"),
         ({"const": 1}, "`1`"),
         ({"type": "object"}, "object"),
     ],
-    ids=["string", "nullable", "list", "map-of-ref", "const", "object"],
+    ids=["string", "nullable", "list", "map-of-ref", "map-of-nullable", "const", "object"],
 )
 def test_type_names(gen: ModuleType, node: dict[str, Any], expected: str) -> None:
     assert gen.type_of(node) == expected
