@@ -123,7 +123,7 @@ def test_format_yaml(source: str, expected: str) -> None:
     assert format_yaml(expected, "pools.yaml") == expected
 
 
-HCL_CASES = [
+HCL_CASES = [  # each expected output is exactly what `terraform fmt` (1.11) prints for the input
     (
         "indent-and-align",
         'resource "prefect_work_pool" "p" {\nname = "p"\n      type   = "process"\n  concurrency_limit = 5\n}\n',
