@@ -795,6 +795,64 @@ class ServerCore(Core):
         self.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
         return new_state
 
+    # ------------------------------------------------------- concurrency status
+
+    def _slot_runs(self, queue_id: str, limit: int, offset: int, now: datetime) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT id, name, state_type, state_name, start_time, state_timestamp FROM flow_run "
+            "WHERE work_queue_id = ? AND state_type IN ('PENDING', 'RUNNING') "
+            "ORDER BY state_timestamp, id LIMIT ? OFFSET ?",
+            (queue_id, limit, offset),
+        )
+        out = []
+        for r in rows:
+            since = from_text(r["state_timestamp"])
+            out.append({
+                "id": r["id"], "name": r["name"], "state_type": r["state_type"], "state_name": r["state_name"],
+                "start_time": r["start_time"], "state_timestamp": r["state_timestamp"],
+                "time_in_current_state": None if since is None else max(0.0, (now - since).total_seconds()),
+            })
+        return out
+
+    def pool_concurrency_status(self, pool_name: str, page: int, limit: int | None, flow_run_limit: int) -> dict[str, Any]:
+        limit = check_limit(limit)
+        with self.store.transaction():
+            pool = self.store.one("SELECT id, concurrency_limit FROM work_pool WHERE name = ?", (pool_name,))
+            if pool is None:
+                raise pool_not_found(pool_name)
+            now = self.now()
+            count_row = self.store.one("SELECT COUNT(*) AS n FROM work_queue WHERE work_pool_id = ?", (pool["id"],))
+            count = int(count_row["n"]) if count_row else 0
+            rows = self.store.query(
+                "SELECT id, name, concurrency_limit FROM work_queue WHERE work_pool_id = ? "
+                "ORDER BY priority, name LIMIT ? OFFSET ?",
+                (pool["id"], limit, (page - 1) * limit),
+            )
+            queues = []
+            for q in rows:
+                active = self._active_in_queue(q["id"])
+                queues.append({
+                    "queue_id": q["id"], "queue_name": q["name"], "active_slots": active,
+                    "concurrency_limit": q["concurrency_limit"],
+                    "flow_runs": self._slot_runs(q["id"], flow_run_limit, 0, now), "flow_run_count": active,
+                })
+            return {
+                "active_slots": self._active_in_pool(pool["id"]), "concurrency_limit": pool["concurrency_limit"],
+                "queues": queues, "count": count, "limit": limit,
+                "pages": max(1, -(-count // limit)) if limit else 1, "page": page,
+            }
+
+    def queue_concurrency_status(self, queue_id: str, page: int, limit: int | None) -> dict[str, Any]:
+        limit = check_limit(limit)
+        with self.store.transaction():
+            queue = self._queue_by_id(queue_id)
+            active = self._active_in_queue(queue_id)
+            return {
+                "active_slots": active, "concurrency_limit": queue["concurrency_limit"],
+                "flow_runs": self._slot_runs(queue_id, limit, (page - 1) * limit, self.now()),
+                "count": active, "limit": limit, "pages": max(1, -(-active // limit)) if limit else 1, "page": page,
+            }
+
     # -------------------------------------------------------------------- polls
 
     def _record_poll(self, queue_ids: Sequence[str], now_text: str) -> None:

@@ -173,6 +173,17 @@ class ScheduledRunsBody(Loose):
     limit: Optional[int] = None
 
 
+class PoolConcurrencyBody(Loose):
+    page: Annotated[int, Field(ge=1)] = 1
+    limit: Optional[int] = None
+    flow_run_limit: Annotated[int, Field(ge=0, le=200)] = 10
+
+
+class QueueConcurrencyBody(Loose):
+    page: Annotated[int, Field(ge=1)] = 1
+    limit: Optional[int] = None
+
+
 class LegacyGetRunsBody(Loose):
     scheduled_before: Optional[datetime] = None
     limit: Optional[int] = None

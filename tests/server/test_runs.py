@@ -292,3 +292,19 @@ def test_flow_run_patch(client, templated):
     client.post(f"/api/flow_runs/{run['id']}/set_state", json={"state": {"type": "PENDING"}})
     assert client.patch(f"/api/flow_runs/{run['id']}", json={"job_variables": {}}).status_code == 400
     assert client.patch(f"/api/flow_runs/{run['id']}", json={"bogus": 1}).status_code == 422
+
+
+def test_concurrency_status_routes(client, clock, seeds):
+    ids = {r["name"]: r["id"] for r in client.post("/api/flow_runs/filter", json={}).json()}
+    propose(client, ids["high-0"], "PENDING")
+    clock.advance(seconds=7)
+    client.patch("/api/work_pools/pool", json={"concurrency_limit": 4})
+    status = client.post("/api/work_pools/pool/concurrency_status", json={}).json()
+    assert (status["active_slots"], status["concurrency_limit"], status["count"], status["page"]) == (1, 4, 4, 1)
+    high = next(q for q in status["queues"] if q["queue_name"] == "high")
+    assert (high["active_slots"], high["concurrency_limit"], high["flow_run_count"]) == (1, 3, 1)
+    assert [(r["name"], r["state_type"], r["time_in_current_state"]) for r in high["flow_runs"]] == [("high-0", "PENDING", 7.0)]
+    queue_status = client.post(f"/api/work_queues/{high['queue_id']}/concurrency_status", json={"limit": 1}).json()
+    assert (queue_status["active_slots"], queue_status["pages"], len(queue_status["flow_runs"])) == (1, 1, 1)
+    assert client.post("/api/work_pools/nope/concurrency_status", json={}).status_code == 404
+    assert client.post("/api/work_pools/pool/concurrency_status", json={"flow_run_limit": 500}).status_code == 422

@@ -11,6 +11,7 @@ from reconciler.server.core import ApiError, is_reserved
 from reconciler.server.jobtemplates import TemplateError, check_defaults
 from reconciler.server.routes import core, json_response, no_content
 from reconciler.server.schemas import (
+    PoolConcurrencyBody,
     ScheduledRunsBody,
     WorkPoolCountBody,
     WorkPoolCreate,
@@ -92,3 +93,9 @@ async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[Sc
             limit=body.limit,
         )
     )
+
+
+@router.post("/work_pools/{name}/concurrency_status")
+async def pool_concurrency_status(name: str, request: Request, body: Optional[PoolConcurrencyBody] = None) -> Response:
+    body = body or PoolConcurrencyBody()
+    return json_response(core(request).pool_concurrency_status(name, body.page, body.limit, body.flow_run_limit))

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from reconciler.server.routes import core, json_response, no_content
 from reconciler.server.schemas import (
+    QueueConcurrencyBody,
     LegacyGetRunsBody,
     LegacyQueueFilterBody,
     WorkQueueCreate,
@@ -113,3 +114,9 @@ async def legacy_get_runs(queue_id: str, request: Request, body: Optional[Legacy
     body = body or LegacyGetRunsBody()
     record = request.headers.get("x-prefect-ui", "").lower() != "true"
     return json_response(core(request).legacy_get_runs(queue_id, body.scheduled_before, body.limit, record_poll=record))
+
+
+@router.post("/work_queues/{queue_id}/concurrency_status")
+async def legacy_queue_concurrency_status(queue_id: str, request: Request, body: Optional[QueueConcurrencyBody] = None) -> Response:
+    body = body or QueueConcurrencyBody()
+    return json_response(core(request).queue_concurrency_status(queue_id, body.page, body.limit))
