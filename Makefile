@@ -26,7 +26,7 @@ $(PREFECT_VENV)/.installed-stamp:
 	@touch $@
 
 compat: install $(PREFECT_VENV)/.installed-stamp
-	@POOLFORM_PREFECT_VENV=$(abspath $(PREFECT_VENV)) $(PY) -m pytest -q -m compat tests
+	@$(PY) scripts/compat.py --venv $(abspath $(PREFECT_VENV))
 
 bench: install
 	@$(PY) bench/server_poll.py
