@@ -154,14 +154,7 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
                 hooks.change_summary(summary.get("add", 0), summary.get("change", 0), summary.get("destroy", 0),
                                      operation="plan")
             else:
-                text = render_plan(plan_json, "human", color=color, apply_hint=None)
-                lines = text.rstrip("\n").split("\n")
-                while lines and lines[-1].startswith("Run \"poolform apply"):
-                    lines.pop()
-                while lines and lines[-1] == "":
-                    lines.pop()
-                click.echo("\n".join(lines))
-                click.echo("")
+                click.echo(render_plan(plan_json, "human", color=color, hints=False))
             if not auto_approve:
                 click.echo(PROMPT)
                 answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")

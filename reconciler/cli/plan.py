@@ -46,7 +46,7 @@ def run_plan(
 
 
 def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint: str | None = None,
-                title: str = "poolform plan") -> str:
+                title: str = "poolform plan", hints: bool = True) -> str:
     if fmt == "json":
         from reconciler.views.json import render_json
 
@@ -57,7 +57,7 @@ def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint:
         return render_markdown(plan_json, title=title)
     from reconciler.views.human import render_human
 
-    return render_human(plan_json, color=color, automation=common.automation(), apply_hint=apply_hint)
+    return render_human(plan_json, color=color, automation=common.automation() or not hints, apply_hint=apply_hint)
 
 
 @click.command("plan")

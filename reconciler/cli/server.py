@@ -102,6 +102,9 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, log_lev
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off", ws="none")
     runner = _quiet_server_class()(config)
+    from reconciler.server.runner import quiet_uvicorn
+
+    quiet_uvicorn()
 
     def _stop(signum: int, frame: object) -> None:
         if runner.should_exit:

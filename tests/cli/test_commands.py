@@ -66,6 +66,7 @@ def test_apply_prompt_on_a_terminal(ref_env, answer, code, created):
     cfg = ref_env.write("pools.yaml", CFG)
     out = assert_ok(ref_env.cli("apply", "-f", cfg, tty=True, input=answer), code)
     assert "Only 'yes' will be accepted to approve." in out
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in out and 'Run "poolform apply' not in out
     assert (ref_env.name("alpha") in ref_env.pools()) is created
     if not created:
         assert "Apply cancelled." in out
