@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
 
@@ -53,9 +52,8 @@ def _free_port() -> int:
 
 def test_apply_without_tty_or_auto_approve_refuses_at_once(ref_env):
     cfg = ref_env.write("pools.yaml", CFG)
-    started = time.monotonic()
     out = assert_ok(ref_env.cli("apply", "-f", cfg), 1)
-    assert time.monotonic() - started < 30
+    assert ref_env.faults.seen == []
     assert "Error: no plan file and no --auto-approve; apply needs one of them when input is not a terminal" in out
     assert ref_env.pools() == {}
 
