@@ -31,6 +31,7 @@ compat: install $(PREFECT_VENV)/.installed-stamp
 bench: install
 	@$(PY) bench/server_poll.py
 	@$(PY) bench/reconcile.py
+	@$(PY) bench/terraform_plan.py
 
 schema: install
 	@$(PY) scripts/generate.py
