@@ -6,6 +6,7 @@ app from ``create_app``, a handle with ``.url``, ``.api_url`` and ``.stop()``.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -13,6 +14,20 @@ from datetime import datetime
 from typing import Any, Callable
 
 from reconciler.server.store import Store, open_store
+
+
+class _NoUpgradeNoise(logging.Filter):
+    """Websocket upgrades (the worker and events channels) are refused on purpose: no warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "Unsupported upgrade request" not in message and "WebSocket library" not in message
+
+
+def quiet_uvicorn() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NoUpgradeNoise) for f in logger.filters):
+        logger.addFilter(_NoUpgradeNoise())
 
 
 class ServerHandle:
@@ -68,6 +83,7 @@ def serve_in_thread(
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
     server = uvicorn.Server(config)
+    quiet_uvicorn()
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"poolform-server-{bound_port}")
     thread.start()

@@ -577,6 +577,13 @@ class ServerCore(Core):
             params.append(dumps(body))
             self.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
 
+    def update_flow_run_labels(self, run_id: str, labels: dict[str, Any]) -> None:
+        with self.store.transaction():
+            row = self._run_row(run_id)
+            body = loads(row["body"])
+            body["labels"] = {**(body.get("labels") or {}), **labels}
+            self.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), self.now_text(), run_id))
+
     def delete_flow_run(self, run_id: str) -> None:
         with self.store.transaction():
             if not self.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):
@@ -687,7 +694,7 @@ class ServerCore(Core):
             now = self.now()
             joins, where, params, tags_all = self._run_where(body, now)
             cols = ", ".join(f"r.{c.strip()}" for c in RUN_COLUMNS.split(","))
-            sql = f"SELECT {cols} FROM flow_run r{joins}{where} ORDER BY {SORTS[body.sort]}"
+            sql = f"SELECT {cols} FROM flow_run r{joins}{where} ORDER BY {SORTS[body.sort or 'ID_DESC']}"
             if tags_all is None:
                 rows = self.store.query(sql + " LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
             else:

@@ -367,7 +367,7 @@ FlowRunSort = Literal[
 
 
 class FlowRunFilterBody(Paging):
-    sort: FlowRunSort = "ID_DESC"
+    sort: Optional[FlowRunSort] = "ID_DESC"
     flows: Optional[FlowFilterLite] = None
     flow_runs: Optional[FlowRunFilter] = None
     task_runs: Optional[dict[str, Any]] = None

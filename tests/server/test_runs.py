@@ -308,3 +308,16 @@ def test_concurrency_status_routes(client, clock, seeds):
     assert (queue_status["active_slots"], queue_status["pages"], len(queue_status["flow_runs"])) == (1, 1, 1)
     assert client.post("/api/work_pools/nope/concurrency_status", json={}).status_code == 404
     assert client.post("/api/work_pools/pool/concurrency_status", json={"flow_run_limit": 500}).status_code == 422
+
+
+def test_worker_side_routes(client, pool, flow):
+    """Routes a real worker and flow-run engine call besides polling and claiming."""
+    run = client.post("/api/flow_runs/", json={"flow_id": flow["id"], "labels": {"a": "1"}}).json()
+    assert client.patch(f"/api/flow_runs/{run['id']}/labels", json={"b": "2"}).status_code == 204
+    labels = client.get(f"/api/flow_runs/{run['id']}").json()["labels"]
+    assert (labels["a"], labels["b"]) == ("1", "2")
+    assert client.patch("/api/flow_runs/00000000-0000-0000-0000-000000000000/labels", json={}).status_code == 404
+    assert client.post("/api/logs/", json=[{"message": "m", "level": 20}]).status_code == 201
+    assert client.post("/api/logs/", json={"not": "a list"}).status_code == 422
+    body = {"flow_runs": {"id": {"any_": [run["id"]]}}, "sort": None, "limit": None, "offset": 0}
+    assert [r["id"] for r in client.post("/api/flow_runs/filter", json=body).json()] == [run["id"]]

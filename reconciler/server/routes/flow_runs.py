@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from reconciler.server.routes import core, json_response, no_content
@@ -45,6 +45,19 @@ async def read_flow_run(run_id: str, request: Request) -> Response:
 async def update_flow_run(run_id: str, body: FlowRunUpdate, request: Request) -> Response:
     core(request).update_flow_run(run_id, {key: getattr(body, key) for key in body.model_fields_set})
     return no_content()
+
+
+@router.patch("/flow_runs/{run_id}/labels")
+async def update_flow_run_labels(run_id: str, request: Request, labels: dict[str, Any] = Body(...)) -> Response:
+    core(request).update_flow_run_labels(run_id, labels)
+    return no_content()
+
+
+@router.post("/logs/")
+@router.post("/logs", include_in_schema=False)
+async def create_logs(request: Request, logs: list[dict[str, Any]] = Body(...)) -> Response:
+    """Accepted and dropped: the reference server keeps no logs."""
+    return Response(status_code=201)
 
 
 @router.delete("/flow_runs/{run_id}")
