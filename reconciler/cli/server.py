@@ -82,6 +82,7 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, log_lev
             _fail(f"port {port} on {host} is already in use; stop the other process or pass --port")
         _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     bound = sock.getsockname()[1]
+    sock.listen(2048)
 
     try:
         store = open_store(target)

@@ -307,7 +307,7 @@ class Core:
             (queue_id,),
         )
         if row is None:
-            raise ApiError(404, "Work queue not found.")
+            raise ApiError(404, "work queue not found")
         return row
 
     def _priorities(self, pool_id: str) -> list[Row]:

@@ -198,7 +198,7 @@ class ServerCore(Core):
     def _deployment_row(self, deployment_id: str) -> Row:
         row = self.store.one("SELECT * FROM deployment WHERE id = ?", (deployment_id,))
         if row is None:
-            raise ApiError(404, "Deployment not found.")
+            raise ApiError(404, "Deployment not found")
         return row
 
     def _pool_template(self, pool_name: str | None) -> dict[str, Any]:
@@ -262,7 +262,7 @@ class ServerCore(Core):
                 (flow_name, name),
             )
             if row is None:
-                raise ApiError(404, "Deployment not found.")
+                raise ApiError(404, "Deployment not found")
             return self.deployment_json(row)
 
     def filter_deployments(self, body: Any) -> list[dict[str, Any]]:
@@ -328,7 +328,7 @@ class ServerCore(Core):
     def delete_deployment(self, deployment_id: str) -> None:
         with self.store.transaction():
             if not self.store.execute("DELETE FROM deployment WHERE id = ?", (deployment_id,)):
-                raise ApiError(404, "Deployment not found.")
+                raise ApiError(404, "Deployment not found")
 
     def create_deployment_run(self, deployment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         with self.store.transaction():
@@ -766,8 +766,8 @@ class ServerCore(Core):
                 return {"state": current, "status": "REJECT", "details": details}, 200
             if decision.status == "WAIT":
                 details = {"type": "wait_details", "delay_seconds": decision.delay_seconds, "reason": decision.reason}
-                return {"state": None, "status": "WAIT", "details": details}, 200
-            return {"state": None, "status": "ABORT", "details": {"type": "abort_details", "reason": decision.reason}}, 200
+                return {"state": current, "status": "WAIT", "details": details}, 200
+            return {"state": current, "status": "ABORT", "details": {"type": "abort_details", "reason": decision.reason}}, 200
 
     def _write_state(self, row: Row, proposed: dict[str, Any], now: datetime) -> dict[str, Any]:
         current = loads(row["state"])

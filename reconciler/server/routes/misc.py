@@ -47,6 +47,11 @@ async def admin_version() -> Response:
     return json_response(SERVER_VERSION)
 
 
+@router.get("/admin/storage")
+async def admin_storage() -> Response:
+    return json_response({"default_result_storage_block_id": None})
+
+
 @router.get("/csrf-token")
 async def csrf_token() -> Response:
     return json_response({"detail": "CSRF protection is disabled."}, 422)
