@@ -84,15 +84,14 @@ async def delete_work_pool(name: str, request: Request) -> Response:
 @router.post("/work_pools/{name}/get_scheduled_flow_runs")
 async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[ScheduledRunsBody] = None) -> Response:
     body = body or ScheduledRunsBody()
-    return json_response(
-        core(request).scheduled_runs(
-            name,
-            queue_names=body.work_queue_names,
-            before=body.scheduled_before,
-            after=body.scheduled_after,
-            limit=body.limit,
-        )
+    text = core(request).scheduled_runs(
+        name,
+        queue_names=body.work_queue_names,
+        before=body.scheduled_before,
+        after=body.scheduled_after,
+        limit=body.limit,
     )
+    return Response(content=text.encode("utf-8"), media_type="application/json")
 
 
 @router.post("/work_pools/{name}/concurrency_status")
