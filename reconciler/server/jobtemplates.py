@@ -110,7 +110,10 @@ def check_defaults(template: dict[str, Any]) -> None:
     }
     schema = preprocess(variables)
     schema.pop("required", None)
-    error = _first_error(schema, defaults)
+    try:
+        error = _first_error(schema, defaults)
+    except Exception as exc:  # e.g. a $ref that resolves nowhere
+        raise TemplateError(f"Invalid schema: {exc}") from None
     if error is not None:
         raise TemplateError(f"Validation failed for work pool's job variable defaults: {_failure(error)}")
 

@@ -32,7 +32,9 @@ def _non_emptyish(value: str) -> str:
 
 NonEmptyishName = Annotated[str, AfterValidator(_non_emptyish)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-NonNegInt = Annotated[int, Field(ge=0)]
+MAX_INT = 2**31 - 1
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_INT)]
+Int = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
 Template = Annotated[dict[str, Any], AfterValidator(check_structure)]
 
 
@@ -73,7 +75,7 @@ class WorkQueueCreate(Action):
     description: Optional[str] = ""
     is_paused: bool = False
     concurrency_limit: Optional[NonNegInt] = None
-    priority: Optional[Annotated[int, Field(gt=0)]] = None
+    priority: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
     filter: Optional[dict[str, Any]] = None
 
 
@@ -82,7 +84,7 @@ class WorkQueueUpdate(Action):
     description: Optional[str] = None
     is_paused: Optional[bool] = None
     concurrency_limit: Optional[NonNegInt] = None
-    priority: Optional[Annotated[int, Field(gt=0)]] = None
+    priority: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
     last_polled: Optional[datetime] = None
     filter: Optional[dict[str, Any]] = None
 
@@ -141,7 +143,7 @@ class WorkerFilter(Action):
 
 
 class Paging(Loose):
-    limit: Optional[int] = None
+    limit: Optional[Int] = None
     offset: Optional[NonNegInt] = None
 
 
@@ -170,23 +172,23 @@ class ScheduledRunsBody(Loose):
     work_queue_names: Optional[list[str]] = None
     scheduled_before: Optional[datetime] = None
     scheduled_after: Optional[datetime] = None
-    limit: Optional[int] = None
+    limit: Optional[Int] = None
 
 
 class PoolConcurrencyBody(Loose):
-    page: Annotated[int, Field(ge=1)] = 1
-    limit: Optional[int] = None
+    page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
+    limit: Optional[Int] = None
     flow_run_limit: Annotated[int, Field(ge=0, le=200)] = 10
 
 
 class QueueConcurrencyBody(Loose):
-    page: Annotated[int, Field(ge=1)] = 1
-    limit: Optional[int] = None
+    page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
+    limit: Optional[Int] = None
 
 
 class LegacyGetRunsBody(Loose):
     scheduled_before: Optional[datetime] = None
-    limit: Optional[int] = None
+    limit: Optional[Int] = None
     agent_id: Optional[str] = None
 
 
@@ -249,7 +251,7 @@ class DeploymentCreate(Action):
     flow_id: str
     paused: bool = False
     schedules: list[dict[str, Any]] = Field(default_factory=list)
-    concurrency_limit: Optional[Annotated[int, Field(gt=0)]] = None
+    concurrency_limit: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
     concurrency_options: Optional[dict[str, Any]] = None
     global_concurrency_limit_id: Optional[str] = None
     enforce_parameter_schema: bool = True
@@ -275,7 +277,7 @@ class DeploymentUpdate(Action):
     description: Optional[str] = None
     paused: Optional[bool] = None
     schedules: Optional[list[dict[str, Any]]] = None
-    concurrency_limit: Optional[Annotated[int, Field(gt=0)]] = None
+    concurrency_limit: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
     concurrency_options: Optional[dict[str, Any]] = None
     global_concurrency_limit_id: Optional[str] = None
     parameters: Optional[dict[str, Any]] = None

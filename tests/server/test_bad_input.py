@@ -57,6 +57,19 @@ CASES = [
     ("body-is-a-list", "POST", "/api/work_pools/", [1, 2], 422, "Invalid request received."),
     ("view-unknown", "GET", "/api/collections/views/nope", None, 404, "nope"),
     ("unknown-route", "GET", "/api/nothing-here", None, 404, "Not Found"),
+    ("huge-pool-limit", "POST", "/api/work_pools/", {"name": "x", "concurrency_limit": 10**30}, 422, "less than or equal to 2147483647"),
+    ("huge-offset", "POST", "/api/work_pools/filter", {"offset": 10**30}, 422, "less than or equal to 2147483647"),
+    ("huge-patch-limit", "PATCH", "/api/work_pools/pool", {"concurrency_limit": 10**30}, 422, "less than or equal"),
+    ("huge-priority", "POST", "/api/work_pools/pool/queues", {"name": "q", "priority": 10**30}, 422, "less than or equal"),
+    ("huge-run-offset", "POST", "/api/flow_runs/filter", {"offset": 10**30}, 422, "less than or equal"),
+    ("huge-interval", "POST", "/api/work_pools/pool/workers/heartbeat", {"name": "w", "heartbeat_interval_seconds": 10**30}, 422, "less than or equal"),
+    ("huge-flow-offset", "POST", "/api/flows/filter", {"offset": 10**30}, 422, "less than or equal"),
+    ("empty-body", "POST", "/api/work_pools/", b"", 422, "Field required"),
+    ("not-utf8", "POST", "/api/work_pools/", b"\xff\xfe", 422, "JSON"),
+    ("dangling-ref-default", "POST", "/api/work_pools/",
+     {"name": "x", "base_job_template": {"job_configuration": {"a": "{{ a }}"},
+                                         "variables": {"type": "object", "properties": {"a": {"$ref": "#/definitions/nope", "default": 1}}}}},
+     422, "Invalid schema"),
 ]
 
 

@@ -14,7 +14,9 @@ from reconciler.server.schemas import (
     DeploymentFlowRunCreate,
     DeploymentUpdate,
     FlowCreate,
+    Int,
     Loose,
+    NonNegInt,
 )
 
 router = APIRouter()
@@ -22,8 +24,8 @@ router = APIRouter()
 
 class FlowFilterBody(Loose):
     flows: Optional[dict[str, Any]] = None
-    limit: Optional[int] = None
-    offset: Optional[int] = None
+    limit: Optional[Int] = None
+    offset: Optional[NonNegInt] = None
 
 
 @router.post("/flows/")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, Body, Request, WebSocket
 from fastapi.responses import Response
+from pydantic import Field
 
 from reconciler.server.routes import core, json_response, no_content
-from reconciler.server.schemas import WorkerFilterBody
+from reconciler.server.schemas import MAX_INT, WorkerFilterBody
 
 router = APIRouter()
 
@@ -18,7 +19,7 @@ async def heartbeat(
     pool: str,
     request: Request,
     name: str = Body(..., embed=True),
-    heartbeat_interval_seconds: Optional[int] = Body(None, embed=True),
+    heartbeat_interval_seconds: Optional[Annotated[int, Field(ge=0, le=MAX_INT)]] = Body(None, embed=True),
 ) -> Response:
     core(request).heartbeat(pool, name, heartbeat_interval_seconds)
     return no_content()
