@@ -110,3 +110,13 @@ def test_unwritable_db_is_one_line_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: cannot create") and "--db" in lines[0]
+
+
+def test_unreachable_postgres_is_one_line_exit_1() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "server", "start", "--port", "0", "--db", "postgresql://nobody@127.0.0.1:1/x"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot open the PostgreSQL database:")

@@ -41,7 +41,8 @@ class PostgresStore:
                 for ddl in ALL:
                     self._conn.execute(_ddl(ddl))
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open the PostgreSQL database: {exc}".strip()) from exc
+            detail = " ".join(str(exc).split())
+            raise StoreError(f"cannot open the PostgreSQL database: {detail}; check the URL and that the server is running") from exc
         self._lock = threading.RLock()
         self._depth = 0
 
