@@ -307,7 +307,9 @@ def report(ours: Result, theirs: Result | None, sizes: list[int]) -> str:
     head = ("metric", f"poolform {ours.version}", f"prefect {theirs.version}" if theirs else "-", "ours vs theirs")
     table = [head, *rows(ours, theirs, sizes)]
     widths = [max(len(str(r[i])) for r in table) for i in range(4)]
-    lines = [f"machine: {os.cpu_count()} cpu, Python {platform.python_version()}, {platform.system()}"]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [f"machine: {os.cpu_count()} cpu, Python {platform.python_version()}, {platform.system()}, "
+             f"load average at the end {load}"]
     for i, r in enumerate(table):
         lines.append("  ".join(str(c).ljust(w) if j == 0 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:
