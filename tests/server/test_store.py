@@ -1,0 +1,67 @@
+"""The store interface: dispatch by URL, schema on first start, atomic transactions; the clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from reconciler.server.clock import ManualClock, from_text, to_text
+from reconciler.server.store import StoreError, open_store
+from reconciler.server.store.postgres import _pg
+from reconciler.server.store.sqlite import SqliteStore
+
+
+@pytest.mark.parametrize("target", [":memory:", "FILE", "sqlite:///FILE"], ids=["memory", "path", "sqlite-url"])
+def test_open_store_gives_sqlite(tmp_path: Path, target: str) -> None:
+    target = target.replace("FILE", str(tmp_path / "sub" / "s.db"))
+    store = open_store(target)
+    assert isinstance(store, SqliteStore) and store.dialect == "sqlite"
+    tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"work_pool", "work_queue", "worker", "flow", "deployment", "flow_run"} <= tables
+    store.close()
+
+
+def test_transaction_rolls_back_on_error() -> None:
+    store = open_store(":memory:")
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.execute("INSERT INTO flow (id, created, updated, name, tags, labels) VALUES ('1', 'c', 'u', 'f', '[]', '{}')")
+            with store.transaction():
+                store.execute("INSERT INTO flow (id, created, updated, name, tags, labels) VALUES ('2', 'c', 'u', 'g', '[]', '{}')")
+            raise RuntimeError("boom")
+    assert store.query("SELECT * FROM flow") == []
+    with store.transaction():
+        store.execute("INSERT INTO flow (id, created, updated, name, tags, labels) VALUES ('3', 'c', 'u', 'h', '[]', '{}')")
+    assert [r["name"] for r in store.query("SELECT name FROM flow")] == ["h"]
+    store.close()
+
+
+def test_unusable_sqlite_file_is_a_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the SQLite database"):
+        open_store(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [("SELECT * FROM t WHERE a = ?", "SELECT * FROM t WHERE a = %s"),
+     ("SELECT * FROM t WHERE a LIKE ? AND b = '%'", "SELECT * FROM t WHERE a LIKE %s AND b = '%%'")],
+    ids=["placeholder", "percent-escaped"],
+)
+def test_postgres_placeholders(sql: str, expected: str) -> None:
+    assert _pg(sql) == expected
+
+
+def test_manual_clock_and_text_form() -> None:
+    clock = ManualClock(datetime(2026, 1, 1, 10, 0))
+    assert clock().tzinfo is not None
+    clock.advance(seconds=90)
+    assert clock() == datetime(2026, 1, 1, 10, 1, 30, tzinfo=timezone.utc)
+    text = to_text(clock())
+    assert text == "2026-01-01T10:01:30.000000Z"
+    assert from_text(text) == clock()
+    later = to_text(clock() + timedelta(microseconds=1))
+    assert later > text
