@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,7 +31,8 @@ def test_support_endpoints(client, path, status, body):
 def test_worker_metadata_has_process_and_kubernetes(client):
     views = client.get("/api/collections/views/aggregate-worker-metadata").json()
     process = views["prefect"]["process"]["default_base_job_configuration"]
-    assert set(process["job_configuration"]) == {"command", "env", "labels", "name", "stream_output", "working_dir"}
+    worker_generated = json.loads((Path(__file__).parent / "fixtures" / "process-default-base-job-template.json").read_text())
+    assert process == worker_generated
     kubernetes = views["prefect-kubernetes"]["kubernetes"]["default_base_job_configuration"]
     assert kubernetes["job_configuration"]["job_manifest"]["kind"] == "Job"
     created = client.post("/api/work_pools/", json={"name": "k", "type": "kubernetes", "base_job_template": kubernetes})
