@@ -200,7 +200,8 @@ class Core:
 
     def count_pools(self, flt: Any) -> int:
         where, params = self._pool_where(flt)
-        row = self.store.one(f"SELECT COUNT(*) AS n FROM work_pool{where}", params)
+        with self.store.transaction():
+            row = self.store.one(f"SELECT COUNT(*) AS n FROM work_pool{where}", params)
         return int(row["n"]) if row else 0
 
     def update_pool(self, name: str, changes: dict[str, Any]) -> None:

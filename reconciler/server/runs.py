@@ -115,13 +115,15 @@ class ServerCore(Core):
             return self.flow_json(self.store.one("SELECT * FROM flow WHERE id = ?", (flow_id,))), True  # type: ignore[arg-type]
 
     def read_flow(self, flow_id: str) -> dict[str, Any]:
-        row = self.store.one("SELECT * FROM flow WHERE id = ?", (flow_id,))
+        with self.store.transaction():
+            row = self.store.one("SELECT * FROM flow WHERE id = ?", (flow_id,))
         if row is None:
             raise ApiError(404, "Flow not found")
         return self.flow_json(row)
 
     def read_flow_by_name(self, name: str) -> dict[str, Any]:
-        row = self.store.one("SELECT * FROM flow WHERE name = ?", (name,))
+        with self.store.transaction():
+            row = self.store.one("SELECT * FROM flow WHERE name = ?", (name,))
         if row is None:
             raise ApiError(404, "Flow not found")
         return self.flow_json(row)
@@ -134,7 +136,8 @@ class ServerCore(Core):
         if ids is not None:
             parts.append(_in_clause("id", ids, params))
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
-        rows = self.store.query(f"SELECT * FROM flow{where} ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset or 0))
+        with self.store.transaction():
+            rows = self.store.query(f"SELECT * FROM flow{where} ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset or 0))
         return [self.flow_json(r) for r in rows]
 
     def _flow_row(self, flow_id: str) -> Row:
