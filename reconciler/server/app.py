@@ -87,6 +87,14 @@ class _Guard:
         return None
 
 
+def _retryable(exc: Exception) -> bool:
+    """A busy or locked database (another process holds the SQLite file): the client retries."""
+    import sqlite3
+
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 def create_app(
     store: Store,
     *,
@@ -137,6 +145,10 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
+        if _retryable(exc):
+            response = _json(503, {"exception_message": "Service Unavailable"})
+            response.headers["Retry-After"] = "1"
+            return response
         return _json(500, {"exception_message": "Internal Server Error"})
 
     for module in (flow_runs, workers, pools, queues, deployments, misc):

@@ -65,3 +65,25 @@ def test_manual_clock_and_text_form() -> None:
     assert from_text(text) == clock()
     later = to_text(clock() + timedelta(microseconds=1))
     assert later > text
+
+
+def test_locked_database_is_a_retryable_503(tmp_path: Path) -> None:
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from reconciler.server.app import create_app
+
+    db = tmp_path / "s.db"
+    store = SqliteStore(str(db), busy_timeout=0.05)
+    other = sqlite3.connect(str(db), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with TestClient(create_app(store), raise_server_exceptions=False) as client:
+            response = client.post("/api/work_pools/", json={"name": "p", "type": "process"})
+        assert (response.status_code, response.json()) == (503, {"exception_message": "Service Unavailable"})
+        assert response.headers["Retry-After"] == "1"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()

@@ -20,7 +20,7 @@ from reconciler.server.store.schema import ALL
 class SqliteStore:
     dialect = "sqlite"
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, busy_timeout: float = 5.0) -> None:
         self.url = path
         if path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
@@ -35,7 +35,7 @@ class SqliteStore:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._conn.execute("BEGIN")
             for ddl in ALL:
                 self._conn.execute(ddl)
