@@ -9,6 +9,7 @@ not import the rest of the package: the server shares only the HTTP contract.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from typing import Any
@@ -98,11 +99,25 @@ def _first_error(schema: dict[str, Any], values: dict[str, Any]) -> Any:
 
 
 def check_defaults(template: dict[str, Any]) -> None:
-    """Create-time checks: ``variables`` is a valid JSON Schema and every default fits it."""
+    """Create-time checks: ``variables`` is a valid JSON Schema and every default fits it.
+
+    The outcome depends only on ``variables``; it is memoized on their canonical JSON because
+    meta-schema validation costs milliseconds and fleets repeat the same template per pool.
+    """
     if not template or not template.get("variables"):
         return
-    variables = template["variables"]
-    check_schema(variables)
+    problem = _defaults_problem(json.dumps(template["variables"], sort_keys=True))
+    if problem is not None:
+        raise TemplateError(problem)
+
+
+@functools.lru_cache(maxsize=512)
+def _defaults_problem(variables_json: str) -> str | None:
+    variables = json.loads(variables_json)
+    try:
+        check_schema(variables)
+    except TemplateError as exc:
+        return str(exc)
     defaults = {
         name: prop["default"]
         for name, prop in (variables.get("properties") or {}).items()
@@ -113,9 +128,10 @@ def check_defaults(template: dict[str, Any]) -> None:
     try:
         error = _first_error(schema, defaults)
     except Exception as exc:  # e.g. a $ref that resolves nowhere
-        raise TemplateError(f"Invalid schema: {exc}") from None
+        return f"Invalid schema: {exc}"
     if error is not None:
-        raise TemplateError(f"Validation failed for work pool's job variable defaults: {_failure(error)}")
+        return f"Validation failed for work pool's job variable defaults: {_failure(error)}"
+    return None
 
 
 def pool_defaults(template: dict[str, Any]) -> dict[str, Any]:
