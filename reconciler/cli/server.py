@@ -53,7 +53,7 @@ def server() -> None:
     default=None,
     help="Require HTTP basic auth 'user:pass' (env POOLFORM_SERVER_AUTH_STRING); clients set PREFECT_API_AUTH_STRING.",
 )
-@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level; info and debug also log every request.")
 def start(host: str, port: int, db: str | None, auth_string: str | None, log_level: str) -> None:
     """Start the server and serve until interrupted (Ctrl-C or SIGTERM)."""
     from reconciler.server.store import StoreError, open_store
