@@ -74,12 +74,17 @@ class FormatResult:
         name = str(self.path)
         return "".join(
             difflib.unified_diff(
-                self.original.splitlines(keepends=True),
-                (self.formatted or "").splitlines(keepends=True),
+                _lines_with_ends(self.original),
+                _lines_with_ends(self.formatted or ""),
                 fromfile=f"a/{name}",
                 tofile=f"b/{name}",
             )
         )
+
+
+def _lines_with_ends(text: str) -> list[str]:
+    """Lines split at ``\n`` only (YAML and HCL line breaks; not at U+0085 or U+2028 as splitlines does)."""
+    return [line for line in re.split(r"(?<=\n)", text) if line]
 
 
 # ---------------------------------------------------------------- files
@@ -239,7 +244,7 @@ def format_yaml(text: str, filename: str = "<string>") -> str:
         raise FormatError(filename, None, f"invalid YAML: {exc}") from None
     if all(doc is None for doc in documents):
         return text
-    source_lines = text.splitlines()
+    source_lines = text.split("\n")
     for doc in documents:
         _spell_nulls(doc, source_lines)
         _format_node(doc, (), 0)

@@ -262,7 +262,7 @@ def test_hcl_fmt_is_idempotent_and_keeps_values(attrs: list[tuple[str, str, int,
     once = format_hcl(source, "p.tf")
     assert format_hcl(once, "p.tf") == once
     assert hcl2.loads(once) == hcl2.loads(source)
-    for line in once.splitlines()[1:-1]:
+    for line in once.rstrip("\n").split("\n")[1:-1]:
         assert not line or line.startswith("  ") and not line.startswith("   ")
 
 
@@ -383,7 +383,7 @@ def test_key_order_is_the_schema_order() -> None:
 def _with_comments(text: str, data: st.DataObject) -> str:
     """Put numbered full-line comments before random lines and end-of-line comments after random scalars."""
     out: list[str] = []
-    for number, line in enumerate(text.splitlines()):
+    for number, line in enumerate(text.rstrip("\n").split("\n")):
         indent = len(line) - len(line.lstrip(" "))
         if data.draw(st.booleans(), label=f"before {number}"):
             out.append(" " * indent + f"# c{number}")
