@@ -252,7 +252,19 @@ def format_yaml(text: str, filename: str = "<string>") -> str:
         yaml.explicit_start = True
     out = io.StringIO()
     yaml.dump_all(documents, out)
-    return out.getvalue()
+    result = out.getvalue()
+    if not _same_data(text, result):
+        raise FormatError(filename, None, "the layout cannot be normalized without changing a value "
+                                          "(a limitation of the YAML writer); the file was left as it is")
+    return result
+
+
+def _same_data(before: str, after: str) -> bool:
+    """Whether two YAML texts hold the same documents (the safety net under every rewrite)."""
+    try:
+        return list(YAML(typ="safe").load_all(before)) == list(YAML(typ="safe").load_all(after))
+    except YAMLError:
+        return False
 
 
 def _order_for(path: tuple[str, ...]) -> tuple[str, ...] | None:
