@@ -650,11 +650,12 @@ def _scan_hcl(text: str, filename: str) -> list[_Line]:
     return lines
 
 
-def _check_hcl(text: str, filename: str) -> None:
+def _check_hcl(text: str, filename: str) -> Any:
+    """Parse ``text`` (python-hcl2) and return the result; raise :class:`FormatError` at the bad line."""
     import hcl2  # heavy; only fmt and the loader need it
 
     try:
-        hcl2.loads(text)
+        return hcl2.loads(text)
     except Exception as exc:  # lark raises several unrelated types
         line = getattr(exc, "line", None)
         column = getattr(exc, "column", None)
@@ -667,7 +668,7 @@ def format_hcl(text: str, filename: str = "<string>") -> str:
     """Return ``text`` with terraform-fmt spacing; raise :class:`FormatError` if it is not HCL."""
     if not text.strip():
         return text
-    _check_hcl(text, filename)
+    before = _check_hcl(text, filename)
     lines = _scan_hcl(text, filename)
     stack: list[int] = []
     levels: list[int] = []
@@ -732,4 +733,12 @@ def format_hcl(text: str, filename: str = "<string>") -> str:
             code = stripped
         out[index] = indent + code + (" " + line.comment if line.comment else "")
     flush()
-    return "\n".join(out) + "\n"
+    result = "\n".join(out) + "\n"
+    try:
+        same = _check_hcl(result, filename) == before
+    except FormatError:
+        same = False
+    if not same:
+        raise FormatError(filename, None, "the spacing cannot be normalized without changing a value; "
+                                          "the file was left as it is")
+    return result

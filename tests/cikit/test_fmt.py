@@ -458,3 +458,23 @@ def test_output_that_would_change_data_is_refused(monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 1
     assert "without changing a value" in result.output
     assert target.read_text() == UGLY
+
+
+def test_hcl_output_that_would_change_values_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from reconciler.config import fmt as module
+
+    real = module._check_hcl
+    calls: list[str] = []
+
+    def parse_then_differ(text: str, filename: str) -> object:
+        calls.append(text)
+        parsed = real(text, filename)
+        return parsed if len(calls) == 1 else {"changed": True}
+
+    monkeypatch.setattr(module, "_check_hcl", parse_then_differ)
+    target = tmp_path / "main.tf"
+    target.write_text(UGLY_TF)
+    result = _invoke(str(target))
+    assert result.exit_code == 1
+    assert "without changing a value" in result.output
+    assert target.read_text() == UGLY_TF
