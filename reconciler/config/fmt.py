@@ -9,8 +9,10 @@ simple cases of ``terraform fmt``: two-space indent by nesting, one space around
 attributes, single spaces in block headers.
 
 This module turns text into text. It never changes a value, never drops a key or
-a comment, does not write files and does not print; the CLI does that.
-Unparseable input raises :class:`FormatError` with the file and line.
+a comment, does not write files and does not print; the CLI does that. Every
+rewrite is checked by parsing it again: if it would not hold the same data, the
+file is refused rather than changed. Unparseable input raises :class:`FormatError`
+with the file and line.
 """
 
 from __future__ import annotations
