@@ -110,3 +110,18 @@ def test_template_key_order_is_preserved(client):
     stored = client.get("/api/work_pools/ordered").json()["base_job_template"]
     assert list(stored) == ["variables", "job_configuration"]
     assert list(stored["variables"]["properties"]) == ["z", "a"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/automations/related-to/prefect.deployment.5e0a7f4c-7d3b-4d55-9d4f-4a53b9d1f0a1", None),
+        ("POST", "/api/logs/filter", {"logs": {"flow_run_id": {"any_": ["5e0a7f4c-7d3b-4d55-9d4f-4a53b9d1f0a1"]}},
+                                       "sort": "TIMESTAMP_ASC", "limit": 200, "offset": 0}),
+        ("POST", "/api/logs/filter", None),
+    ],
+    ids=["deployment-inspect-automations", "flow-run-logs", "logs-filter-no-body"],
+)
+def test_routes_the_prefect_cli_reads_answer_an_empty_list(client, method, path, body):
+    response = client.request(method, path, json=body)
+    assert (response.status_code, response.json()) == (200, [])

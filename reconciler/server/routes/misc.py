@@ -1,4 +1,4 @@
-"""Health, version, CSRF probe and the collections view (prefect-api.md §1.7, §6)."""
+"""Health, version, CSRF probe, the collections view (prefect-api.md §1.7, §6) and the empty automations list."""
 
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ async def admin_storage() -> Response:
 @router.get("/csrf-token")
 async def csrf_token() -> Response:
     return json_response({"detail": "CSRF protection is disabled."}, 422)
+
+
+@router.get("/automations/related-to/{resource_id:path}")
+async def related_automations(resource_id: str) -> Response:
+    """No automations exist here (``prefect deployment inspect`` lists the related ones)."""
+    return json_response([])
 
 
 @lru_cache(maxsize=1)
