@@ -16,19 +16,29 @@ from reconciler.model.state import (
     ObservedPool,
     ObservedState,
     parse_address,
+    queue_address_candidates,
 )
 
 LEGACY_QUEUE_READ_MIN_POOLS = 16
 """From this many pools on, one paged legacy ``/work_queues/filter`` beats a call per pool."""
 
 
-def target_pools(targets: Iterable[str]) -> list[str]:
-    """The pool names that ``--target`` addresses refer to (ValueError for a malformed address)."""
+def target_pools(targets: Iterable[str], declared: Iterable[str] = ()) -> list[str]:
+    """The pool names that ``--target`` addresses refer to (ValueError for a malformed address).
+
+    A queue address whose pool part is ambiguous (dots in pool or queue names) names the
+    longest declared pool it starts with; when none is declared, every possible pool.
+    """
+    known = set(declared)
     names: list[str] = []
     for address in targets:
-        _, pool, _ = parse_address(address)
-        if pool not in names:
-            names.append(pool)
+        kind, pool, _ = parse_address(address)
+        if kind == "work_queue":
+            candidates = [p for p, _ in queue_address_candidates(address)]
+            pools = next(([p] for p in candidates if p in known), candidates)
+        else:
+            pools = [pool]
+        names.extend(p for p in pools if p not in names)
     return names
 
 
@@ -82,7 +92,7 @@ def observe(client: Any, desired: DesiredState, *, targets: Sequence[str] = (), 
     pools the config declares or owns; other pools are listed without them.
     """
     if targets:
-        names: list[str] | None = target_pools(targets)
+        names: list[str] | None = target_pools(targets, desired.pools)
     elif desired.scope or all_pools:
         names = None
     else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Collection, Final, Mapping
 
 from reconciler.diagnostics import SourceRange
 
@@ -78,6 +78,27 @@ def parse_address(address: str) -> tuple[str, str, str | None]:
         if sep and pool and queue:
             return ("work_queue", pool, queue)
     raise ValueError(f"not an address: {address!r} (expected work_pool.<pool> or work_queue.<pool>.<queue>)")
+
+
+def queue_address_candidates(address: str) -> list[tuple[str, str]]:
+    """Every (pool, queue) a ``work_queue.`` address can mean, longest pool name first.
+
+    ``work_queue.a.b.c`` is pool ``a.b`` queue ``c`` or pool ``a`` queue ``b.c``: both
+    pool and queue names may contain dots. Empty for anything else.
+    """
+    if not address.startswith("work_queue."):
+        return []
+    rest = address[len("work_queue."):]
+    return [(rest[:i], rest[i + 1:]) for i in range(len(rest) - 2, 0, -1) if rest[i] == "."]
+
+
+def resolve_queue_address(address: str, known_pools: "Collection[str] | Mapping[str, Any]") -> tuple[str, str]:
+    """(pool, queue) of a ``work_queue.`` address: the longest pool name in ``known_pools`` it
+    starts with, else a split on the last dot. Raises ValueError for anything else."""
+    candidates = queue_address_candidates(address)
+    if not candidates:
+        raise ValueError(f"not a queue address: {address!r} (expected work_queue.<pool>.<queue>)")
+    return next((c for c in candidates if c[0] in known_pools), candidates[0])
 
 
 @dataclass

@@ -35,6 +35,8 @@ from reconciler.model.state import (
     ObservedQueue,
     ObservedState,
     parse_address,
+    queue_address_candidates,
+    resolve_queue_address,
 )
 
 POOL_FIELDS = ("name", "type", "description", "paused", "concurrency_limit", "base_job_template")
@@ -169,6 +171,11 @@ def fingerprints(observed: ObservedState, addresses: Iterable[str]) -> dict[str,
     result: dict[str, str | None] = {}
     for address in addresses:
         kind, pool_name, queue_name = parse_address(address)
+        if kind == "work_queue":
+            pool_name, queue_name = next(
+                ((p, q) for p, q in queue_address_candidates(address)
+                 if p in observed.pools and q in observed.pools[p].queues),
+                resolve_queue_address(address, observed.pools))
         pool = observed.pools.get(pool_name)
         if kind == "work_pool":
             result[address] = fingerprint_pool(pool) if pool is not None else None

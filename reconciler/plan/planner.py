@@ -28,6 +28,8 @@ from reconciler.model.state import (
     ObservedState,
     pool_address,
     queue_address,
+    queue_address_candidates,
+    resolve_queue_address,
 )
 from reconciler.plan.actions import Action, Change, Plan, Reason, summarize
 from reconciler.plan.differ import diff_objects
@@ -92,13 +94,9 @@ def _parse_targets(targets: Sequence[str], known_pools: set[str], diags: Diagnos
         if target.startswith("work_pool.") and len(target) > len("work_pool."):
             result.pools.add(target[len("work_pool."):])
             continue
-        if target.startswith("work_queue."):
-            rest = target[len("work_queue."):]
-            splits = [i for i, ch in enumerate(rest) if ch == "."]
-            chosen = next((i for i in reversed(splits) if rest[:i] in known_pools), splits[-1] if splits else None)
-            if chosen is not None and 0 < chosen < len(rest) - 1:
-                result.queues.add((rest[:chosen], rest[chosen + 1:]))
-                continue
+        if queue_address_candidates(target):
+            result.queues.add(resolve_queue_address(target, known_pools))
+            continue
         diags.error(
             f"invalid target {target!r}",
             "A target is an address: work_pool.<pool> or work_queue.<pool>.<queue>.",

@@ -106,3 +106,18 @@ def test_observe_deployments_groups_by_pool_with_flow_names(make_client):
     deployments = observe_deployments(client, ["a", "b"])
     assert [(d.flow_name, d.name, d.job_variables) for d in deployments["a"]] == [("etl", "dep", {"image": "x"})]
     assert deployments["b"] == []
+
+
+@pytest.mark.parametrize(
+    "declared, target, pools_read",
+    [
+        (("p",), "work_queue.p.v1.2", ["p"]),
+        (("a.b",), "work_queue.a.b.c", ["a.b"]),
+        ((), "work_queue.x.y.z", ["x", "x.y"]),
+    ],
+    ids=["dotted-queue-of-declared-pool", "dotted-pool", "undeclared-every-candidate"],
+)
+def test_targets_with_dots_read_the_right_pool(make_client, declared, target, pools_read):
+    client, rec = make_client(fake_server({"p": ["default", "v1.2"], "a.b": ["default", "c"]}))
+    observe(client, desired(*declared), targets=[target])
+    assert sorted(rec.bodies()[0]["work_pools"]["name"]["any_"]) == pools_read

@@ -330,3 +330,35 @@ def test_many_pools_use_the_bulk_queue_read_and_converge(env):
     env.client().update_queue(env.name("m03"), "slow", {"description": "drifted"})
     out = _plan(env, cfg, code=2)
     assert f"# work_queue.{env.name('m03')}.slow will be updated in-place" in out
+
+
+DOTTED = """
+version: 1
+work_pools:
+  {p}dot-q:
+    type: process
+    queues:
+      "v1.2": {priority: 1}
+      plain: {priority: 2}
+  {p}a.b:
+    type: process
+    queues:
+      c: {priority: 1}
+"""
+
+
+def test_dotted_queue_names_are_fingerprinted_targeted_and_checked_for_staleness(env):
+    cfg = env.write("pools.yaml", DOTTED)
+    _apply(env, cfg)
+    planfile = str(env.tmp / "plan.json")
+    cfg = env.write("pools.yaml", DOTTED.replace("plain: {priority: 2}", "plain: {priority: 2, description: next}"))
+    _plan(env, cfg, code=2, extra=("--out", planfile))
+    observed = json.loads(open(planfile, encoding="utf-8").read())["observed"]
+    assert observed[f"work_queue.{env.name('dot-q')}.v1.2"] is not None
+    assert observed[f"work_queue.{env.name('a.b')}.c"] is not None
+    env.client().update_queue(env.name("dot-q"), "v1.2", {"is_paused": True})
+    out = squash(_plan(env, cfg, code=2, extra=("--target", f"work_queue.{env.name('dot-q')}.v1.2", "--no-color")))
+    assert f"# work_queue.{env.name('dot-q')}.v1.2 will be updated in-place" in out
+    assert "will be created" not in out
+    out = assert_ok(env.cli("apply", planfile), 1)
+    assert f"work_queue.{env.name('dot-q')}.v1.2 changed since the plan was made (paused)" in out

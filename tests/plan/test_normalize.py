@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plan_test_helpers import TEMPLATE, dp, dq, observed, op, oq
-from reconciler.model.state import UNMANAGED
+from reconciler.model.state import UNMANAGED, resolve_queue_address
 from reconciler.plan.differ import diff_objects, diff_values, get_path
 from reconciler.plan.normalize import (
     canonical_json,
@@ -105,3 +105,33 @@ def test_fingerprints() -> None:
     assert fingerprint_queue(pool.queues["q"]) != before
     pool.id = "another-id"
     assert fingerprint_pool(pool) == result["work_pool.p"]
+
+
+@pytest.mark.parametrize(
+    "address, known, expected",
+    [
+        ("work_queue.p.q", {"p"}, ("p", "q")),
+        ("work_queue.p.v1.2", {"p"}, ("p", "v1.2")),
+        ("work_queue.a.b.c", {"a.b"}, ("a.b", "c")),
+        ("work_queue.a.b.c", {"a", "a.b"}, ("a.b", "c")),
+        ("work_queue.a.b.c", set(), ("a.b", "c")),
+    ],
+    ids=["plain", "dotted-queue", "dotted-pool", "both-known-longest-wins", "unknown-last-dot"],
+)
+def test_resolve_queue_address(address, known, expected) -> None:
+    assert resolve_queue_address(address, known) == expected
+
+
+@pytest.mark.parametrize("address", ["work_pool.p", "work_queue.p", "work_queue..q", "work_queue.p."],
+                         ids=["pool", "no-queue", "empty-pool", "empty-queue"])
+def test_resolve_queue_address_refuses_non_queue_addresses(address) -> None:
+    with pytest.raises(ValueError):
+        resolve_queue_address(address, {"p"})
+
+
+def test_fingerprints_resolve_dots_in_pool_and_queue_names() -> None:
+    state = observed(op("p", queues=[oq("default", 1), oq("v1.2", 2)]), op("a.b", queues=[oq("c", 1)]))
+    result = fingerprints(state, ["work_queue.p.v1.2", "work_queue.a.b.c", "work_queue.p.v1.3"])
+    assert result == {"work_queue.p.v1.2": fingerprint_queue(state.pools["p"].queues["v1.2"]),
+                      "work_queue.a.b.c": fingerprint_queue(state.pools["a.b"].queues["c"]),
+                      "work_queue.p.v1.3": None}
