@@ -76,8 +76,47 @@ def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     click.echo(text, err=err, nl=nl)
 
 
+_JSON_ERRORS: list[Callable[[dict[str, Any]], None]] = []
+"""While a ``--json`` command runs: where its error diagnostics also go, as JSON on stdout."""
+
+
+@contextlib.contextmanager
+def json_errors(sink: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Also hand every error (``fail``, error diagnostics) to ``sink`` while the block runs."""
+    _JSON_ERRORS.append(sink)
+    try:
+        yield
+    finally:
+        _JSON_ERRORS.remove(sink)
+
+
+@contextlib.contextmanager
+def json_error_document() -> Iterator[None]:
+    """For a command whose stdout is one JSON document: on a failing exit, print
+    ``{"format_version", "poolform_version", "errored": true, "diagnostics": [...]}`` so stdout still parses."""
+    import json
+
+    from reconciler import __version__
+
+    collected: list[dict[str, Any]] = []
+    try:
+        with json_errors(collected.append):
+            yield
+    except SystemExit as exc:
+        if exc.code not in (0, None) and collected:
+            click.echo(json.dumps({"format_version": "1.0", "poolform_version": __version__, "errored": True,
+                                   "applyable": False, "diagnostics": collected}, indent=2, ensure_ascii=False))
+        raise
+
+
+def _to_json_sinks(diagnostic: dict[str, Any]) -> None:
+    if _JSON_ERRORS:
+        _JSON_ERRORS[-1](diagnostic)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``Error: message`` on stderr and exit."""
+    """Print ``Error: message`` on stderr (and to the JSON sink, if any) and exit."""
+    _to_json_sinks({"severity": "error", "summary": message, "detail": ""})
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -90,6 +129,8 @@ def print_diagnostics(diags: Any, *, color: bool = False, warnings_to_stderr: bo
     render = _diagnostics_renderer()
     warnings = [d for d in items if d.get("severity") != "error"]
     errors = [d for d in items if d.get("severity") == "error"]
+    for diagnostic in errors:
+        _to_json_sinks(diagnostic)
     for group, err in ((warnings, warnings_to_stderr), (errors, True)):
         if not group:
             continue

@@ -100,6 +100,16 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
     hooks: Any = JsonLinesHooks() if as_json else HumanHooks(color=color)
     if as_json:
         hooks.version()
+        with common.json_errors(lambda d: hooks.diagnostic("error", d.get("summary", ""), d.get("detail", ""),
+                                                           d.get("address"))):
+            _apply(planfile, files, variables, auto_approve, as_json, targets, destroy, parallelism, api_url, color, hooks)
+    else:
+        _apply(planfile, files, variables, auto_approve, as_json, targets, destroy, parallelism, api_url, color, hooks)
+
+
+def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], auto_approve: bool, as_json: bool,
+           targets: tuple[str, ...], destroy: bool, parallelism: int | None, api_url: str | None, color: bool,
+           hooks: Any) -> None:
 
     if planfile is not None:
         if files or variables or targets or destroy:
@@ -141,6 +151,10 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
                               machine_output=as_json)
             plan_json = result.to_json()
             if plan_json.get("errored"):
+                if as_json:
+                    for diag in plan_json.get("diagnostics", []):
+                        hooks.diagnostic(diag.get("severity", "warning"), diag.get("summary", ""),
+                                         diag.get("detail", ""), diag.get("address"))
                 click.echo(render_plan(plan_json, "human", color=color), nl=False, err=True)
                 sys.exit(1)
             if not plan_json.get("steps"):

@@ -7,6 +7,7 @@ Must not hold plan logic: that is ``reconciler.plan``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -90,6 +91,12 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], out: str | None, de
         common.fail("--json and --format are exclusive")
     fmt = "json" if as_json else (fmt or "human")
     color = fmt == "human" and common.use_color(no_color)
+    with common.json_error_document() if fmt == "json" else contextlib.nullcontext():
+        _plan(files, variables, out, detailed_exitcode, fmt, targets, destroy, expect_no_changes, api_url, color)
+
+
+def _plan(files: tuple[str, ...], variables: tuple[str, ...], out: str | None, detailed_exitcode: bool, fmt: str,
+          targets: tuple[str, ...], destroy: bool, expect_no_changes: bool, api_url: str | None, color: bool) -> None:
     with common.errors_to_exit():
         client = common.make_client(api_url)
         try:

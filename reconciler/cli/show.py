@@ -7,16 +7,14 @@ A missing or invalid file is one ``Error:`` line and exit 1. No plan logic here.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from reconciler.cli._common import automation, use_color
+from reconciler.cli._common import automation, fail, json_error_document, use_color
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
+    fail(message)
 
 
 @click.command("show")
@@ -37,6 +35,14 @@ def show(planfile: str, as_json: bool, fmt: str | None, no_color: bool) -> None:
     if as_json and fmt not in (None, "json"):
         _fail("--json and --format are exclusive")
     fmt = "json" if as_json else (fmt or "human")
+    if fmt == "json":
+        with json_error_document():
+            _show(planfile, fmt, no_color)
+    else:
+        _show(planfile, fmt, no_color)
+
+
+def _show(planfile: str, fmt: str, no_color: bool) -> None:
     try:
         with open(planfile, encoding="utf-8") as fh:
             text = fh.read()

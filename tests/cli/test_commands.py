@@ -262,3 +262,48 @@ def test_saved_plan_uses_its_own_api_url_when_none_is_given(socket_env):
     assert_ok(socket_env.cli("plan", "-f", cfg, "--out", planfile, inject=False))
     result = socket_env.cli("apply", planfile, inject=False, add_url=False, env={"PREFECT_API_URL": ""})
     assert "Apply complete! Resources: 2 added" in assert_ok(result)
+
+
+BAD_CFG = """
+version: 1
+work_pools:
+  {p}alpha:
+    typ: process
+"""
+
+
+@pytest.mark.parametrize("case", ["unreachable", "bad-config"], ids=["unreachable", "bad-config"])
+def test_plan_json_errors_are_one_json_document_on_stdout(ref_env, case):
+    if case == "unreachable":
+        cfg = ref_env.write("pools.yaml", CFG)
+        result = ref_env.cli("plan", "-f", cfg, "--json", "--api-url", f"http://127.0.0.1:{_free_port()}/api",
+                             inject=False)
+        expected = "cannot reach the Prefect API"
+    else:
+        cfg = ref_env.write("pools.yaml", BAD_CFG)
+        result = ref_env.cli("plan", "-f", cfg, "--json")
+        expected = "unknown key 'typ'"
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["errored"] is True and doc["applyable"] is False
+    assert any(expected in d["summary"] for d in doc["diagnostics"])
+    assert all(d["severity"] == "error" for d in doc["diagnostics"])
+    assert "Error: " in result.stderr
+
+
+def test_apply_json_errors_are_diagnostic_lines(ref_env):
+    cfg = ref_env.write("pools.yaml", CFG)
+    url = f"http://127.0.0.1:{_free_port()}/api"
+    result = ref_env.cli("apply", "-f", cfg, "--auto-approve", "--json", "--api-url", url, inject=False)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [m["type"] for m in lines] == ["version", "diagnostic"]
+    assert lines[1]["@level"] == "error" and "cannot reach the Prefect API" in lines[1]["diagnostic"]["summary"]
+
+
+def test_show_json_of_a_bad_file_is_json(ref_env, tmp_path):
+    junk = tmp_path / "junk.json"
+    junk.write_text("garbage", encoding="utf-8")
+    result = ref_env.cli("show", str(junk), "--json")
+    assert result.exit_code == 1
+    assert "not a poolform plan file" in json.loads(result.stdout)["diagnostics"][0]["summary"]
