@@ -317,6 +317,9 @@ class PrefectClient:
                     "Set PREFECT_API_KEY, PREFECT_API_AUTH_STRING or PREFECT_BASIC_AUTH_KEY.")
         if status >= 500:
             return f"{method} {url} failed: the server answered {status}{': ' + detail if detail else ''}"
+        if status == 404 and body == {"detail": "Not Found"}:
+            return (f"{method} {url} failed (404): no such API route; "
+                    "is this the Prefect API URL (it usually ends in /api)?")
         return f"{method} {url} failed ({status}){': ' + detail if detail else ''}"
 
     def _transport(self, method: str, url: str, reason: str, exc: BaseException | None, attempt: int) -> TransportError:

@@ -327,3 +327,15 @@ def test_parallel_paging_keeps_order(make_client, parallel, offsets):
     client, rec = make_client(handler)
     assert [p["name"] for p in client.read_pools(parallel=parallel)] == names
     assert sorted(b["offset"] for b in rec.bodies()) == offsets
+
+
+@pytest.mark.parametrize(
+    "body, hint",
+    [({"detail": "Not Found"}, True), ({"detail": 'Work pool "x" not found.'}, False)],
+    ids=["unknown-route", "missing-object"],
+)
+def test_404_for_an_unknown_route_says_to_check_the_api_url(make_client, body, hint):
+    client, _ = make_client(lambda r: no_csrf(r) or httpx.Response(404, json=body))
+    with pytest.raises(NotFound) as info:
+        client.read_pools()
+    assert ("is this the Prefect API URL" in str(info.value)) is hint
