@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from reconciler.server.clock import system_clock
 from reconciler.server.core import ApiError
 from reconciler.server.runs import ServerCore
-from reconciler.server.store import Store
+from reconciler.server.store import Store, StoreValueError
 
 API_VERSION = "0.8.4"
 SERVER_VERSION = "3.9.1"
@@ -142,6 +142,10 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return _json(exc.status, {"detail": exc.detail})
+
+    @app.exception_handler(StoreValueError)
+    async def _store_value(request: Request, exc: StoreValueError) -> Response:
+        return _json(422, {"detail": str(exc)})
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:

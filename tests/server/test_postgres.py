@@ -93,3 +93,25 @@ def test_postgres_names_sort_bytewise(postgres_url: str) -> None:
     names = [p["name"] for p in client.post("/api/work_pools/filter", json={}).json() if p["name"].startswith("pg-")]
     store.close()
     assert names == ["pg-A", "pg-a", "pg-b"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/work_pools/", {"name": "nul\u0000pool"}),
+        ("POST", "/api/work_pools/", {"name": "pg-nul-description", "description": "a\u0000b"}),
+        ("GET", "/api/work_pools/nul%00pool", None),
+        ("POST", "/api/work_pools/filter", {"work_pools": {"name": {"any_": ["a\u0000"]}}}),
+        ("POST", "/api/flows/", {"name": "flow\u0000"}),
+    ],
+    ids=["pool-name", "description", "read-by-name", "filter", "flow-name"],
+)
+def test_postgres_refuses_nul_characters_with_a_422(postgres_url: str, method: str, path: str, body) -> None:
+    store = open_store(postgres_url)
+    client = TestClient(create_app(store), raise_server_exceptions=False)
+    response = client.request(method, path, json=body)
+    healthy = client.post("/api/work_pools/", json={"name": f"pg-after-nul-{abs(hash(path + str(body)))}"}).status_code
+    store.close()
+    assert response.status_code == 422, response.text
+    assert "NUL character" in response.json()["detail"]
+    assert healthy == 201

@@ -39,6 +39,10 @@ class StoreError(Exception):
     """The database could not be opened or used; the message says what to do."""
 
 
+class StoreValueError(StoreError):
+    """A value the database cannot hold (PostgreSQL text with a NUL character): the client's input is at fault."""
+
+
 def open_store(url_or_path: str = ":memory:") -> Store:
     """Open (creating the schema on first use) the store named by ``url_or_path``.
 
@@ -56,4 +60,4 @@ def open_store(url_or_path: str = ":memory:") -> Store:
     return SqliteStore(target)
 
 
-__all__ = ["Row", "Store", "StoreError", "open_store"]
+__all__ = ["Row", "Store", "StoreError", "StoreValueError", "open_store"]

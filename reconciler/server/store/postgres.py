@@ -10,7 +10,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from reconciler.server.store import Row, StoreError
+from reconciler.server.store import Row, StoreError, StoreValueError
 from reconciler.server.store.schema import ALL
 
 
@@ -21,6 +21,13 @@ def _pg(sql: str) -> str:
 def _ddl(sql: str) -> str:
     """Names sort bytewise, as in SQLite, whatever the database's locale."""
     return sql.replace("name TEXT NOT NULL", 'name TEXT COLLATE "C" NOT NULL')
+
+
+def _value_error(exc: Exception) -> StoreValueError:
+    text = " ".join(str(exc).split())
+    if "NUL" in text:
+        return StoreValueError("A value contains the NUL character (\\u0000), which a PostgreSQL-backed server cannot store; remove it.")
+    return StoreValueError(f"A value cannot be stored in PostgreSQL: {text}")
 
 
 class PostgresStore:
@@ -46,18 +53,27 @@ class PostgresStore:
         self._lock = threading.RLock()
         self._depth = 0
 
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        try:
+            return self._conn.execute(_pg(sql), tuple(params))
+        except self._psycopg.DataError as exc:
+            raise _value_error(exc) from exc
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(_pg(sql), tuple(params)).fetchall()
+        return self._run(sql, params).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return self._conn.execute(_pg(sql), tuple(params)).fetchone()
+        return self._run(sql, params).fetchone()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._conn.execute(_pg(sql), tuple(params)).rowcount
+        return self._run(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._conn.cursor() as cur:
-            cur.executemany(_pg(sql), [tuple(r) for r in rows])
+        try:
+            with self._conn.cursor() as cur:
+                cur.executemany(_pg(sql), [tuple(r) for r in rows])
+        except self._psycopg.DataError as exc:
+            raise _value_error(exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
