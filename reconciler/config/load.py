@@ -246,10 +246,12 @@ def _get(data: Any, path: Sequence[Any]) -> Any:
 
 def _data_path(loc: Sequence[Any]) -> tuple[Any, ...]:
     path: list[Any] = []
+    tag_skipped = False
     for element in loc:
         at_template = (len(path) == 3 and path[0] == "work_pools" and path[2] == "base_job_template") or (
             len(path) == 2 and path[0] == "base_job_templates")
-        if at_template and element in _TEMPLATE_TAGS:
+        if at_template and element in _TEMPLATE_TAGS and not tag_skipped:
+            tag_skipped = True
             continue
         path.append(element)
     return tuple(path)

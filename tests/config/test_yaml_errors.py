@@ -206,6 +206,24 @@ CASES = {
             """},
         ["pools.yaml:5:39 error unknown key 'variables' [work_pool.a]"],
     ),
+    "template_form_file_and_template": (
+        {"pools.yaml": """
+            version: 1
+            work_pools:
+              a:
+                type: process
+                base_job_template: {file: t.json, template: k8s}
+            """},
+        ["pools.yaml:5:39 error unknown key 'template' [work_pool.a]"],
+    ),
+    "named_template_form_with_a_tag_named_key": (
+        {"pools.yaml": """
+            version: 1
+            base_job_templates:
+              t: {file: t.json, inline: true}
+            """},
+        ["pools.yaml:3:21 error unknown key 'inline' [None]"],
+    ),
     "unknown_named_template_with_did_you_mean": (
         {"pools.yaml": """
             version: 1
