@@ -289,7 +289,7 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
             detail = "Add it." if field != "version" else "Start the file with `version: 1`."
             where = doc.where(path[:-1])
         elif kind == "literal_error" and path == ("version",):
-            summary = f"unsupported version {_describe(error.get('input'))}"
+            summary = f"unsupported version: {_describe(error.get('input'))}"
             detail = "This poolform reads `version: 1`."
             where = doc.where(path)
         elif kind in _EXPECTED:

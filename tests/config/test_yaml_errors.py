@@ -98,7 +98,7 @@ CASES = {
         {"pools.yaml": """
             version: 2
             """},
-        ["pools.yaml:1:10 error unsupported version the number 2 [None]"],
+        ["pools.yaml:1:10 error unsupported version: the number 2 [None]"],
     ),
     "duplicate_pool_key": (
         {"pools.yaml": """
