@@ -47,24 +47,27 @@ def _enc(name: str) -> str:
     return enc(name)
 
 
-def _api_error(action: str, exc: Exception) -> ProviderError:
-    from reconciler.errors import ApiError, NotFound
+def _api_error(action: str, exc: Exception, import_id: str | None = None) -> ProviderError:
+    from reconciler.errors import ApiError, Conflict, NotFound
 
     if isinstance(exc, ApiError):
         hint = ""
         if isinstance(exc, NotFound):
             hint = " Check the name, and that the object was not deleted outside Terraform."
+        elif isinstance(exc, Conflict) and import_id is not None:
+            hint = (f" It already exists on the server: to manage it here, import it (an import block with"
+                    f" id = {json.dumps(import_id)}, or `terraform import <address> '{import_id}'`), or choose another name.")
         return ProviderError(f"Could not {action}", f"{exc}{hint}")
     return ProviderError(f"Could not {action}", f"{type(exc).__name__}: {exc}")
 
 
-def _call(action: str, fn: Callable[[], Any]) -> Any:
+def _call(action: str, fn: Callable[[], Any], import_id: str | None = None) -> Any:
     from reconciler.errors import ApiError
 
     try:
         return fn()
     except ApiError as exc:
-        raise _api_error(action, exc) from None
+        raise _api_error(action, exc, import_id) from None
 
 
 def parse_template(text: Any, path: tuple[str, ...] = ("base_job_template",)) -> Any:
@@ -262,7 +265,7 @@ class WorkPool(Resource):
         template = planned.get("base_job_template")
         if isinstance(template, str):
             body["base_job_template"] = parse_template(template)
-        created = _call(f"create work pool {name!r}", lambda: client.create_pool(body))
+        created = _call(f"create work pool {name!r}", lambda: client.create_pool(body), import_id=name)
         text = template if isinstance(template, str) else _canonical(created.get("base_job_template"))
         return self.settle(self._from_api(created, planned, text), planned)
 
@@ -415,7 +418,7 @@ class WorkQueue(Resource):
                 if isinstance(priority, int) and created.get("priority") != priority:
                     self._patch(str(created["id"]), {"priority": priority})
         except ApiError as exc:
-            raise _api_error(f"create work queue {name!r} in work pool {pool!r}", exc) from None
+            raise _api_error(f"create work queue {name!r} in work pool {pool!r}", exc, import_id=f"{pool},{name}") from None
         return self._finish(pool, name, planned)
 
     def update(self, prior: dict[str, Any], planned: dict[str, Any], diags: Diags) -> dict[str, Any]:

@@ -504,3 +504,26 @@ resource "prefect_work_queue" "q" {{
     assert tf.plan()[0] == 0
     tf.destroy()
     assert api.get(f"/work_pools/{quote(pool, safe='')}") is None
+
+
+def test_creating_what_already_exists_says_how_to_import_it(tf, api, names):
+    pool = names("taken pool")
+    api.post("/work_pools/", {"name": pool, "type": "process"})
+    api.post(f"/work_pools/{pool}/queues", {"name": "taken q"})
+    tf.write(f'''
+resource "prefect_work_pool" "pool" {{
+  name = "{pool}"
+  type = "process"
+}}
+resource "prefect_work_queue" "q" {{
+  work_pool_name = "{pool}"
+  name           = "taken q"
+}}
+''')
+    tf.init()
+    proc = tf.run("apply", "-auto-approve", "-input=false", "-no-color", check=False)
+    assert proc.returncode == 1
+    stderr = " ".join(proc.stderr.split())
+    assert f"Could not create work pool '{pool}'" in stderr and f'import block with id = "{pool}"' in stderr
+    assert f'import block with id = "{pool},taken q"' in stderr
+    assert f"terraform import <address> '{pool},taken q'" in stderr
