@@ -120,6 +120,11 @@ class PrefectClient:
         self.settings = settings
         self.api_url = settings.api_url.rstrip("/")
         self._owns_http = http is None
+        if http is None and self.api_url.startswith("http:"):
+            from reconciler.api.transport import KeepAliveTransport
+
+            http = httpx.Client(timeout=settings.timeout, follow_redirects=True,
+                                transport=KeepAliveTransport(settings.timeout))
         self.http = http if http is not None else httpx.Client(
             timeout=settings.timeout,
             verify=settings.verify if self.api_url.startswith("https:") else False,

@@ -1,0 +1,157 @@
+"""KeepAliveTransport over a real socket: reuse, a server-closed connection, faults mapped for the client."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
+
+import pytest
+
+from reconciler.api.client import PrefectClient
+from reconciler.api.transport import KeepAliveTransport
+from reconciler.errors import NotFound, TransportError
+from reconciler.settings import ConnectionSettings
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.connections = 0
+        self.close_after_next = False
+        self.delay = 0.0
+        self.requests: list[tuple[str, str, bytes]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.requests.append((self.command, self.path, body))
+        time.sleep(self.server.delay)
+        if self.path.endswith("/missing") or self.path.endswith("/csrf-token"):
+            payload, status = json.dumps({"detail": "Work pool \"missing\" not found."}).encode(), 404
+        else:
+            payload, status = json.dumps({"echo": json.loads(body) if body else None, "path": self.path}).encode(), 200
+        gz = "gzip" in (self.headers.get("Accept-Encoding") or "")
+        if gz:
+            payload = gzip.compress(payload)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        if gz:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        if self.server.close_after_next:
+            self.server.close_after_next = False
+            self.close_connection = True
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _client(url: str, **settings: object) -> PrefectClient:
+    return PrefectClient(ConnectionSettings(api_url=url, **settings), max_workers=4)  # type: ignore[arg-type]
+
+
+def _url(srv: _Server) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}/api"
+
+
+def test_plain_http_uses_the_keep_alive_transport_and_reuses_one_connection(server):
+    client = _client(_url(server))
+    try:
+        assert isinstance(client.http._transport, KeepAliveTransport)
+        for i in range(5):
+            answer = client.request("POST", "/work_pools/filter", json={"offset": i})
+            assert answer == {"echo": {"offset": i}, "path": "/api/work_pools/filter"}
+        assert client.request("GET", "/work_pools/a%20b") == {"echo": None, "path": "/api/work_pools/a%20b"}
+        assert server.connections == 1
+    finally:
+        client.close()
+
+
+def test_a_connection_the_server_closed_is_replaced_without_an_error(server):
+    client = _client(_url(server), max_retries=0)
+    try:
+        client.request("GET", "/one")
+        server.close_after_next = True
+        client.request("GET", "/two")
+        time.sleep(0.05)
+        assert client.request("PATCH", "/three", json={"x": 1})["echo"] == {"x": 1}
+        assert [r[1] for r in server.requests if "csrf" not in r[1]] == ["/api/one", "/api/two", "/api/three"]
+    finally:
+        client.close()
+
+
+def test_error_statuses_still_map_to_api_errors(server):
+    client = _client(_url(server))
+    try:
+        with pytest.raises(NotFound):
+            client.request("GET", "/work_pools/missing")
+        assert client.read_pool("missing") is None
+    finally:
+        client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://127.0.0.1:{free}/api", "cannot reach the Prefect API at http://127.0.0.1:{free}/api: connection refused"),
+        ("http://no-such-host.invalid/api", "cannot reach the Prefect API at http://no-such-host.invalid/api: unknown host"),
+    ],
+    ids=["refused", "unknown-host"],
+)
+def test_unreachable_servers_are_one_clear_line(url, message):
+    free = _free_port()
+    client = _client(url.format(free=free))
+    try:
+        with pytest.raises(TransportError) as info:
+            client.request("GET", "/health")
+        assert str(info.value).startswith(message.format(free=free))
+    finally:
+        client.close()
+
+
+def test_a_slow_answer_is_a_timeout_after_retries(server):
+    server.delay = 0.5
+    client = _client(_url(server), timeout=0.1, max_retries=1)
+    client._sleep = lambda s: None
+    try:
+        with pytest.raises(TransportError, match="no answer within 0.1s"):
+            client.request("GET", "/slow")
+        assert len(server.requests) == 2
+    finally:
+        client.close()
