@@ -38,12 +38,13 @@ def run_plan(
 
     desired = common.load_config(files, variables, color=color, machine_output=machine_output)
     targets = common.check_targets(targets)
-    observed = observe(client, desired, targets=targets, all_pools=not targets)
-    impacted = pools_with_variable_changes(desired, observed)
-    if impacted:
-        observed.deployments = observe_deployments(client, impacted)
-    return make_plan(desired, observed, targets=targets, destroy=destroy,
-                     now=datetime.now(timezone.utc), api_url=client.api_url)
+    with common.gc_paused():
+        observed = observe(client, desired, targets=targets, all_pools=not targets)
+        impacted = pools_with_variable_changes(desired, observed)
+        if impacted:
+            observed.deployments = observe_deployments(client, impacted)
+        return make_plan(desired, observed, targets=targets, destroy=destroy,
+                         now=datetime.now(timezone.utc), api_url=client.api_url)
 
 
 def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint: str | None = None,

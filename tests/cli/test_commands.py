@@ -307,3 +307,18 @@ def test_show_json_of_a_bad_file_is_json(ref_env, tmp_path):
     result = ref_env.cli("show", str(junk), "--json")
     assert result.exit_code == 1
     assert "not a poolform plan file" in json.loads(result.stdout)["diagnostics"][0]["summary"]
+
+
+@pytest.mark.parametrize("enabled_before", [True, False], ids=["enabled", "disabled"])
+def test_gc_paused_disables_collection_and_restores_the_previous_state(enabled_before):
+    import gc
+
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError):
+            with _common.gc_paused():
+                assert not gc.isenabled()
+                raise RuntimeError
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
