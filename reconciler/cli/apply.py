@@ -49,7 +49,8 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
     from reconciler.errors import ApplyError
 
     try:
-        result = apply_plan(client, plan_json, hooks=hooks, check_stale=check_stale)
+        with common.gc_paused():
+            result = apply_plan(client, plan_json, hooks=hooks, check_stale=check_stale)
     except ApplyError as exc:
         skipped = getattr(exc, "skipped", [])
         partial = getattr(exc, "result", None)
