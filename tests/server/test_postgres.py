@@ -115,3 +115,20 @@ def test_postgres_refuses_nul_characters_with_a_422(postgres_url: str, method: s
     assert response.status_code == 422, response.text
     assert "NUL character" in response.json()["detail"]
     assert healthy == 201
+
+
+def test_postgres_database_with_prefect_tables_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    from reconciler.server.store import StoreError
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS prefectlike")
+        conn.execute("CREATE TABLE IF NOT EXISTS prefectlike.flow (id UUID PRIMARY KEY, name TEXT NOT NULL, extra TEXT)")
+    url = postgres_url + "?options=-csearch_path%3Dprefectlike"
+    with pytest.raises(StoreError) as info:
+        open_store(url)
+    assert "is not a poolform database" in str(info.value) and "flow" in str(info.value)
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'prefectlike'")]
+    assert tables == ["flow"]

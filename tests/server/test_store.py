@@ -87,3 +87,40 @@ def test_locked_database_is_a_retryable_503(tmp_path: Path) -> None:
         other.execute("ROLLBACK")
         other.close()
         store.close()
+
+
+PREFECT_LIKE_WORK_POOL = """CREATE TABLE work_pool (
+    id CHAR(36) PRIMARY KEY, created TIMESTAMP, updated TIMESTAMP, name VARCHAR NOT NULL UNIQUE,
+    description VARCHAR, type VARCHAR NOT NULL, base_job_template JSON NOT NULL, is_paused BOOLEAN NOT NULL,
+    default_queue_id CHAR(36), concurrency_limit INTEGER, status VARCHAR(9) NOT NULL,
+    last_transitioned_status_at TIMESTAMP, last_status_event_id CHAR(36), storage_configuration JSON NOT NULL)"""
+
+
+def test_a_database_with_other_tables_of_the_same_names_is_refused_untouched(tmp_path):
+    import sqlite3
+
+    from reconciler.server.store import StoreError, open_store
+
+    path = tmp_path / "prefect.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(PREFECT_LIKE_WORK_POOL)
+    with pytest.raises(StoreError) as info:
+        open_store(str(path))
+    message = str(info.value)
+    assert "is not a poolform database" in message and "work_pool" in message and "--db" in message
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"work_pool"}
+
+
+def test_reopening_a_poolform_database_keeps_its_data(tmp_path):
+    from reconciler.server.store import open_store
+
+    path = str(tmp_path / "server.db")
+    store = open_store(path)
+    with store.transaction():
+        store.execute("INSERT INTO flow (id, created, updated, name, tags, labels) VALUES ('f', 't', 't', 'kept', '[]', '{}')")
+    store.close()
+    again = open_store(path)
+    assert [row["name"] for row in again.query("SELECT name FROM flow")] == ["kept"]
+    again.close()

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from reconciler.server.store import Row, StoreError, StoreValueError
-from reconciler.server.store.schema import ALL
+from reconciler.server.store.schema import INDEXES, TABLES, foreign_schema_message, foreign_tables, table_columns
 
 
 def _pg(sql: str) -> str:
@@ -45,7 +45,19 @@ class PostgresStore:
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
             self._conn.execute("SET client_encoding TO 'UTF8'")
             with self._conn.transaction():
-                for ddl in ALL:
+                for ddl in TABLES:
+                    self._conn.execute(_ddl(ddl))
+                actual: dict[str, set[str]] = {}
+                for row in self._conn.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(table_columns()),)
+                ):
+                    actual.setdefault(row["table_name"], set()).add(row["column_name"])
+                foreign = foreign_tables(actual)
+                if foreign:
+                    self._conn.close()
+                    raise StoreError(foreign_schema_message("the PostgreSQL database", foreign))
+                for ddl in INDEXES:
                     self._conn.execute(_ddl(ddl))
         except psycopg.Error as exc:
             detail = " ".join(str(exc).split())

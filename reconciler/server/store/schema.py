@@ -6,6 +6,8 @@ order is time order), INTEGER booleans, JSON as TEXT (key order preserved).
 
 from __future__ import annotations
 
+import re
+
 SCHEMA_VERSION = 1
 
 TABLES: tuple[str, ...] = (
@@ -103,3 +105,24 @@ INDEXES: tuple[str, ...] = (
 )
 
 ALL: tuple[str, ...] = TABLES + INDEXES
+
+
+def table_columns() -> dict[str, frozenset[str]]:
+    """Each table of ``TABLES`` with the names of its columns."""
+    tables: dict[str, frozenset[str]] = {}
+    for ddl in TABLES:
+        match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)$", ddl, re.S)
+        assert match is not None, ddl
+        words = (line.split()[0] for line in match.group(2).split(",\n") if line.strip())
+        tables[match.group(1)] = frozenset(w for w in words if w not in {"UNIQUE", "PRIMARY", "FOREIGN", "CHECK", "CONSTRAINT"})
+    return tables
+
+
+def foreign_tables(actual: dict[str, set[str]]) -> list[str]:
+    """The tables whose columns differ from ours (``actual``: table -> its columns in the database)."""
+    return sorted(t for t, cols in table_columns().items() if t in actual and set(actual[t]) != cols)
+
+
+def foreign_schema_message(where: str, tables: list[str]) -> str:
+    return (f"{where} is not a poolform database: its table(s) {', '.join(tables)} have other columns than poolform's "
+            "(is it Prefect's own database?). Pass --db with a new file or an empty database.")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from reconciler.server.store import Row, StoreError
-from reconciler.server.store.schema import ALL
+from reconciler.server.store.schema import INDEXES, TABLES, foreign_schema_message, foreign_tables, table_columns
 
 
 class SqliteStore:
@@ -37,7 +37,14 @@ class SqliteStore:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._conn.execute("BEGIN")
-            for ddl in ALL:
+            for ddl in TABLES:
+                self._conn.execute(ddl)
+            foreign = foreign_tables({t: {r[1] for r in self._conn.execute(f"PRAGMA table_info({t})")} for t in table_columns()})
+            if foreign:
+                self._conn.execute("ROLLBACK")
+                self._conn.close()
+                raise StoreError(foreign_schema_message(f"the SQLite database {path}", foreign))
+            for ddl in INDEXES:
                 self._conn.execute(ddl)
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
