@@ -124,3 +124,13 @@ def test_reopening_a_poolform_database_keeps_its_data(tmp_path):
     again = open_store(path)
     assert [row["name"] for row in again.query("SELECT name FROM flow")] == ["kept"]
     again.close()
+
+
+def test_a_file_that_is_not_sqlite_is_named_as_such(tmp_path):
+    from reconciler.server.store import StoreError, open_store
+
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database at all, but long enough to have a header " * 20)
+    with pytest.raises(StoreError) as info:
+        open_store(str(path))
+    assert str(info.value) == f"{path} is not a SQLite database; pass --db with a new file or a poolform database"

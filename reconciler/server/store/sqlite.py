@@ -48,6 +48,8 @@ class SqliteStore:
                 self._conn.execute(ddl)
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            if "not a database" in str(exc):
+                raise StoreError(f"{path} is not a SQLite database; pass --db with a new file or a poolform database") from exc
             raise StoreError(f"cannot open the SQLite database {path}: {exc}; check the path is writable") from exc
         self._lock = threading.RLock()
         self._depth = 0
