@@ -41,8 +41,9 @@ def test_transaction_rolls_back_on_error() -> None:
 def test_unusable_sqlite_file_is_a_store_error(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="cannot open the SQLite database"):
+    with pytest.raises(StoreError) as info:
         open_store(str(bad))
+    assert str(info.value) == f"{bad} is not a SQLite database; pass --db with a new file or a poolform database"
 
 
 @pytest.mark.parametrize(
@@ -125,12 +126,3 @@ def test_reopening_a_poolform_database_keeps_its_data(tmp_path):
     assert [row["name"] for row in again.query("SELECT name FROM flow")] == ["kept"]
     again.close()
 
-
-def test_a_file_that_is_not_sqlite_is_named_as_such(tmp_path):
-    from reconciler.server.store import StoreError, open_store
-
-    path = tmp_path / "notes.txt"
-    path.write_text("not a database at all, but long enough to have a header " * 20)
-    with pytest.raises(StoreError) as info:
-        open_store(str(path))
-    assert str(info.value) == f"{path} is not a SQLite database; pass --db with a new file or a poolform database"
