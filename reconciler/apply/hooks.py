@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol, TextIO
 
 from reconciler import __version__
+from reconciler.views.diagnostics import printable
 
 _VERBS = {
     # op: (action, progress, done)
@@ -82,14 +83,14 @@ class HumanHooks:
 
     def on_step_start(self, step: dict[str, Any]) -> None:
         _, progress, _ = _VERBS.get(step["op"], ("", "Working...", ""))
-        self._write(self.out, f"{self._bold(step_address(step))}: {progress}")
+        self._write(self.out, f"{self._bold(printable(step_address(step)))}: {progress}")
 
     def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
         _, _, done = _VERBS.get(step["op"], ("", "", "Complete"))
-        self._write(self.out, f"{self._bold(step_address(step))}: {done} after {seconds:.0f}s")
+        self._write(self.out, f"{self._bold(printable(step_address(step)))}: {done} after {seconds:.0f}s")
 
     def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
-        text = f"Error: {step_address(step)}: {error}"
+        text = f"Error: {printable(step_address(step))}: {error}"
         self._write(self.err, f"\x1b[31m{text}\x1b[0m" if self.color else text)
 
     def summary(self, added: int, changed: int, destroyed: int) -> None:

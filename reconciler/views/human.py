@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.views.diagnostics import BOLD, GREEN, RED, YELLOW, paint, render_diagnostic
+from reconciler.views.diagnostics import BOLD, GREEN, RED, YELLOW, paint, printable, render_diagnostic
 
 _MISSING = object()
 
@@ -124,7 +124,7 @@ def render_change(change: dict[str, Any], *, color: bool = False) -> str:
     before = body.get("before") or {}
     after = body.get("after") or {}
     out = _Writer(color)
-    header = f"  # {change['address']} {_HEADERS[action]}"
+    header = f"  # {printable(change['address'])} {_HEADERS[action]}"
     out.lines.append(paint(header, BOLD, color))
     if change.get("reason_detail") and action in ("replace", "delete"):
         out.lines.append(f"  # ({change['reason_detail']})")
@@ -184,14 +184,14 @@ def side_effect_lines(plan: dict[str, Any]) -> list[str]:
     for effect in plan.get("side_effects", []):
         field = ".".join(str(p) for p in effect.get("path", []))
         lines.append(
-            f"  # {effect['address']} {field} {_scalar(effect.get('before'))} -> {_scalar(effect.get('after'))}"
+            f"  # {printable(effect['address'])} {field} {_scalar(effect.get('before'))} -> {_scalar(effect.get('after'))}"
             + (" (moved by the server's priority bump)" if effect.get("path") == ["priority"] else "")
         )
     return lines
 
 
 def unmanaged_lines(plan: dict[str, Any]) -> list[str]:
-    return [f"  {item['address']}: {item.get('reason', '')}" for item in plan.get("unmanaged", [])]
+    return [f"  {printable(item['address'])}: {item.get('reason', '')}" for item in plan.get("unmanaged", [])]
 
 
 def render_human(

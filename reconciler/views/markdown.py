@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from reconciler.views.human import action_of, plan_line, render_change, side_effect_lines, visible_changes
-from reconciler.views.diagnostics import render_diagnostic
+from reconciler.views.diagnostics import printable, render_diagnostic
 
 MARKER = "<!-- poolform-plan -->"
 _LIST_LIMIT = 100
@@ -23,7 +23,7 @@ _DIFF_MARKER = re.compile(r"^(\s*)(-/\+|[+~-])( |$)")
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+    return "`" + printable(text).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _capped(items: list[str], limit: int, what: str) -> list[str]:

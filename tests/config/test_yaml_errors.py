@@ -161,6 +161,20 @@ CASES = {
             "pools.yaml:4:3 error pool name 'PrefectThing' is reserved [work_pool.PrefectThing]",
         ],
     ),
+    "line_breaks_in_pool_and_queue_names": (
+        {"pools.yaml": """
+            version: 1
+            work_pools:
+              "a\\nb": {type: process}
+              c:
+                type: process
+                queues: {"x\\ny": {}}
+            """},
+        [
+            "pools.yaml:3:3 error pool name 'a\\nb' contains a line break [work_pool.a\nb]",
+            "pools.yaml:6:14 error queue name 'x\\ny' contains a line break [work_queue.c.x\ny]",
+        ],
+    ),
     "bad_pool_and_queue_names": (
         {"pools.yaml": """
             version: 1

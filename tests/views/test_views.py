@@ -138,3 +138,30 @@ def test_errored_plan_renders_errors_not_a_plan_line() -> None:
     text = render_human(plan)
     assert "error: bad [work_pool.p]" in text and "Plan:" not in text
     assert "Plan failed" in render_markdown(plan)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("plain name", "plain name"), ("a\nb", "a\\nb"), ("tab\there", "tab\\there"), ("esc\x1b[31m", "esc\\u001b[31m"),
+     ("line\u2028sep", "line\\u2028sep"), ("池", "池")],
+    ids=["plain", "newline", "tab", "terminal-escape", "unicode-line-separator", "cjk"],
+)
+def test_printable_escapes_control_characters(text, expected) -> None:
+    from reconciler.views.diagnostics import printable
+
+    assert printable(text) == expected
+
+
+def test_names_with_control_characters_stay_on_one_line() -> None:
+    plan = json.loads(json.dumps(PLANS["mixed"]))
+    plan["unmanaged"] = [{"address": "work_pool.evil\nPlan: 0 to add", "reason": "not declared and not in manage.scope"}]
+    change = plan["resource_changes"][0]
+    change["address"] = change["address"] + "\x1b[2J"
+    text = render_human(plan)
+    assert "  work_pool.evil\\nPlan: 0 to add: not declared" in text
+    assert "\x1b" not in text
+    assert sum(line.startswith("Plan: ") for line in text.splitlines()) == 1
+    md = render_markdown(plan)
+    assert "`work_pool.evil\\nPlan: 0 to add`" in md and "\x1b" not in md
+    diag = render_diagnostics([{"severity": "error", "summary": "x", "address": "work_pool.a\nb"}])
+    assert diag == "error: x [work_pool.a\\nb]"
