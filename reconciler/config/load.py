@@ -307,6 +307,10 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
             elif field == "concurrency_limit":
                 detail = "Use 0 to block all runs, or null for no limit."
             where = doc.where(path)
+        elif kind == "less_than_equal":
+            summary = f"{field} must be at most {error['ctx']['le']}, not {_describe(error.get('input'))}"
+            detail = "Prefect stores it as a 32-bit integer; a PostgreSQL-backed server refuses larger values."
+            where = doc.where(path)
         elif kind in ("string_too_short", "too_short"):
             summary = f"{field} must not be empty"
             where = doc.where(path)

@@ -127,6 +127,10 @@ NamedTemplate = Annotated[
 ]
 
 
+INT32_MAX = 2**31 - 1
+"""Prefect stores priorities and concurrency limits in 32-bit integer columns (PostgreSQL refuses more)."""
+
+
 class WorkQueue(BaseModel):
     """A work queue of a pool. Absent fields take the server's create defaults; absent `priority` is unmanaged."""
 
@@ -135,12 +139,14 @@ class WorkQueue(BaseModel):
     priority: int | None = Field(
         None,
         ge=1,
+        le=INT32_MAX,
         description="1 is the highest. Unique within the pool. Absent: not managed (the server's value stands).",
         examples=[1, 5, 10],
     )
     concurrency_limit: int | None = Field(
         None,
         ge=0,
+        le=INT32_MAX,
         description="Most runs of this queue PENDING or RUNNING at once; 0 blocks delivery; null: no limit.",
         examples=[3, None],
     )
@@ -168,6 +174,7 @@ class WorkPool(BaseModel):
     concurrency_limit: int | None = Field(
         None,
         ge=0,
+        le=INT32_MAX,
         description="Most runs of the pool PENDING or RUNNING at once; 0 blocks delivery; null: no limit.",
         examples=[20, None],
     )

@@ -161,6 +161,20 @@ CASES = {
             "pools.yaml:4:3 error pool name 'PrefectThing' is reserved [work_pool.PrefectThing]",
         ],
     ),
+    "integers_above_32_bits": (
+        {"pools.yaml": """
+            version: 1
+            work_pools:
+              a:
+                type: process
+                concurrency_limit: 2147483648
+                queues: {q: {priority: 99999999999, concurrency_limit: 2147483647}}
+            """},
+        [
+            "pools.yaml:5:24 error concurrency_limit must be at most 2147483647, not the number 2147483648 [work_pool.a]",
+            "pools.yaml:6:28 error priority must be at most 2147483647, not the number 99999999999 [work_queue.a.q]",
+        ],
+    ),
     "line_breaks_in_pool_and_queue_names": (
         {"pools.yaml": """
             version: 1
