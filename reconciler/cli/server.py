@@ -101,7 +101,10 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, log_lev
     if auth_string:
         click.echo("Basic auth is on: set PREFECT_API_AUTH_STRING to the same user:pass.")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off", ws="none")
+    from reconciler.server.events_socket import protocol_class
+
+    config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
+                            ws=protocol_class(app.state))
     runner = _quiet_server_class()(config)
     from reconciler.server.runner import quiet_uvicorn
 

@@ -81,7 +81,9 @@ def serve_in_thread(
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
+    from reconciler.server.events_socket import protocol_class
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws=protocol_class(app.state))
     server = uvicorn.Server(config)
     quiet_uvicorn()
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
