@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol, TextIO
 
 from reconciler import __version__
-from reconciler.views.diagnostics import printable
+from reconciler.model.state import printable
 
 _VERBS = {
     # op: (action, progress, done)

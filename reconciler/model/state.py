@@ -17,6 +17,8 @@ No I/O here.
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Collection, Final, Mapping
 
@@ -50,6 +52,17 @@ DEFAULT_QUEUE: Final = "default"
 
 DEFAULT_POOL_TYPE: Final = "prefect-agent"
 """What the server stores when a pool is created without a type."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (line breaks, tabs, escapes) written as escapes, so a name
+    holding one cannot break a line of output or inject terminal codes."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1] if m.group() in "\n\r\t" else f"\\u{ord(m.group()):04x}", text)
 
 
 def pool_address(pool: str) -> str:

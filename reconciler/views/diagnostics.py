@@ -6,26 +6,15 @@ indented below. Renders only; never decides severity or content.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, Iterable
+
+from reconciler.model.state import printable
 
 RED = "\x1b[31m"
 YELLOW = "\x1b[33m"
 GREEN = "\x1b[32m"
 BOLD = "\x1b[1m"
 RESET = "\x1b[0m"
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (line breaks, tabs, escapes) written as escapes, so a name
-    holding one cannot break a line of output or inject terminal codes."""
-    if not _CONTROL.search(text):
-        return text
-    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1] if m.group() in "\n\r\t" else f"\\u{ord(m.group()):04x}", text)
 
 
 def paint(text: str, code: str, color: bool) -> str:
