@@ -124,7 +124,7 @@ class PrefectClient:
             from reconciler.api.transport import KeepAliveTransport
 
             http = httpx.Client(timeout=settings.timeout, follow_redirects=True,
-                                transport=KeepAliveTransport(settings.timeout))
+                                transport=KeepAliveTransport(settings.timeout, verify=settings.verify))
         self.http = http if http is not None else httpx.Client(
             timeout=settings.timeout,
             verify=settings.verify if self.api_url.startswith("https:") else False,

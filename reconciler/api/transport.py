@@ -6,8 +6,8 @@ host, reusing it while it is fresh, and mapping socket faults onto httpx's excep
 connection pool and h11 cost about 0.3 ms of client CPU per call, which caps an apply
 at a few hundred calls per second on a small machine; this transport roughly halves it.
 Must not retry anything but a request that failed on a reused connection before any
-answer arrived (the server had closed it), and is not used for ``https://`` (TLS, client
-certificates and their settings stay with httpx's transport). Proxies from the
+answer arrived (the server had closed it), and hands anything but ``http://`` (an https API
+URL never reaches it; a redirect to https may) to httpx's own transport. Proxies from the
 environment are still honoured: httpx mounts its own proxy transports around this one.
 """
 
@@ -35,11 +35,20 @@ class _Conn:
 
 
 class KeepAliveTransport(httpx.BaseTransport):
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, verify: bool = True) -> None:
         self.timeout = timeout
+        self.verify = verify
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[http.client.HTTPConnection] = []
+        self._fallback: httpx.HTTPTransport | None = None
+
+    def _other(self, request: httpx.Request) -> httpx.Response:
+        """Anything but plain http (say, a redirect to https) goes through httpx's own transport."""
+        with self._lock:
+            if self._fallback is None:
+                self._fallback = httpx.HTTPTransport(verify=self.verify)
+        return self._fallback.handle_request(request)
 
     def _timeouts(self, request: httpx.Request) -> tuple[float | None, float | None]:
         spec: dict[str, Any] = request.extensions.get("timeout") or {}
@@ -68,7 +77,7 @@ class KeepAliveTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme != "http":
-            raise httpx.UnsupportedProtocol(f"{type(self).__name__} only speaks http://", request=request)
+            return self._other(request)
         host, port = url.host, url.port or 80
         target = url.raw_path.decode("ascii")
         body = request.read() or None
@@ -117,5 +126,8 @@ class KeepAliveTransport(httpx.BaseTransport):
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
+            fallback, self._fallback = self._fallback, None
         for conn in conns:
             conn.close()
+        if fallback is not None:
+            fallback.close()

@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
+import httpx
 import pytest
 
 from reconciler.api.client import PrefectClient
@@ -155,3 +156,14 @@ def test_a_slow_answer_is_a_timeout_after_retries(server):
         assert len(server.requests) == 2
     finally:
         client.close()
+
+
+def test_other_schemes_go_through_httpx_own_transport():
+    transport = KeepAliveTransport(1.0)
+    try:
+        request = httpx.Request("GET", f"https://127.0.0.1:{_free_port()}/api/health")
+        with pytest.raises(httpx.ConnectError):
+            transport.handle_request(request)
+        assert transport._fallback is not None
+    finally:
+        transport.close()
