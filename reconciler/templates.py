@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,13 +142,38 @@ def _default_problems(variables: dict[str, Any], properties: Mapping[str, Any]) 
     return problems
 
 
+def _at(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _describe_float(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("-Infinity" if value < 0 else "Infinity")
+
+
+def _non_finite(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, path + (index,))
+
+
 def _check_template(template: Any) -> list[TemplateProblem]:
     if not isinstance(template, dict):
         return [TemplateProblem((), "base_job_template must be a mapping",
                                 "Write {job_configuration: {...}, variables: {...}}, or {} for no template.")]
     if not template:
         return []
-    problems: list[TemplateProblem] = []
+    problems: list[TemplateProblem] = [
+        TemplateProblem(path, f"{'.'.join(str(p) for p in path)} is {_describe_float(_at(template, path))}, which JSON cannot carry",
+                        "The template is sent as JSON, which has no NaN or Infinity. Use a finite number, a string or null.")
+        for path in _non_finite(template)
+    ]
     job_configuration = template.get("job_configuration")
     variables = template.get("variables")
     if not job_configuration or not variables:

@@ -96,6 +96,11 @@ CASES = {
     "placeholder_without_spaces": (
         {"job_configuration": {"c": "{{command}}"}, "variables": {"properties": {"command": {"type": "string"}}}}, []),
     "static_template_accepted": ({"job_configuration": {"command": "echo"}, "variables": {"type": "object"}}, []),
+    "nan_and_infinity_are_not_json": (
+        {"job_configuration": {"n": "{{ n }}", "limits": [1.5, float("-inf")]},
+         "variables": {"properties": {"n": {"type": "number", "default": float("nan")}}}},
+        [(("job_configuration", "limits", 1), "job_configuration.limits.1 is -Infinity, which JSON cannot carry"),
+         (("variables", "properties", "n", "default"), "variables.properties.n.default is NaN, which JSON cannot carry")]),
 }
 
 
