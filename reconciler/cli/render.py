@@ -67,7 +67,7 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
         declared = desired.pools.get(pool)
         if declared is not None and declared.base_job_template is not UNMANAGED:
             template = declared.base_job_template
-            origin = "the config"
+            origin = "in the config"
     if template is None:
         with common.errors_to_exit():
             client = common.make_client(api_url)
@@ -79,9 +79,9 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
             where = " (it is not declared with a base_job_template in the config either)" if files and not live else ""
             common.fail(f"work pool {pool!r} not found at {client.api_url}{where}")
         template = body.get("base_job_template") or {}
-        origin = "the server"
+        origin = "on the server"
     if not template or not isinstance(template, dict) or not template.get("job_configuration"):
-        common.fail(f"work pool {pool!r} has no base job template in {origin}; there is nothing to render. "
+        common.fail(f"work pool {pool!r} has no base job template {origin}; there is nothing to render. "
                     "Declare base_job_template in the config, or set one on the pool.")
     from reconciler.templates import validate_job_variables
 
