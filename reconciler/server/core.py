@@ -13,6 +13,7 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
+from uuid import UUID
 
 from reconciler.server.clock import as_utc, from_text, to_text
 from reconciler.server.store import Row, Store
@@ -615,7 +616,7 @@ class Core:
 
 
 def _in_clause(column: str, values: Iterable[Any], params: list[Any]) -> str:
-    values = list(values)
+    values = [str(v) if isinstance(v, UUID) else v for v in values]
     if not values:
         return "1 = 0"
     params.extend(values)

@@ -128,7 +128,9 @@ class ServerCore(Core):
             raise ApiError(404, "Flow not found")
         return self.flow_json(row)
 
-    def filter_flows(self, names: list[str] | None, ids: list[str] | None, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
+    def filter_flows(self, names: list[str] | None, ids: list[str] | None, limit: int | None, offset: int | None,
+                     count: bool = False) -> Any:
+        """The matching flows, or with ``count`` how many match (paging ignored)."""
         limit = check_limit(limit)
         parts, params = [], []  # type: ignore[var-annotated]
         if names is not None:
@@ -137,6 +139,8 @@ class ServerCore(Core):
             parts.append(_in_clause("id", ids, params))
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
         with self.store.transaction():
+            if count:
+                return self.store.one(f"SELECT COUNT(*) AS n FROM flow{where}", params)["n"]  # type: ignore[index]
             rows = self.store.query(f"SELECT * FROM flow{where} ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset or 0))
         return [self.flow_json(r) for r in rows]
 
@@ -269,7 +273,8 @@ class ServerCore(Core):
                 raise ApiError(404, "Deployment not found")
             return self.deployment_json(row)
 
-    def filter_deployments(self, body: Any) -> list[dict[str, Any]]:
+    def filter_deployments(self, body: Any, count: bool = False) -> Any:
+        """The matching deployments, or with ``count`` how many match (paging ignored)."""
         limit = check_limit(body.limit)
         parts: list[str] = []
         params: list[Any] = []
@@ -287,6 +292,8 @@ class ServerCore(Core):
             parts.append(_in_clause("d.work_pool_name", body.work_pools.name.any_, params))
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
         with self.store.transaction():
+            if count:
+                return self.store.one(f"SELECT COUNT(*) AS n FROM deployment d JOIN flow f ON f.id = d.flow_id{where}", params)["n"]  # type: ignore[index]
             rows = self.store.query(
                 f"SELECT d.* FROM deployment d JOIN flow f ON f.id = d.flow_id{where} ORDER BY d.name, d.id LIMIT ? OFFSET ?",
                 (*params, limit, body.offset or 0),

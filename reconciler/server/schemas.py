@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -93,6 +94,10 @@ class AnyStr(Action):
     any_: Optional[list[str]] = None
 
 
+class AnyUuid(Action):
+    any_: Optional[list[UUID]] = None
+
+
 class NameFilter(Action):
     any_: Optional[list[str]] = None
     startswith_: Optional[list[str]] = None
@@ -101,14 +106,14 @@ class NameFilter(Action):
 
 class WorkPoolFilter(Action):
     operator: Literal["and_", "or_"] = "and_"
-    id: Optional[AnyStr] = None
+    id: Optional[AnyUuid] = None
     name: Optional[AnyStr] = None
     type: Optional[AnyStr] = None
 
 
 class WorkQueueFilter(Action):
     operator: Literal["and_", "or_"] = "and_"
-    id: Optional[AnyStr] = None
+    id: Optional[AnyUuid] = None
     name: Optional[NameFilter] = None
 
 

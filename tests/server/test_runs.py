@@ -321,3 +321,33 @@ def test_worker_side_routes(client, pool, flow):
     assert client.post("/api/logs/", json={"not": "a list"}).status_code == 422
     body = {"flow_runs": {"id": {"any_": [run["id"]]}}, "sort": None, "limit": None, "offset": 0}
     assert [r["id"] for r in client.post("/api/flow_runs/filter", json=body).json()] == [run["id"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/api/flows/count", None, 3),
+        ("/api/flows/count", {"flows": {"name": {"any_": ["f0", "f2", "nope"]}}}, 2),
+        ("/api/deployments/count", {}, 3),
+        ("/api/deployments/count", {"flows": {"name": {"any_": ["f1"]}}}, 1),
+        ("/api/deployments/count", {"work_pools": {"name": {"any_": ["nope"]}}}, 0),
+    ],
+    ids=["flows-all", "flows-by-name", "deployments-all", "deployments-by-flow", "deployments-other-pool"],
+)
+def test_flow_and_deployment_counts(client, pool, path, body, expected):
+    for i in range(3):
+        flow = client.post("/api/flows/", json={"name": f"f{i}"}).json()
+        assert client.post("/api/deployments/", json={"name": "d", "flow_id": flow["id"], "work_pool_name": "pool"}).status_code == 201
+    response = client.post(path, json=body)
+    assert (response.status_code, response.json()) == (200, expected)
+
+
+@pytest.mark.parametrize("path", ["/api/work_pools/filter", "/api/work_pools/pool/queues/filter"], ids=["pools", "queues"])
+def test_filter_by_id_takes_uuids_as_prefect_does(client, pool, path):
+    key = "work_pools" if path == "/api/work_pools/filter" else "work_queues"
+    wanted = pool["id"] if key == "work_pools" else pool["default_queue_id"]
+    found = client.post(path, json={key: {"id": {"any_": [wanted.upper()]}}})
+    assert found.status_code == 200 and [x["id"] for x in found.json()] == [wanted]
+    bad = client.post(path, json={key: {"id": {"any_": ["not-uuid"]}}})
+    assert bad.status_code == 422
+    assert bad.json()["exception_detail"][0]["type"] == "uuid_parsing"

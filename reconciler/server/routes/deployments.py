@@ -35,13 +35,22 @@ async def create_flow(body: FlowCreate, request: Request) -> Response:
     return json_response(flow, 201 if created else 200)
 
 
-@router.post("/flows/filter")
-async def filter_flows(request: Request, body: Optional[FlowFilterBody] = None) -> Response:
+def _flows(request: Request, body: Optional[FlowFilterBody], count: bool) -> Response:
     body = body or FlowFilterBody()
     flows = body.flows or {}
     names = (flows.get("name") or {}).get("any_") if isinstance(flows.get("name"), dict) else None
     ids = (flows.get("id") or {}).get("any_") if isinstance(flows.get("id"), dict) else None
-    return json_response(core(request).filter_flows(names, ids, body.limit, body.offset))
+    return json_response(core(request).filter_flows(names, ids, body.limit, body.offset, count=count))
+
+
+@router.post("/flows/filter")
+async def filter_flows(request: Request, body: Optional[FlowFilterBody] = None) -> Response:
+    return _flows(request, body, False)
+
+
+@router.post("/flows/count")
+async def count_flows(request: Request, body: Optional[FlowFilterBody] = None) -> Response:
+    return _flows(request, body, True)
 
 
 @router.get("/flows/name/{name}")
@@ -64,6 +73,11 @@ async def create_deployment(body: DeploymentCreate, request: Request) -> Respons
 @router.post("/deployments/filter")
 async def filter_deployments(request: Request, body: Optional[DeploymentFilterBody] = None) -> Response:
     return json_response(core(request).filter_deployments(body or DeploymentFilterBody()))
+
+
+@router.post("/deployments/count")
+async def count_deployments(request: Request, body: Optional[DeploymentFilterBody] = None) -> Response:
+    return json_response(core(request).filter_deployments(body or DeploymentFilterBody(), count=True))
 
 
 @router.get("/deployments/name/{flow_name}/{deployment_name}")
