@@ -46,7 +46,11 @@ def _scalar(value: Any) -> str:
     if (_SAFE_PLAIN.match(text) and text.lower() not in _AMBIGUOUS and not text.endswith((" ", ":"))
             and ": " not in text and " #" not in text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+"""What json.dumps leaves raw but a YAML reader refuses (non-printable) or folds (NEL, LS, PS line breaks)."""
 
 
 def _emit(value: Any, indent: int, out: list[str]) -> None:

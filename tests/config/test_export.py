@@ -9,7 +9,8 @@ from reconciler.model.state import ObservedPool, ObservedState
 from reconciler.templates import default_template
 
 TRICKY = ["no", "on", "Yes", "null", "~", "1e3", "0x10", "010", "1.0", ": x", "a #b", "", " lead", "trail ",
-          "multi\nline", "quote\"s", "{{ extra }}", "- dash", "*star", "&amp", "!bang", "%pct", "@at", "`tick", "é"]
+          "multi\nline", "quote\"s", "{{ extra }}", "- dash", "*star", "&amp", "!bang", "%pct", "@at", "`tick", "é",
+          "del\x7f", "nel\x85x", "ls\u2028ps\u2029", "c1\x9b", "bom\ufeff", "nul\x00", "cr\rlf", "tab\t"]
 
 
 def pool(name, *, template=None, queues=(), **fields):
