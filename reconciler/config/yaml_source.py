@@ -101,6 +101,13 @@ def _compose_libyaml(text: str) -> Any:
         context = f"{exc.context} (line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})" if exc.context and exc.context_mark else (exc.context or "")
         raise YamlParseError(str(exc.problem or exc.context or "invalid YAML"), mark.line + 1 if mark else 1,
                              mark.column + 1 if mark else 1, context) from None
+    except yaml.reader.ReaderError as exc:
+        at = min(max(int(exc.position), 0), len(text))
+        line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise YamlParseError(f"{exc.reason} (U+{code:04X})", line, column,
+                             "YAML allows no control characters except tab and line breaks; write them as escapes "
+                             "(\\u007f) inside double quotes") from None
     except yaml.YAMLError as exc:
         raise YamlParseError(str(exc), 1, 1) from None
     finally:

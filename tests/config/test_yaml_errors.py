@@ -161,6 +161,14 @@ CASES = {
             "pools.yaml:4:3 error pool name 'PrefectThing' is reserved [work_pool.PrefectThing]",
         ],
     ),
+    "control_character_is_located": (
+        {"pools.yaml": """
+            version: 1
+            work_pools:
+              "a\x7fb": {type: process}
+            """},
+        ["pools.yaml:3:5 error malformed YAML: control characters are not allowed (U+007F) [None]"],
+    ),
     "integers_above_32_bits": (
         {"pools.yaml": """
             version: 1
