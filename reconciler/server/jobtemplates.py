@@ -38,11 +38,9 @@ def check_structure(template: dict[str, Any] | None) -> dict[str, Any] | None:
         properties = {}
     if not isinstance(properties, dict):
         raise ValueError("The `base_job_template`'s `variables.properties` must be a JSON object mapping variable names to schemas.")
-    used: list[str] = []
+    used: dict[str, None] = {}
     for value in job_configuration.values():
-        for name in PLACEHOLDER.findall(json.dumps(value)):
-            if name not in used:
-                used.append(name)
+        used.update(dict.fromkeys(PLACEHOLDER.findall(json.dumps(value))))
     missing = [name for name in used if name not in properties]
     if missing:
         raise ValueError(
