@@ -527,3 +527,63 @@ resource "prefect_work_queue" "q" {{
     assert f"Could not create work pool '{pool}'" in stderr and f'import block with id = "{pool}"' in stderr
     assert f'import block with id = "{pool},taken q"' in stderr
     assert f"terraform import <address> '{pool},taken q'" in stderr
+
+
+def test_moving_a_queue_to_another_pool_replaces_it(tf, api, names):
+    first, second = names("first"), names("second")
+
+    def config(target: str) -> str:
+        return f'''
+resource "prefect_work_pool" "first" {{
+  name = "{first}"
+}}
+resource "prefect_work_pool" "second" {{
+  name = "{second}"
+}}
+resource "prefect_work_queue" "q" {{
+  work_pool_name    = prefect_work_pool.{target}.name
+  name              = "moving q"
+  priority          = 3
+  concurrency_limit = 2
+}}
+'''
+
+    tf.write(config("first"))
+    tf.init()
+    tf.apply()
+    tf.write(config("second"))
+    plan = tf.plan_json()
+    actions = {c["address"]: c["change"]["actions"] for c in plan["resource_changes"]}
+    assert actions["prefect_work_queue.q"] == ["delete", "create"]
+    assert actions["prefect_work_pool.first"] == ["no-op"] and actions["prefect_work_pool.second"] == ["no-op"]
+    tf.apply()
+    assert "moving q" not in api.queues(first)
+    moved = api.queues(second)["moving q"]
+    assert (moved["priority"], moved["concurrency_limit"]) == (3, 2)
+    assert tf.plan()[0] == 0
+
+
+def test_forty_sibling_queues_applied_ten_at_a_time_converge_and_reverse(tf, api, names):
+    pool = names()
+
+    def config(reverse: bool) -> str:
+        body = f'resource "prefect_work_pool" "pool" {{\n  name = "{pool}"\n}}\n'
+        body += '''
+resource "prefect_work_queue" "q" {
+  count          = 40
+  work_pool_name = prefect_work_pool.pool.name
+  name           = "q${count.index}"
+  priority       = %s
+}
+''' % ("41 - count.index" if reverse else "count.index + 2")
+        return body
+
+    tf.write(config(False))
+    tf.init()
+    tf.apply("-parallelism=10")
+    assert tf.plan()[0] == 0
+    assert {n: q["priority"] for n, q in api.queues(pool).items() if n != "default"} == {f"q{i}": i + 2 for i in range(40)}
+    tf.write(config(True))
+    tf.apply("-parallelism=10")
+    assert tf.plan()[0] == 0
+    assert {n: q["priority"] for n, q in api.queues(pool).items() if n != "default"} == {f"q{i}": 41 - i for i in range(40)}
