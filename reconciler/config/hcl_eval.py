@@ -428,6 +428,13 @@ def _root_name(node: Any) -> str | None:
     return None
 
 
+def _toset(values: list[Any], node: Any) -> list[Any]:
+    """A set as Terraform orders one: strings sorted, duplicates dropped (other element types are refused)."""
+    if not all(isinstance(v, str) for v in values):
+        raise fail(node, "toset is supported for strings only")
+    return sorted(set(values))
+
+
 def _step(value: Any, key: Any, node: Any) -> Any:
     if isinstance(value, dict):
         if not isinstance(key, str):
@@ -762,6 +769,7 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[[list[Any], Context, Any], Any]]] 
     "tonumber": (1, 1, _fn_tonumber),
     "tobool": (1, 1, _fn_tobool),
     "tolist": (1, 1, lambda a, c, n: list(_need(a[0], list, "tolist needs a list", n))),
+    "toset": (1, 1, lambda a, c, n: _toset(_need(a[0], list, "toset needs a list", n), n)),
     "tomap": (1, 1, lambda a, c, n: dict(_need(a[0], dict, "tomap needs a map", n))),
     "length": (1, 1, _fn_length),
     "lower": (1, 1, lambda a, c, n: _need(a[0], str, "lower needs a string", n).lower()),

@@ -9,7 +9,8 @@ mapping the Terraform provider's attributes onto the YAML document shape (pool:
 JSON string; queue: ``work_pool_name, name, description, is_paused,
 concurrency_limit, priority``). Variable values come, highest first, from
 ``--var``, ``*.auto.tfvars``, ``terraform.tfvars``, ``TF_VAR_*`` and the default.
-Other blocks and resource types are ignored.
+``count`` and ``for_each`` expand a resource into instances (``count.index``, ``each.key``,
+``each.value``; ``prefect_work_pool.x[KEY].name`` refers to one). Other blocks and resource types are ignored.
 No validation of values here beyond what the mapping needs.
 """
 
@@ -255,10 +256,15 @@ class _Module:
                 return os.getcwd(), 1
             raise fail(node, "only path.module, path.root and path.cwd are supported")
         if root in (POOL_RESOURCE, QUEUE_RESOURCE):
+            blocks = self.pools if root == POOL_RESOURCE else self.queues
+            if attrs and attrs[0] in blocks and self.repeated(blocks[attrs[0]]) is not None:
+                if len(attrs) > 1:
+                    raise fail(node, f"{root}.{attrs[0]} has {self.repeated(blocks[attrs[0]])}: "
+                               f"pick an instance, as in {root}.{attrs[0]}[KEY].{attrs[1]}")
+                return self._instance_objects(root, attrs[0], node), 1
             if len(attrs) < 2:
                 raise fail(node, f"write {root}.<label>.<attribute>")
             label, attribute = attrs[0], attrs[1]
-            blocks = self.pools if root == POOL_RESOURCE else self.queues
             if label not in blocks:
                 from reconciler.config.load import did_you_mean
 
@@ -267,6 +273,9 @@ class _Module:
                 raise fail(node, f"{root}.{label}.{attribute} is known only after apply",
                            "poolform plans offline from names: refer to .name instead.")
             return self.resource_attribute(root, label, attribute, node), 2
+        if root in ("each", "count"):
+            meta = "for_each" if root == "each" else "count"
+            raise fail(node, f"{root}.{attrs[0] if attrs else '…'} is available only in a resource that sets {meta}")
         shown = ".".join([root] + attrs[:2])
         if root == "data" and attrs[:1] == ["prefect_worker_metadata"]:
             raise fail(node, f"reference to {shown} is not supported offline",
@@ -327,7 +336,7 @@ class _Module:
         except Exception:
             raise fail(block.node, f"{origin}: cannot read {raw!r} as a {type_name}") from None
 
-    def resource_attribute(self, kind: str, label: str, attribute: str, node: Any) -> Any:
+    def resource_attribute(self, kind: str, label: str, attribute: str, node: Any, instance: Any = None) -> Any:
         blocks = self.pools if kind == POOL_RESOURCE else self.queues
         block = blocks[label]
         expr = block.attributes.get(attribute)
@@ -338,7 +347,53 @@ class _Module:
             if attribute == "type":
                 return "prefect-agent"
             return None
-        return self._guard((kind, label, attribute), block.filename, node, lambda: evaluate(expr, self.context()))
+        if instance is None:
+            return self._guard((kind, label, attribute), block.filename, node, lambda: evaluate(expr, self.context()))
+        bindings = self.instances(kind, label)[instance]
+        context = Context(self.reference, base_dir=".", scope=bindings)
+        return self._guard((kind, label, repr(instance), attribute), block.filename, node,
+                           lambda: evaluate(expr, context))
+
+    # ---- count and for_each
+
+    @staticmethod
+    def repeated(block: _Block) -> str | None:
+        """``for_each`` or ``count`` when the block has one (Terraform allows only one of them)."""
+        return next((a for a in ("for_each", "count") if a in block.attributes), None)
+
+    def instances(self, kind: str, label: str) -> dict[Any, dict[str, Any]]:
+        """Instance key -> the scope its expressions see (``each`` or ``count``), in Terraform's order."""
+        block = (self.pools if kind == POOL_RESOURCE else self.queues)[label]
+        meta = self.repeated(block)
+        if meta is None:
+            return {}
+        expr = block.attributes[meta]
+
+        def compute() -> dict[Any, dict[str, Any]]:
+            value = evaluate(expr, self.context())
+            if meta == "count":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+                    raise fail(expr, f"count must be a whole number of at least 0, not {value!r}")
+                return {i: {"count": {"index": i}} for i in range(int(value))}
+            if isinstance(value, dict):
+                return {k: {"each": {"key": k, "value": v}} for k, v in sorted(value.items())}
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return {v: {"each": {"key": v, "value": v}} for v in sorted(set(value))}
+            raise fail(expr, "for_each must be a map, or a set of strings (toset([...]))",
+                       "A list of strings is read as a set here; other values cannot key instances.")
+
+        return self._guard((kind, label, "__instances__"), block.filename, expr, compute)
+
+    def _instance_objects(self, kind: str, label: str, node: Any) -> dict[str, Any]:
+        """``prefect_work_pool.x`` of a repeated resource: instance key -> its attributes, for ``[key].name``."""
+        block = (self.pools if kind == POOL_RESOURCE else self.queues)[label]
+        known = POOL_ATTRIBUTES if kind == POOL_RESOURCE else QUEUE_ATTRIBUTES
+        out: dict[str, Any] = {}
+        for instance in self.instances(kind, label):
+            key = instance if isinstance(instance, str) else str(instance)
+            out[key] = {a: self.resource_attribute(kind, label, a, node, instance)
+                        for a in known if a in block.attributes and a != "base_job_template"}
+        return out
 
     # ---- mapping onto the document
 
@@ -346,8 +401,8 @@ class _Module:
         pools: dict[str, Any] = {}
         doc.data = {"version": 1, "work_pools": pools}
         by_label: dict[str, str] = {}
-        for label, block in self.pools.items():
-            name = self._name(POOL_RESOURCE, label, block, "name")
+        for label, block, instance in self._expand(POOL_RESOURCE, self.pools):
+            name = self._name(POOL_RESOURCE, label, block, "name", instance)
             if name is None:
                 continue
             address = f"work_pool.{name}"
@@ -365,7 +420,7 @@ class _Module:
                 target = self._target(POOL_RESOURCE, label, attribute, POOL_ATTRIBUTES, block, expr, address)
                 if target is None or attribute == "name":
                     continue
-                value = self._value(POOL_RESOURCE, label, attribute, block, expr, address)
+                value = self._value(POOL_RESOURCE, label, attribute, block, expr, address, instance)
                 if value is _FAILED or value is None:
                     continue
                 if attribute == "base_job_template":
@@ -375,9 +430,9 @@ class _Module:
                 pool[target] = _coerce(target, value)
                 self._place(doc, path + (target,), block, attribute)
             pools[name] = pool
-        for label, block in self.queues.items():
-            pool_name = self._name(QUEUE_RESOURCE, label, block, "work_pool_name")
-            name = self._name(QUEUE_RESOURCE, label, block, "name")
+        for label, block, instance in self._expand(QUEUE_RESOURCE, self.queues):
+            pool_name = self._name(QUEUE_RESOURCE, label, block, "work_pool_name", instance)
+            name = self._name(QUEUE_RESOURCE, label, block, "name", instance)
             if pool_name is None or name is None:
                 continue
             address = f"work_queue.{pool_name}.{name}"
@@ -387,7 +442,7 @@ class _Module:
                 target = self._target(QUEUE_RESOURCE, label, attribute, QUEUE_ATTRIBUTES, block, expr, address)
                 if target is None or attribute in ("work_pool_name", "name"):
                     continue
-                value = self._value(QUEUE_RESOURCE, label, attribute, block, expr, address)
+                value = self._value(QUEUE_RESOURCE, label, attribute, block, expr, address, instance)
                 if value is _FAILED or value is None:
                     continue
                 queue[target] = _coerce(target, value)
@@ -413,6 +468,25 @@ class _Module:
                 self._place(doc, path + (target,), block, attribute)
             queues[name] = queue
 
+    def _expand(self, kind: str, blocks: Mapping[str, _Block]) -> list[tuple[str, _Block, Any]]:
+        """(label, block, instance key or None) for every resource instance, count and for_each expanded."""
+        out: list[tuple[str, _Block, Any]] = []
+        for label, block in blocks.items():
+            if self.repeated(block) is None:
+                out.append((label, block, None))
+                continue
+            if "count" in block.attributes and "for_each" in block.attributes:
+                self._error(block.filename, block.attributes["count"], f"{kind}.{label} sets both count and for_each",
+                            "Terraform allows only one of them; keep one.")
+                continue
+            try:
+                instances = self.instances(kind, label)
+            except EvalError as exc:
+                self._report(exc, block.filename, None)
+                continue
+            out.extend((label, block, instance) for instance in instances)
+        return out
+
     def _place(self, doc: RawDoc, path: tuple[Any, ...], block: _Block, attribute: str) -> None:
         line, column = position(block.attributes[attribute])
         doc.values[path] = (block.filename, line or 1, column or 1)
@@ -426,8 +500,6 @@ class _Module:
         if attribute in IGNORED_ATTRIBUTES:
             return None
         if attribute in ("count", "for_each"):
-            self._error(block.filename, expr, f"{attribute} is not supported offline in {kind}.{label}",
-                        "Declare each pool or queue as its own resource.", address)
             return None
         from reconciler.config.load import did_you_mean
 
@@ -437,9 +509,10 @@ class _Module:
                      + ", ".join(known) + ".").strip(), address)
         return None
 
-    def _value(self, kind: str, label: str, attribute: str, block: _Block, expr: Tree, address: str | None) -> Any:
+    def _value(self, kind: str, label: str, attribute: str, block: _Block, expr: Tree, address: str | None,
+               instance: Any = None) -> Any:
         try:
-            return self.resource_attribute(kind, label, attribute, expr)
+            return self.resource_attribute(kind, label, attribute, expr, instance)
         except EvalError as exc:
             self._report(exc, block.filename, address)
             return _FAILED
@@ -447,11 +520,11 @@ class _Module:
             self._error(block.filename, expr, "expression nested too deeply", "Simplify the expression.", address)
             return _FAILED
 
-    def _name(self, kind: str, label: str, block: _Block, attribute: str) -> str | None:
+    def _name(self, kind: str, label: str, block: _Block, attribute: str, instance: Any = None) -> str | None:
         if attribute not in block.attributes:
             self._error(block.filename, block.node, f"{kind}.{label} is missing the required attribute {attribute!r}")
             return None
-        value = self._value(kind, label, attribute, block, block.attributes[attribute], None)
+        value = self._value(kind, label, attribute, block, block.attributes[attribute], None, instance)
         if value is _FAILED:
             return None
         if not isinstance(value, str) or not value:

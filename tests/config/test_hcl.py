@@ -249,3 +249,84 @@ def test_tfvars_problems_are_diagnostics(tree):
         "m/terraform.tfvars:1:1 warning m/terraform.tfvars sets 'nope', but no variable \"nope\" is declared [None]",
         "m/terraform.tfvars:2:7 error local cannot be referenced here [work_pool.p]",
     ]
+
+
+def test_count_and_for_each_expand_into_instances(tree):
+    tree.write("m/main.tf", """
+        locals {
+          envs   = toset(["staging", "prod", "prod"])
+          queues = {
+            critical = { priority = 1, concurrency_limit = 1 }
+            bulk     = { priority = 5, concurrency_limit = null }
+          }
+        }
+        resource "prefect_work_pool" "env" {
+          for_each          = local.envs
+          name              = "fe-${each.key}"
+          type              = "process"
+          concurrency_limit = each.value == "prod" ? 20 : 2
+        }
+        resource "prefect_work_queue" "q" {
+          for_each          = local.queues
+          work_pool_name    = prefect_work_pool.env["prod"].name
+          name              = each.key
+          priority          = each.value.priority
+          concurrency_limit = each.value.concurrency_limit
+        }
+        resource "prefect_work_queue" "shards" {
+          count          = 2
+          work_pool_name = prefect_work_pool.env["staging"].name
+          name           = "shard-${count.index}"
+          priority       = 10 + count.index
+        }
+        """)
+    state, diags = tree.load("m")
+    assert not diags.has_errors, tree.where(diags)
+    assert sorted(state.pools) == ["fe-prod", "fe-staging"]
+    assert (state.pools["fe-prod"].concurrency_limit, state.pools["fe-staging"].concurrency_limit) == (20, 2)
+    prod = state.pools["fe-prod"].queues
+    assert {n: (q.priority, q.concurrency_limit) for n, q in prod.items() if n != "default"} == {
+        "critical": (1, 1), "bulk": (5, None)}
+    staging = state.pools["fe-staging"].queues
+    assert {n: q.priority for n, q in staging.items() if n != "default"} == {"shard-0": 10, "shard-1": 11}
+    assert str(prod["critical"].source) == "m/main.tf:14:1"
+
+
+def test_count_and_for_each_mistakes_are_diagnostics_at_their_line(tree):
+    tree.write("m/main.tf", """
+        resource "prefect_work_pool" "a" {
+          for_each = 3
+          name     = "x"
+        }
+        resource "prefect_work_pool" "b" {
+          count = -1
+          name  = "y"
+        }
+        resource "prefect_work_pool" "c" {
+          count    = 1
+          for_each = { a = 1 }
+          name     = "c"
+        }
+        resource "prefect_work_pool" "d" {
+          for_each = { k = "v" }
+          name     = "d-${each.value}"
+          type     = "process"
+        }
+        resource "prefect_work_queue" "q" {
+          work_pool_name = prefect_work_pool.d.name
+          name           = "q"
+        }
+        resource "prefect_work_queue" "r" {
+          work_pool_name = prefect_work_pool.d["k"].name
+          name           = "r-${each.key}"
+        }
+        """)
+    state, diags = tree.load("m")
+    assert state is None
+    assert tree.where(diags) == [
+        "m/main.tf:2:14 error for_each must be a map, or a set of strings (toset([...])) [None]",
+        "m/main.tf:6:11 error count must be a whole number of at least 0, not -1 [None]",
+        "m/main.tf:10:14 error prefect_work_pool.c sets both count and for_each [None]",
+        "m/main.tf:20:20 error prefect_work_pool.d has for_each: pick an instance, as in prefect_work_pool.d[KEY].name [None]",
+        "m/main.tf:25:25 error each.key is available only in a resource that sets for_each [None]",
+    ]
