@@ -602,6 +602,50 @@ class ServerCore(Core):
             body["labels"] = {**(body.get("labels") or {}), **labels}
             self.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), self.now_text(), run_id))
 
+    # ------------------------------------------------------------------ logs
+
+    def create_logs(self, logs: Sequence[Any]) -> None:
+        """Store log records (``LogCreate`` models) as Prefect's ``Log`` objects."""
+        now = to_text(self.now())
+        rows = []
+        for log in logs:
+            log_id = new_id()
+            flow_run_id = None if log.flow_run_id is None else str(log.flow_run_id)
+            task_run_id = None if log.task_run_id is None else str(log.task_run_id)
+            stamp = to_text(log.timestamp)
+            body = {"id": log_id, "created": now, "updated": now, "name": log.name, "level": log.level,
+                    "message": log.message, "timestamp": stamp, "flow_run_id": flow_run_id, "task_run_id": task_run_id}
+            rows.append((log_id, flow_run_id, task_run_id, log.level, stamp, dumps(body)))
+        if rows:
+            with self.store.transaction():
+                self.store.executemany("INSERT INTO log (id, flow_run_id, task_run_id, level, ts, body) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def filter_logs(self, body: Any) -> list[dict[str, Any]]:
+        limit = check_limit(body.limit)
+        parts: list[str] = []
+        params: list[Any] = []
+        flt = body.logs
+        if flt is not None:
+            for column, sub in (("flow_run_id", flt.flow_run_id), ("task_run_id", flt.task_run_id)):
+                if sub is not None and sub.any_ is not None:
+                    parts.append(_in_clause(column, sub.any_, params))
+            if flt.level is not None:
+                for op, value in ((">=", flt.level.ge_), ("<=", flt.level.le_)):
+                    if value is not None:
+                        parts.append(f"level {op} ?")
+                        params.append(value)
+            if flt.timestamp is not None:
+                for op, value in (("<=", flt.timestamp.before_), (">=", flt.timestamp.after_)):
+                    if value is not None:
+                        parts.append(f"ts {op} ?")
+                        params.append(to_text(value))
+        where = (" WHERE " + " AND ".join(parts)) if parts else ""
+        order = {"TIMESTAMP_ASC": "ts, id", "TIMESTAMP_DESC": "ts DESC, id DESC",
+                 "LEVEL_ASC": "level, ts, id", "LEVEL_DESC": "level DESC, ts DESC, id DESC"}[body.sort or "TIMESTAMP_ASC"]
+        with self.store.transaction():
+            rows = self.store.query(f"SELECT body FROM log{where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
+        return [loads(row["body"]) for row in rows]
+
     def delete_flow_run(self, run_id: str) -> None:
         with self.store.transaction():
             if not self.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):

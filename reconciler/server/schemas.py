@@ -381,3 +381,35 @@ class FlowRunFilterBody(Paging):
     deployments: Optional[DeploymentFilterLite] = None
     work_pools: Optional[WorkPoolFilter] = None
     work_pool_queues: Optional[WorkQueueFilter] = None
+
+
+class LogCreate(Action):
+    name: str
+    level: Int
+    message: str
+    timestamp: datetime
+    flow_run_id: Optional[UUID] = None
+    task_run_id: Optional[UUID] = None
+    worker_id: Optional[UUID] = None
+
+
+class LogLevelFilter(Loose):
+    ge_: Optional[Int] = None
+    le_: Optional[Int] = None
+
+
+class LogTimeFilter(Loose):
+    before_: Optional[datetime] = None
+    after_: Optional[datetime] = None
+
+
+class LogFilter(Loose):
+    flow_run_id: Optional[AnyUuid] = None
+    task_run_id: Optional[AnyUuid] = None
+    level: Optional[LogLevelFilter] = None
+    timestamp: Optional[LogTimeFilter] = None
+
+
+class LogFilterBody(Paging):
+    logs: Optional[LogFilter] = None
+    sort: Optional[Literal["TIMESTAMP_ASC", "TIMESTAMP_DESC", "LEVEL_ASC", "LEVEL_DESC"]] = "TIMESTAMP_ASC"

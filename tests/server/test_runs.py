@@ -317,7 +317,9 @@ def test_worker_side_routes(client, pool, flow):
     labels = client.get(f"/api/flow_runs/{run['id']}").json()["labels"]
     assert (labels["a"], labels["b"]) == ("1", "2")
     assert client.patch("/api/flow_runs/00000000-0000-0000-0000-000000000000/labels", json={}).status_code == 404
-    assert client.post("/api/logs/", json=[{"message": "m", "level": 20}]).status_code == 201
+    log = {"name": "prefect", "message": "m", "level": 20, "timestamp": "2026-01-01T00:00:00Z", "flow_run_id": run["id"]}
+    assert client.post("/api/logs/", json=[log]).status_code == 201
+    assert client.post("/api/logs/", json=[{"message": "m", "level": 20}]).status_code == 422
     assert client.post("/api/logs/", json={"not": "a list"}).status_code == 422
     body = {"flow_runs": {"id": {"any_": [run["id"]]}}, "sort": None, "limit": None, "offset": 0}
     assert [r["id"] for r in client.post("/api/flow_runs/filter", json=body).json()] == [run["id"]]
@@ -351,3 +353,51 @@ def test_filter_by_id_takes_uuids_as_prefect_does(client, pool, path):
     bad = client.post(path, json={key: {"id": {"any_": ["not-uuid"]}}})
     assert bad.status_code == 422
     assert bad.json()["exception_detail"][0]["type"] == "uuid_parsing"
+
+
+RUN_A = "5e0a7f4c-7d3b-4d55-9d4f-4a53b9d1f0a1"
+RUN_B = "6f1b8a5d-8e4c-4e66-8e5a-5b64cae2a1b2"
+
+
+def _log(run: str | None, second: int, level: int, message: str) -> dict:
+    return {"name": "prefect.flow_runs", "level": level, "message": message,
+            "timestamp": f"2026-01-01T00:00:{second:02d}Z", "flow_run_id": run, "task_run_id": None}
+
+
+@pytest.mark.parametrize(
+    ("body", "messages"),
+    [
+        ({"logs": {"flow_run_id": {"any_": [RUN_A]}}, "sort": "TIMESTAMP_ASC"}, ["a1", "a2", "a3"]),
+        ({"logs": {"flow_run_id": {"any_": [RUN_A]}}, "sort": "TIMESTAMP_DESC", "limit": 2}, ["a3", "a2"]),
+        ({"logs": {"flow_run_id": {"any_": [RUN_A]}, "level": {"ge_": 30}}}, ["a2"]),
+        ({"logs": {"flow_run_id": {"any_": [RUN_A, RUN_B]}}, "offset": 2, "limit": 2}, ["a3", "b1"]),
+        ({"logs": {"timestamp": {"after_": "2026-01-01T00:00:03Z"}}}, ["a2", "a3", "b1"]),
+        (None, ["no-run", "a1", "a2", "a3", "b1"]),
+    ],
+    ids=["by-run", "newest-first", "warnings-up", "paging", "since", "everything"],
+)
+def test_logs_are_kept_and_filtered_as_prefect_flow_run_logs_reads_them(client, body, messages):
+    logs = [_log(RUN_A, 2, 20, "a1"), _log(RUN_A, 3, 40, "a2"), _log(RUN_A, 4, 20, "a3"),
+            _log(RUN_B, 5, 20, "b1"), _log(None, 1, 10, "no-run")]
+    assert client.post("/api/logs/", json=logs).status_code == 201
+    response = client.post("/api/logs/filter", json=body)
+    assert response.status_code == 200, response.text
+    assert [log["message"] for log in response.json()] == messages
+    first = response.json()[0]
+    assert set(first) == {"id", "created", "updated", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        ("/api/logs/", [{**_log(RUN_A, 1, 20, "x"), "timestamp": "bad"}], "timestamp"),
+        ("/api/logs/", [{**_log(RUN_A, 1, 20, "x"), "extra": 1}], "extra"),
+        ("/api/logs/", {"name": "not a list"}, "list"),
+        ("/api/logs/filter", {"limit": 201}, "Invalid limit: must be less than or equal to 200."),
+        ("/api/logs/filter", {"sort": "NOPE"}, "sort"),
+    ],
+    ids=["bad-timestamp", "unknown-key", "not-a-list", "limit", "sort"],
+)
+def test_bad_logs_requests_are_422(client, path, body, needle):
+    response = client.post(path, json=body)
+    assert response.status_code == 422 and needle in response.text

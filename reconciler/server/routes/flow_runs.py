@@ -1,4 +1,4 @@
-"""Flow run routes (prefect-api.md §1.5): create, read, filter, count, delete, set_state."""
+"""Flow run routes (prefect-api.md §1.5): create, read, filter, count, delete, set_state; logs written and read back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from reconciler.server.routes import core, json_response, no_content
-from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, FlowRunUpdate, SetStateBody
+from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, FlowRunUpdate, LogCreate, LogFilterBody, SetStateBody
 
 router = APIRouter()
 
@@ -55,15 +55,14 @@ async def update_flow_run_labels(run_id: str, request: Request, labels: dict[str
 
 @router.post("/logs/")
 @router.post("/logs", include_in_schema=False)
-async def create_logs(request: Request, logs: list[dict[str, Any]] = Body(...)) -> Response:
-    """Accepted and dropped: the reference server keeps no logs."""
+async def create_logs(request: Request, logs: list[LogCreate] = Body(...)) -> Response:
+    core(request).create_logs(logs)
     return Response(status_code=201)
 
 
 @router.post("/logs/filter")
-async def filter_logs(request: Request, body: Optional[dict[str, Any]] = Body(None)) -> Response:
-    """No log is kept, so every filter matches none (``prefect flow-run logs`` prints nothing)."""
-    return json_response([])
+async def filter_logs(request: Request, body: Optional[LogFilterBody] = None) -> Response:
+    return json_response(core(request).filter_logs(body or LogFilterBody()))
 
 
 @router.delete("/flow_runs/{run_id}")

@@ -91,6 +91,14 @@ TABLES: tuple[str, ...] = (
         state TEXT,
         body TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS log (
+        id TEXT PRIMARY KEY,
+        flow_run_id TEXT,
+        task_run_id TEXT,
+        level INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        body TEXT NOT NULL
+    )""",
 )
 
 INDEXES: tuple[str, ...] = (
@@ -102,6 +110,7 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ix_flow_run_idem ON flow_run (flow_id, idempotency_key)",
     "CREATE INDEX IF NOT EXISTS ix_flow_run_deployment ON flow_run (deployment_id)",
     "CREATE INDEX IF NOT EXISTS ix_deployment_queue ON deployment (work_queue_id)",
+    "CREATE INDEX IF NOT EXISTS ix_log_run_time ON log (flow_run_id, ts)",
 )
 
 ALL: tuple[str, ...] = TABLES + INDEXES
