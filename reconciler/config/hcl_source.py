@@ -57,6 +57,7 @@ class _Block:
     labels: list[str]
     attributes: dict[str, Tree] = field(default_factory=dict)
     keys: dict[str, Tree] = field(default_factory=dict)
+    lifecycle: dict[str, Tree] = field(default_factory=dict)
 
     def where(self) -> tuple[int, int]:
         return position(self.node)
@@ -168,6 +169,9 @@ class _Module:
                     child_kind, _ = _labels(child)
                     if child_kind != "lifecycle":
                         self._error(filename, child, f"unsupported block {child_kind!r} in {labels[0]}.{labels[1]}")
+                        continue
+                    block.lifecycle.update({str(_children(a)[0].children[0]): _children(a)[-1]
+                                            for a in _children(_body(child)) if a.data == "attribute"})
 
     def collect_tfvars(self, filename: str, tree: Tree) -> None:
         body = _children(tree)[0]
@@ -430,6 +434,7 @@ class _Module:
                 pool[target] = _coerce(target, value)
                 self._place(doc, path + (target,), block, attribute)
             pools[name] = pool
+            self._prevent_destroy(doc, block, address)
         for label, block, instance in self._expand(QUEUE_RESOURCE, self.queues):
             pool_name = self._name(QUEUE_RESOURCE, label, block, "work_pool_name", instance)
             name = self._name(QUEUE_RESOURCE, label, block, "name", instance)
@@ -467,6 +472,22 @@ class _Module:
             for target, attribute in placed:
                 self._place(doc, path + (target,), block, attribute)
             queues[name] = queue
+            self._prevent_destroy(doc, block, address)
+
+    def _prevent_destroy(self, doc: RawDoc, block: _Block, address: str) -> None:
+        expr = block.lifecycle.get("prevent_destroy")
+        if expr is None:
+            return
+        try:
+            value = evaluate(expr, Context(_no_refs, "."))
+        except EvalError as exc:
+            self._report(exc, block.filename, address)
+            return
+        if not isinstance(value, bool):
+            self._error(block.filename, expr, "lifecycle.prevent_destroy must be true or false", "", address)
+        elif value:
+            line, column = position(expr)
+            doc.prevent_destroy[address] = (block.filename, line or 1, column or 1)
 
     def _expand(self, kind: str, blocks: Mapping[str, _Block]) -> list[tuple[str, _Block, Any]]:
         """(label, block, instance key or None) for every resource instance, count and for_each expanded."""

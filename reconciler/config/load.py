@@ -457,6 +457,8 @@ def build_state(doc: RawDoc, diags: Diagnostics) -> DesiredState:
     if isinstance(manage, dict) and not _has_error_under(bad, ("manage",)):
         state.prune = bool(manage.get("prune", False))
         state.scope = list(manage.get("scope") or [])
+    state.prevent_destroy = {address: SourceRange(loc[0], Pos(loc[1], loc[2]))
+                             for address, loc in doc.prevent_destroy.items()}
     resolver = _Resolver(doc, diags)
     named: dict[str, _Template | None] = {}
     named_problems: dict[str, set[tuple[Any, ...]]] = {}

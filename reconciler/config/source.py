@@ -29,6 +29,8 @@ class RawDoc:
     origin: str
     values: dict[Path_, Loc] = field(default_factory=dict)
     keys: dict[Path_, Loc] = field(default_factory=dict)
+    prevent_destroy: dict[str, Loc] = field(default_factory=dict)
+    """Address -> where ``lifecycle { prevent_destroy = true }`` was written (HCL only)."""
 
     def where(self, path: Path_, *, key: bool = False) -> SourceRange:
         """The position of the key (``key=True``) or value at ``path``, else of its nearest ancestor."""
@@ -80,6 +82,7 @@ def merge(docs: list[RawDoc]) -> RawDoc:
         result.data = _merge_into(result.data, doc.data, ())
         result.values.update(doc.values)
         result.keys.update(doc.keys)
+        result.prevent_destroy.update(doc.prevent_destroy)
     return result
 
 

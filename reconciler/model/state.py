@@ -162,6 +162,9 @@ class DesiredState:
     pools: dict[str, DesiredPool] = field(default_factory=dict)
     prune: bool = False
     scope: list[str] = field(default_factory=list)
+    prevent_destroy: dict[str, SourceRange | None] = field(default_factory=dict)
+    """Addresses whose .tf resource sets ``lifecycle { prevent_destroy = true }``: a plan that deletes
+    or replaces one is an error, as in Terraform."""
 
     def owns_pool(self, name: str) -> bool:
         return name in self.pools or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.scope)

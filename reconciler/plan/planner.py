@@ -423,6 +423,13 @@ def make_plan(
     parsed = _parse_targets(list(targets), known, diags)
     builder = _Builder(desired, observed, parsed, destroy, diags)
     builder.run()
+    for change in builder.changes:
+        if change.address in desired.prevent_destroy and change.action in (Action.DELETE, Action.REPLACE):
+            verb = "destroy" if change.action is Action.DELETE else "replace"
+            diags.error(f"the plan would {verb} {change.address}, whose resource sets lifecycle.prevent_destroy",
+                        "Remove prevent_destroy (or set it to false) to allow this, or change the plan "
+                        "(drop --destroy, keep the pool's type) so the object stays.",
+                        address=change.address, range=desired.prevent_destroy[change.address])
     if parsed.active:
         diags.warning(
             "resource targeting is in effect",

@@ -330,3 +330,35 @@ def test_count_and_for_each_mistakes_are_diagnostics_at_their_line(tree):
         "m/main.tf:20:20 error prefect_work_pool.d has for_each: pick an instance, as in prefect_work_pool.d[KEY].name [None]",
         "m/main.tf:25:25 error each.key is available only in a resource that sets for_each [None]",
     ]
+
+
+def test_lifecycle_prevent_destroy_is_recorded_per_address(tree):
+    tree.write("m/main.tf", """
+        resource "prefect_work_pool" "p" {
+          name = "p"
+          type = "process"
+          lifecycle {
+            prevent_destroy = true
+          }
+        }
+        resource "prefect_work_queue" "q" {
+          for_each       = toset(["a", "b"])
+          work_pool_name = prefect_work_pool.p.name
+          name           = each.key
+          lifecycle {
+            prevent_destroy = true
+          }
+        }
+        resource "prefect_work_pool" "free" {
+          name = "free"
+          type = "process"
+          lifecycle {
+            prevent_destroy = false
+            ignore_changes  = [description]
+          }
+        }
+        """)
+    state, diags = tree.load("m")
+    assert not diags.has_errors, tree.where(diags)
+    assert {a: str(r) for a, r in state.prevent_destroy.items()} == {
+        "work_pool.p": "m/main.tf:5:23", "work_queue.p.a": "m/main.tf:13:23", "work_queue.p.b": "m/main.tf:13:23"}

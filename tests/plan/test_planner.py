@@ -401,3 +401,30 @@ def test_targets_only_touch_targeted_addresses(scenario, data) -> None:
             assert set(step["priorities"]) <= {t.split(".")[2] for t in target_queues if t.split(".")[1] == step["pool"]}
         else:
             assert step["address"] in target_queues, (step, targets)
+
+
+@pytest.mark.parametrize(
+    "protected, desired_type, destroy, errors",
+    [
+        ({"work_pool.p"}, "process", True,
+         ["the plan would destroy work_pool.p, whose resource sets lifecycle.prevent_destroy"]),
+        ({"work_pool.p"}, "docker", False,
+         ["the plan would replace work_pool.p, whose resource sets lifecycle.prevent_destroy"]),
+        ({"work_queue.p.q"}, "docker", False,
+         ["the plan would replace work_queue.p.q, whose resource sets lifecycle.prevent_destroy"]),
+        ({"work_queue.p.q"}, "process", True,
+         ["the plan would destroy work_queue.p.q, whose resource sets lifecycle.prevent_destroy"]),
+        ({"work_pool.p"}, "process", False, []),
+        (set(), "process", True, []),
+    ],
+    ids=["destroy-pool", "replace-pool", "queue-replaced-with-its-pool", "queue-destroyed-with-its-pool",
+         "update-is-fine", "unprotected-destroy"],
+)
+def test_prevent_destroy_makes_deleting_plans_errors(protected, desired_type, destroy, errors) -> None:
+    want = desired(dp("p", type=desired_type, description="new", queues=[dq("p", "q", priority=2)]))
+    want.prevent_destroy = {address: None for address in protected}
+    have = observed(op("p", queues=[oq("default", 1), oq("q", 2)]))
+    plan = make_plan(want, have, destroy=destroy).to_json()
+    assert [d["summary"] for d in plan["diagnostics"] if d["severity"] == "error"] == errors
+    assert plan["errored"] is bool(errors)
+    assert plan["applyable"] is not bool(errors)
