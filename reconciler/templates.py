@@ -410,20 +410,31 @@ def render_job_configuration(
 ) -> dict[str, Any]:
     """The job configuration a worker builds from ``template`` (prefect-api.md §5.4 steps 1-3).
 
+    ``env`` follows Prefect 3.9.1's ``from_template_and_values`` to the letter: a non-empty
+    ``env`` default is laid over a literal ``job_configuration.env`` mapping, or replaces
+    whatever else stands there (a ``{{ env }}`` placeholder, or nothing); the job variables'
+    ``env`` is then laid over that mapping key by key, so pool defaults survive unless overridden.
+
     ``{{ prefect.blocks.* }}`` and ``{{ prefect.variables.* }}`` are left as written:
     find them with :func:`unresolved_placeholders`.
     """
     job_configuration = copy.deepcopy(template.get("job_configuration") or {})
     variables_schema = template.get("variables") or {}
     variables = {k: v for k, v in template_defaults(variables_schema).items() if v is not None}
-    if isinstance(job_configuration.get("env"), dict) and isinstance(variables.get("env"), dict):
-        job_configuration["env"] = {**variables["env"], **job_configuration["env"]}
+    default_env = variables.get("env")
+    if default_env:
+        if isinstance(job_configuration.get("env"), dict) and isinstance(default_env, dict):
+            job_configuration["env"] = {**job_configuration["env"], **default_env}
+        else:
+            job_configuration["env"] = copy.deepcopy(default_env)
     deployment = _expand_dotted(deployment_vars or {})
     flow_run = _expand_dotted(flow_run_vars or {})
     values = {**deployment, **flow_run}
     if isinstance(deployment.get("env"), dict) and isinstance(flow_run.get("env"), dict):
         values["env"] = {**deployment["env"], **flow_run["env"]}
     variables.update(values)
+    if isinstance(job_configuration.get("env"), dict) and isinstance(variables.get("env"), dict) and variables["env"]:
+        job_configuration["env"] = {**job_configuration["env"], **variables["env"]}
     rendered = _apply_values(job_configuration, variables, environ or {})
     return rendered if isinstance(rendered, dict) else {}
 

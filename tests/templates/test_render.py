@@ -1,4 +1,5 @@
-"""render_job_configuration: the worker's rendering rules (prefect-api.md §5.4 steps 1-3)."""
+"""render_job_configuration: the worker's rendering rules (prefect-api.md §5.4 steps 1-3; env as Prefect 3.9.1's
+from_template_and_values does it, checked against that code)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,26 @@ CASES = {
         {"n": None}, {}, {},
         {"t": "True-", "n": "None-", "d": "x{'k': 1}", "m": "-", "two": "12.5"},
     ),
-    "flow_run_env_merges_key_by_key_other_keys_replaced": (
+    "flow_run_env_merges_key_by_key_over_the_pool_default_other_keys_replaced": (
         tpl({"env": "{{ env }}", "labels": "{{ labels }}"},
             env={"default": {"POOL": "1"}}, labels={"default": {"a": "1"}}),
         {"env": {"A": "dep", "B": "dep"}, "labels": {"b": "2"}}, {"env": {"B": "run"}, "labels": {"c": "3"}}, {},
-        {"env": {"A": "dep", "B": "run"}, "labels": {"c": "3"}},
+        {"env": {"POOL": "1", "A": "dep", "B": "run"}, "labels": {"c": "3"}},
+    ),
+    "env_default_without_env_in_job_configuration_adds_it": (
+        tpl({"x": "{{ x }}"}, x={"default": 1}, env={"default": {"A": "1"}}),
+        {}, {}, {},
+        {"x": 1, "env": {"A": "1"}},
+    ),
+    "empty_env_default_leaves_the_placeholder_to_the_job_variables": (
+        tpl({"env": "{{ env }}"}, env={"default": {}}),
+        {"env": {"A": "1"}}, {}, {},
+        {"env": {"A": "1"}},
+    ),
+    "dotted_env_keys_merge_over_the_pool_default": (
+        tpl({"env": "{{ env }}"}, env={"default": {"P": "1"}}),
+        {"env": {"A": "plain"}, "env.A": "dotted", "env.B": "dotted"}, {}, {},
+        {"env": {"P": "1", "A": "plain", "B": "dotted"}},
     ),
     "dotted_keys_expand_and_plain_key_wins": (
         tpl({"env": "{{ env }}"}, env={}),
@@ -65,10 +81,15 @@ CASES = {
         {}, {}, {},
         {"i": 1, "f": 1.5, "b": False, "z": None, "s": "plain"},
     ),
-    "job_configuration_env_dict_merges_with_env_default": (
+    "job_configuration_env_dict_merges_with_env_default_which_wins": (
         tpl({"env": {"FIXED": "1", "BOTH": "job"}}, env={"default": {"BOTH": "var", "VAR": "2"}}),
         {}, {}, {},
-        {"env": {"BOTH": "job", "VAR": "2", "FIXED": "1"}},
+        {"env": {"FIXED": "1", "BOTH": "var", "VAR": "2"}},
+    ),
+    "deployment_env_lays_over_a_literal_env_mapping": (
+        tpl({"env": {"FIXED": "1", "BOTH": "job"}}, env={"default": {"BOTH": "var", "VAR": "2"}}),
+        {"env": {"BOTH": "dep"}}, {}, {},
+        {"env": {"FIXED": "1", "BOTH": "dep", "VAR": "2"}},
     ),
     "deployment_vars_override_defaults_whole": (
         tpl({"image": "{{ image }}", "res": "{{ res }}"}, image={"default": "a:1"}, res={"default": {"cpu": 1, "mem": 2}}),
