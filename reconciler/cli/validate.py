@@ -35,7 +35,8 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], as_json: bool, 
     from reconciler.config.load import load
 
     paths = list(files) or ["."]
-    state, diags = load(paths, variables=common.parse_vars(variables))
+    with common.gc_paused():
+        state, diags = load(paths, variables=common.parse_vars(variables))
     errors, warnings = len(diags.errors), len(diags.warnings)
     if as_json:
         document = {
