@@ -101,6 +101,18 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _proxied(url: str) -> bool:
+    """True when the environment routes ``url`` through a proxy (HTTP_PROXY, ALL_PROXY, minus
+    NO_PROXY); the lean transport speaks only direct HTTP, so such URLs stay with httpx."""
+    import urllib.request
+
+    host = httpx.URL(url).host
+    proxies = urllib.request.getproxies()
+    if not (proxies.get("http") or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(host)
+
+
 class PrefectClient:
     """A synchronous client; thread-safe, so :meth:`map` can run calls concurrently.
 
@@ -120,7 +132,7 @@ class PrefectClient:
         self.settings = settings
         self.api_url = settings.api_url.rstrip("/")
         self._owns_http = http is None
-        if http is None and self.api_url.startswith("http:"):
+        if http is None and self.api_url.startswith("http:") and not _proxied(self.api_url):
             from reconciler.api.transport import KeepAliveTransport
 
             http = httpx.Client(timeout=settings.timeout, follow_redirects=True,

@@ -7,8 +7,9 @@ connection pool and h11 cost about 0.3 ms of client CPU per call, which caps an 
 at a few hundred calls per second on a small machine; this transport roughly halves it.
 Must not retry anything but a request that failed on a reused connection before any
 answer arrived (the server had closed it), and hands anything but ``http://`` (an https API
-URL never reaches it; a redirect to https may) to httpx's own transport. Proxies from the
-environment are still honoured: httpx mounts its own proxy transports around this one.
+URL never reaches it; a redirect to https may) to httpx's own transport. httpx ignores the
+environment's proxies when it is given a transport, so the client does not use this one for a
+URL the environment sends through a proxy.
 """
 
 from __future__ import annotations

@@ -167,3 +167,23 @@ def test_other_schemes_go_through_httpx_own_transport():
         assert transport._fallback is not None
     finally:
         transport.close()
+
+
+def test_a_proxied_environment_keeps_httpx_transport(monkeypatch):
+    """httpx ignores HTTP_PROXY when given a transport, so the client must not use the lean one then."""
+    from reconciler.api.client import PrefectClient
+    from reconciler.api.transport import KeepAliveTransport
+    from reconciler.settings import ConnectionSettings
+
+    settings = ConnectionSettings.from_env("http://pools.internal:4200/api", environ={})
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    direct = PrefectClient(settings)
+    assert isinstance(direct.http._transport, KeepAliveTransport)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    proxied = PrefectClient(settings)
+    assert not isinstance(proxied.http._transport, KeepAliveTransport)
+    assert proxied.http._mounts, "httpx should mount the environment's proxy"
+    monkeypatch.setenv("NO_PROXY", "pools.internal")
+    bypassed = PrefectClient(settings)
+    assert isinstance(bypassed.http._transport, KeepAliveTransport)
