@@ -17,7 +17,7 @@ from reconciler.server.store import Store, open_store
 
 
 class _NoUpgradeNoise(logging.Filter):
-    """Websocket upgrades (the worker and events channels) are refused on purpose: no warnings."""
+    """No uvicorn warning for a websocket upgrade: ``events_socket`` answers every one (101 or 404)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
