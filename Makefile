@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PREFECT_VENV ?= .venv-prefect
 
-.PHONY: install demo test compat bench schema docs clean
+.PHONY: install demo test compat bench schema clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
