@@ -33,6 +33,7 @@ from reconciler.config.hcl_eval import (
     position,
     to_string,
 )
+from reconciler.config.files import did_you_mean, read_text
 from reconciler.config.source import RawDoc
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
 
@@ -248,7 +249,6 @@ class _Module:
                 raise fail(node, "local must be followed by a name (local.NAME)")
             name = attrs[0]
             if name not in self.locals:
-                from reconciler.config.load import did_you_mean
 
                 raise fail(node, f"no local value named {name!r}", did_you_mean(name, list(self.locals)).strip())
             filename, expr = self.locals[name]
@@ -270,7 +270,6 @@ class _Module:
                 raise fail(node, f"write {root}.<label>.<attribute>")
             label, attribute = attrs[0], attrs[1]
             if label not in blocks:
-                from reconciler.config.load import did_you_mean
 
                 raise fail(node, f"no resource {root}.{label} is declared", did_you_mean(label, list(blocks)).strip())
             if attribute in COMPUTED_ATTRIBUTES:
@@ -292,7 +291,6 @@ class _Module:
 
     def variable(self, name: str, node: Any) -> Any:
         if name not in self.variables:
-            from reconciler.config.load import did_you_mean
 
             raise fail(node, f"no variable named {name!r} is declared",
                        (did_you_mean(name, list(self.variables)).strip() + " ").lstrip()
@@ -453,7 +451,6 @@ class _Module:
                 queue[target] = _coerce(target, value)
                 placed.append((target, attribute))
             if pool_name not in pools:
-                from reconciler.config.load import did_you_mean
 
                 self._error(block.filename, block.attributes["work_pool_name"],
                             f"queue {name!r} refers to pool {pool_name!r}, which no {POOL_RESOURCE} in this module declares",
@@ -522,7 +519,6 @@ class _Module:
             return None
         if attribute in ("count", "for_each"):
             return None
-        from reconciler.config.load import did_you_mean
 
         extra = " It is computed by the server and cannot be set." if attribute in COMPUTED_ATTRIBUTES else ""
         self._error(block.filename, block.keys.get(attribute, expr), f"unknown attribute {attribute!r} in {kind}.{label}",
@@ -623,7 +619,6 @@ def tfvars_files(directory: str) -> list[str]:
 def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str, str], env: Mapping[str, str],
                 used: set[str]) -> RawDoc | None:
     """One directory's ``.tf`` files as one document; None when a file cannot be parsed."""
-    from reconciler.config.load import read_text
 
     module = _Module(files, diags, variables, env)
     ok = True

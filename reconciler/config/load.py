@@ -13,13 +13,13 @@ with file:line:column and the address. No network, no printing.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from reconciler.config.files import did_you_mean, read_text
 from reconciler.config.source import RawDoc, merge
 from reconciler.config.yaml_source import parse_yaml_text
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
@@ -39,12 +39,6 @@ CONFIG_SUFFIXES = (".yaml", ".yml", ".tf")
 
 _BAD_NAME_CHARS = re.compile(r"[/%&><]")
 _TEMPLATE_TAGS = ("inline", "file", "template")
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """`` Did you mean "x"?`` or ``""``."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f' Did you mean "{match[0]}"?' if match else ""
 
 
 def address_of(path: Sequence[Any]) -> str | None:
@@ -80,24 +74,6 @@ def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
                 hint = did_you_mean(path.name, [p.name for p in parent.iterdir()])
             diags.error(f"config file not found: {raw}", f"Check the path given with -f.{hint}")
     return files
-
-
-def read_text(filename: str, diags: Diagnostics, *, referenced_at: SourceRange | None = None,
-              address: str | None = None) -> str | None:
-    try:
-        with open(filename, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        diags.error(f"file not found: {filename}", "Paths are relative to the config file that names them.",
-                    range=referenced_at, address=address)
-    except IsADirectoryError:
-        diags.error(f"{filename} is a directory, not a file", range=referenced_at, address=address)
-    except UnicodeDecodeError as exc:
-        diags.error(f"{filename} is not UTF-8 text: {exc.reason} at byte {exc.start}",
-                    range=referenced_at or SourceRange(filename, Pos(1, 1)), address=address)
-    except OSError as exc:
-        diags.error(f"cannot read {filename}: {exc.strerror or exc}", range=referenced_at, address=address)
-    return None
 
 
 def load_documents(
