@@ -101,10 +101,8 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, log_lev
     if auth_string:
         click.echo("Basic auth is on: set PREFECT_API_AUTH_STRING to the same user:pass.")
     sys.stdout.flush()
-    from reconciler.server.events_socket import protocol_class
-
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
-                            ws=protocol_class(app.state))
+                            ws="websockets-sansio")
     runner = _quiet_server_class()(config)
     from reconciler.server.runner import quiet_uvicorn
 

@@ -1,8 +1,10 @@
 """The reference server's FastAPI application: ``create_app(store)``.
 
 Owns the app wiring: error body shapes (Prefect 3.9.1's), the API-version and
-basic-auth checks, and the routers under ``/api``.  Domain logic lives in
-``core.py``; this module must not import the rest of the package.
+basic-auth checks, the routers under ``/api`` and the events intake websocket
+``/api/events/in`` (accepted, auth message answered, every event dropped; every
+other websocket path is refused 404 before the upgrade so Prefect clients poll).
+Domain logic lives in ``core.py``; this module must not import the rest of the package.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from datetime import datetime
 from typing import Any, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +31,7 @@ API_VERSION = "0.8.4"
 SERVER_VERSION = "3.9.1"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _AUTH_EXEMPT = {"/api/health", "/api/ready"}
+EVENTS_IN = "/api/events/in"
 
 
 def _json(status: int, body: Any) -> Response:
@@ -53,10 +56,12 @@ class _Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         path = scope.get("path", "")
         refusal = self._refusal(headers, path)
+        if refusal is None and scope["type"] == "websocket" and path != EVENTS_IN:
+            refusal = 404, {"detail": "Not Found"}
         if refusal is not None:
             status, body = refusal
             if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
+                await WebSocket(scope, receive, send).send_denial_response(_json(status, body))
                 return
             await _json(status, body)(scope, receive, send)
             return
@@ -93,6 +98,30 @@ def _retryable(exc: Exception) -> bool:
 
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+async def _drain_events(websocket: WebSocket, state: Any) -> None:
+    """Answer the client's first ``{"type": "auth"}`` message, then drop every message until it leaves."""
+    answered = False
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if answered:
+            continue
+        answered = True
+        try:
+            data = json.loads(message.get("text") or message.get("bytes") or b"")
+        except ValueError:
+            continue
+        if not isinstance(data, dict) or data.get("type") != "auth":
+            continue
+        auth, token = state.auth_string, data.get("token")
+        if auth and not (isinstance(token, str) and hmac.compare_digest(token.encode(), auth.encode())):
+            await websocket.send_text(json.dumps({"type": "auth_failure", "reason": "Invalid token"}))
+            await websocket.close(code=1008)
+            return
+        await websocket.send_text(json.dumps({"type": "auth_success"}))
 
 
 def create_app(
@@ -157,6 +186,14 @@ def create_app(
 
     for module in (flow_runs, workers, pools, queues, deployments, misc):
         app.include_router(module.router, prefix="/api")
+
+    @app.websocket(EVENTS_IN)
+    async def _events_in(websocket: WebSocket) -> None:
+        await websocket.accept(subprotocol="prefect" if "prefect" in websocket.scope.get("subprotocols", ()) else None)
+        try:
+            await _drain_events(websocket, app.state)
+        except WebSocketDisconnect:
+            pass
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def _not_found(path: str) -> Response:

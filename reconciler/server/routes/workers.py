@@ -1,10 +1,11 @@
-"""Worker routes (prefect-api.md §1.3); the websocket channel is refused so workers use REST."""
+"""Worker routes (prefect-api.md §1.3); the worker channel is 404 (its websocket upgrade is
+refused by the app guard) so workers use REST."""
 
 from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, Body, Request, WebSocket
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -34,11 +35,6 @@ async def filter_workers(pool: str, request: Request, body: Optional[WorkerFilte
 @router.api_route("/work_pools/{pool}/workers/connect", methods=["GET", "POST"])
 async def worker_channel_http(pool: str) -> Response:
     return json_response({"detail": "Not Found"}, 404)
-
-
-@router.websocket("/work_pools/{pool}/workers/connect")
-async def worker_channel(websocket: WebSocket, pool: str) -> None:
-    await websocket.send_denial_response(json_response({"detail": "Not Found"}, 404))
 
 
 @router.delete("/work_pools/{pool}/workers/{name}")
