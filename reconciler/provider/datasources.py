@@ -7,6 +7,8 @@ semantically, so the text form never causes a diff.
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any
 
 from reconciler.provider import schema
@@ -44,7 +46,7 @@ def _queue(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class DataSource:
+class DataSource(abc.ABC):
     block: schema.Block
 
     def __init__(self, provider: ProviderState) -> None:
@@ -53,8 +55,9 @@ class DataSource:
     def out(self, config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         return {name: values.get(name, config.get(name)) for name in self.block.names}
 
+    @abc.abstractmethod
     def read(self, config: dict[str, Any], diags: Diags) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by each data source type."""
 
 
 class WorkPoolData(DataSource):

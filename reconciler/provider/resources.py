@@ -24,6 +24,8 @@ Planning rules (what the official provider gets wrong, terraform.md §1.5):
 
 from __future__ import annotations
 
+import abc
+
 import json
 import threading
 import time
@@ -118,7 +120,7 @@ def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ..
         return _CHECKED[text]
 
 
-class Resource:
+class Resource(abc.ABC):
     block: schema.Block
 
     def __init__(self, provider: ProviderState) -> None:
@@ -192,20 +194,25 @@ class Resource:
 
     # -- per type ---------------------------------------------------------------
 
+    @abc.abstractmethod
     def create(self, planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by each resource type."""
 
+    @abc.abstractmethod
     def update(self, prior: dict[str, Any], planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by each resource type."""
 
+    @abc.abstractmethod
     def delete(self, prior: dict[str, Any], diags: Diags) -> None:
-        raise NotImplementedError
+        """Implemented by each resource type."""
 
+    @abc.abstractmethod
     def read(self, current: dict[str, Any], diags: Diags) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """Implemented by each resource type."""
 
+    @abc.abstractmethod
     def import_(self, import_id: str, diags: Diags) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by each resource type."""
 
 
 def _strip_workspace(parts: list[str]) -> list[str]:
