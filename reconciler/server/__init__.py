@@ -34,3 +34,9 @@ Deliberate differences from Prefect 3.9.1 (each is pinned by a test):
 * Pool occupancy (``active_slots``, pool limits) counts PENDING + RUNNING runs in all of the
   pool's queues, paused or not.
 """
+
+API_VERSION = "0.8.4"
+"""What ``/api/version`` answers: the Prefect REST API schema version the 3.9.1 client speaks."""
+
+SERVER_VERSION = "3.9.1"
+"""What ``/api/admin/version`` answers: the Prefect release whose contract the server follows."""

@@ -22,13 +22,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from reconciler.server import API_VERSION, SERVER_VERSION
 from reconciler.server.clock import system_clock
 from reconciler.server.core import ApiError
 from reconciler.server.runs import ServerCore
 from reconciler.server.store import Store, StoreValueError
 
-API_VERSION = "0.8.4"
-SERVER_VERSION = "3.9.1"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _AUTH_EXEMPT = {"/api/health", "/api/ready"}
 EVENTS_IN = "/api/events/in"

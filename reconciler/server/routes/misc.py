@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from reconciler.server import API_VERSION, SERVER_VERSION
 from reconciler.server.routes import json_response
 
 router = APIRouter()
@@ -35,15 +36,11 @@ async def hello() -> Response:
 
 @router.get("/version")
 async def version() -> Response:
-    from reconciler.server.app import API_VERSION
-
     return json_response(API_VERSION)
 
 
 @router.get("/admin/version")
 async def admin_version() -> Response:
-    from reconciler.server.app import SERVER_VERSION
-
     return json_response(SERVER_VERSION)
 
 
