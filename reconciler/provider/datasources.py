@@ -14,36 +14,15 @@ from typing import Any
 from reconciler.provider import schema
 from reconciler.provider.codec import Diags, ProviderError
 from reconciler.provider.config import ProviderState
-from reconciler.provider.resources import _call, _canonical, _enc
+from reconciler.provider.resources import _call, _canonical, _enc, pool_attributes, queue_attributes
 
 
 def _pool(body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(body.get("id")) if body.get("id") else None,
-        "created": body.get("created"),
-        "updated": body.get("updated"),
-        "name": body.get("name"),
-        "description": body.get("description"),
-        "type": body.get("type"),
-        "paused": bool(body.get("is_paused", False)),
-        "concurrency_limit": body.get("concurrency_limit"),
-        "default_queue_id": str(body["default_queue_id"]) if body.get("default_queue_id") else None,
-        "base_job_template": _canonical(body.get("base_job_template")),
-    }
+    return pool_attributes(body, _canonical(body.get("base_job_template")))
 
 
 def _queue(body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(body.get("id")) if body.get("id") else None,
-        "created": body.get("created"),
-        "updated": body.get("updated"),
-        "name": body.get("name"),
-        "description": body.get("description") or "",
-        "is_paused": bool(body.get("is_paused", False)),
-        "concurrency_limit": body.get("concurrency_limit"),
-        "priority": body.get("priority"),
-        "work_pool_name": body.get("work_pool_name"),
-    }
+    return queue_attributes(body)
 
 
 class DataSource(abc.ABC):

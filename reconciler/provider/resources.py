@@ -120,6 +120,37 @@ def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ..
         return _CHECKED[text]
 
 
+def pool_attributes(body: dict[str, Any], template_text: Any) -> dict[str, Any]:
+    """A ``WorkPoolResponse`` as the provider's pool attributes (resource and data source alike)."""
+    return {
+        "id": str(body.get("id")) if body.get("id") else None,
+        "created": body.get("created"),
+        "updated": body.get("updated"),
+        "name": body.get("name"),
+        "description": body.get("description"),
+        "type": body.get("type"),
+        "paused": bool(body.get("is_paused", False)),
+        "concurrency_limit": body.get("concurrency_limit"),
+        "default_queue_id": str(body["default_queue_id"]) if body.get("default_queue_id") else None,
+        "base_job_template": template_text,
+    }
+
+
+def queue_attributes(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``WorkQueueResponse`` as the provider's queue attributes (resource and data source alike)."""
+    return {
+        "id": str(body.get("id")) if body.get("id") else None,
+        "created": body.get("created"),
+        "updated": body.get("updated"),
+        "work_pool_name": body.get("work_pool_name"),
+        "name": body.get("name"),
+        "description": body.get("description") or "",
+        "is_paused": bool(body.get("is_paused", False)),
+        "concurrency_limit": body.get("concurrency_limit"),
+        "priority": body.get("priority"),
+    }
+
+
 class Resource(abc.ABC):
     block: schema.Block
 
@@ -246,19 +277,7 @@ class WorkPool(Resource):
             diags.extend(_template_diagnostics(text))
 
     def _from_api(self, body: dict[str, Any], base: dict[str, Any], template_text: Any) -> dict[str, Any]:
-        return self.state({
-            **base,
-            "id": str(body.get("id")) if body.get("id") else None,
-            "created": body.get("created"),
-            "updated": body.get("updated"),
-            "name": body.get("name"),
-            "description": body.get("description"),
-            "type": body.get("type"),
-            "paused": bool(body.get("is_paused", False)),
-            "concurrency_limit": body.get("concurrency_limit"),
-            "default_queue_id": str(body["default_queue_id"]) if body.get("default_queue_id") else None,
-            "base_job_template": template_text,
-        })
+        return self.state({**base, **pool_attributes(body, template_text)})
 
     def create(self, planned: dict[str, Any], diags: Diags) -> dict[str, Any]:
         client = self.provider.client()
@@ -361,18 +380,9 @@ class WorkQueue(Resource):
         client.request("PATCH", f"/work_queues/{queue_id}", json=body, route="/work_queues/{id}")
 
     def _from_api(self, body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-        return self.state({
-            **base,
-            "id": str(body.get("id")) if body.get("id") else None,
-            "created": body.get("created"),
-            "updated": body.get("updated"),
-            "work_pool_name": body.get("work_pool_name") or base.get("work_pool_name"),
-            "name": body.get("name"),
-            "description": body.get("description") or "",
-            "is_paused": bool(body.get("is_paused", False)),
-            "concurrency_limit": body.get("concurrency_limit"),
-            "priority": body.get("priority"),
-        })
+        attributes = queue_attributes(body)
+        attributes["work_pool_name"] = attributes["work_pool_name"] or base.get("work_pool_name")
+        return self.state({**base, **attributes})
 
     def _finish(self, pool: str, name: str, planned: dict[str, Any]) -> dict[str, Any]:
         body = _call(f"read work queue {pool!r}/{name!r}", lambda: self._get(pool, name))
