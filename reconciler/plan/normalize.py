@@ -90,51 +90,38 @@ def templates_equal(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
 # -- comparable forms ---------------------------------------------------------------
 
 
-def desired_pool_form(pool: DesiredPool) -> dict[str, Any]:
-    form: dict[str, Any] = {"name": pool.name, "type": pool.type}
-    for key in ("description", "paused", "concurrency_limit", "base_job_template"):
-        value = getattr(pool, key)
+IDENTITY = 2
+"""The first fields of POOL_FIELDS and QUEUE_FIELDS identify the object and are always in a form."""
+
+
+def _desired_form(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    form = {key: getattr(obj, key) for key in fields[:IDENTITY]}
+    for key in fields[IDENTITY:]:
+        value = getattr(obj, key)
         if is_managed(value):
             form[key] = value
     return form
+
+
+def _observed_form(obj: Any, fields: tuple[str, ...], like: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: getattr(obj, key) for key in fields if like is None or key in like}
+
+
+def desired_pool_form(pool: DesiredPool) -> dict[str, Any]:
+    return _desired_form(pool, POOL_FIELDS)
 
 
 def observed_pool_form(pool: ObservedPool, like: dict[str, Any] | None = None) -> dict[str, Any]:
     """The observed pool's comparable form; with ``like``, only the keys ``like`` has."""
-    form = {
-        "name": pool.name,
-        "type": pool.type,
-        "description": pool.description,
-        "paused": pool.paused,
-        "concurrency_limit": pool.concurrency_limit,
-        "base_job_template": pool.base_job_template,
-    }
-    if like is not None:
-        form = {k: v for k, v in form.items() if k in like}
-    return form
+    return _observed_form(pool, POOL_FIELDS, like)
 
 
 def desired_queue_form(queue: DesiredQueue) -> dict[str, Any]:
-    form: dict[str, Any] = {"pool": queue.pool, "name": queue.name}
-    for key in ("description", "paused", "concurrency_limit", "priority"):
-        value = getattr(queue, key)
-        if is_managed(value):
-            form[key] = value
-    return form
+    return _desired_form(queue, QUEUE_FIELDS)
 
 
 def observed_queue_form(queue: ObservedQueue, like: dict[str, Any] | None = None) -> dict[str, Any]:
-    form = {
-        "pool": queue.pool,
-        "name": queue.name,
-        "description": queue.description,
-        "paused": queue.paused,
-        "concurrency_limit": queue.concurrency_limit,
-        "priority": queue.priority,
-    }
-    if like is not None:
-        form = {k: v for k, v in form.items() if k in like}
-    return form
+    return _observed_form(queue, QUEUE_FIELDS, like)
 
 
 def fresh_default_queue_form(pool: str) -> dict[str, Any]:
