@@ -150,6 +150,8 @@ class JsonLinesHooks:
         self.emit("change_summary", message,
                   changes={"add": added, "change": changed, "remove": destroyed, "operation": operation})
 
-    def diagnostic(self, severity: str, summary: str, detail: str = "", address: str | None = None) -> None:
+    def diagnostic(self, severity: str, summary: str, detail: str = "", address: str | None = None,
+                   range: dict[str, Any] | None = None) -> None:
         self.emit("diagnostic", summary, level="error" if severity == "error" else "warn",
-                  diagnostic={"severity": severity, "summary": summary, "detail": detail, "address": address})
+                  diagnostic={"severity": severity, "summary": summary, "detail": detail, "address": address,
+                              "range": range})

@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.api.client import PrefectClient
+    from reconciler.diagnostics import Diagnostics
     from reconciler.model.state import DesiredState
     from reconciler.settings import ConnectionSettings
 
@@ -35,8 +36,50 @@ def files_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def var_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+    return click.option("--var", "-var", "variables", multiple=True, metavar="NAME=VALUE",
                         help="Set an HCL input variable (repeatable).")(fn)
+
+
+def var_file_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--var-file", "-var-file", "var_files", multiple=True, metavar="FILE",
+                        help="Set HCL input variables from a .tfvars or .tfvars.json file (repeatable). "
+                             "--var and --var-file apply in command-line order, later wins; both beat "
+                             "*.auto.tfvars, terraform.tfvars and TF_VAR_*.")(fn)
+
+
+def allow_unknown_type_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--allow-unknown-type", is_flag=True,
+                        help="Accept a pool type that is no known worker type (a custom worker's).")(fn)
+
+
+_VAR_ORDER = "poolform.variable_order"
+
+
+class Command(click.Command):
+    """A command that remembers the order of ``--var`` and ``--var-file`` on its command line,
+    so that later assignments win across both, as terraform's ``-var`` and ``-var-file`` do."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_args(args: list[str]) -> Any:
+            opts, largs, order = parse(args=args)
+            ctx.meta[_VAR_ORDER] = [p.name for p in order if p.name in ("variables", "var_files")]
+            return opts, largs, order
+
+        parser.parse_args = parse_args  # type: ignore[method-assign]
+        return parser
+
+
+def variable_inputs(variables: Sequence[str], var_files: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """``("var", "NAME=VALUE")`` and ``("var-file", PATH)`` in command-line order."""
+    ctx = click.get_current_context(silent=True)
+    order = ctx.meta.get(_VAR_ORDER) if ctx is not None else None
+    if order is None or len(order) != len(variables) + len(var_files):
+        return [("var", v) for v in variables] + [("var-file", f) for f in var_files]
+    left = {"variables": iter(variables), "var_files": iter(var_files)}
+    return [("var" if name == "variables" else "var-file", next(left[name])) for name in order]
 
 
 def api_url_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,7 +88,24 @@ def api_url_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def no_color_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--no-color", is_flag=True, help="No ANSI colours (also off when NO_COLOR is set or output is not a terminal).")(fn)
+    return click.option("--no-color", is_flag=True, help="No ANSI colours (also off when NO_COLOR is set, TERM=dumb or output is not a terminal).")(fn)
+
+
+def compact_warnings_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--compact-warnings", is_flag=True,
+                        help="Show warnings as one summary line each (with file:line), as terraform's "
+                             "-compact-warnings; errors stay in full.")(fn)
+
+
+CHDIR = "poolform.chdir"
+"""``ctx.meta`` key: the ``--chdir`` directory given before the command, if any."""
+
+
+def global_arguments() -> list[str]:
+    """The global options given before the command (``-chdir=DIR``), to repeat in a suggested command."""
+    ctx = click.get_current_context(silent=True)
+    chdir = ctx.meta.get(CHDIR) if ctx is not None else None
+    return [f"-chdir={chdir}"] if chdir else []
 
 
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,8 +116,8 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def use_color(no_color: bool, stream: TextIO | None = None) -> bool:
-    """ANSI colour only on a terminal, never with --no-color, NO_COLOR or in automation."""
-    if no_color or os.environ.get("NO_COLOR") or automation():
+    """ANSI colour only on a terminal, never with --no-color, NO_COLOR, TERM=dumb or in automation."""
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" or automation():
         return False
     stream = stream or sys.stdout
     try:
@@ -184,16 +244,6 @@ def errors_to_exit() -> Iterator[None]:
 # -- inputs ---------------------------------------------------------------------
 
 
-def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            fail(f"--var {pair!r} must look like NAME=VALUE")
-        out[name.strip()] = value
-    return out
-
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while the block runs (restored after).
@@ -212,20 +262,40 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_config(files: Sequence[str], variables: Sequence[str], *, color: bool = False,
-                machine_output: bool = False) -> "DesiredState":
-    """Load and check the config; print every diagnostic; exit 1 on any error."""
+def read_config(files: Sequence[str], variables: Sequence[str], var_files: Sequence[str] = (), *,
+                allow_unknown_type: bool = False) -> "tuple[DesiredState | None, Diagnostics]":
+    """Load and check the config (no printing): ``-f`` paths, ``--var``/``--var-file`` in order."""
     from reconciler.config.load import load
+    from reconciler.config.var_files import command_line_variables
+    from reconciler.diagnostics import Diagnostics
 
+    diags = Diagnostics()
+    given = command_line_variables(variable_inputs(variables, var_files), diags)
     paths = list(files) or ["."]
     with gc_paused():
-        desired, diags = load(paths, variables=parse_vars(variables))
+        desired, loaded = load(paths, variables=given, allow_unknown_types=allow_unknown_type)
+    diags.append(loaded)
+    return (None if diags.has_errors else desired), diags
+
+
+def load_config(files: Sequence[str], variables: Sequence[str], *, var_files: Sequence[str] = (),
+                allow_unknown_type: bool = False, color: bool = False, machine_output: bool = False,
+                warnings: "list[dict[str, Any]] | None" = None) -> "DesiredState":
+    """Load and check the config; print every diagnostic; exit 1 on any error.
+
+    ``warnings``: when given, the config's warnings go there (as JSON diagnostics, for the plan
+    to carry) instead of being printed.
+    """
+    desired, diags = read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type)
     if diags.has_errors or desired is None:
         print_diagnostics(diags, color=color, warnings_to_stderr=True)
         n = len(diags.errors)
         fail(f"the configuration has {n} error{'s' if n != 1 else ''}; nothing was read from or sent to the server." if n
              else "the configuration could not be read.")
-    print_diagnostics(diags, color=color, warnings_to_stderr=machine_output)
+    if warnings is not None:
+        warnings.extend(diags.to_json())
+    else:
+        print_diagnostics(diags, color=color, warnings_to_stderr=machine_output)
     return desired
 
 

@@ -30,6 +30,12 @@ def _no_changes(as_json: bool, hooks: Any) -> None:
         click.echo("No changes. Your work pools match the configuration; nothing to apply.")
 
 
+def _json_diagnostics(plan_json: dict[str, Any], hooks: Any) -> None:
+    for diag in plan_json.get("diagnostics", []):
+        hooks.diagnostic(diag.get("severity", "warning"), diag.get("summary", ""), diag.get("detail", ""),
+                         diag.get("address"), range=diag.get("range"))
+
+
 def _read_plan_file(path: str) -> dict[str, Any]:
     from reconciler.plan.planfile import loads_plan
 
@@ -74,19 +80,24 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
         hooks.summary(result.added, result.changed, result.destroyed)
 
 
-@click.command("apply")
+@click.command("apply", cls=common.Command)
 @click.argument("planfile", required=False, metavar="[PLANFILE]")
 @common.files_option
 @common.var_option
+@common.var_file_option
+@common.allow_unknown_type_option
 @click.option("--auto-approve", is_flag=True, help="Skip the interactive approval (needed when input is not a terminal).")
 @common.json_option
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Apply only this address; repeatable. Not for routine use.")
+@click.option("--target", "targets", multiple=True, metavar="ADDR",
+              help="Apply only this address; repeatable. Not for routine use. A target that matches nothing is an error.")
 @click.option("--destroy", is_flag=True, help="Delete every declared pool.")
+@common.compact_warnings_option
 @common.parallelism_option
 @common.api_url_option
 @common.no_color_option
-def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], auto_approve: bool, as_json: bool,
-          targets: tuple[str, ...], destroy: bool, parallelism: int | None, api_url: str | None, no_color: bool) -> None:
+def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...],
+          allow_unknown_type: bool, auto_approve: bool, as_json: bool, targets: tuple[str, ...], destroy: bool,
+          compact_warnings: bool, parallelism: int | None, api_url: str | None, no_color: bool) -> None:
     """Make the server match the config (or a saved plan).
 
     \b
@@ -103,18 +114,21 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
         hooks.version()
         with common.json_errors(lambda d: hooks.diagnostic("error", d.get("summary", ""), d.get("detail", ""),
                                                            d.get("address"))):
-            _apply(planfile, files, variables, auto_approve, as_json, targets, destroy, parallelism, api_url, color, hooks)
+            _apply(planfile, files, variables, var_files, allow_unknown_type, auto_approve, as_json, targets, destroy,
+                   compact_warnings, parallelism, api_url, color, hooks)
     else:
-        _apply(planfile, files, variables, auto_approve, as_json, targets, destroy, parallelism, api_url, color, hooks)
+        _apply(planfile, files, variables, var_files, allow_unknown_type, auto_approve, as_json, targets, destroy,
+               compact_warnings, parallelism, api_url, color, hooks)
 
 
-def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], auto_approve: bool, as_json: bool,
-           targets: tuple[str, ...], destroy: bool, parallelism: int | None, api_url: str | None, color: bool,
-           hooks: Any) -> None:
+def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...],
+           allow_unknown_type: bool, auto_approve: bool, as_json: bool, targets: tuple[str, ...], destroy: bool,
+           compact_warnings: bool, parallelism: int | None, api_url: str | None, color: bool, hooks: Any) -> None:
 
     if planfile is not None:
-        if files or variables or targets or destroy:
-            common.fail("a saved plan is applied as it is: -f, --var, --target and --destroy cannot be used with a plan file")
+        if files or variables or var_files or targets or destroy or allow_unknown_type:
+            common.fail("a saved plan is applied as it is: -f, --var, --var-file, --allow-unknown-type, --target and "
+                        "--destroy cannot be used with a plan file")
         plan_json = _read_plan_file(planfile)
         if api_url is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
             api_url = plan_json["api_url"]
@@ -148,28 +162,33 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
     with common.errors_to_exit():
         client = common.make_client(api_url, workers=parallelism)
         try:
-            result = run_plan(client, files, variables, targets=targets, destroy=destroy, color=color,
-                              machine_output=as_json)
+            result = run_plan(client, files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
+                              targets=targets, destroy=destroy, color=color)
             plan_json = result.to_json()
             if plan_json.get("errored"):
                 if as_json:
-                    for diag in plan_json.get("diagnostics", []):
-                        hooks.diagnostic(diag.get("severity", "warning"), diag.get("summary", ""),
-                                         diag.get("detail", ""), diag.get("address"))
-                click.echo(render_plan(plan_json, "human", color=color), nl=False, err=True)
+                    _json_diagnostics(plan_json, hooks)
+                click.echo(render_plan(plan_json, "human", color=color, compact_warnings=compact_warnings), nl=False,
+                           err=True)
                 sys.exit(1)
             if not plan_json.get("steps"):
+                if as_json:
+                    _json_diagnostics(plan_json, hooks)
+                else:
+                    from reconciler.views.human import render_warnings
+
+                    warnings = [d for d in plan_json.get("diagnostics", []) if d.get("severity") != "error"]
+                    for line in render_warnings(warnings, color=color, compact=compact_warnings):
+                        click.echo(line)
                 _no_changes(as_json, hooks)
                 return
             if as_json:
-                for diag in plan_json.get("diagnostics", []):
-                    hooks.diagnostic(diag.get("severity", "warning"), diag.get("summary", ""), diag.get("detail", ""),
-                                     diag.get("address"))
+                _json_diagnostics(plan_json, hooks)
                 summary = plan_json.get("summary", {})
                 hooks.change_summary(summary.get("add", 0), summary.get("change", 0), summary.get("destroy", 0),
                                      operation="plan")
             else:
-                click.echo(render_plan(plan_json, "human", color=color, hints=False))
+                click.echo(render_plan(plan_json, "human", color=color, hints=False, compact_warnings=compact_warnings))
             if not auto_approve:
                 click.echo(PROMPT)
                 answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")

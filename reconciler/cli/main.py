@@ -13,6 +13,7 @@ import sys
 import click
 
 from reconciler import __version__
+from reconciler.cli._common import CHDIR
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute), in the order --help lists them
@@ -63,7 +64,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="poolform", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.option("--chdir", "-chdir", metavar="DIR",
+              help="Switch to DIR before running the command, as terraform's -chdir: relative -f, --var-file "
+                   "and plan file paths and the default config directory are read in DIR.")
+@click.pass_context
+def cli(ctx: click.Context, chdir: str | None) -> None:
     """poolform: Prefect work pools, work queues and base job templates as code.
 
     \b
@@ -71,10 +76,23 @@ def cli() -> None:
       poolform validate -f pools/          # offline checks
       poolform plan -f pools/ --out plan.json
       poolform apply plan.json
+      poolform -chdir=infra plan           # as if run in infra/
 
     Connection: PREFECT_API_URL (or --api-url), PREFECT_API_KEY (Bearer),
     PREFECT_API_AUTH_STRING / PREFECT_BASIC_AUTH_KEY (Basic).
     """
+    if chdir is None:
+        return
+    import os
+
+    previous = os.getcwd()
+    try:
+        os.chdir(chdir)
+    except OSError as exc:
+        click.echo(f"Error: -chdir {chdir}: {exc.strerror or exc}; give an existing directory.", err=True)
+        sys.exit(1)
+    ctx.meta[CHDIR] = chdir
+    ctx.call_on_close(lambda: os.chdir(previous))
 
 
 def main() -> None:

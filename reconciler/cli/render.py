@@ -1,7 +1,9 @@
 """``poolform render``: the job configuration a worker would get for a pool (prefect-api.md §5.4).
 
 The template comes from the config (``-f``) when it declares the pool with a
-template, else from the live pool (always with ``--live``). Prints JSON.
+template, else from the live pool (always with ``--live``). Prints JSON; job
+variables the pool's variables refuse are an error (exit 1), as they would be
+when a flow run is created.
 Must not hold rendering rules: that is ``reconciler.templates``.
 """
 
@@ -9,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 import click
 
 from reconciler.cli import _common as common
+from reconciler.config.files import did_you_mean
 
 
 def _json_arg(option: str, raw: str | None) -> dict[str, Any]:
@@ -38,17 +42,24 @@ def _json_arg(option: str, raw: str | None) -> dict[str, Any]:
     return value
 
 
-@click.command("render")
+@click.command("render", cls=common.Command)
 @click.option("--pool", required=True, metavar="NAME", help="The work pool whose template to render.")
 @click.option("--job-variables", metavar="JSON|@FILE", help="Deployment job variables (a JSON object, or @file).")
 @click.option("--flow-run-variables", metavar="JSON|@FILE", help="Flow-run job variables, applied over the deployment's.")
 @common.files_option
 @common.var_option
+@common.var_file_option
+@common.allow_unknown_type_option
 @click.option("--live", is_flag=True, help="Use the pool's template on the server, not the config's.")
 @common.api_url_option
 def render(pool: str, job_variables: str | None, flow_run_variables: str | None, files: tuple[str, ...],
-           variables: tuple[str, ...], live: bool, api_url: str | None) -> None:
+           variables: tuple[str, ...], var_files: tuple[str, ...], allow_unknown_type: bool, live: bool,
+           api_url: str | None) -> None:
     """Render the job configuration a worker would get.
+
+    Exit 1 when the pool is neither declared (with a template) nor on the server
+    (with the closest names as a hint), or when the job variables do not validate
+    against the pool's variables (the server would refuse them).
 
     \b
     Examples:
@@ -62,8 +73,10 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
     flow_run_vars = _json_arg("--flow-run-variables", flow_run_variables)
     template: Any = None
     origin = ""
+    declared_names: list[str] = []
     if files and not live:
-        desired = common.load_config(files, variables)
+        desired = common.load_config(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type)
+        declared_names = list(desired.pools)
         declared = desired.pools.get(pool)
         if declared is not None and declared.base_job_template is not UNMANAGED:
             template = declared.base_job_template
@@ -73,11 +86,13 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
             client = common.make_client(api_url)
             try:
                 body = client.read_pool(pool)
+                live_names = [row.get("name", "") for row in client.read_pools()] if body is None else []
             finally:
                 client.close()
         if body is None:
             where = " (it is not declared with a base_job_template in the config either)" if files and not live else ""
-            common.fail(f"work pool {pool!r} not found at {client.api_url}{where}")
+            hint = did_you_mean(pool, list(dict.fromkeys(declared_names + live_names)))
+            common.fail(f"work pool {pool!r} not found at {client.api_url}{where}.{hint}")
         template = body.get("base_job_template") or {}
         origin = "on the server"
     if not template or not isinstance(template, dict) or not template.get("job_configuration"):
@@ -86,9 +101,13 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
     from reconciler.templates import validate_job_variables
 
     merged = {**deployment_vars, **flow_run_vars}
-    for problem in validate_job_variables(template.get("variables") or {}, merged, enforce_required=True):
-        click.echo(f"Warning: the server would refuse these job variables when a flow run is created: {problem}",
-                   err=True)
+    problems = validate_job_variables(template.get("variables") or {}, merged, enforce_required=True)
+    if problems:
+        click.echo(f"Error: the job variables do not validate against the variables of work pool {pool!r} "
+                   f"({origin}); the server would refuse them when a flow run is created:", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
     try:
         rendered = render_job_configuration(template, deployment_vars=deployment_vars, flow_run_vars=flow_run_vars,
                                             environ=dict(os.environ))

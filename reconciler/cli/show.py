@@ -10,7 +10,7 @@ import json
 
 import click
 
-from reconciler.cli._common import automation, fail, json_error_document, use_color
+from reconciler.cli._common import automation, fail, json_error_document, no_color_option, use_color
 
 
 def _fail(message: str) -> None:
@@ -22,7 +22,7 @@ def _fail(message: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The plan document as JSON (same as --format json).")
 @click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default=None,
               help="Output format (default human).")
-@click.option("--no-color", is_flag=True, help="No ANSI colours (also off when NO_COLOR is set or output is not a terminal).")
+@no_color_option
 def show(planfile: str, as_json: bool, fmt: str | None, no_color: bool) -> None:
     """Render a saved plan file.
 
@@ -74,5 +74,8 @@ def _show(planfile: str, fmt: str, no_color: bool) -> None:
     else:
         from reconciler.views.human import render_human
 
-        output = render_human(data, color=use_color(no_color), automation=automation(), apply_hint=planfile)
+        from reconciler.cli.plan import apply_command
+
+        output = render_human(data, color=use_color(no_color), automation=automation(), apply_hint=apply_command(planfile),
+                              saved=True)
     click.echo(output, nl=not output.endswith("\n"))

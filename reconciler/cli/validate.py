@@ -15,28 +15,31 @@ import click
 from reconciler.cli import _common as common
 
 
-@click.command("validate")
+@click.command("validate", cls=common.Command)
 @common.files_option
 @common.var_option
+@common.var_file_option
+@common.allow_unknown_type_option
 @common.json_option
 @common.no_color_option
-def validate(files: tuple[str, ...], variables: tuple[str, ...], as_json: bool, no_color: bool) -> None:
+def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...], allow_unknown_type: bool,
+             as_json: bool, no_color: bool) -> None:
     """Check config files offline: format, names, priorities, templates.
 
     Every problem is reported with file:line:column and its address
     (work_pool.NAME, work_queue.POOL.QUEUE). Exit 1 when there are errors.
+    A pool type must be a known worker type (process, kubernetes, docker, ecs,
+    cloud-run, ..., with a did-you-mean); --allow-unknown-type accepts a custom
+    worker's type.
 
     \b
     Examples:
       poolform validate                      # the current directory
       poolform validate -f base.yaml -f prod.yaml
       poolform validate -f infra/ --var env=prod --json
+      poolform validate -f infra/ --var-file prod.tfvars
     """
-    from reconciler.config.load import load
-
-    paths = list(files) or ["."]
-    with common.gc_paused():
-        state, diags = load(paths, variables=common.parse_vars(variables))
+    state, diags = common.read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type)
     errors, warnings = len(diags.errors), len(diags.warnings)
     if as_json:
         document = {

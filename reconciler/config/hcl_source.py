@@ -8,7 +8,7 @@ mapping the Terraform provider's attributes onto the YAML document shape (pool:
 ``name, type, description, paused, concurrency_limit, base_job_template`` as a
 JSON string; queue: ``work_pool_name, name, description, is_paused,
 concurrency_limit, priority``). Variable values come, highest first, from
-``--var``, ``*.auto.tfvars``, ``terraform.tfvars``, ``TF_VAR_*`` and the default.
+``--var`` and ``--var-file`` (command-line order), ``*.auto.tfvars``, ``terraform.tfvars``, ``TF_VAR_*`` and the default.
 ``count`` and ``for_each`` expand a resource into instances (``count.index``, ``each.key``,
 ``each.value``; ``prefect_work_pool.x[KEY].name`` refers to one). Other blocks and resource types are ignored.
 No validation of values here beyond what the mapping needs.
@@ -35,6 +35,7 @@ from reconciler.config.hcl_eval import (
 )
 from reconciler.config.files import did_you_mean, read_text
 from reconciler.config.source import RawDoc
+from reconciler.config.var_files import VarValue
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
 
 POOL_RESOURCE = "prefect_work_pool"
@@ -301,7 +302,10 @@ class _Module:
             type_expr = block.attributes.get("type")
             type_name = _type_root(type_expr)
             if name in self.cli_vars:
-                return self._convert_input(self.cli_vars[name], type_name, f"--var {name}", block)
+                given = self.cli_vars[name]
+                if isinstance(given, VarValue):  # from --var-file: already a value
+                    return given.value
+                return self._convert_input(given, type_name, f"--var {name}", block)
             if name in self.file_vars:
                 filename, expr = self.file_vars[name]
                 try:

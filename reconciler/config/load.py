@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from reconciler.config.files import did_you_mean, read_text
 from reconciler.config.source import RawDoc, merge
+from reconciler.config.var_files import VarValue
 from reconciler.config.yaml_source import parse_yaml_text
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
 from reconciler.model.state import (
@@ -80,7 +81,7 @@ def load_documents(
     paths: Sequence[str],
     diags: Diagnostics,
     *,
-    variables: Mapping[str, str] | None = None,
+    variables: Mapping[str, "str | VarValue"] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[RawDoc]:
     """Read every file ``paths`` name into documents, in merge order (``.tf`` files of one directory
@@ -117,6 +118,11 @@ def load_documents(
             continue
         docs.append(doc)
     for name in sorted(set(variables or {}) - used_vars):
+        given = (variables or {})[name]
+        if isinstance(given, VarValue):
+            diags.warning(f"{given.origin.filename} sets {name!r}, but no .tf file declares variable \"{name}\"",
+                          "Variables apply to HCL (.tf) configs only.", range=given.origin)
+            continue
         diags.warning(f"--var {name} is not used: no .tf file declares variable \"{name}\"",
                       "Variables apply to HCL (.tf) configs only.")
     return docs
@@ -125,17 +131,22 @@ def load_documents(
 def load(
     paths: Sequence[str],
     *,
-    variables: Mapping[str, str] | None = None,
+    variables: Mapping[str, "str | VarValue"] | None = None,
     env: Mapping[str, str] | None = None,
+    allow_unknown_types: bool = False,
 ) -> tuple[DesiredState | None, Diagnostics]:
-    """Read, merge and check config files. The state is None when there is any error."""
+    """Read, merge and check config files. The state is None when there is any error.
+
+    ``allow_unknown_types``: a pool ``type`` that is no known worker type is accepted
+    (custom workers) instead of being an error.
+    """
     diags = Diagnostics()
     docs = load_documents(paths, diags, variables=variables, env=env)
     if not docs:
         if not diags.has_errors:
             diags.error("no configuration", "Pass config files or directories with -f.")
         return None, diags
-    state = build_state(merge(docs), diags)
+    state = build_state(merge(docs), diags, allow_unknown_types=allow_unknown_types)
     diags.items.sort(key=_position_key)
     return (None if diags.has_errors else state), diags
 
@@ -424,7 +435,7 @@ def _check_queue_name(pool: str, name: str, doc: RawDoc, diags: Diagnostics) -> 
                     address=queue_address(pool, name), range=at)
 
 
-def build_state(doc: RawDoc, diags: Diagnostics) -> DesiredState:
+def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = False) -> DesiredState:
     """Check a merged document and turn it into a desired state (partial when there are errors)."""
     data = doc.data
     bad = _structure_diagnostics(doc, diags)
@@ -465,9 +476,21 @@ def build_state(doc: RawDoc, diags: Diagnostics) -> DesiredState:
         if not isinstance(raw, dict):
             continue
         pool = _build_pool(name, raw, doc, diags, bad, resolver, named, named_problems)
+        if pool is not None and not allow_unknown_types and not _has_error_under(bad, ("work_pools", name, "type")):
+            _check_pool_type(pool, doc, diags)
         if pool is not None:
             state.pools[name] = pool
     return state
+
+
+def _check_pool_type(pool: DesiredPool, doc: RawDoc, diags: Diagnostics) -> None:
+    from reconciler.model.worker_types import unknown_worker_type_problem
+
+    problem = unknown_worker_type_problem(pool.type)
+    if problem is not None:
+        summary, detail = problem
+        diags.error(summary, detail + " A custom worker's type is accepted with --allow-unknown-type.",
+                    address=pool.address, range=doc.where(("work_pools", pool.name, "type")))
 
 
 def _build_pool(name: str, raw: dict[str, Any], doc: RawDoc, diags: Diagnostics, bad: set[tuple[Any, ...]],

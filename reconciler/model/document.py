@@ -166,7 +166,12 @@ class WorkPool(BaseModel):
     type: str | None = Field(
         None,
         min_length=1,
-        description='Worker type; immutable (a change replaces the pool). Absent: "prefect-agent", the server\'s default.',
+        description='Worker type; immutable (a change replaces the pool). Absent: "prefect-agent", the server\'s default. '
+                    "Must be a known worker type (process, kubernetes, docker, ecs, cloud-run, cloud-run-v2, vertex-ai, "
+                    "azure-container-instance, their :push variants, modal:push, coiled:push, prefect:managed); "
+                    "anything else is an error with a did-you-mean. A custom worker's type is accepted with the "
+                    "--allow-unknown-type flag of validate, plan, apply and render (a flag, not a config key, so the "
+                    "same file means the same in YAML, in HCL and to the Terraform provider).",
         examples=["process", "kubernetes", "docker", "ecs", "cloud-run"],
     )
     description: str | None = Field(None, description="Free text. Absent: null.", examples=["Production Kubernetes"])

@@ -13,6 +13,7 @@ deletes, pool deletes. No I/O, no clock (``now`` is injected).
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -185,7 +186,8 @@ class _Builder:
                 continue
             if self._is_default(have, queue.name):
                 self.diags.warning(f"{queue.address} is the pool's default queue and is never deleted",
-                                   "Destroy the pool to remove it.", address=queue.address)
+                                   "Destroy the pool to remove it.", address=queue.address,
+                                   range=pool.queues[queue.name].source)
                 continue
             self._add(Change(queue.address, "work_queue", have.name, queue.name, Action.DELETE,
                              Reason.DELETE_BECAUSE_DESTROY_MODE, observed_queue_form(queue), None, [], "destroy mode", True))
@@ -375,7 +377,7 @@ class _Builder:
         except ImportError:
             self.diags.warning(f"cannot check the deployments of {pool.address} against its new job variables",
                                "This poolform build lacks the template checks; review the deployments by hand.",
-                               address=pool.address)
+                               address=pool.address, range=pool.template_source or pool.source)
             return
 
         new_schema = _variables(pool.base_job_template) or {}
@@ -397,6 +399,33 @@ class _Builder:
                 range=pool.template_source or pool.source,
                 path=("base_job_template", "variables"),
             )
+
+
+def _check_targets_match(parsed: _Targets, desired: DesiredState, observed: ObservedState, known: set[str],
+                         diags: Diagnostics) -> None:
+    """A target that matches nothing is an error (a typo must not plan "No changes" and exit 0),
+    with the closest declared or observed address as a hint."""
+    addresses = [pool_address(p) for p in sorted(known)]
+    for state_pools in (desired.pools, observed.pools):
+        for name, pool in sorted(state_pools.items()):
+            addresses.extend(queue_address(name, q) for q in sorted(pool.queues))
+    for pool in sorted(parsed.pools):
+        if pool not in known:
+            diags.error(f"target work_pool.{pool} matches nothing",
+                        "No such pool is declared or on the server." + _closest(pool_address(pool), addresses),
+                        address=pool_address(pool))
+    for pool, queue in sorted(parsed.queues):
+        declared = desired.pools.get(pool)
+        seen = observed.pools.get(pool)
+        if not ((declared and queue in declared.queues) or (seen and queue in seen.queues)):
+            diags.error(f"target work_queue.{pool}.{queue} matches nothing",
+                        "No such queue is declared or on the server." + _closest(queue_address(pool, queue), addresses),
+                        address=queue_address(pool, queue))
+
+
+def _closest(address: str, addresses: Sequence[str]) -> str:
+    match = difflib.get_close_matches(address, list(dict.fromkeys(addresses)), n=1, cutoff=0.6)
+    return f' Did you mean "{match[0]}"?' if match else ""
 
 
 def _timestamp(now: datetime | None) -> str | None:
@@ -436,16 +465,7 @@ def make_plan(
             "The plan may be incomplete: only the targeted addresses (and the pools they need) are planned. "
             "Use --target for exceptional recovery, not for routine changes.",
         )
-        for pool in sorted(parsed.pools):
-            if pool not in known:
-                diags.warning(f"target work_pool.{pool} matches nothing", "No such pool is declared or on the server.",
-                              address=pool_address(pool))
-        for pool, queue in sorted(parsed.queues):
-            declared = desired.pools.get(pool)
-            seen = observed.pools.get(pool)
-            if not ((declared and queue in declared.queues) or (seen and queue in seen.queues)):
-                diags.warning(f"target work_queue.{pool}.{queue} matches nothing",
-                              "No such queue is declared or on the server.", address=queue_address(pool, queue))
+        _check_targets_match(parsed, desired, observed, known, diags)
     steps = builder.steps
     errored = diags.has_errors
     return Plan(

@@ -21,12 +21,16 @@ def paint(text: str, code: str, color: bool) -> str:
     return f"{code}{text}{RESET}" if color and text else text
 
 
-def render_diagnostic(diag: dict[str, Any], *, color: bool = False) -> str:
+def _where(diag: dict[str, Any]) -> str:
     rng = diag.get("range")
-    where = ""
-    if rng:
-        start = rng.get("start") or {}
-        where = f"{rng.get('filename', '?')}:{start.get('line', 1)}:{start.get('column', 1)}: "
+    if not rng:
+        return ""
+    start = rng.get("start") or {}
+    return f"{rng.get('filename', '?')}:{start.get('line', 1)}:{start.get('column', 1)}: "
+
+
+def render_diagnostic(diag: dict[str, Any], *, color: bool = False) -> str:
+    where = _where(diag)
     severity = str(diag.get("severity", "error"))
     label = paint(severity, BOLD + (RED if severity == "error" else YELLOW), color)
     text = f"{where}{label}: {diag.get('summary', '')}"
@@ -36,6 +40,14 @@ def render_diagnostic(diag: dict[str, Any], *, color: bool = False) -> str:
     if detail:
         text += "\n  " + detail.replace("\n", "\n  ")
     return text
+
+
+def summary_line(diag: dict[str, Any]) -> str:
+    """One line: ``file:line:col: summary [address]`` (no severity, no detail)."""
+    text = f"{_where(diag)}{diag.get('summary', '')}"
+    if diag.get("address"):
+        text += f" [{printable(str(diag['address']))}]"
+    return printable(text)
 
 
 def render_diagnostics(diags_json: Iterable[dict[str, Any]], *, color: bool = False) -> str:

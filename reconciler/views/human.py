@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.views.diagnostics import BOLD, GREEN, RED, YELLOW, paint, printable, render_diagnostic
+from reconciler.views.diagnostics import BOLD, GREEN, RED, YELLOW, paint, printable, render_diagnostic, summary_line
 
 _MISSING = object()
 
@@ -194,26 +194,48 @@ def unmanaged_lines(plan: dict[str, Any]) -> list[str]:
     return [f"  {printable(item['address'])}: {item.get('reason', '')}" for item in plan.get("unmanaged", [])]
 
 
+def render_warnings(warnings: list[dict[str, Any]], *, color: bool = False, compact: bool = False) -> list[str]:
+    """Warning blocks, or with ``compact`` one summary line each (terraform's -compact-warnings)."""
+    if not warnings:
+        return []
+    if not compact:
+        lines: list[str] = []
+        for diag in warnings:
+            lines.append(render_diagnostic(diag, color=color))
+            lines.append("")
+        return lines
+    noun = "warning" if len(warnings) == 1 else "warnings"
+    lines = [paint(f"{len(warnings)} {noun}:", BOLD + YELLOW, color)]
+    lines.extend("  - " + summary_line(diag) for diag in warnings)
+    lines.append("To see the full warning notes, run poolform without --compact-warnings.")
+    lines.append("")
+    return lines
+
+
 def render_human(
     plan: dict[str, Any],
     *,
     color: bool = False,
     automation: bool = False,
     apply_hint: str | None = None,
+    saved: bool = False,
+    compact_warnings: bool = False,
 ) -> str:
     """The whole human plan, ending with a newline.
 
-    ``apply_hint``: the saved plan file's name, used in the closing hint; no hint
-    at all when ``automation`` is set.
+    ``apply_hint``: the command that applies this plan (``saved``: it applies the saved
+    plan file, exactly), used in the closing hint; no hint at all when ``automation``
+    is set. ``compact_warnings``: warnings as one summary line each.
     """
     lines: list[str] = []
     diagnostics = plan.get("diagnostics", [])
     errors = [d for d in diagnostics if d.get("severity") == "error"]
     warnings = [d for d in diagnostics if d.get("severity") != "error"]
     if plan.get("errored") or errors:
-        for diag in errors + warnings:
+        for diag in errors:
             lines.append(render_diagnostic(diag, color=color))
             lines.append("")
+        lines.extend(render_warnings(warnings, color=color, compact=compact_warnings))
         lines.append("Planning failed; nothing will be applied. Fix the errors above and plan again.")
         return "\n".join(lines) + "\n"
 
@@ -249,17 +271,16 @@ def render_human(
         lines.append(f"Not managed by this configuration (left untouched): {len(unmanaged)}")
         lines.extend(unmanaged)
         lines.append("")
-    for diag in warnings:
-        lines.append(render_diagnostic(diag, color=color))
-        lines.append("")
+    lines.extend(render_warnings(warnings, color=color, compact=compact_warnings))
     if changes or plan.get("steps"):
         lines.append(paint(plan_line(plan), BOLD, color))
         if not automation:
             lines.append("")
-            if apply_hint:
-                lines.append(f'Run "poolform apply {apply_hint}" to apply exactly these changes.')
+            command = apply_hint or "poolform apply"
+            if saved:
+                lines.append(f'Run "{command}" to apply exactly these changes.')
             else:
-                lines.append('Run "poolform apply" to apply these changes.')
+                lines.append(f'Run "{command}" to apply these changes.')
     while lines and lines[-1] == "":
         lines.pop()
     return "\n".join(lines) + "\n"

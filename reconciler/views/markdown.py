@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from reconciler.views.human import action_of, plan_line, render_change, side_effect_lines, visible_changes
-from reconciler.views.diagnostics import printable, render_diagnostic
+from reconciler.views.diagnostics import printable, render_diagnostic, summary_line
 
 MARKER = "<!-- poolform-plan -->"
 _LIST_LIMIT = 100
@@ -42,8 +42,13 @@ def _diff_line(line: str) -> str:
     return mark + indent + line[len(indent) + len(symbol):]
 
 
-def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_chars: int = 65_000) -> str:
-    """A PR comment for ``plan``, at most ``max_chars`` characters long."""
+def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_chars: int = 65_000,
+                    compact_warnings: bool = False) -> str:
+    """A PR comment for ``plan``, at most ``max_chars`` characters long.
+
+    Each warning is one list item with the file:line that set the value; with
+    ``compact_warnings`` only its summary line (terraform's -compact-warnings).
+    """
     changes = visible_changes(plan)
     diagnostics = plan.get("diagnostics", [])
     errors = [d for d in diagnostics if d.get("severity") == "error"]
@@ -110,7 +115,8 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
         body.append("")
     if warnings:
         body.append("#### Warnings")
-        body.extend(_capped(["- " + _one_line(d) for d in warnings], _LIST_LIMIT, "warnings"))
+        items = [_compact_line(d) if compact_warnings else _one_line(d) for d in warnings]
+        body.extend(_capped(["- " + item for item in items], _LIST_LIMIT, "warnings"))
         body.append("")
 
     text = "\n".join(head + body)
@@ -120,6 +126,10 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
         note = "\n\n… truncated to fit a comment; see the job log for the full plan.\n"
         text = text[: max(0, max_chars - len(note))] + note
     return text if text.endswith("\n") else text + "\n"
+
+
+def _compact_line(diag: dict[str, Any]) -> str:
+    return summary_line(diag).replace("|", "\\|")
 
 
 def _one_line(diag: dict[str, Any]) -> str:

@@ -80,9 +80,9 @@ def test_nothing_to_apply_says_no_changes(ref_env):
 def test_automation_drops_hints(ref_env):
     cfg = ref_env.write("pools.yaml", CFG)
     out = assert_ok(ref_env.cli("plan", "-f", cfg))
-    assert 'Run "poolform apply"' in out
+    assert 'Run "poolform apply' in out
     out = assert_ok(ref_env.cli("plan", "-f", cfg, env={"POOLFORM_IN_AUTOMATION": "1"}))
-    assert 'Run "poolform apply"' not in out and "Plan: 2 to add" in out
+    assert 'Run "poolform apply' not in out and "Plan: 2 to add" in out
 
 
 def test_no_color_without_a_terminal(ref_env):
@@ -231,12 +231,13 @@ def test_client_factory_is_restored(ref_env):
     assert _common.CLIENT_FACTORY is None
 
 
-def test_render_warns_about_job_variables_the_server_would_refuse(ref_env):
+def test_render_refuses_job_variables_the_server_would_refuse(ref_env):
     cfg = ref_env.write("pools.yaml", TEMPLATED)
     result = ref_env.cli("render", "--pool", ref_env.name("tpl"), "-f", cfg, "--job-variables", '{"image": 5}')
-    out = assert_ok(result)
-    assert "Warning: the server would refuse these job variables" in out
-    assert json.loads(out[out.index("{"):])["image"] == 5
+    out = assert_ok(result, 1)
+    assert "Error: the job variables do not validate against the variables of work pool" in result.stderr
+    assert "the server would refuse them when a flow run is created" in result.stderr
+    assert "image" in result.stderr and result.stdout == ""
 
 
 def test_automation_never_prompts(ref_env):
@@ -246,14 +247,23 @@ def test_automation_never_prompts(ref_env):
 
 
 @pytest.mark.parametrize("fmt", [["--json"], ["--format", "markdown"]], ids=["json", "markdown"])
-def test_config_warnings_stay_off_machine_stdout(ref_env, fmt):
-    cfg = ref_env.write("pools.yaml", CFG)
+def test_config_warnings_are_part_of_machine_plans(ref_env, fmt):
+    cfg = ref_env.write("pools.yaml", CFG + "      q2: {priority: 3, concurrency_limit: 9}\n    concurrency_limit: 2\n")
     result = ref_env.cli("plan", "-f", cfg, "--var", "unused=1", *fmt)
     assert_ok(result)
-    assert "--var unused is not used" in result.stderr
-    assert "--var unused" not in result.stdout
+    assert "--var unused" not in result.stderr
     if fmt == ["--json"]:
-        assert json.loads(result.stdout)["summary"]["add"] == 2
+        doc = json.loads(result.stdout)
+        assert doc["summary"]["add"] == 3
+        by_summary = {d["summary"]: d for d in doc["diagnostics"]}
+        assert "--var unused is not used: no .tf file declares variable \"unused\"" in by_summary
+        limit = by_summary["queue concurrency_limit 9 is above the pool's 2"]
+        assert limit["severity"] == "warning" and limit["range"]["filename"] == cfg
+        assert limit["range"]["start"]["line"] == 9
+    else:
+        warnings = result.stdout.split("#### Warnings")[1]
+        assert "--var unused is not used" in warnings
+        assert f"{cfg}:9:" in warnings and "queue concurrency_limit 9 is above the pool's 2" in warnings
 
 
 def test_saved_plan_uses_its_own_api_url_when_none_is_given(socket_env):

@@ -32,7 +32,8 @@ def runner(monkeypatch):
 def test_show_human(runner, planfile) -> None:
     result = runner.invoke(show, [str(planfile)])
     assert result.exit_code == 0, result.output
-    assert result.output == render_human(mixed(), apply_hint=str(planfile))
+    assert result.output == render_human(mixed(), apply_hint=f"poolform apply {planfile}", saved=True)
+    assert result.output.rstrip().endswith(f'Run "poolform apply {planfile}" to apply exactly these changes.')
     assert "\x1b[" not in result.output
 
 

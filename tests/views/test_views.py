@@ -22,7 +22,8 @@ PLANS = {name: build() for name, build in SCENARIOS.items()}
     ("kind", "render"),
     [
         pytest.param("human.txt", lambda p: render_human(p), id="human"),
-        pytest.param("human-color.txt", lambda p: render_human(p, color=True, apply_hint="plan.json"), id="human-color"),
+        pytest.param("human-color.txt", lambda p: render_human(p, color=True, apply_hint="poolform apply plan.json", saved=True),
+                     id="human-color"),
         pytest.param("md", lambda p: render_markdown(p), id="markdown"),
         pytest.param("json", lambda p: render_json(p), id="json"),
     ],
@@ -39,7 +40,8 @@ def test_human_last_line_and_hint(name) -> None:
         s = plan["summary"]
         assert automated[-1] == f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
         assert render_human(plan).rstrip("\n").endswith('Run "poolform apply" to apply these changes.')
-        assert 'poolform apply plan.json' in render_human(plan, apply_hint="plan.json")
+        assert render_human(plan, apply_hint="poolform apply plan.json", saved=True).rstrip("\n").endswith(
+            'Run "poolform apply plan.json" to apply exactly these changes.')
     else:
         assert automated[0] == "No changes. Your work pools match the configuration."
         assert not any(line.startswith("Plan:") for line in automated)
