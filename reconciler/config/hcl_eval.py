@@ -3,18 +3,20 @@
 Owns: evaluating python-hcl2's lark parse tree (never ``eval``): literals,
 lists and maps, string templates (``${...}``, ``%{ if }``/``%{ for }``), heredocs,
 arithmetic/comparison/logic operators, conditionals, ``for`` expressions,
-indexing and attribute access, ``var.*``, ``local.*``, ``path.*``, references
-to declared resources' attributes, and a small function library (``jsonencode``,
-``jsondecode``, ``file``, ``templatefile`` and a few pure helpers). Anything
-else raises :class:`EvalError` carrying the line and column. The caller
-supplies lookups for variables, locals and resources; this module reads files
-only for ``file``/``templatefile``.
+indexing, attribute access and splats, ``var.*``, ``local.*``, ``path.*``, references
+to declared resources' attributes, Terraform's conversions (a numeric string in
+arithmetic, a conditional's results unified), ``try``/``can``, ``file``/``templatefile``
+and the pure functions of :mod:`reconciler.config.hcl_functions`. Anything else raises
+:class:`EvalError` carrying the line and column; an error marked ``static`` (a
+reference to something undeclared, a construct poolform cannot evaluate) is never
+swallowed by ``try``/``can``, as in Terraform. The caller supplies lookups for
+variables, locals and resources; this module reads files only for
+``file``/``templatefile``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,15 +24,38 @@ from typing import Any, Callable, Mapping
 
 from lark import Token, Tree
 
+from reconciler.config.hcl_functions import FUNCTIONS as PURE_FUNCTIONS
+from reconciler.config.hcl_functions import KNOWN_ONLY_AT_APPLY
+from reconciler.config.hcl_values import (
+    HclValueError,
+    SetValue,
+    arithmetic,
+    equal,
+    format_number,
+    is_number,
+    jsondecode,
+    jsonencode,
+    normal_number,
+    to_bool,
+    to_num,
+    type_name,
+    unify,
+)
+
 
 class EvalError(Exception):
-    """An expression that cannot be evaluated offline; ``line``/``column`` are 1-based (0 when unknown)."""
+    """An expression that cannot be evaluated offline; ``line``/``column`` are 1-based (0 when unknown).
 
-    def __init__(self, message: str, line: int = 0, column: int = 0, detail: str = "") -> None:
+    ``static``: the expression can never be evaluated (an undeclared name, something poolform does
+    not evaluate), so ``try``/``can`` must not hide it.
+    """
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, detail: str = "", static: bool = False) -> None:
         super().__init__(message)
         self.line = line
         self.column = column
         self.detail = detail
+        self.static = static
 
 
 def position(node: Any) -> tuple[int, int]:
@@ -50,6 +75,12 @@ def position(node: Any) -> tuple[int, int]:
 def fail(node: Any, message: str, detail: str = "") -> EvalError:
     line, column = position(node)
     return EvalError(message, line, column, detail)
+
+
+def unsupported(node: Any, message: str, detail: str = "") -> EvalError:
+    """An error that ``try``/``can`` never hide: the expression can never be evaluated here."""
+    line, column = position(node)
+    return EvalError(message, line, column, detail, static=True)
 
 
 def _children(node: Tree) -> list[Any]:
@@ -104,32 +135,14 @@ def _unescape(text: str, node: Any) -> str:
     return "".join(out)
 
 
-def type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def to_string(value: Any, node: Any) -> str:
     """HCL's conversion of a value into a template/string."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+    if is_number(value):
+        return format_number(value)
     if value is None:
         raise fail(node, "a null value cannot be used in a string template")
     raise fail(node, f"cannot use a {type_name(value)} value in a string template",
@@ -389,11 +402,9 @@ def _heredoc(node: Tree, ctx: Context) -> Any:
 # --------------------------------------------------------------------------- expressions
 
 def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        value = float(text)
-        return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
+    from decimal import Decimal
+
+    return normal_number(Decimal(text))
 
 
 def _traversal(node: Tree) -> tuple[Any, list[tuple[str, Any, Any]]]:
@@ -428,13 +439,6 @@ def _root_name(node: Any) -> str | None:
     return None
 
 
-def _toset(values: list[Any], node: Any) -> list[Any]:
-    """A set as Terraform orders one: strings sorted, duplicates dropped (other element types are refused)."""
-    if not all(isinstance(v, str) for v in values):
-        raise fail(node, "toset is supported for strings only")
-    return sorted(set(values))
-
-
 def _step(value: Any, key: Any, node: Any) -> Any:
     if isinstance(value, dict):
         if not isinstance(key, str):
@@ -443,6 +447,9 @@ def _step(value: Any, key: Any, node: Any) -> Any:
             raise fail(node, f"this object has no attribute or key {key!r}",
                        f"Known keys: {', '.join(sorted(map(str, value))) or '(none)'}.")
         return value[key]
+    if isinstance(value, SetValue):
+        raise fail(node, "a set cannot be indexed (its elements have no position)",
+                   "Convert it with tolist(...), or use for_each over it.")
     if isinstance(value, list):
         if isinstance(key, str) and key.lstrip("-").isdigit():
             key = int(key)
@@ -501,29 +508,84 @@ def evaluate(node: Any, ctx: Context) -> Any:
     if kind == "function_call":
         return _call(node, ctx)
     if kind == "conditional":
-        condition, then_node, else_node = _children(node)
-        test = evaluate(condition, ctx)
-        if not isinstance(test, bool):
-            raise fail(condition, f"the condition must be a bool, not {type_name(test)}")
-        return evaluate(then_node if test else else_node, ctx)
+        return _conditional(node, ctx)
     if kind == "binary_op":
         return _binary(node, ctx)
     if kind == "unary_op":
         operator = str(node.children[0])
         operand = evaluate(_children(node)[0], ctx)
-        if operator == "!":
-            if not isinstance(operand, bool):
-                raise fail(node, f"! needs a bool, not {type_name(operand)}")
-            return not operand
-        if not isinstance(operand, (int, float)) or isinstance(operand, bool):
-            raise fail(node, f"- needs a number, not {type_name(operand)}")
-        return -operand
+        try:
+            if operator == "!":
+                return not to_bool(operand, "the operand of !")
+            return arithmetic("-", 0, to_num(operand, "the operand of -"))
+        except HclValueError as exc:
+            raise fail(node, str(exc)) from None
     if kind in ("for_tuple_expr", "for_object_expr"):
         return _for_expression(node, ctx)
     if kind in ("attr_splat_expr_term", "full_splat_expr_term"):
-        raise fail(node, "splat expressions ([*], .*) are not supported offline",
-                   "Write the list out, or use a for expression.")
-    raise fail(node, f"unsupported expression ({kind.replace('_', ' ')})")
+        return _splat(node, ctx)
+    raise unsupported(node, f"unsupported expression ({kind.replace('_', ' ')})")
+
+
+def _conditional(node: Tree, ctx: Context) -> Any:
+    """``c ? a : b``; like Terraform, a string result and a number or bool result unify to string."""
+    condition, then_node, else_node = _children(node)
+    test = evaluate(condition, ctx)
+    try:
+        test = to_bool(test, "the condition")
+    except HclValueError as exc:
+        raise fail(condition, str(exc)) from None
+    chosen, other = (then_node, else_node) if test else (else_node, then_node)
+    value = evaluate(chosen, ctx)
+    try:
+        other_value = evaluate(other, ctx)
+    except EvalError as exc:
+        if exc.static:
+            raise  # Terraform checks both results: an undeclared name is an error on either side
+        return value
+    if value is None or isinstance(value, (list, dict)):
+        return value
+    if other_value is None or type_name(other_value) == type_name(value) or isinstance(other_value, (list, dict)):
+        return value
+    try:
+        return unify([value, other_value], "the results of a conditional")[0]
+    except HclValueError as exc:
+        raise fail(node, str(exc)) from None
+
+
+def _splat(node: Tree, ctx: Context) -> Any:
+    """``x[*].a`` and ``x.*.a``: the traversal after the splat applied to each element (a non-list
+    value is a list of one, null a list of none)."""
+    base, splat = _children(node)
+    collection = evaluate(base, ctx)
+    if collection is None:
+        return []
+    items = collection if isinstance(collection, list) else [collection]
+    steps = [c for c in _children(splat)]
+    each = steps
+    rest: list[Any] = []
+    if node.data == "attr_splat_expr_term":
+        cut = next((i for i, s in enumerate(steps) if s.data != "get_attr"), len(steps))
+        each, rest = steps[:cut], steps[cut:]
+    out = []
+    for item in items:
+        for step in each:
+            item = _apply_step(item, step, ctx)
+        out.append(item)
+    result: Any = out
+    for step in rest:
+        result = _apply_step(result, step, ctx)
+    return result
+
+
+def _apply_step(value: Any, step: Tree, ctx: Context) -> Any:
+    if step.data == "get_attr":
+        return _step(value, str(_children(step)[0].children[0]), step)
+    inner = _children(step)[0]
+    if inner.data == "short_index":
+        token = next(t for t in inner.children if isinstance(t, Token) and t.type == "INT_LITERAL")
+        return _step(value, int(token), inner)
+    return _step(value, evaluate(_children(inner)[0], ctx), inner)
 
 
 def _object_key(node: Tree, ctx: Context) -> str:
@@ -569,46 +631,36 @@ def _binary(node: Tree, ctx: Context) -> Any:
     operator = str(operator_node.children[0])
     right_node = [c for c in _children(term) if c.data != "binary_operator"][0]
     if operator in ("&&", "||"):
-        left = evaluate(left_node, ctx)
-        if not isinstance(left, bool):
-            raise fail(left_node, f"{operator} needs bools, not {type_name(left)}")
+        left = _operand(evaluate(left_node, ctx), to_bool, operator, left_node)
         if (operator == "&&" and not left) or (operator == "||" and left):
             return left
-        right = evaluate(right_node, ctx)
-        if not isinstance(right, bool):
-            raise fail(right_node, f"{operator} needs bools, not {type_name(right)}")
-        return right
+        return _operand(evaluate(right_node, ctx), to_bool, operator, right_node)
     left = evaluate(left_node, ctx)
     right = evaluate(right_node, ctx)
     if operator == "==":
-        return _equal(left, right)
+        return equal(left, right)
     if operator == "!=":
-        return not _equal(left, right)
-    for value, side in ((left, left_node), (right, right_node)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise fail(side, f"{operator} needs numbers, not {type_name(value)}")
+        return not equal(left, right)
+    left = _operand(left, to_num, operator, left_node)
+    right = _operand(right, to_num, operator, right_node)
     if operator in _COMPARE:
-        return _COMPARE[operator](left, right)
-    if operator == "+":
-        return left + right
-    if operator == "-":
-        return left - right
-    if operator == "*":
-        return left * right
-    if operator in ("/", "%"):
-        if right == 0:
-            raise fail(right_node, "division by zero")
-        if operator == "%":
-            return left % right
-        result = left / right
-        return int(result) if result.is_integer() else result
-    raise fail(node, f"unsupported operator {operator}")
+        from reconciler.config.hcl_values import decimal_of
+
+        return _COMPARE[operator](decimal_of(left), decimal_of(right))
+    try:
+        return arithmetic(operator, left, right)
+    except HclValueError as exc:
+        raise fail(right_node if "zero" in str(exc) else node, str(exc)) from None
 
 
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return bool(a == b)
+def _operand(value: Any, convert: Callable[[Any, str], Any], operator: str, node: Any) -> Any:
+    """An operand converted as Terraform converts it (``"5" + 1`` is 6); a clear error otherwise."""
+    try:
+        return convert(value, f"the operand of {operator}")
+    except HclValueError:
+        wanted = "bools" if convert is to_bool else "numbers"
+        raise fail(node, f"{operator} needs {wanted}, not {type_name(value)}"
+                   + (f" ({json.dumps(value, ensure_ascii=False)})" if isinstance(value, str) else "")) from None
 
 
 def _for_expression(node: Tree, ctx: Context) -> Any:
@@ -660,22 +712,10 @@ def _read(path: Any, ctx: Context, node: Any) -> str:
                    "use \"${path.module}/...\" for files next to the .tf file.") from None
 
 
-def _jsonencode(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-
-
 def _need(value: Any, kinds: Any, what: str, node: Any) -> Any:
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,))):
         raise fail(node, f"{what}, not {type_name(value)}")
     return value
-
-
-def _fn_jsondecode(args: list[Any], ctx: Context, node: Any) -> Any:
-    text = _need(args[0], str, "jsondecode needs a string", node)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(node, f"jsondecode: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
 
 
 def _fn_templatefile(args: list[Any], ctx: Context, node: Any) -> Any:
@@ -692,102 +732,25 @@ def _no_references(name: str, attrs: list[str], node: Any) -> tuple[Any, int]:
     raise fail(node, f"{name!r} is not a template variable", "Pass it in templatefile's variables map.")
 
 
-def _fn_lookup(args: list[Any], ctx: Context, node: Any) -> Any:
-    mapping = _need(args[0], dict, "lookup needs a map", node)
-    if args[1] in mapping:
-        return mapping[args[1]]
-    if len(args) > 2:
-        return args[2]
-    raise fail(node, f"lookup: no key {args[1]!r} and no default")
+def _fn_jsondecode(args: list[Any], ctx: Context, node: Any) -> Any:
+    text = _need(args[0], str, "jsondecode needs a string", node)
+    return jsondecode(text)
 
 
-def _fn_coalesce(args: list[Any], ctx: Context, node: Any) -> Any:
-    for value in args:
-        if value is not None and value != "":
-            return value
-    raise fail(node, "coalesce: every argument is null or empty")
+def _functions() -> dict[str, tuple[int, int, Callable[[list[Any], Context, Any], Any]]]:
+    table: dict[str, tuple[int, int, Callable[[list[Any], Context, Any], Any]]] = {
+        name: (low, high, (lambda f: lambda a, c, n: f(a))(fn)) for name, (low, high, fn) in PURE_FUNCTIONS.items()}
+    table.update({
+        "jsondecode": (1, 1, _fn_jsondecode),
+        "file": (1, 1, lambda a, c, n: _read(a[0], c, n)),
+        "templatefile": (2, 2, _fn_templatefile),
+    })
+    return table
 
 
-def _fn_merge(args: list[Any], ctx: Context, node: Any) -> Any:
-    out: dict[str, Any] = {}
-    for value in args:
-        if value is None:
-            continue
-        out.update(_need(value, dict, "merge needs maps", node))
-    return out
-
-
-def _fn_concat(args: list[Any], ctx: Context, node: Any) -> Any:
-    out: list[Any] = []
-    for value in args:
-        out.extend(_need(value, list, "concat needs lists", node))
-    return out
-
-
-def _fn_tonumber(args: list[Any], ctx: Context, node: Any) -> Any:
-    value = args[0]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return _number(value)
-        except ValueError:
-            pass
-    raise fail(node, f"tonumber: cannot convert {value!r} to a number")
-
-
-def _fn_tobool(args: list[Any], ctx: Context, node: Any) -> Any:
-    value = args[0]
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise fail(node, f"tobool: cannot convert {value!r} to a bool")
-
-
-def _fn_length(args: list[Any], ctx: Context, node: Any) -> Any:
-    return len(_need(args[0], (str, list, dict), "length needs a string, list or map", node))
-
-
-def _fn_replace(args: list[Any], ctx: Context, node: Any) -> Any:
-    text, search, repl = (_need(a, str, "replace needs strings", node) for a in args[:3])
-    if len(search) > 1 and search.startswith("/") and search.endswith("/"):
-        raise fail(node, "replace with a regular expression is not supported offline")
-    return text.replace(search, repl)
-
-
-FUNCTIONS: dict[str, tuple[int, int, Callable[[list[Any], Context, Any], Any]]] = {
-    "jsonencode": (1, 1, lambda a, c, n: _jsonencode(a[0])),
-    "jsondecode": (1, 1, _fn_jsondecode),
-    "file": (1, 1, lambda a, c, n: _read(a[0], c, n)),
-    "templatefile": (2, 2, _fn_templatefile),
-    "merge": (0, 99, _fn_merge),
-    "concat": (0, 99, _fn_concat),
-    "lookup": (2, 3, _fn_lookup),
-    "coalesce": (1, 99, _fn_coalesce),
-    "tostring": (1, 1, lambda a, c, n: None if a[0] is None else to_string(a[0], n)),
-    "tonumber": (1, 1, _fn_tonumber),
-    "tobool": (1, 1, _fn_tobool),
-    "tolist": (1, 1, lambda a, c, n: list(_need(a[0], list, "tolist needs a list", n))),
-    "toset": (1, 1, lambda a, c, n: _toset(_need(a[0], list, "toset needs a list", n), n)),
-    "tomap": (1, 1, lambda a, c, n: dict(_need(a[0], dict, "tomap needs a map", n))),
-    "length": (1, 1, _fn_length),
-    "lower": (1, 1, lambda a, c, n: _need(a[0], str, "lower needs a string", n).lower()),
-    "upper": (1, 1, lambda a, c, n: _need(a[0], str, "upper needs a string", n).upper()),
-    "trimspace": (1, 1, lambda a, c, n: _need(a[0], str, "trimspace needs a string", n).strip()),
-    "join": (2, 2, lambda a, c, n: _need(a[0], str, "join needs a separator string", n).join(
-        to_string(x, n) for x in _need(a[1], list, "join needs a list", n))),
-    "split": (2, 2, lambda a, c, n: _need(a[1], str, "split needs a string", n).split(_need(a[0], str, "split needs a separator", n))),
-    "replace": (3, 3, _fn_replace),
-    "keys": (1, 1, lambda a, c, n: sorted(_need(a[0], dict, "keys needs a map", n))),
-    "values": (1, 1, lambda a, c, n: [v for _, v in sorted(_need(a[0], dict, "values needs a map", n).items())]),
-    "contains": (2, 2, lambda a, c, n: any(_equal(x, a[1]) for x in _need(a[0], list, "contains needs a list", n))),
-    "min": (1, 99, lambda a, c, n: min(a)),
-    "max": (1, 99, lambda a, c, n: max(a)),
-    "abs": (1, 1, lambda a, c, n: abs(_need(a[0], (int, float), "abs needs a number", n))),
-    "floor": (1, 1, lambda a, c, n: math.floor(_need(a[0], (int, float), "floor needs a number", n))),
-    "ceil": (1, 1, lambda a, c, n: math.ceil(_need(a[0], (int, float), "ceil needs a number", n))),
-}
+FUNCTIONS = _functions()
+SPECIAL_FORMS = ("try", "can")
+"""Functions that take their arguments unevaluated."""
 
 
 def _call(node: Tree, ctx: Context) -> Any:
@@ -796,22 +759,59 @@ def _call(node: Tree, ctx: Context) -> Any:
     name = "::".join(names)
     arguments = next((c for c in kids if c.data == "arguments"), None)
     arg_nodes = _children(arguments) if arguments is not None else []
-    if arguments is not None and any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in arguments.children):
-        raise fail(node, "argument expansion (...) is not supported offline")
+    expand = arguments is not None and any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in arguments.children)
+    if name in SPECIAL_FORMS:
+        return _try_or_can(name, node, arg_nodes, ctx)
+    if name in KNOWN_ONLY_AT_APPLY:
+        raise unsupported(node, f"{name}() is known only during apply",
+                          "poolform plans from values known before apply, and this one changes on every run. "
+                          "Write the value, or pass it with --var.")
     if name not in FUNCTIONS:
-        raise fail(node, f"function {name}() is not supported offline",
-                   "Supported functions: " + ", ".join(sorted(FUNCTIONS)) + ".")
+        detail = "Supported functions: " + ", ".join(sorted([*FUNCTIONS, *SPECIAL_FORMS])) + "."
+        if "::" in name:
+            detail = "Provider-defined functions need their provider; poolform evaluates built-in functions only. " + detail
+        raise unsupported(node, f"function {name}() is not supported offline", detail)
     low, high, implementation = FUNCTIONS[name]
-    if not low <= len(arg_nodes) <= high:
-        expected = str(low) if low == high else f"{low} to {high}"
-        raise fail(node, f"{name}() takes {expected} argument(s), got {len(arg_nodes)}")
     args = [evaluate(arg, ctx) for arg in arg_nodes]
+    if expand:
+        if not args or not isinstance(args[-1], list):
+            raise fail(arg_nodes[-1] if arg_nodes else node, "the argument before ... must be a list")
+        args = args[:-1] + args[-1]
+    if not low <= len(args) <= high:
+        expected = str(low) if low == high else (f"at least {low}" if high >= 255 else f"{low} to {high}")
+        raise unsupported(node, f"{name}() takes {expected} argument(s), got {len(args)}")
     try:
         return implementation(args, ctx, node)
     except EvalError:
         raise
-    except (TypeError, ValueError) as exc:
+    except HclValueError as exc:
         raise fail(node, f"{name}(): {exc}") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise fail(node, f"{name}(): {exc}") from None
+
+
+def _try_or_can(name: str, node: Tree, arg_nodes: list[Any], ctx: Context) -> Any:
+    """``try(a, b, ...)``: the first argument that evaluates without error; ``can(a)``: whether it does.
+    Static errors (undeclared names, constructs poolform cannot evaluate) are never hidden."""
+    if name == "can" and len(arg_nodes) != 1:
+        raise unsupported(node, f"can() takes 1 argument, got {len(arg_nodes)}")
+    if name == "try" and not arg_nodes:
+        raise unsupported(node, "try() needs at least one argument")
+    last: EvalError | None = None
+    for arg in arg_nodes:
+        try:
+            value = evaluate(arg, ctx)
+        except EvalError as exc:
+            if exc.static:
+                raise
+            last = exc
+            continue
+        return True if name == "can" else value
+    if name == "can":
+        return False
+    assert last is not None
+    raise fail(node, "try(): no argument could be evaluated without an error",
+               f"The last one failed with: {last}") from None
 
 
 def parse_value_text(text: str, ctx: Context) -> Any:

@@ -32,6 +32,7 @@ from reconciler.config.hcl_eval import (
     parse_value_text,
     position,
     to_string,
+    unsupported,
 )
 from reconciler.config.files import did_you_mean, read_text
 from reconciler.config.source import RawDoc
@@ -225,7 +226,7 @@ class _Module:
         if key in self.memo:
             value = self.memo[key]
             if value is _IN_PROGRESS:
-                raise fail(node, f"{'.'.join(key)} refers to itself")
+                raise unsupported(node, f"{'.'.join(key)} refers to itself")
             if isinstance(value, EvalError):
                 raise value
             return value
@@ -243,15 +244,15 @@ class _Module:
     def reference(self, root: str, attrs: list[str], node: Any) -> tuple[Any, int]:
         if root == "var":
             if not attrs:
-                raise fail(node, "var must be followed by a variable name (var.NAME)")
+                raise unsupported(node, "var must be followed by a variable name (var.NAME)")
             return self.variable(attrs[0], node), 1
         if root == "local":
             if not attrs:
-                raise fail(node, "local must be followed by a name (local.NAME)")
+                raise unsupported(node, "local must be followed by a name (local.NAME)")
             name = attrs[0]
             if name not in self.locals:
 
-                raise fail(node, f"no local value named {name!r}", did_you_mean(name, list(self.locals)).strip())
+                raise unsupported(node, f"no local value named {name!r}", did_you_mean(name, list(self.locals)).strip())
             filename, expr = self.locals[name]
             return self._guard(("local", name), filename, node, lambda: evaluate(expr, self.context())), 1
         if root == "path":
@@ -259,41 +260,41 @@ class _Module:
                 return self.directory, 1
             if attrs and attrs[0] == "cwd":
                 return os.getcwd(), 1
-            raise fail(node, "only path.module, path.root and path.cwd are supported")
+            raise unsupported(node, "only path.module, path.root and path.cwd are supported")
         if root in (POOL_RESOURCE, QUEUE_RESOURCE):
             blocks = self.pools if root == POOL_RESOURCE else self.queues
             if attrs and attrs[0] in blocks and self.repeated(blocks[attrs[0]]) is not None:
                 if len(attrs) > 1:
-                    raise fail(node, f"{root}.{attrs[0]} has {self.repeated(blocks[attrs[0]])}: "
+                    raise unsupported(node, f"{root}.{attrs[0]} has {self.repeated(blocks[attrs[0]])}: "
                                f"pick an instance, as in {root}.{attrs[0]}[KEY].{attrs[1]}")
                 return self._instance_objects(root, attrs[0], node), 1
             if len(attrs) < 2:
-                raise fail(node, f"write {root}.<label>.<attribute>")
+                raise unsupported(node, f"write {root}.<label>.<attribute>")
             label, attribute = attrs[0], attrs[1]
             if label not in blocks:
 
-                raise fail(node, f"no resource {root}.{label} is declared", did_you_mean(label, list(blocks)).strip())
+                raise unsupported(node, f"no resource {root}.{label} is declared", did_you_mean(label, list(blocks)).strip())
             if attribute in COMPUTED_ATTRIBUTES:
-                raise fail(node, f"{root}.{label}.{attribute} is known only after apply",
+                raise unsupported(node, f"{root}.{label}.{attribute} is known only after apply",
                            "poolform plans offline from names: refer to .name instead.")
             return self.resource_attribute(root, label, attribute, node), 2
         if root in ("each", "count"):
             meta = "for_each" if root == "each" else "count"
-            raise fail(node, f"{root}.{attrs[0] if attrs else '…'} is available only in a resource that sets {meta}")
+            raise unsupported(node, f"{root}.{attrs[0] if attrs else '…'} is available only in a resource that sets {meta}")
         shown = ".".join([root] + attrs[:2])
         if root == "data" and attrs[:1] == ["prefect_worker_metadata"]:
-            raise fail(node, f"reference to {shown} is not supported offline",
+            raise unsupported(node, f"reference to {shown} is not supported offline",
                        "Worker metadata comes from the server. Save the template once "
                        "(prefect work-pool get-default-base-job-template --type TYPE > TYPE.json) "
                        "and use file(\"${path.module}/TYPE.json\").")
-        raise fail(node, f"reference to {shown} is not supported offline",
+        raise unsupported(node, f"reference to {shown} is not supported offline",
                    "Supported: var.*, local.*, path.module, prefect_work_pool.<label>.<attribute>, "
                    "prefect_work_queue.<label>.<attribute>.")
 
     def variable(self, name: str, node: Any) -> Any:
         if name not in self.variables:
 
-            raise fail(node, f"no variable named {name!r} is declared",
+            raise unsupported(node, f"no variable named {name!r} is declared",
                        (did_you_mean(name, list(self.variables)).strip() + " ").lstrip()
                        + f"Declare it with a variable \"{name}\" block.")
         block = self.variables[name]
@@ -318,7 +319,7 @@ class _Module:
                 return self._convert_input(self.env[env_name], type_name, env_name, block)
             if "default" in block.attributes:
                 return evaluate(block.attributes["default"], Context(_no_refs, "."))
-            raise fail(block.node, f"variable {name!r} has no value",
+            raise unsupported(block.node, f"variable {name!r} has no value",
                        f"Give it a default, pass --var {name}=VALUE, or set TF_VAR_{name}.")
 
         return self._guard(("var", name), block.filename, node, compute)
@@ -330,17 +331,17 @@ class _Module:
             try:
                 return json.loads(raw) if raw.strip() and raw.strip()[0] in "-0123456789" else float("x")
             except ValueError:
-                raise fail(block.node, f"{origin}={raw!r} is not a number") from None
+                raise unsupported(block.node, f"{origin}={raw!r} is not a number") from None
         if type_name == "bool":
             if raw in ("true", "false"):
                 return raw == "true"
-            raise fail(block.node, f"{origin}={raw!r} is not a bool (true or false)")
+            raise unsupported(block.node, f"{origin}={raw!r} is not a bool (true or false)")
         try:
             return parse_value_text(raw, Context(_no_refs, "."))
         except EvalError as exc:
-            raise fail(block.node, f"{origin}: cannot read {raw!r} as a {type_name}: {exc}") from None
+            raise unsupported(block.node, f"{origin}: cannot read {raw!r} as a {type_name}: {exc}") from None
         except Exception:
-            raise fail(block.node, f"{origin}: cannot read {raw!r} as a {type_name}") from None
+            raise unsupported(block.node, f"{origin}: cannot read {raw!r} as a {type_name}") from None
 
     def resource_attribute(self, kind: str, label: str, attribute: str, node: Any, instance: Any = None) -> Any:
         blocks = self.pools if kind == POOL_RESOURCE else self.queues
@@ -349,7 +350,7 @@ class _Module:
         if expr is None:
             known = POOL_ATTRIBUTES if kind == POOL_RESOURCE else QUEUE_ATTRIBUTES
             if attribute not in known:
-                raise fail(node, f"{kind} has no attribute {attribute!r}")
+                raise unsupported(node, f"{kind} has no attribute {attribute!r}")
             if attribute == "type":
                 return "prefect-agent"
             return None

@@ -55,6 +55,15 @@ EXPRESSIONS = {
                                     {"prelude": 'resource "prefect_work_pool" "other" {\n  name = "o"\n  type = "docker"\n}\n'},
                                     "o/docker"),
     "null_description_is_absent": ('null', {}, None),
+    "splat": ('join(",", local.l[*].a)', {"prelude": 'locals { l = [{ a = "x" }, { a = "y" }] }\n'}, "x,y"),
+    "attribute_splat": ('join(",", local.l.*.a)', {"prelude": 'locals { l = [{ a = "x" }] }\n'}, "x"),
+    "splat_of_one_value": ('join(",", local.l[*])', {"prelude": 'locals { l = "one" }\n'}, "one"),
+    "try_falls_back_on_dynamic_errors": ('try(local.m.missing, "fallback")', {"prelude": 'locals { m = {} }\n'}, "fallback"),
+    "format_and_try": ('format("%s-%03d", try(tonumber("x"), "n"), 7)', {}, "n-007"),
+    "argument_expansion": ('format("%s-%s", local.l...)', {"prelude": 'locals { l = ["a", "b"] }\n'}, "a-b"),
+    "conditional_unifies_to_string": ('true ? 1 : "a"', {}, "1"),
+    "numeric_string_arithmetic": ('"${"5" + 1}"', {}, "6"),
+    "exact_decimal_sum": ('"${0.1 + 0.2}"', {}, "0.3"),
 }
 
 
@@ -66,11 +75,13 @@ def test_expression_evaluation(tree, expr, options, expected):
 
 
 ERRORS = {
-    "unsupported_function": ('upper(timestamp())', {}, "m/main.tf:4:23 error function timestamp() is not supported offline"),
+    "unsupported_function": ('upper(nope())', {}, "m/main.tf:4:23 error function nope() is not supported offline"),
+    "known_only_at_apply": ('upper(timestamp())', {}, "m/main.tf:4:23 error timestamp() is known only during apply"),
+    "try_does_not_hide_unsupported": ('try(nope(), "x")', {}, "m/main.tf:4:21 error function nope() is not supported offline"),
+    "try_does_not_hide_undeclared": ('try(var.nope, "x")', {}, "m/main.tf:4:21 error no variable named 'nope' is declared"),
     "unsupported_reference": ('data.prefect_x.y.name', {}, "m/main.tf:4:17 error reference to data.prefect_x.y is not supported offline"),
     "worker_metadata_data_source": ('data.prefect_worker_metadata.d.base_job_configs.kubernetes', {},
                                     "m/main.tf:4:17 error reference to data.prefect_worker_metadata.d is not supported offline"),
-    "splat": ('local.l[*].a', {"prelude": 'locals { l = [] }\n'}, "m/main.tf:5:17 error splat expressions ([*], .*) are not supported offline"),
     "unknown_variable": ('var.nope', {}, "m/main.tf:4:17 error no variable named 'nope' is declared"),
     "variable_without_value": ('var.env', {"prelude": 'variable "env" {}\n'}, "m/main.tf:1:1 error variable 'env' has no value"),
     "bad_number_var": ('"${var.n}"', {"prelude": 'variable "n" { type = number }\n', "variables": {"n": "ten"}},
