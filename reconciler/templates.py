@@ -1,12 +1,13 @@
-"""Base job template rules (prefect-api.md §5), the one copy shared by config
-validation, the planner, ``poolform render`` and the Terraform provider.
+"""Base job template rules (prefect-api.md §5) for config validation, the planner,
+``poolform render`` and the Terraform provider.
 
-Owns: placeholder syntax, the server's structure/placeholder/schema/default
-checks (:func:`check_template`), job-variable validation against a pool's
-``variables`` (:func:`validate_job_variables`), the worker's rendering of a
-job configuration (:func:`render_job_configuration`) and bundled default
-templates (:func:`default_template`). Pure: no I/O except reading bundled
-package data; nothing here prints.
+Owns: the reconciler's diagnostics for a template (:func:`check_template`: every problem
+Prefect's server would refuse, with paths and advice, plus lint warnings), job-variable
+validation against a pool's ``variables`` (:func:`validate_job_variables`), the worker's
+rendering of a job configuration (:func:`render_job_configuration`) and bundled default
+templates (:func:`default_template`). What the server accepts or refuses is decided in
+:mod:`reconciler.template_rules`, the module the reference server shares; this one only words
+it for people. Pure: no I/O except reading bundled package data; nothing here prints.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-PLACEHOLDER_RE = re.compile(r"{{\s*([\w\.\-\[\]$]+)\s*}}")
+from reconciler import template_rules as rules
+from reconciler.template_rules import PLACEHOLDER_RE, template_defaults
+
+__all__ = [
+    "PLACEHOLDER_RE", "TemplateProblem", "check_template", "find_placeholders", "unresolved_placeholders",
+    "template_defaults", "validate_job_variables", "render_job_configuration", "default_template",
+]
 
 _BLOCK_PREFIX = "prefect.blocks."
 _VARIABLE_PREFIX = "prefect.variables."
 
-_STRUCTURE_MESSAGE = "The `base_job_template` must contain both a `job_configuration` key and a `variables` key."
+_STRUCTURE_MESSAGE = rules.STRUCTURE_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -51,23 +58,11 @@ def _walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tupl
             yield from _walk_strings(item, path + (index,))
 
 
-def _placeholder_sites(job_configuration: Mapping[str, Any]) -> dict[str, tuple[str | int, ...]]:
-    """Placeholder name -> path of its first occurrence (as the server scans: each top-level value)."""
-    found: dict[str, tuple[str | int, ...]] = {}
-    for key, value in job_configuration.items():
-        for path, text in _walk_strings(value, (key,)):
-            if "{{" not in text:
-                continue
-            for name in PLACEHOLDER_RE.findall(text):
-                found.setdefault(name, path)
-    return found
-
-
 def find_placeholders(job_configuration: Mapping[str, Any]) -> set[str]:
-    """Every ``{{ name }}`` used in a job configuration, by whole name."""
+    """Every ``{{ name }}`` the server finds in a job configuration, by whole name."""
     if not isinstance(job_configuration, Mapping):
         return set()
-    return set(_placeholder_sites(job_configuration))
+    return rules.placeholder_names(job_configuration)
 
 
 def unresolved_placeholders(value: Any) -> set[str]:
@@ -95,17 +90,10 @@ def _undeclared_advice(name: str, properties: Mapping[str, Any]) -> str:
     return f"Add a property named {name!r} to variables.properties, or remove the placeholder."
 
 
-@functools.lru_cache(maxsize=1)
-def _meta_validator() -> Any:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
-
-
 def _schema_problems(variables: dict[str, Any]) -> list[TemplateProblem]:
     problems = []
     seen: set[tuple[Any, ...]] = set()
-    for error in sorted(_meta_validator().iter_errors(variables), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(rules.schema_errors(variables), key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(error.absolute_path)
         if path in seen:
             continue
@@ -120,23 +108,23 @@ def _schema_problems(variables: dict[str, Any]) -> list[TemplateProblem]:
     return problems
 
 
-def _default_problems(variables: dict[str, Any], properties: Mapping[str, Any]) -> list[TemplateProblem]:
-    from jsonschema import Draft202012Validator
-
-    defaults = {name: prop["default"] for name, prop in properties.items()
-                if isinstance(prop, dict) and "default" in prop}
-    if not defaults:
-        return []
-    schema = {k: v for k, v in variables.items() if k != "required"}
+def _default_problems(template: dict[str, Any]) -> list[TemplateProblem]:
+    try:
+        errors = rules.defaults_errors(template)
+    except Exception as exc:  # a $ref that resolves nowhere
+        return [TemplateProblem(("variables",), f"variables cannot be used to check the defaults: {exc}",
+                                "Prefect refuses the pool on create. Make every $ref point inside the schema.")]
     problems = []
-    for error in Draft202012Validator(schema).iter_errors(defaults):
-        if not error.absolute_path:
-            continue
-        name = error.absolute_path[0]
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        if error.absolute_path:
+            name = error.absolute_path[0]
+            path: tuple[str | int, ...] = ("variables", "properties", name, "default")
+            summary = f"the default of variable {name!r} does not match its schema: {error.message}"
+        else:
+            path, summary = ("variables",), f"the defaults do not match the variables schema: {error.message}"
         problems.append(TemplateProblem(
-            ("variables", "properties", name, "default"),
-            f"the default of variable {name!r} does not match its schema: {error.message}",
-            f"Prefect refuses the pool on create with \"Validation failed for field '{name}'\". "
+            path, summary,
+            f"Prefect refuses the pool on create with \"{rules.field_message(error)}\". "
             "Change the default or the property's schema.",
         ))
     return problems
@@ -188,13 +176,15 @@ def _check_template(template: Any) -> list[TemplateProblem]:
         problems.append(TemplateProblem(("variables",), "variables must be a JSON Schema object",
                                         'Write {type: object, properties: {...}}.'))
         return problems
-    properties = variables.get("properties", {})
+    properties = variables.get("properties")
+    if properties is None:
+        properties = {}  # as the server treats it; the meta-schema check below refuses an explicit null
     if not isinstance(properties, dict):
         problems.append(TemplateProblem(("variables", "properties"), "variables.properties must be a mapping",
                                         "Map each variable name to its JSON Schema (Prefect's server answers 500 here)."))
         return problems
     if isinstance(job_configuration, dict):
-        sites = _placeholder_sites(job_configuration)
+        sites = rules.placeholder_sites(job_configuration)
         for name, path in sites.items():
             if name not in properties:
                 problems.append(TemplateProblem(
@@ -211,7 +201,7 @@ def _check_template(template: Any) -> list[TemplateProblem]:
     schema_problems = _schema_problems(variables)
     problems.extend(schema_problems)
     if not schema_problems:
-        problems.extend(_default_problems(variables, properties))
+        problems.extend(_default_problems(template))
     return problems
 
 
@@ -236,34 +226,6 @@ def check_template(template: Any) -> list[TemplateProblem]:
     return list(_check_template_cached(canonical))
 
 
-def template_defaults(variables_schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``default`` of each property that has one (nulls included)."""
-    properties = variables_schema.get("properties") if isinstance(variables_schema, Mapping) else None
-    if not isinstance(properties, Mapping):
-        return {}
-    return {name: prop["default"] for name, prop in properties.items()
-            if isinstance(prop, Mapping) and "default" in prop}
-
-
-def _preprocess_schema(schema: dict[str, Any], *, allow_none_with_default: bool) -> dict[str, Any]:
-    schema = copy.deepcopy(schema)
-    required = set(schema.get("required") or ())
-    properties = schema.get("properties")
-    if isinstance(properties, dict):
-        for name, prop in properties.items():
-            if not isinstance(prop, dict):
-                continue
-            if "items" in prop and isinstance(prop["items"], list):
-                prop["prefixItems"] = prop.pop("items")
-            if name in required or "type" not in prop or "anyOf" in prop:
-                continue
-            if "default" in prop and not allow_none_with_default:
-                continue
-            kind = prop.pop("type")
-            prop["anyOf"] = [{"type": kind}, {"type": "null"}]
-    return schema
-
-
 def validate_job_variables(
     variables_schema: dict[str, Any],
     job_variables: dict[str, Any],
@@ -271,38 +233,23 @@ def validate_job_variables(
     defaults: dict[str, Any] | None = None,
     enforce_required: bool = False,
 ) -> list[str]:
-    """Messages for each way ``job_variables`` fail the pool's ``variables`` (prefect-api.md §5.3).
+    """Messages for each way ``job_variables`` fail the pool's ``variables`` (prefect-api.md §5.3),
+    the one Prefect's server reports first, in its words.
 
     Merge order: the schema's own defaults that are themselves valid, then
     ``defaults`` (if given), then ``job_variables`` (top-level replace).
     Non-required typed properties accept null. ``required`` is checked only with
-    ``enforce_required``. An empty schema validates everything.
+    ``enforce_required`` (and not when a default was invalid). An empty schema validates everything.
     """
-    from jsonschema import Draft202012Validator, SchemaError
-
     if not variables_schema or not isinstance(variables_schema, dict):
         return []
-    schema = _preprocess_schema(variables_schema, allow_none_with_default=True)
-    if not enforce_required:
-        schema.pop("required", None)
-    try:
-        validator = Draft202012Validator(schema)
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        return [f"The pool's variables are not a valid JSON Schema: {exc.message}"]
-    merged: dict[str, Any] = {}
-    for name, value in template_defaults(variables_schema).items():
-        if not any(True for _ in validator.iter_errors({name: value}) if _.absolute_path and _.absolute_path[0] == name):
-            merged[name] = value
-    merged.update(defaults or {})
-    merged.update(job_variables or {})
-    messages = []
-    for error in sorted(validator.iter_errors(merged), key=lambda e: list(map(str, e.absolute_path))):
-        if error.absolute_path:
-            messages.append(f"Validation failed for field '{error.absolute_path[0]}'. Failure reason: {error.message}")
-        else:
-            messages.append(f"Validation failed. Failure reason: {error.message}")
-    return messages
+    result = rules.job_variables_errors({"variables": variables_schema}, defaults, job_variables,
+                                        enforce_required=enforce_required)
+    if isinstance(result, rules.Failure):
+        if result.invalid_schema:
+            return [f"The pool's variables are not a valid JSON Schema: {result.reason}"]
+        return [result.message]
+    return [rules.field_message(error) for error in result]
 
 
 class _NotSet:

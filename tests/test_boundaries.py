@@ -3,9 +3,13 @@
 * ``plan/`` is pure: it imports neither ``api/``, ``apply/``, ``views/``, ``cli/`` nor any HTTP or
   rendering library;
 * ``views/`` read plan JSON only: no ``api/``, ``apply/`` or ``plan.planner``;
-* the server and the client side share only the HTTP contract: nothing under
-  ``reconciler/server/`` imports the rest of the package, and nothing outside it (the
-  ``server`` command aside) imports the server;
+* the server and the client side share only the HTTP contract and the base job template rules:
+  nothing under ``reconciler/server/`` imports the rest of the package but
+  ``reconciler.template_rules``, nothing outside it (the ``server`` command aside) imports the
+  server, and ``template_rules`` imports nothing of the package; it is the only module that uses
+  jsonschema, so neither side can grow its own copy of the rules, and both use it;
+* the server's domain (``server/domain/``) speaks no HTTP: no web framework, no routes, no status
+  codes; the pure modules (``scheduling``, ``orchestration``) import only the standard library;
 * ``poolform --version`` stays light: the CLI entry imports no heavy library.
 """
 
@@ -65,12 +69,15 @@ def test_layer_does_not_import_what_it_must_not(folder: str, forbidden: tuple[st
     assert not offences, "\n".join(offences)
 
 
+SHARED = "reconciler.template_rules"
+
+
 def test_server_shares_only_the_http_contract() -> None:
     inside = [
         f"{path.relative_to(PACKAGE.parent)} imports {name}"
         for path in files_under("server")
         for name in imports_of(path)
-        if name.startswith("reconciler") and not name.startswith("reconciler.server")
+        if name.startswith("reconciler") and not name.startswith("reconciler.server") and name != SHARED
     ]
     assert not inside, "the server must not import the rest of the package:\n" + "\n".join(inside)
     outside = [
@@ -81,6 +88,56 @@ def test_server_shares_only_the_http_contract() -> None:
         if name.startswith("reconciler.server")
     ]
     assert not outside, "only `poolform server` may import the server:\n" + "\n".join(outside)
+
+
+def test_template_rules_are_one_module_both_sides_import() -> None:
+    rules = PACKAGE / "template_rules.py"
+    own = sorted(name for name in imports_of(rules) if name == "reconciler" or name.startswith("reconciler."))
+    assert own == [], f"template_rules must depend on nothing else in the package: {own}"
+    users = {
+        str(path.relative_to(PACKAGE.parent))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(name == "jsonschema" or name.startswith("jsonschema.") for name in imports_of(path))
+    }
+    assert users == {"reconciler/template_rules.py"}, f"only template_rules may validate schemas: {sorted(users)}"
+    importers = {
+        str(path.relative_to(PACKAGE.parent))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(name == SHARED or (name == "reconciler" and _imports_name(path, "template_rules")) for name in imports_of(path))
+    }
+    assert "reconciler/templates.py" in importers, "the reconciler's template checks must use template_rules"
+    assert any(p.startswith("reconciler/server/") for p in importers), "the server's template checks must use template_rules"
+
+
+def _imports_name(path: Path, name: str) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, ast.ImportFrom) and node.module == "reconciler" and any(a.name == name for a in node.names)
+               for node in ast.walk(tree))
+
+
+WEB = ("fastapi", "starlette", "uvicorn", "reconciler.server.routes", "reconciler.server.app")
+
+
+def test_server_domain_speaks_no_http() -> None:
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)} imports {name}"
+        for path in files_under("server/domain")
+        for name in imports_of(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in WEB)
+    ]
+    codes = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} has the number {node.value}"
+        for path in files_under("server/domain")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and type(node.value) is int and 400 <= node.value < 600
+    ]
+    assert not offences + codes, "the domain returns decisions; routes map them to status codes:\n" + "\n".join(offences + codes)
+
+
+@pytest.mark.parametrize("module", ["scheduling.py", "orchestration.py"])
+def test_pure_server_modules_import_only_the_standard_library(module: str) -> None:
+    names = imports_of(PACKAGE / "server" / module)
+    assert all(name.split(".")[0] in sys.stdlib_module_names or name == "__future__" for name in names), names
 
 
 def test_version_does_not_load_heavy_libraries() -> None:

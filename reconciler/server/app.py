@@ -4,7 +4,8 @@ Owns the app wiring: error body shapes (Prefect 3.9.1's), the API-version and
 basic-auth checks, the routers under ``/api`` and the events intake websocket
 ``/api/events/in`` (accepted, auth message answered, every event dropped; every
 other websocket path is refused 404 before the upgrade so Prefect clients poll).
-Domain logic lives in ``core.py``; this module must not import the rest of the package.
+Domain logic lives in ``domain/``, the routes in ``routes/``; this module must not import the
+rest of the package.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from fastapi.responses import JSONResponse, Response
 
 from reconciler.server import API_VERSION, SERVER_VERSION
 from reconciler.server.clock import system_clock
-from reconciler.server.core import ApiError
-from reconciler.server.runs import ServerCore
+from reconciler.server.domain import Ctx
+from reconciler.server.domain.refusals import Refusal
 from reconciler.server.store import Store, StoreValueError
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -135,7 +136,7 @@ def create_app(
     pass a ``ManualClock`` or replace ``app.state.clock`` later.  ``auth_string``
     ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does.
     """
-    from reconciler.server.routes import deployments, flow_runs, misc, pools, queues, workers
+    from reconciler.server.routes import deployments, flow_runs, misc, pools, queues, status_of, workers
 
     app = FastAPI(
         title="poolform reference server",
@@ -148,7 +149,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock or system_clock
     app.state.auth_string = auth_string
-    app.state.core = ServerCore(store, lambda: app.state.clock())
+    app.state.ctx = Ctx(store, lambda: app.state.clock())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -167,9 +168,9 @@ def create_app(
             ),
         )
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> Response:
-        return _json(exc.status, {"detail": exc.detail})
+    @app.exception_handler(Refusal)
+    async def _refusal(request: Request, exc: Refusal) -> Response:
+        return _json(status_of(exc), {"detail": exc.detail})
 
     @app.exception_handler(StoreValueError)
     async def _store_value(request: Request, exc: StoreValueError) -> Response:

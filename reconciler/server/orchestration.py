@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Decision", "decide", "TERMINAL_TYPES", "STATE_TYPES", "ACTIVE_TYPES"]
+__all__ = ["Decision", "decide", "TERMINAL_TYPES", "STATE_TYPES", "ACTIVE_TYPES", "LATE_AFTER_SECONDS"]
 
 STATE_TYPES = frozenset(
     {"SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "PAUSED",
@@ -42,6 +42,9 @@ STATE_TYPES = frozenset(
 )
 TERMINAL_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 ACTIVE_TYPES = frozenset({"PENDING", "RUNNING"})
+"""The states that hold a slot of their pool and queue (occupancy SQL is built from this)."""
+LATE_AFTER_SECONDS = 15
+"""A SCHEDULED run this long past its time reads "Late" (computed when read)."""
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,7 @@ CASES = {
                   template: k8s
                   defaults: {n: many}
             """},
-        ["pools.yaml:9:21 error the default of variable 'n' does not match its schema: 'many' is not of type 'integer' [work_pool.a]"],
+        ["pools.yaml:9:21 error the default of variable 'n' does not match its schema: 'many' is not valid under any of the given schemas [work_pool.a]"],
     ),
     "inline_template_undeclared_placeholder": (
         {"pools.yaml": """

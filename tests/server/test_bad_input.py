@@ -69,7 +69,7 @@ CASES = [
     ("dangling-ref-default", "POST", "/api/work_pools/",
      {"name": "x", "base_job_template": {"job_configuration": {"a": "{{ a }}"},
                                          "variables": {"type": "object", "properties": {"a": {"$ref": "#/definitions/nope", "default": 1}}}}},
-     422, "Invalid schema"),
+     422, "Validation failed for work pool's job variable defaults: Validation failed. Failure reason: PointerToNowhere"),
 ]
 
 

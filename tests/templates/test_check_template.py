@@ -82,7 +82,7 @@ CASES = {
     "default_violates_schema": (
         {"job_configuration": {"n": "{{ n }}"}, "variables": {"properties": {"n": {"type": "integer", "default": "abc"}}}},
         [(("variables", "properties", "n", "default"),
-          "the default of variable 'n' does not match its schema: 'abc' is not of type 'integer'")]),
+          "the default of variable 'n' does not match its schema: 'abc' is not valid under any of the given schemas")]),
     "default_checked_through_ref": (
         {"job_configuration": {"n": "{{ n }}"},
          "variables": {"properties": {"n": {"$ref": "#/definitions/N", "default": -1}},

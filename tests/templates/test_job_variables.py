@@ -25,7 +25,7 @@ CASES = {
                       ["Validation failed for field 'cpu'. Failure reason: 0 is less than the minimum of 1"]),
     "null_allowed_for_optional_typed": ({"cpu": None, "image": None}, {}, False, []),
     "required_ignored_by_default": ({}, {}, False, []),
-    "required_enforced_for_flow_runs": ({}, {}, True, ["Validation failed. Failure reason: 'tag' is a required property"]),
+    "invalid_default_turns_required_off": ({}, {}, True, []),
     "invalid_pool_default_is_not_merged": ({"tag": "t"}, {}, True, []),
     "explicit_defaults_are_merged": ({}, {"cpu": "two"}, False,
                                      ["Validation failed for field 'cpu'. Failure reason: 'two' is not valid under any of the given schemas"]),
@@ -36,6 +36,25 @@ CASES = {
 @pytest.mark.parametrize("job_variables,defaults,enforce,expected", list(CASES.values()), ids=list(CASES))
 def test_validate_job_variables(job_variables, defaults, enforce, expected):
     assert validate_job_variables(SCHEMA, job_variables, defaults=defaults or None, enforce_required=enforce) == expected
+
+
+def test_required_is_enforced_for_flow_runs_when_every_default_is_valid():
+    schema = {**SCHEMA, "properties": {k: v for k, v in SCHEMA["properties"].items() if k != "n"}}
+    assert validate_job_variables(schema, {}, enforce_required=True) == [
+        "Validation failed. Failure reason: 'tag' is a required property"]
+
+
+@pytest.mark.parametrize("schema,job_variables,expected", [
+    ({"properties": {"env": {"type": "object", "additionalProperties": {"type": "string"}}}}, {"env": {"A": 1}},
+     "Validation failed for field 'env.A'. Failure reason: 1 is not of type 'string'"),
+    ({"properties": {"pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}]}}}, {"pair": ["a", "b"]},
+     "The pool's variables are not a valid JSON Schema: [{'type': 'string'}, {'type': 'integer'}] is not of type 'object', 'boolean'"),
+    ({"properties": {"mode": {"type": "string", "anyOf": [{"const": "a"}]}}}, {"mode": None}, None),
+    ({"properties": {"mode": {"type": "null"}}}, {"mode": 1},
+     "Validation failed for field 'mode'. Failure reason: 1 is not of type 'null'"),
+], ids=["nested-path", "list-items-are-not-draft-2020-12", "anyof-replaced-by-nullable-type", "null-type-kept"])
+def test_prefect_preprocessing_and_paths(schema, job_variables, expected):
+    assert validate_job_variables(schema, job_variables)[:1] == ([expected] if expected else [])
 
 
 def test_empty_schema_validates_everything():

@@ -1,4 +1,6 @@
-"""HTTP routes of the reference server, one module per resource; thin wrappers over ``core.Core``."""
+"""HTTP routes of the reference server, one module per resource: each parses the request, calls
+one domain function (``reconciler.server.domain``) and maps what it returns — or the refusal it
+raises (:func:`status_of`) — to a status code and a body. Must not hold domain rules."""
 
 from __future__ import annotations
 
@@ -8,11 +10,19 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from reconciler.server.core import Core
+from reconciler.server.domain import Ctx
+from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, NotFound, NotNow, Refusal
+
+STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, Invalid: 422, NotNow: 400}
+"""The status code of each kind of refusal."""
 
 
-def core(request: Request) -> Core:
-    return request.app.state.core
+def status_of(refusal: Refusal) -> int:
+    return next(code for kind, code in STATUS.items() if isinstance(refusal, kind))
+
+
+def ctx(request: Request) -> Ctx:
+    return request.app.state.ctx
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -25,3 +35,8 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def no_content() -> Response:
     return Response(status_code=204)
+
+
+def created_or_ok(created: bool) -> int:
+    """201 for a new object (or state), 200 for an existing one."""
+    return 201 if created else 200

@@ -7,7 +7,8 @@ from typing import Any, Optional
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.domain import deployments, flows
+from reconciler.server.routes import created_or_ok, ctx, json_response, no_content
 from reconciler.server.schemas import (
     DeploymentCreate,
     DeploymentFilterBody,
@@ -31,16 +32,16 @@ class FlowFilterBody(Loose):
 @router.post("/flows/")
 @router.post("/flows", include_in_schema=False)
 async def create_flow(body: FlowCreate, request: Request) -> Response:
-    flow, created = core(request).create_flow(body.name, body.tags, body.labels)
-    return json_response(flow, 201 if created else 200)
+    flow, created = flows.create_flow(ctx(request), body.name, body.tags, body.labels)
+    return json_response(flow, created_or_ok(created))
 
 
 def _flows(request: Request, body: Optional[FlowFilterBody], count: bool) -> Response:
     body = body or FlowFilterBody()
-    flows = body.flows or {}
-    names = (flows.get("name") or {}).get("any_") if isinstance(flows.get("name"), dict) else None
-    ids = (flows.get("id") or {}).get("any_") if isinstance(flows.get("id"), dict) else None
-    return json_response(core(request).filter_flows(names, ids, body.limit, body.offset, count=count))
+    wanted = body.flows or {}
+    names = (wanted.get("name") or {}).get("any_") if isinstance(wanted.get("name"), dict) else None
+    ids = (wanted.get("id") or {}).get("any_") if isinstance(wanted.get("id"), dict) else None
+    return json_response(flows.filter_flows(ctx(request), names, ids, body.limit, body.offset, count=count))
 
 
 @router.post("/flows/filter")
@@ -55,51 +56,51 @@ async def count_flows(request: Request, body: Optional[FlowFilterBody] = None) -
 
 @router.get("/flows/name/{name}")
 async def read_flow_by_name(name: str, request: Request) -> Response:
-    return json_response(core(request).read_flow_by_name(name))
+    return json_response(flows.read_flow_by_name(ctx(request), name))
 
 
 @router.get("/flows/{flow_id}")
 async def read_flow(flow_id: str, request: Request) -> Response:
-    return json_response(core(request).read_flow(flow_id))
+    return json_response(flows.read_flow(ctx(request), flow_id))
 
 
 @router.post("/deployments/")
 @router.post("/deployments", include_in_schema=False)
 async def create_deployment(body: DeploymentCreate, request: Request) -> Response:
-    deployment, created = core(request).create_deployment(body.model_dump(), set(body.model_fields_set))
-    return json_response(deployment, 201 if created else 200)
+    deployment, created = deployments.create_deployment(ctx(request), body.model_dump(), set(body.model_fields_set))
+    return json_response(deployment, created_or_ok(created))
 
 
 @router.post("/deployments/filter")
 async def filter_deployments(request: Request, body: Optional[DeploymentFilterBody] = None) -> Response:
-    return json_response(core(request).filter_deployments(body or DeploymentFilterBody()))
+    return json_response(deployments.filter_deployments(ctx(request), body or DeploymentFilterBody()))
 
 
 @router.post("/deployments/count")
 async def count_deployments(request: Request, body: Optional[DeploymentFilterBody] = None) -> Response:
-    return json_response(core(request).filter_deployments(body or DeploymentFilterBody(), count=True))
+    return json_response(deployments.filter_deployments(ctx(request), body or DeploymentFilterBody(), count=True))
 
 
 @router.get("/deployments/name/{flow_name}/{deployment_name}")
 async def read_deployment_by_name(flow_name: str, deployment_name: str, request: Request) -> Response:
-    return json_response(core(request).read_deployment_by_name(flow_name, deployment_name))
+    return json_response(deployments.read_deployment_by_name(ctx(request), flow_name, deployment_name))
 
 
 @router.get("/deployments/{deployment_id}")
 async def read_deployment(deployment_id: str, request: Request) -> Response:
-    return json_response(core(request).read_deployment(deployment_id))
+    return json_response(deployments.read_deployment(ctx(request), deployment_id))
 
 
 @router.patch("/deployments/{deployment_id}")
 async def update_deployment(deployment_id: str, body: DeploymentUpdate, request: Request) -> Response:
     changes = {key: getattr(body, key) for key in body.model_fields_set}
-    core(request).update_deployment(deployment_id, changes)
+    deployments.update_deployment(ctx(request), deployment_id, changes)
     return no_content()
 
 
 @router.delete("/deployments/{deployment_id}")
 async def delete_deployment(deployment_id: str, request: Request) -> Response:
-    core(request).delete_deployment(deployment_id)
+    deployments.delete_deployment(ctx(request), deployment_id)
     return no_content()
 
 
@@ -111,4 +112,4 @@ async def create_deployment_flow_run(
     fields = body.model_dump()
     if body.state is not None:
         fields["state"] = body.state.model_dump()
-    return json_response(core(request).create_deployment_run(deployment_id, fields), 201)
+    return json_response(deployments.create_deployment_run(ctx(request), deployment_id, fields), 201)

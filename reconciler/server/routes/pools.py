@@ -7,9 +7,8 @@ from typing import Optional
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from reconciler.server.core import ApiError, is_reserved
-from reconciler.server.jobtemplates import TemplateError, check_defaults
-from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.domain import polls, pools, slots
+from reconciler.server.routes import ctx, json_response, no_content
 from reconciler.server.schemas import (
     PoolConcurrencyBody,
     ScheduledRunsBody,
@@ -22,20 +21,11 @@ from reconciler.server.schemas import (
 router = APIRouter()
 
 
-def _template_checks(template: dict) -> None:
-    try:
-        check_defaults(template)
-    except TemplateError as exc:
-        raise ApiError(422, str(exc)) from None
-
-
 @router.post("/work_pools/")
 @router.post("/work_pools", include_in_schema=False)
 async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
-    if is_reserved(body.name):
-        raise ApiError(403, "Work pools starting with 'Prefect' are reserved for internal use.")
-    _template_checks(body.base_job_template)
-    pool = core(request).create_pool(
+    pool = pools.create_pool(
+        ctx(request),
         name=body.name,
         type=body.type,
         description=body.description,
@@ -50,18 +40,18 @@ async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
 @router.post("/work_pools/filter")
 async def filter_work_pools(request: Request, body: Optional[WorkPoolFilterBody] = None) -> Response:
     body = body or WorkPoolFilterBody()
-    return json_response(core(request).filter_pools(body.work_pools, body.limit, body.offset))
+    return json_response(pools.filter_pools(ctx(request), body.work_pools, body.limit, body.offset))
 
 
 @router.post("/work_pools/count")
 async def count_work_pools(request: Request, body: Optional[WorkPoolCountBody] = None) -> Response:
     body = body or WorkPoolCountBody()
-    return json_response(core(request).count_pools(body.work_pools))
+    return json_response(pools.count_pools(ctx(request), body.work_pools))
 
 
 @router.get("/work_pools/{name}")
 async def read_work_pool(name: str, request: Request) -> Response:
-    return json_response(core(request).read_pool(name))
+    return json_response(pools.read_pool(ctx(request), name))
 
 
 @router.patch("/work_pools/{name}")
@@ -69,22 +59,21 @@ async def update_work_pool(name: str, body: WorkPoolUpdate, request: Request) ->
     changes = {key: getattr(body, key) for key in body.model_fields_set}
     if "storage_configuration" in changes and changes["storage_configuration"] is not None:
         changes["storage_configuration"] = body.storage_configuration.model_dump()  # type: ignore[union-attr]
-    if changes.get("base_job_template"):
-        _template_checks(changes["base_job_template"])
-    core(request).update_pool(name, changes)
+    pools.update_pool(ctx(request), name, changes)
     return no_content()
 
 
 @router.delete("/work_pools/{name}")
 async def delete_work_pool(name: str, request: Request) -> Response:
-    core(request).delete_pool(name)
+    pools.delete_pool(ctx(request), name)
     return no_content()
 
 
 @router.post("/work_pools/{name}/get_scheduled_flow_runs")
 async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[ScheduledRunsBody] = None) -> Response:
     body = body or ScheduledRunsBody()
-    text = core(request).scheduled_runs(
+    text = polls.scheduled_runs(
+        ctx(request),
         name,
         queue_names=body.work_queue_names,
         before=body.scheduled_before,
@@ -97,4 +86,4 @@ async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[Sc
 @router.post("/work_pools/{name}/concurrency_status")
 async def pool_concurrency_status(name: str, request: Request, body: Optional[PoolConcurrencyBody] = None) -> Response:
     body = body or PoolConcurrencyBody()
-    return json_response(core(request).pool_concurrency_status(name, body.page, body.limit, body.flow_run_limit))
+    return json_response(slots.pool_concurrency_status(ctx(request), name, body.page, body.limit, body.flow_run_limit))

@@ -7,7 +7,8 @@ from typing import Optional
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.domain import polls, queues, slots
+from reconciler.server.routes import ctx, json_response, no_content
 from reconciler.server.schemas import (
     QueueConcurrencyBody,
     LegacyGetRunsBody,
@@ -29,7 +30,8 @@ def _changes(body: WorkQueueUpdate) -> dict:
 @router.post("/work_pools/{pool}/queues")
 @router.post("/work_pools/{pool}/queues/", include_in_schema=False)
 async def create_queue(pool: str, body: WorkQueueCreate, request: Request) -> Response:
-    queue = core(request).create_queue(
+    queue = queues.create_queue(
+        ctx(request),
         pool,
         name=body.name,
         description=body.description,
@@ -43,30 +45,31 @@ async def create_queue(pool: str, body: WorkQueueCreate, request: Request) -> Re
 @router.post("/work_pools/{pool}/queues/filter")
 async def filter_queues(pool: str, request: Request, body: Optional[WorkQueueFilterBody] = None) -> Response:
     body = body or WorkQueueFilterBody()
-    return json_response(core(request).filter_queues(pool, body.work_queues, body.limit, body.offset))
+    return json_response(queues.filter_queues(ctx(request), pool, body.work_queues, body.limit, body.offset))
 
 
 @router.get("/work_pools/{pool}/queues/{name}")
 async def read_queue(pool: str, name: str, request: Request) -> Response:
-    return json_response(core(request).read_queue(pool, name))
+    return json_response(queues.read_queue(ctx(request), pool, name))
 
 
 @router.patch("/work_pools/{pool}/queues/{name}")
 async def update_queue(pool: str, name: str, body: WorkQueueUpdate, request: Request) -> Response:
-    core(request).update_queue(pool, name, _changes(body))
+    queues.update_queue(ctx(request), pool, name, _changes(body))
     return no_content()
 
 
 @router.delete("/work_pools/{pool}/queues/{name}")
 async def delete_queue(pool: str, name: str, request: Request) -> Response:
-    core(request).delete_queue(pool, name)
+    queues.delete_queue(ctx(request), pool, name)
     return no_content()
 
 
 @router.post("/work_queues/")
 @router.post("/work_queues", include_in_schema=False)
 async def legacy_create_queue(body: WorkQueueCreate, request: Request) -> Response:
-    queue = core(request).legacy_create_queue(
+    queue = queues.legacy_create_queue(
+        ctx(request),
         name=body.name,
         description=body.description,
         is_paused=body.is_paused,
@@ -79,44 +82,44 @@ async def legacy_create_queue(body: WorkQueueCreate, request: Request) -> Respon
 @router.post("/work_queues/filter")
 async def legacy_filter_queues(request: Request, body: Optional[LegacyQueueFilterBody] = None) -> Response:
     body = body or LegacyQueueFilterBody()
-    return json_response(core(request).legacy_filter_queues(body.work_queues, body.work_pools, body.limit, body.offset))
+    return json_response(queues.legacy_filter_queues(ctx(request), body.work_queues, body.work_pools, body.limit, body.offset))
 
 
 @router.get("/work_queues/name/{name}")
 async def legacy_read_queue_by_name(name: str, request: Request) -> Response:
-    return json_response(core(request).legacy_read_queue_by_name(name))
+    return json_response(queues.legacy_read_queue_by_name(ctx(request), name))
 
 
 @router.get("/work_queues/{queue_id}")
 async def legacy_read_queue(queue_id: str, request: Request) -> Response:
-    return json_response(core(request).legacy_read_queue(queue_id))
+    return json_response(queues.legacy_read_queue(ctx(request), queue_id))
 
 
 @router.patch("/work_queues/{queue_id}")
 async def legacy_update_queue(queue_id: str, body: WorkQueueUpdate, request: Request) -> Response:
-    core(request).legacy_update_queue(queue_id, _changes(body))
+    queues.legacy_update_queue(ctx(request), queue_id, _changes(body))
     return no_content()
 
 
 @router.delete("/work_queues/{queue_id}")
 async def legacy_delete_queue(queue_id: str, request: Request) -> Response:
-    core(request).legacy_delete_queue(queue_id)
+    queues.legacy_delete_queue(ctx(request), queue_id)
     return no_content()
 
 
 @router.get("/work_queues/{queue_id}/status")
 async def legacy_queue_status(queue_id: str, request: Request) -> Response:
-    return json_response(core(request).legacy_queue_status(queue_id))
+    return json_response(queues.legacy_queue_status(ctx(request), queue_id))
 
 
 @router.post("/work_queues/{queue_id}/get_runs")
 async def legacy_get_runs(queue_id: str, request: Request, body: Optional[LegacyGetRunsBody] = None) -> Response:
     body = body or LegacyGetRunsBody()
     record = request.headers.get("x-prefect-ui", "").lower() != "true"
-    return json_response(core(request).legacy_get_runs(queue_id, body.scheduled_before, body.limit, record_poll=record))
+    return json_response(polls.legacy_get_runs(ctx(request), queue_id, body.scheduled_before, body.limit, record=record))
 
 
 @router.post("/work_queues/{queue_id}/concurrency_status")
 async def legacy_queue_concurrency_status(queue_id: str, request: Request, body: Optional[QueueConcurrencyBody] = None) -> Response:
     body = body or QueueConcurrencyBody()
-    return json_response(core(request).queue_concurrency_status(queue_id, body.page, body.limit))
+    return json_response(slots.queue_concurrency_status(ctx(request), queue_id, body.page, body.limit))

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from reconciler.server.routes import core, json_response, no_content
+from reconciler.server.domain import workers
+from reconciler.server.routes import ctx, json_response, no_content
 from reconciler.server.schemas import MAX_INT, WorkerFilterBody
 
 router = APIRouter()
@@ -22,14 +23,14 @@ async def heartbeat(
     name: str = Body(..., embed=True),
     heartbeat_interval_seconds: Optional[Annotated[int, Field(ge=0, le=MAX_INT)]] = Body(None, embed=True),
 ) -> Response:
-    core(request).heartbeat(pool, name, heartbeat_interval_seconds)
+    workers.heartbeat(ctx(request), pool, name, heartbeat_interval_seconds)
     return no_content()
 
 
 @router.post("/work_pools/{pool}/workers/filter")
 async def filter_workers(pool: str, request: Request, body: Optional[WorkerFilterBody] = None) -> Response:
     body = body or WorkerFilterBody()
-    return json_response(core(request).filter_workers(pool, body.workers, body.limit, body.offset))
+    return json_response(workers.filter_workers(ctx(request), pool, body.workers, body.limit, body.offset))
 
 
 @router.api_route("/work_pools/{pool}/workers/connect", methods=["GET", "POST"])
@@ -39,5 +40,5 @@ async def worker_channel_http(pool: str) -> Response:
 
 @router.delete("/work_pools/{pool}/workers/{name}")
 async def delete_worker(pool: str, name: str, request: Request) -> Response:
-    core(request).delete_worker(pool, name)
+    workers.delete_worker(ctx(request), pool, name)
     return no_content()

@@ -1,0 +1,46 @@
+"""The reference server's domain: what each request does to the store, one module per resource
+(as Prefect's ``server/models/``), plain functions over a :class:`Ctx` (the store and the clock).
+
+* ``pools``       work pools
+* ``queues``      work queues: pool-scoped, the legacy id routes, the priority walk, the default queue
+* ``workers``     heartbeats and worker status
+* ``deployments`` flows and deployments
+* ``flow_runs``   flow runs, their state (``set_state``) and logs
+* ``polls``       the scheduled-run polls (``get_scheduled_flow_runs``, legacy ``get_runs``)
+* ``slots``       occupancy: which runs hold a pool's or a queue's slots, and concurrency status
+* ``sql``         the SQL the modules share: columns, JSON text, ``IN`` lists, occupancy, row locks
+* ``refusals``    the refusals a request can meet (not found, conflict, ...)
+
+Each public function is one transaction (``store.transaction()``): it loads what a rule needs,
+asks the pure modules (``scheduling``, ``orchestration``, ``reconciler.template_rules``) what to
+do, and writes what they decided. Refusals are raised as :mod:`refusals` values; the routes map
+them (and the outcomes functions return) to HTTP status codes — the domain never names one.
+Must not import FastAPI, the routes or anything outside the server but ``template_rules``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from reconciler.server.clock import as_utc, to_text
+from reconciler.server.store import Store
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What every domain function works on: the store and the clock (any zero-argument callable
+    returning an aware datetime; tests pass a ``ManualClock``)."""
+
+    store: Store
+    clock: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        return as_utc(self.clock())
+
+    def now_text(self) -> str:
+        return to_text(self.now())  # type: ignore[return-value]
+
+
+__all__ = ["Ctx"]

@@ -1,0 +1,556 @@
+"""Flow runs (prefect-api.md §1.5): create (directly or idempotently), read, filter, count,
+update, delete, and their state: ``set_state`` orchestrates a proposed state.
+
+``set_state`` is load -> decide -> write: it loads the run and, for a claim (SCHEDULED to
+PENDING or RUNNING in a queue), the slots the claim would take (``slots.claim_slots``); the pure
+``scheduling.claim_refusal`` and ``orchestration.decide`` answer; it writes only what they
+accept. "Late" is computed when a run is read. Must not pick runs for a worker (``polls``).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from reconciler.server import orchestration, scheduling
+from reconciler.server.clock import as_utc, from_text, to_text
+from reconciler.server.domain import Ctx, flows, pools, queues, slots
+from reconciler.server.domain.refusals import Invalid, NotFound, NotNow, null_field
+from reconciler.server.domain.sql import RUN_COLUMN_NAMES, RUN_COLUMNS, count, dumps, in_clause, loads, new_id, page_limit
+from reconciler.server.orchestration import ACTIVE_TYPES, LATE_AFTER_SECONDS
+from reconciler.server.store import Row
+from reconciler.template_rules import job_variables_problem
+
+STATE_NAMES = {
+    "SCHEDULED": "Scheduled",
+    "PENDING": "Pending",
+    "RUNNING": "Running",
+    "COMPLETED": "Completed",
+    "FAILED": "Failed",
+    "CANCELLED": "Cancelled",
+    "CRASHED": "Crashed",
+    "PAUSED": "Paused",
+    "CANCELLING": "Cancelling",
+}
+TERMINAL = orchestration.TERMINAL_TYPES
+STATE_DETAIL_KEYS = (
+    "flow_run_id", "task_run_id", "child_flow_run_id", "scheduled_time", "cache_key", "cache_expiration",
+    "deferred", "untrackable_result", "pause_timeout", "pause_reschedule", "pause_key", "run_input_keyset",
+    "refresh_cache", "retriable", "transition_id", "task_parameters_id", "traceparent",
+    "deployment_concurrency_lease_id",
+)
+DETAIL_DEFAULTS: dict[str, Any] = {"deferred": False, "untrackable_result": False, "pause_reschedule": False}
+EMPIRICAL_POLICY = {
+    "max_retries": 0, "retry_delay_seconds": 0.0, "retries": None, "retry_delay": None, "pause_keys": [],
+    "resuming": False, "retry_type": None,
+}
+SORTS = {
+    "ID_DESC": "r.id DESC",
+    "START_TIME_ASC": "r.start_time ASC, r.id",
+    "START_TIME_DESC": "r.start_time DESC, r.id",
+    "EXPECTED_START_TIME_ASC": "r.expected_start_time ASC, r.id",
+    "EXPECTED_START_TIME_DESC": "r.expected_start_time DESC, r.id",
+    "NAME_ASC": "r.name ASC, r.id",
+    "NAME_DESC": "r.name DESC, r.id",
+    "NEXT_SCHEDULED_START_TIME_ASC": "r.next_scheduled_start_time ASC, r.id",
+    "END_TIME_DESC": "r.end_time DESC, r.id",
+}
+_ADJECTIVES = ("amber", "brisk", "calm", "daring", "eager", "fuzzy", "gentle", "hidden", "icy", "jolly", "keen",
+               "lively", "mellow", "nimble", "olive", "proud", "quiet", "rapid", "silver", "tidy", "urban",
+               "vivid", "witty", "young", "zesty")
+_ANIMALS = ("badger", "bison", "crane", "dingo", "eagle", "ferret", "gecko", "heron", "ibis", "jaguar", "koala",
+            "lemur", "marten", "newt", "otter", "panda", "quail", "raven", "stoat", "tapir", "urchin", "vole",
+            "walrus", "yak", "zebra")
+
+
+@dataclass(frozen=True)
+class StateOutcome:
+    """What ``set_state`` answers: the OrchestrationResult body, and whether a state was written."""
+
+    result: dict[str, Any]
+    written: bool
+
+
+def _slug() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_ANIMALS)}"
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return to_text(value)
+    return str(value)
+
+
+def create_flow_run(ctx: Ctx, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    with ctx.store.transaction():
+        flows.flow_row(ctx, fields["flow_id"])
+        queue_id = None
+        pool: tuple[str | None, ...] | None = (None, None)
+        queue_name = fields.get("work_queue_name")
+        if fields.get("work_pool_name"):
+            pool_row, queue = queues.resolve_queue(ctx, fields["work_pool_name"], queue_name, create=False)
+            queue_id = queue["id"]
+            pool = (pool_row["id"], pool_row["name"], queue["name"])
+        labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
+        return create_run(
+            ctx,
+            flow_id=fields["flow_id"], name=fields.get("name"), state=fields.get("state") or {"type": "PENDING"},
+            parameters=fields.get("parameters") or {}, context=fields.get("context") or {},
+            tags=fields.get("tags") or [], labels=labels, idempotency_key=fields.get("idempotency_key"),
+            queue_id=queue_id, queue_name=queue_name, job_variables=fields.get("job_variables") or {},
+            deployment_id=fields.get("deployment_id"), pool=pool,
+            extra={"empirical_policy": fields.get("empirical_policy"),
+                   "parent_task_run_id": fields.get("parent_task_run_id"),
+                   "infrastructure_document_id": fields.get("infrastructure_document_id"),
+                   "flow_version": fields.get("flow_version")},
+        )
+
+
+def create_run(
+    ctx: Ctx, *, flow_id: str, name: str | None, state: dict[str, Any], parameters: dict[str, Any],
+    context: dict[str, Any], tags: list[str], labels: dict[str, Any], idempotency_key: str | None,
+    queue_id: str | None, queue_name: str | None, job_variables: dict[str, Any], deployment_id: str | None,
+    extra: dict[str, Any], pool: tuple[str | None, ...] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    if idempotency_key is not None:
+        existing = ctx.store.one(
+            f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
+        )
+        if existing is not None:
+            return run_json(ctx, existing), False
+    now = ctx.now()
+    now_text = to_text(now)
+    run_id = new_id()
+    policy = dict(EMPIRICAL_POLICY)
+    policy.update(extra.get("empirical_policy") or {})
+    body = {
+        "deployment_version": None, "flow_version": extra.get("flow_version"), "parameters": parameters,
+        "context": context, "empirical_policy": policy, "labels": labels,
+        "parent_task_run_id": extra.get("parent_task_run_id"), "total_run_time": 0.0,
+        "auto_scheduled": False, "infrastructure_document_id": extra.get("infrastructure_document_id"),
+        "infrastructure_pid": None, "job_variables": job_variables,
+    }
+    new_state = _make_state(run_id, state, now)
+    sched = new_state["state_details"].get("scheduled_time") if new_state["type"] == "SCHEDULED" else None
+    expected = sched or new_state["timestamp"]
+    values = (
+        run_id, now_text, now_text, name or _slug(), flow_id, deployment_id, queue_id, queue_name,
+        idempotency_key, new_state["type"], new_state["name"], new_state["timestamp"], sched, expected,
+        now_text if new_state["type"] == "RUNNING" else None,
+        now_text if new_state["type"] in TERMINAL else None,
+        1 if new_state["type"] == "RUNNING" else 0, dumps(tags), dumps(new_state), dumps(body),
+    )
+    ctx.store.execute(
+        f"INSERT INTO flow_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        values,
+    )
+    row = dict(zip(RUN_COLUMN_NAMES, values))
+    return run_json(ctx, row, now, pool=pool), True
+
+
+def _make_state(run_id: str, state: dict[str, Any], now: datetime) -> dict[str, Any]:
+    kind = state["type"]
+    details = {key: DETAIL_DEFAULTS.get(key) for key in STATE_DETAIL_KEYS}
+    for key, value in (state.get("state_details") or {}).items():
+        details[key] = _iso(value) if isinstance(value, datetime) else value
+    details["flow_run_id"] = run_id
+    if kind == "SCHEDULED":
+        when = details.get("scheduled_time")
+        details["scheduled_time"] = to_text(as_utc(parse_time(when))) if when else to_text(now)
+    return {
+        "id": new_id(), "type": kind, "name": state.get("name") or STATE_NAMES[kind],
+        "timestamp": to_text(now), "message": state.get("message"), "data": state.get("data"),
+        "state_details": details,
+    }
+
+
+def run_row(ctx: Ctx, run_id: str) -> Row:
+    row = ctx.store.one(f"SELECT {RUN_COLUMNS} FROM flow_run WHERE id = ?", (run_id,))
+    if row is None:
+        raise NotFound("Flow run not found")
+    return row
+
+
+def is_late(row: Row, now: datetime) -> bool:
+    if row["state_type"] != "SCHEDULED" or row["state_name"] != "Scheduled":
+        return False
+    when = from_text(row["next_scheduled_start_time"])
+    return when is not None and now - when > timedelta(seconds=LATE_AFTER_SECONDS)
+
+
+def _run_common(row: Row, now: datetime) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    body = loads(row["body"])
+    state = loads(row["state"])
+    name = row["state_name"]
+    if state is not None and is_late(row, now):
+        name = "Late"
+        state = {**state, "name": "Late"}
+    return body, state, name
+
+
+def _timing(row: Row, body: dict[str, Any], now: datetime) -> tuple[float, float]:
+    total = float(body.get("total_run_time") or 0.0)
+    estimated = total
+    if row["state_type"] == "RUNNING" and row["state_timestamp"]:
+        estimated += max(0.0, (now - from_text(row["state_timestamp"])).total_seconds())  # type: ignore[operator]
+    delta = 0.0
+    expected = from_text(row["expected_start_time"])
+    if row["start_time"] is None and expected is not None and row["state_type"] not in TERMINAL:
+        delta = max(0.0, (now - expected).total_seconds())
+    return estimated, delta
+
+
+def run_json(ctx: Ctx, row: Row, now: datetime | None = None, *, pool: tuple[str | None, ...] | None = None) -> dict[str, Any]:
+    """FlowRunResponse. ``pool`` = (pool id, pool name[, queue name]) skips the lookup."""
+    now = now or ctx.now()
+    body, state, state_name = _run_common(row, now)
+    estimated, delta = _timing(row, body, now)
+    queue_name = row["work_queue_name"]
+    if pool is not None and len(pool) > 2:
+        queue_name = pool[2]
+    if pool is None:
+        pool = (None, None)
+        if row["work_queue_id"]:
+            q = ctx.store.one(
+                "SELECT q.name, p.id AS pool_id, p.name AS pool_name FROM work_queue q "
+                "JOIN work_pool p ON p.id = q.work_pool_id WHERE q.id = ?",
+                (row["work_queue_id"],),
+            )
+            if q is not None:
+                pool = (q["pool_id"], q["pool_name"])
+                queue_name = q["name"]
+    return {
+        "id": row["id"], "created": row["created"], "updated": row["updated"], "name": row["name"],
+        "flow_id": row["flow_id"], "state_id": state["id"] if state else None,
+        "deployment_id": row["deployment_id"], "deployment_version": body.get("deployment_version"),
+        "work_queue_id": row["work_queue_id"], "work_queue_name": queue_name,
+        "flow_version": body.get("flow_version"), "parameters": body.get("parameters", {}),
+        "idempotency_key": row["idempotency_key"], "context": body.get("context", {}),
+        "empirical_policy": body.get("empirical_policy"), "tags": loads(row["tags"]),
+        "labels": body.get("labels", {}), "parent_task_run_id": body.get("parent_task_run_id"),
+        "state_type": row["state_type"], "state_name": state_name, "run_count": row["run_count"],
+        "expected_start_time": row["expected_start_time"],
+        "next_scheduled_start_time": row["next_scheduled_start_time"], "start_time": row["start_time"],
+        "end_time": row["end_time"], "total_run_time": float(body.get("total_run_time") or 0.0),
+        "estimated_run_time": estimated, "estimated_start_time_delta": delta,
+        "auto_scheduled": body.get("auto_scheduled", False),
+        "infrastructure_document_id": body.get("infrastructure_document_id"),
+        "infrastructure_pid": body.get("infrastructure_pid"), "created_by": None,
+        "work_pool_id": pool[0], "work_pool_name": pool[1], "state": state,
+        "job_variables": body.get("job_variables", {}),
+    }
+
+
+def core_run_text(row: Row, now: datetime) -> str:
+    """The core FlowRun a poll returns (no work_pool_* keys, the stored queue name), as JSON
+    text spliced from the stored JSON columns so a 200-run poll parses nothing."""
+    state_text = row["state"] or "null"
+    state_name = row["state_name"]
+    if is_late(row, now):
+        state_name = "Late"
+        state_text = state_text.replace('"name":"Scheduled"', '"name":"Late"', 1)
+    body_text = row["body"]
+    match = _TOTAL_RE.search(body_text)
+    total = float(match.group(1)) if match else 0.0
+    estimated = total
+    if row["state_type"] == "RUNNING" and row["state_timestamp"]:
+        estimated += max(0.0, (now - from_text(row["state_timestamp"])).total_seconds())  # type: ignore[operator]
+    delta = 0.0
+    expected = from_text(row["expected_start_time"])
+    if row["start_time"] is None and expected is not None and row["state_type"] not in TERMINAL:
+        delta = max(0.0, (now - expected).total_seconds())
+    state_id = _STATE_ID_RE.match(state_text)
+    head = dumps({
+        "id": row["id"], "created": row["created"], "updated": row["updated"], "name": row["name"],
+        "flow_id": row["flow_id"], "state_id": state_id.group(1) if state_id else None,
+        "deployment_id": row["deployment_id"], "work_queue_name": row["work_queue_name"],
+        "idempotency_key": row["idempotency_key"], "state_type": row["state_type"], "state_name": state_name,
+        "run_count": row["run_count"], "expected_start_time": row["expected_start_time"],
+        "next_scheduled_start_time": row["next_scheduled_start_time"], "start_time": row["start_time"],
+        "end_time": row["end_time"], "estimated_run_time": estimated, "estimated_start_time_delta": delta,
+        "created_by": None, "work_queue_id": row["work_queue_id"],
+    })
+    return f'{head[:-1]},"tags":{row["tags"]},{body_text[1:-1]},"state":{state_text}}}'
+
+
+def read_flow_run(ctx: Ctx, run_id: str) -> dict[str, Any]:
+    with ctx.store.transaction():
+        return run_json(ctx, run_row(ctx, run_id))
+
+
+def update_flow_run(ctx: Ctx, run_id: str, changes: dict[str, Any]) -> None:
+    with ctx.store.transaction():
+        row = run_row(ctx, run_id)
+        body = loads(row["body"])
+        if "job_variables" in changes:
+            if row["state_type"] != "SCHEDULED" or not row["deployment_id"]:
+                raise NotNow("Job variables for a flow run can only be updated while the run is SCHEDULED and has a deployment.")
+            dep = ctx.store.one("SELECT work_pool_name, body FROM deployment WHERE id = ?", (row["deployment_id"],))
+            if dep is not None and dep["work_pool_name"]:
+                failure = job_variables_problem(
+                    pools.pool_template(ctx, dep["work_pool_name"]), loads(dep["body"]).get("job_variables") or {},
+                    changes["job_variables"] or {}, enforce_required=True,
+                )
+                if failure is not None:
+                    raise Invalid(failure.message if failure.invalid_schema else f"Error updating flow run: {failure.message}")
+        sets, params = ["updated = ?"], [ctx.now_text()]
+        for key, value in changes.items():
+            if key == "name":
+                if value is None:
+                    raise null_field("name")
+                sets.append("name = ?")
+                params.append(value)
+            elif key == "tags":
+                sets.append("tags = ?")
+                params.append(dumps(value or []))
+            elif key == "empirical_policy":
+                body[key] = {**EMPIRICAL_POLICY, **(value or {})}
+            else:
+                body[key] = value if value is not None or key in ("flow_version", "infrastructure_pid") else {}
+        sets.append("body = ?")
+        params.append(dumps(body))
+        ctx.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
+
+
+def update_flow_run_labels(ctx: Ctx, run_id: str, labels: dict[str, Any]) -> None:
+    with ctx.store.transaction():
+        row = run_row(ctx, run_id)
+        body = loads(row["body"])
+        body["labels"] = {**(body.get("labels") or {}), **labels}
+        ctx.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), ctx.now_text(), run_id))
+
+
+def delete_flow_run(ctx: Ctx, run_id: str) -> None:
+    with ctx.store.transaction():
+        if not ctx.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):
+            raise NotFound("Flow run not found")
+
+
+def _run_where(ctx: Ctx, body: Any, now: datetime) -> tuple[str, str, list[Any], Any]:
+    joins = ""
+    parts: list[str] = []
+    params: list[Any] = []
+    tags_all: Any = None
+    fr = body.flow_runs
+    if fr is not None:
+        sub: list[str] = []
+        if fr.id is not None:
+            if fr.id.any_ is not None:
+                sub.append(in_clause("r.id", fr.id.any_, params))
+            if fr.id.not_any_ is not None and fr.id.not_any_:
+                sub.append("NOT " + in_clause("r.id", fr.id.not_any_, params))
+        if fr.name is not None and fr.name.any_ is not None:
+            sub.append(in_clause("r.name", fr.name.any_, params))
+        if fr.name is not None and fr.name.like_ is not None:
+            sub.append("LOWER(r.name) LIKE ?")
+            params.append(f"%{fr.name.like_.lower()}%")
+        for column, flt in (("r.deployment_id", fr.deployment_id), ("r.work_queue_name", fr.work_queue_name)):
+            if flt is None:
+                continue
+            if flt.any_ is not None:
+                sub.append(in_clause(column, flt.any_, params))
+            if flt.is_null_ is not None:
+                sub.append(f"{column} IS {'' if flt.is_null_ else 'NOT '}NULL")
+        if fr.idempotency_key is not None and fr.idempotency_key.any_ is not None:
+            sub.append(in_clause("r.idempotency_key", fr.idempotency_key.any_, params))
+        if fr.state is not None:
+            if fr.state.type is not None:
+                if fr.state.type.any_ is not None:
+                    sub.append(in_clause("r.state_type", fr.state.type.any_, params))
+                if fr.state.type.not_any_:
+                    sub.append("NOT " + in_clause("r.state_type", fr.state.type.not_any_, params))
+            if fr.state.name is not None and fr.state.name.any_ is not None:
+                names = [n for n in fr.state.name.any_ if n != "Late"]
+                options = []
+                if names:
+                    clause = in_clause("r.state_name", names, params)
+                    if "Scheduled" in names:
+                        clause = f"({clause} AND NOT (r.state_type = 'SCHEDULED' AND r.state_name = 'Scheduled' AND r.next_scheduled_start_time < ?))"
+                        params.append(to_text(now - timedelta(seconds=LATE_AFTER_SECONDS)))
+                    options.append(clause)
+                if "Late" in fr.state.name.any_:
+                    options.append("(r.state_type = 'SCHEDULED' AND (r.state_name = 'Late' OR r.next_scheduled_start_time < ?))")
+                    params.append(to_text(now - timedelta(seconds=LATE_AFTER_SECONDS)))
+                sub.append(" OR ".join(options) if options else "1 = 0")
+        for column, flt in (
+            ("next_scheduled_start_time", fr.next_scheduled_start_time),
+            ("expected_start_time", fr.expected_start_time),
+            ("start_time", fr.start_time),
+            ("end_time", fr.end_time),
+        ):
+            if flt is None:
+                continue
+            if flt.before_ is not None:
+                sub.append(f"r.{column} <= ?")
+                params.append(to_text(flt.before_))
+            if flt.after_ is not None:
+                sub.append(f"r.{column} >= ?")
+                params.append(to_text(flt.after_))
+            if flt.is_null_ is not None:
+                sub.append(f"r.{column} IS {'' if flt.is_null_ else 'NOT '}NULL")
+        if fr.tags is not None:
+            tags_all = (fr.tags.all_, fr.tags.any_, fr.tags.is_null_)
+        if sub:
+            joiner = " OR " if fr.operator == "or_" else " AND "
+            parts.append("(" + joiner.join(f"({s})" for s in sub) + ")")
+    if body.flows is not None:
+        if body.flows.id is not None and body.flows.id.any_ is not None:
+            parts.append(in_clause("r.flow_id", body.flows.id.any_, params))
+        if body.flows.name is not None and body.flows.name.any_ is not None:
+            inner: list[Any] = []
+            clause = in_clause("name", body.flows.name.any_, inner)
+            parts.append(f"r.flow_id IN (SELECT id FROM flow WHERE {clause})")
+            params.extend(inner)
+    if body.deployments is not None:
+        if body.deployments.id is not None and body.deployments.id.any_ is not None:
+            parts.append(in_clause("r.deployment_id", body.deployments.id.any_, params))
+        if body.deployments.name is not None and body.deployments.name.any_ is not None:
+            inner = []
+            clause = in_clause("name", body.deployments.name.any_, inner)
+            parts.append(f"r.deployment_id IN (SELECT id FROM deployment WHERE {clause})")
+            params.extend(inner)
+    wq = body.work_pool_queues
+    wp = body.work_pools
+    if wq is not None or wp is not None:
+        joins = " JOIN work_queue q ON q.id = r.work_queue_id JOIN work_pool p ON p.id = q.work_pool_id"
+        if wp is not None:
+            where, inner = pools.pool_where(wp)
+            if where:
+                parts.append(f"p.id IN (SELECT id FROM work_pool{where})")
+                params.extend(inner)
+        if wq is not None:
+            where, inner = queues.queue_where(wq)
+            if where:
+                parts.append("1 = 1" + where)
+                params.extend(inner)
+    return joins, (" WHERE " + " AND ".join(parts)) if parts else "", params, tags_all
+
+
+def filter_flow_runs(ctx: Ctx, body: Any) -> list[dict[str, Any]]:
+    limit = page_limit(body.limit)
+    with ctx.store.transaction():
+        now = ctx.now()
+        joins, where, params, tags_all = _run_where(ctx, body, now)
+        cols = ", ".join(f"r.{c}" for c in RUN_COLUMN_NAMES)
+        sql = f"SELECT {cols} FROM flow_run r{joins}{where} ORDER BY {SORTS[body.sort or 'ID_DESC']}"
+        if tags_all is None:
+            rows = ctx.store.query(sql + " LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
+        else:
+            rows = [r for r in ctx.store.query(sql, params) if _tags_match(loads(r["tags"]), tags_all)]
+            rows = rows[(body.offset or 0):(body.offset or 0) + limit]
+        return [run_json(ctx, r, now) for r in rows]
+
+
+def count_flow_runs(ctx: Ctx, body: Any) -> int:
+    with ctx.store.transaction():
+        now = ctx.now()
+        joins, where, params, tags_all = _run_where(ctx, body, now)
+        if tags_all is None:
+            return count(ctx.store.one(f"SELECT COUNT(*) AS n FROM flow_run r{joins}{where}", params))
+        rows = ctx.store.query(f"SELECT r.tags FROM flow_run r{joins}{where}", params)
+        return sum(1 for r in rows if _tags_match(loads(r["tags"]), tags_all))
+
+
+def set_state(ctx: Ctx, run_id: str, state: dict[str, Any], force: bool) -> StateOutcome:
+    """Orchestrate a proposed state: load the run (and, for a claim, the slots it would take),
+    ask ``orchestration.decide``, write the state it accepts (or the replacement it imposes)."""
+    with ctx.store.transaction():
+        row = run_row(ctx, run_id)
+        now = ctx.now()
+        current = loads(row["state"])
+        current_name = row["state_name"]
+        if is_late(row, now):
+            current_name = "Late"
+        proposed = state["type"]
+        refusal = None
+        if row["state_type"] == "SCHEDULED" and proposed in ACTIVE_TYPES and row["work_queue_id"]:
+            taken = slots.claim_slots(ctx, row["work_queue_id"])
+            if taken is not None:
+                refusal = scheduling.claim_refusal(*taken)
+        scheduled_time = None
+        if current is not None:
+            scheduled_time = parse_time((current.get("state_details") or {}).get("scheduled_time"))
+        decision = orchestration.decide(
+            row["state_type"], current_name, proposed, state.get("name") or STATE_NAMES[proposed], force=force,
+            scheduled_time=as_utc(scheduled_time) if scheduled_time else None, now=now, refusal=refusal,
+        )
+        if decision.status == "ACCEPT":
+            written = _write_state(ctx, row, state, now)
+            return StateOutcome({"state": written, "status": "ACCEPT", "details": {"type": "accept_details"}}, True)
+        if decision.status == "REJECT":
+            details = {"type": "reject_details", "reason": decision.reason}
+            if decision.replacement_type:
+                written = _write_state(ctx, row, {"type": decision.replacement_type}, now)
+                return StateOutcome({"state": written, "status": "REJECT", "details": details}, True)
+            return StateOutcome({"state": current, "status": "REJECT", "details": details}, False)
+        if decision.status == "WAIT":
+            details = {"type": "wait_details", "delay_seconds": decision.delay_seconds, "reason": decision.reason}
+            return StateOutcome({"state": current, "status": "WAIT", "details": details}, False)
+        return StateOutcome({"state": current, "status": "ABORT", "details": {"type": "abort_details", "reason": decision.reason}}, False)
+
+
+def _write_state(ctx: Ctx, row: Row, proposed: dict[str, Any], now: datetime) -> dict[str, Any]:
+    current = loads(row["state"])
+    new_state = _make_state(row["id"], proposed, now)
+    kind = new_state["type"]
+    if kind == "PENDING" and current is not None and not (proposed.get("state_details") or {}).get("scheduled_time"):
+        carried = (current.get("state_details") or {}).get("scheduled_time")
+        if carried:
+            new_state["state_details"]["scheduled_time"] = carried
+    body = loads(row["body"])
+    now_text = to_text(now)
+    sets = ["updated = ?", "state_type = ?", "state_name = ?", "state_timestamp = ?", "state = ?"]
+    params: list[Any] = [now_text, kind, new_state["name"], new_state["timestamp"], dumps(new_state)]
+    sets.append("next_scheduled_start_time = ?")
+    params.append(new_state["state_details"]["scheduled_time"] if kind == "SCHEDULED" else None)
+    if row["expected_start_time"] is None:
+        sets.append("expected_start_time = ?")
+        params.append(new_state["state_details"].get("scheduled_time") or now_text)
+    if kind == "RUNNING":
+        sets.append("run_count = run_count + 1")
+        if row["start_time"] is None:
+            sets.append("start_time = ?")
+            params.append(now_text)
+    if row["state_type"] == "RUNNING" and row["state_timestamp"]:
+        elapsed = (now - from_text(row["state_timestamp"])).total_seconds()  # type: ignore[operator]
+        body["total_run_time"] = float(body.get("total_run_time") or 0.0) + max(0.0, elapsed)
+        sets.append("body = ?")
+        params.append(dumps(body))
+    if kind in TERMINAL:
+        sets.append("end_time = ?")
+        params.append(now_text)
+    ctx.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
+    return new_state
+
+
+
+_TOTAL_RE = re.compile(r'"total_run_time":(-?[0-9.eE+]+)')
+_STATE_ID_RE = re.compile(r'\{"id":"([^"]+)"')
+
+
+def _tags_match(tags: list[str], flt: tuple[Any, Any, Any]) -> bool:
+    all_, any_, is_null = flt
+    if all_ is not None and not set(all_) <= set(tags):
+        return False
+    if any_ is not None and not set(any_) & set(tags):
+        return False
+    if is_null is not None and (not tags) != is_null:
+        return False
+    return True
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    text = str(value).replace(" ", "T", 1)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise Invalid(f"Invalid datetime {value!r}; use ISO-8601, e.g. 2026-01-01T10:00:00Z.") from None

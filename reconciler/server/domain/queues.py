@@ -1,0 +1,347 @@
+"""Work queues (prefect-api.md §1.2, §1.4, §3): create, read, filter, update, delete in a pool
+and by id (the legacy ``/work_queues`` routes), the priority walk, the default queue's
+protection, queue status, and finding (or creating) the queue a deployment or run names.
+
+Rules: a queue name is unique in its pool; a priority given on create or PATCH is placed with
+Prefect's bump walk (:func:`walk`); without one a new queue takes the first free priority;
+the pool's default queue cannot be deleted; status is READY after a poll within 60 s (computed
+when read), PAUSED while paused. Must not count occupancy itself (``slots``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from reconciler.server.clock import as_utc, from_text, to_text
+from reconciler.server.domain import Ctx, pools, slots
+from reconciler.server.domain.refusals import Conflict, NotFound, null_field, pool_not_found, queue_id_not_found, queue_not_found
+from reconciler.server.domain.sql import QUEUE_COLUMNS, QUEUES, count, in_clause, insert_queue, new_id, page_limit
+from reconciler.server.orchestration import LATE_AFTER_SECONDS
+from reconciler.server.store import Row
+
+POLL_TIMEOUT = 60
+"""Seconds after its last poll that a queue stays READY."""
+DUPLICATE = "A work queue with this name already exists in work pool {work_pool_name!r}."
+"""Prefect 3.9.1's text, its placeholder unformatted."""
+
+
+def queue_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any]:
+    now = now or ctx.now()
+    status = row["status"]
+    if status == "READY":
+        polled = from_text(row["last_polled"])
+        if polled is None or now - polled > timedelta(seconds=POLL_TIMEOUT):
+            status = "NOT_READY"
+    limit = row["concurrency_limit"]
+    return {
+        "id": row["id"],
+        "created": row["created"],
+        "updated": row["updated"],
+        "name": row["name"],
+        "description": row["description"],
+        "is_paused": bool(row["is_paused"]),
+        "concurrency_limit": limit,
+        "priority": row["priority"],
+        "work_pool_id": row["work_pool_id"],
+        "filter": None,
+        "last_polled": row["last_polled"],
+        "work_pool_name": row["work_pool_name"],
+        "status": status,
+        "active_slots": None if limit is None else slots.active_in_queue(ctx, row["id"]),
+    }
+
+
+def queue_row(ctx: Ctx, pool: str, name: str, *, pool_message: bool) -> Row:
+    """The queue ``name`` of ``pool``; a missing pool is refused with the pool's message when
+    ``pool_message``, else with the queue's (as Prefect words each route)."""
+    pool_row = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pool,))
+    if pool_row is None:
+        raise pool_not_found(pool) if pool_message else queue_not_found(pool, name)
+    row = ctx.store.one(f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ? AND q.name = ?", (pool_row["id"], name))
+    if row is None:
+        raise queue_not_found(pool, name)
+    return row
+
+
+def queue_by_id(ctx: Ctx, queue_id: str) -> Row:
+    row = ctx.store.one(f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.id = ?", (queue_id,))
+    if row is None:
+        raise queue_id_not_found()
+    return row
+
+
+def _priorities(ctx: Ctx, pool_id: str) -> list[Row]:
+    return ctx.store.query("SELECT id, priority FROM work_queue WHERE work_pool_id = ? ORDER BY priority, name", (pool_id,))
+
+
+def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str) -> None:
+    """Prefect's bump walk: place ``target`` before the first queue at >= its priority,
+    then push every queue that is not above its predecessor down to predecessor + 1."""
+    rows = [(r["id"], r["priority"]) for r in _priorities(ctx, pool_id)]
+    if target is not None:
+        rows = [r for r in rows if r[0] != target[0]]
+        at = next((i for i, (_, p) in enumerate(rows) if p >= target[1]), len(rows))
+        rows.insert(at, target)
+    changed: dict[str, int] = {}
+    previous: int | None = None
+    for queue_id, priority in rows:
+        if previous is not None and priority <= previous:
+            priority = previous + 1
+        changed[queue_id] = priority
+        previous = priority
+    current = {r["id"]: r["priority"] for r in _priorities(ctx, pool_id)}
+    updates = [(p, now, q) for q, p in changed.items() if current.get(q) != p]
+    if updates:
+        ctx.store.executemany("UPDATE work_queue SET priority = ?, updated = ? WHERE id = ?", updates)
+
+
+def create_queue(
+    ctx: Ctx, pool: str, *, name: str, description: str | None, is_paused: bool,
+    concurrency_limit: int | None, priority: int | None,
+) -> dict[str, Any]:
+    with ctx.store.transaction():
+        pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pool,))
+        if pool_row is None:
+            raise pool_not_found(pool)
+        return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)
+
+
+def create_queue_in(
+    ctx: Ctx, pool_row: Row, name: str, description: str | None, is_paused: bool,
+    concurrency_limit: int | None, priority: int | None,
+) -> dict[str, Any]:
+    """A new queue in the pool of ``pool_row`` (inside the caller's transaction)."""
+    if ctx.store.one("SELECT 1 FROM work_queue WHERE work_pool_id = ? AND name = ?", (pool_row["id"], name)):
+        raise Conflict(DUPLICATE)
+    now = ctx.now_text()
+    queue_id = new_id()
+    existing = sorted(r["priority"] for r in _priorities(ctx, pool_row["id"]))
+    if priority is None:
+        chosen = next((i + 1 for i, p in enumerate(existing) if p != i + 1), len(existing) + 1)
+        if existing and chosen == len(existing) + 1:
+            chosen = max(existing) + 1
+        insert_queue(ctx.store, queue_id, pool_row["id"], name, description or "", is_paused, concurrency_limit, chosen, now)
+    else:
+        insert_queue(ctx.store, queue_id, pool_row["id"], name, description or "", is_paused, concurrency_limit, priority, now)
+        walk(ctx, pool_row["id"], (queue_id, priority), now)
+    return queue_json(ctx, queue_by_id(ctx, queue_id))
+
+
+def resolve_queue(ctx: Ctx, pool_name: str, queue_name: str | None, *, create: bool) -> tuple[Row, Row]:
+    """The pool and the queue a deployment or run names (the default queue when ``queue_name``
+    is None); with ``create`` a missing queue is created, as Prefect does for deployments."""
+    pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (pool_name,))
+    if pool is None:
+        raise pool_not_found(pool_name)
+    if queue_name is None:
+        queue = ctx.store.one(f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.id = ?", (pool["default_queue_id"],))
+    else:
+        queue = ctx.store.one(
+            f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ? AND q.name = ?", (pool["id"], queue_name)
+        )
+        if queue is None:
+            if not create:
+                raise queue_not_found(pool_name, queue_name)
+            created = create_queue_in(ctx, pool, queue_name, "", False, None, None)
+            queue = queue_by_id(ctx, created["id"])
+    if queue is None:
+        raise queue_not_found(pool_name, queue_name or "default")
+    return pool, queue
+
+
+def read_queue(ctx: Ctx, pool: str, name: str) -> dict[str, Any]:
+    with ctx.store.transaction():
+        return queue_json(ctx, queue_row(ctx, pool, name, pool_message=False))
+
+
+def filter_queues(ctx: Ctx, pool: str, flt: Any, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
+    limit = page_limit(limit)
+    with ctx.store.transaction():
+        pool_row = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pool,))
+        if pool_row is None:
+            raise pool_not_found(pool)
+        where, params = queue_where(flt)
+        rows = ctx.store.query(
+            f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ?{where} ORDER BY q.priority, q.name LIMIT ? OFFSET ?",
+            (pool_row["id"], *params, limit, offset or 0),
+        )
+        now = ctx.now()
+        return [queue_json(ctx, r, now) for r in rows]
+
+
+def queue_where(flt: Any) -> tuple[str, list[Any]]:
+    """`` AND (...)`` for a work queue filter (id, name ``any_``/``startswith_``/``like_``), and its parameters."""
+    if flt is None:
+        return "", []
+    parts: list[str] = []
+    params: list[Any] = []
+    if flt.id is not None and flt.id.any_ is not None:
+        parts.append(in_clause("q.id", flt.id.any_, params))
+    if flt.name is not None:
+        if flt.name.any_ is not None:
+            parts.append(in_clause("q.name", flt.name.any_, params))
+        if flt.name.startswith_ is not None:
+            if flt.name.startswith_:
+                parts.append(" OR ".join("LOWER(SUBSTR(q.name, 1, ?)) = ?" for _ in flt.name.startswith_))
+                for prefix in flt.name.startswith_:
+                    params.extend([len(prefix), prefix.lower()])
+            else:
+                parts.append("1 = 0")
+        if flt.name.like_ is not None:
+            parts.append("LOWER(q.name) LIKE ?")
+            params.append(f"%{flt.name.like_.lower()}%")
+    if not parts:
+        return "", []
+    joiner = " OR " if flt.operator == "or_" else " AND "
+    return " AND (" + joiner.join(f"({p})" for p in parts) + ")", params
+
+
+def _apply_update(ctx: Ctx, row: Row, changes: dict[str, Any], *, walk_priority: bool) -> None:
+    for key in ("is_paused", "priority", "name", "description"):
+        if key in changes and changes[key] is None:
+            raise null_field(key)
+    if not changes:
+        return
+    now = ctx.now()
+    now_text = to_text(now)
+    if "name" in changes and changes["name"] != row["name"]:
+        if ctx.store.one("SELECT 1 FROM work_queue WHERE work_pool_id = ? AND name = ?", (row["work_pool_id"], changes["name"])):
+            raise Conflict(DUPLICATE)
+    sets: list[str] = []
+    params: list[Any] = []
+    for key in ("name", "description", "concurrency_limit", "last_polled"):
+        if key in changes:
+            value = changes[key]
+            if key == "last_polled":
+                value = to_text(value)
+            sets.append(f"{key} = ?")
+            params.append(value)
+    if "is_paused" in changes:
+        paused = bool(changes["is_paused"])
+        sets.append("is_paused = ?")
+        params.append(int(paused))
+        if paused and row["status"] != "PAUSED":
+            sets.append("status = 'PAUSED'")
+        elif not paused and row["status"] == "PAUSED":
+            polled = changes["last_polled"] if "last_polled" in changes else from_text(row["last_polled"])
+            ready = polled is not None and now - as_utc(polled) <= timedelta(seconds=POLL_TIMEOUT)
+            sets.append("status = ?")
+            params.append("READY" if ready else "NOT_READY")
+    if "priority" in changes and not walk_priority:
+        sets.append("priority = ?")
+        params.append(changes["priority"])
+    sets.append("updated = ?")
+    params.append(now_text)
+    ctx.store.execute(f"UPDATE work_queue SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
+    if "priority" in changes and walk_priority and changes["priority"] != row["priority"]:
+        walk(ctx, row["work_pool_id"], (row["id"], changes["priority"]), now_text)
+
+
+def update_queue(ctx: Ctx, pool: str, name: str, changes: dict[str, Any]) -> None:
+    with ctx.store.transaction():
+        _apply_update(ctx, queue_row(ctx, pool, name, pool_message=True), changes, walk_priority=True)
+
+
+def _refuse_default(ctx: Ctx, row: Row) -> None:
+    pool = ctx.store.one("SELECT default_queue_id FROM work_pool WHERE id = ?", (row["work_pool_id"],))
+    if pool is not None and pool["default_queue_id"] == row["id"]:
+        raise Conflict(
+            f"Can't delete a pool's default queue: '{row['work_pool_name']}/{row['name']}' is the default queue "
+            f"of work pool '{row['work_pool_name']}'. Delete the pool instead, or leave the queue in place."
+        )
+
+
+def delete_queue(ctx: Ctx, pool: str, name: str) -> None:
+    with ctx.store.transaction():
+        row = queue_row(ctx, pool, name, pool_message=True)
+        _refuse_default(ctx, row)
+        pools.detach_queues(ctx, [row["id"]], pool_gone=False)
+        ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
+        walk(ctx, row["work_pool_id"], None, ctx.now_text())
+
+
+# ----------------------------------------------------------- legacy queues (by id)
+
+
+def legacy_create_queue(
+    ctx: Ctx, *, name: str, description: str | None, is_paused: bool, concurrency_limit: int | None, priority: int | None
+) -> dict[str, Any]:
+    """A queue in the agent pool, created on first use."""
+    with ctx.store.transaction():
+        pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+        if pool_row is None:
+            pools.create_pool(
+                ctx, name=pools.AGENT_POOL, type=pools.AGENT_TYPE, description=None, base_job_template={},
+                is_paused=False, concurrency_limit=None, storage_configuration=dict(pools.EMPTY_STORAGE),
+            )
+            pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+        return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)  # type: ignore[arg-type]
+
+
+def legacy_read_queue(ctx: Ctx, queue_id: str) -> dict[str, Any]:
+    with ctx.store.transaction():
+        return queue_json(ctx, queue_by_id(ctx, queue_id))
+
+
+def legacy_read_queue_by_name(ctx: Ctx, name: str) -> dict[str, Any]:
+    """The queue named in the agent pool, or (without one) the first by pool name."""
+    with ctx.store.transaction():
+        agent = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+        base = f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.name = ?"
+        if agent is not None:
+            row = ctx.store.one(base + " AND q.work_pool_id = ?", (name, agent["id"]))
+        else:
+            row = ctx.store.one(base + " ORDER BY p.name LIMIT 1", (name,))
+        if row is None:
+            raise NotFound(f"Work queue '{name}' not found.")
+        return queue_json(ctx, row)
+
+
+def legacy_update_queue(ctx: Ctx, queue_id: str, changes: dict[str, Any]) -> None:
+    """As Prefect's legacy route: a priority is set as given, without the walk."""
+    with ctx.store.transaction():
+        _apply_update(ctx, queue_by_id(ctx, queue_id), changes, walk_priority=False)
+
+
+def legacy_delete_queue(ctx: Ctx, queue_id: str) -> None:
+    with ctx.store.transaction():
+        row = queue_by_id(ctx, queue_id)
+        _refuse_default(ctx, row)
+        pools.detach_queues(ctx, [row["id"]], pool_gone=False)
+        ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
+
+
+def legacy_filter_queues(ctx: Ctx, flt: Any, pool_filter: Any, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
+    limit = page_limit(limit)
+    where, params = queue_where(flt)
+    pool_where, pool_params = pools.pool_where(pool_filter)
+    if pool_where:
+        pool_where = " AND p.id IN (SELECT id FROM work_pool" + pool_where + ")"
+    with ctx.store.transaction():
+        rows = ctx.store.query(
+            f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE 1 = 1{where}{pool_where} ORDER BY q.name, p.name LIMIT ? OFFSET ?",
+            (*params, *pool_params, limit, offset or 0),
+        )
+        now = ctx.now()
+        return [queue_json(ctx, r, now) for r in rows]
+
+
+def legacy_queue_status(ctx: Ctx, queue_id: str) -> dict[str, Any]:
+    with ctx.store.transaction():
+        row = queue_by_id(ctx, queue_id)
+        now = ctx.now()
+        late = count(ctx.store.one(
+            "SELECT COUNT(*) AS n FROM flow_run WHERE work_queue_id = ? AND state_type = 'SCHEDULED' "
+            "AND next_scheduled_start_time < ?",
+            (queue_id, to_text(now - timedelta(seconds=LATE_AFTER_SECONDS))),
+        ))
+        polled = from_text(row["last_polled"])
+        healthy = (not row["is_paused"] and late == 0 and polled is not None
+                   and now - polled <= timedelta(seconds=POLL_TIMEOUT))
+        return {
+            "healthy": healthy,
+            "late_runs_count": late,
+            "last_polled": row["last_polled"],
+            "health_check_policy": {"maximum_late_runs": 0, "maximum_seconds_since_last_polled": POLL_TIMEOUT},
+        }

@@ -1,0 +1,88 @@
+"""The SQL the domain modules share: column lists, JSON as text, ``IN`` lists, paging limits,
+and the occupancy condition built from ``orchestration.ACTIVE_TYPES`` (the one definition of
+which states hold a slot).
+
+Statements use ``?`` placeholders and run unchanged on SQLite and PostgreSQL (the stores
+translate). Must not hold domain rules.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Iterable
+from uuid import UUID
+
+from reconciler.server.domain.refusals import Invalid
+from reconciler.server.orchestration import ACTIVE_TYPES
+
+MAX_LIMIT = 200
+"""Prefect's ``PREFECT_SERVER_API_DEFAULT_LIMIT``: the default and the maximum page size."""
+
+POOL_COLUMNS = ("id, created, updated, name, description, type, base_job_template, is_paused, concurrency_limit, "
+                "default_queue_id, storage_configuration")
+QUEUE_COLUMNS = ("q.id, q.created, q.updated, q.work_pool_id, q.name, q.description, q.is_paused, q.concurrency_limit, "
+                 "q.priority, q.last_polled, q.status, p.name AS work_pool_name")
+QUEUES = "work_queue q JOIN work_pool p ON p.id = q.work_pool_id"
+"""``FROM`` for :data:`QUEUE_COLUMNS`."""
+RUN_COLUMNS = (
+    "id, created, updated, name, flow_id, deployment_id, work_queue_id, work_queue_name, idempotency_key, "
+    "state_type, state_name, state_timestamp, next_scheduled_start_time, expected_start_time, start_time, "
+    "end_time, run_count, tags, state, body"
+)
+RUN_COLUMN_NAMES = tuple(c.strip() for c in RUN_COLUMNS.split(","))
+
+
+def states_in(column: str, types: Iterable[str]) -> str:
+    """``column IN ('A', 'B')`` for state types (constants of this package, never user input)."""
+    return f"{column} IN ({', '.join(repr(str(t)) for t in sorted(types))})"
+
+
+def active(column: str = "state_type") -> str:
+    """The condition for a run that holds a slot (its state type is one of ``ACTIVE_TYPES``)."""
+    return states_in(column, ACTIVE_TYPES)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def in_clause(column: str, values: Iterable[Any], params: list[Any]) -> str:
+    """``column IN (?, ...)`` with the values appended to ``params``; an empty list matches nothing."""
+    values = [str(v) if isinstance(v, UUID) else v for v in values]
+    if not values:
+        return "1 = 0"
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' for _ in values)})"
+
+
+def page_limit(limit: int | None) -> int:
+    """A filter's ``limit``: the default when absent; over :data:`MAX_LIMIT` or negative is refused."""
+    if limit is None:
+        return MAX_LIMIT
+    if limit > MAX_LIMIT or limit < 0:
+        raise Invalid(f"Invalid limit: must be less than or equal to {MAX_LIMIT}.")
+    return limit
+
+
+def count(row: Any) -> int:
+    """The ``n`` of a ``SELECT COUNT(*) AS n`` row."""
+    return int(row["n"]) if row else 0
+
+
+def insert_queue(store: Any, queue_id: str, pool_id: str, name: str, description: str, is_paused: bool,
+                 concurrency_limit: int | None, priority: int, now: str) -> None:
+    """One new work queue row (status NOT_READY, never polled)."""
+    store.execute(
+        "INSERT INTO work_queue (id, created, updated, work_pool_id, name, description, is_paused, "
+        "concurrency_limit, priority, last_polled, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'NOT_READY')",
+        (queue_id, now, now, pool_id, name, description, int(is_paused), concurrency_limit, priority),
+    )
