@@ -34,6 +34,46 @@ def normalize_api_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
+def endpoint_api_url(endpoint: str) -> str:
+    """The API URL of a Terraform provider ``endpoint``: ``http://h:4200`` and ``http://h:4200/api/`` both give
+    ``.../api`` (the official provider appends ``/api`` when it is missing)."""
+    url = endpoint.strip().rstrip("/")
+    if not url.endswith("/api") and "/api/" not in url + "/":
+        url += "/api"
+    return url
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a password in its user info (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot be a Prefect API URL, or None."""
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return (f"endpoint {redact_url(endpoint)!r} is not an http(s) URL. Write the Prefect API URL, e.g. "
+                "\"http://127.0.0.1:4200/api\" (the trailing /api is optional).")
+    return None
+
+
+@dataclass(frozen=True)
+class ProviderBlock:
+    """What an HCL config's ``provider "prefect"`` block sets, and where (``"main.tf:3"``) for messages.
+
+    The keys are secrets: they are never part of a repr, a message or an output.
+    """
+
+    where: str
+    endpoint: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    basic_auth_key: str | None = field(default=None, repr=False)
+
+
 def in_automation(environ: Mapping[str, str] | None = None) -> bool:
     """True under CI or POOLFORM_IN_AUTOMATION (non-empty), like terraform's TF_IN_AUTOMATION."""
     env = os.environ if environ is None else environ
@@ -83,17 +123,31 @@ class ConnectionSettings:
     verify: bool = True
 
     @classmethod
-    def from_env(cls, api_url: str | None = None, environ: Mapping[str, str] | None = None) -> "ConnectionSettings":
-        """Settings from ``environ`` (default ``os.environ``); ``api_url`` (a flag) beats PREFECT_API_URL.
+    def from_env(cls, api_url: str | None = None, environ: Mapping[str, str] | None = None,
+                 provider: ProviderBlock | None = None) -> "ConnectionSettings":
+        """Settings from ``environ`` (default ``os.environ``) and an HCL config's provider block.
 
-        Raises ValueError with a one-line message for a malformed number.
+        The server: ``api_url`` (the ``--api-url`` flag), else the provider block's ``endpoint``,
+        else PREFECT_API_URL, else the default. Credentials: the provider block's ``api_key`` /
+        ``basic_auth_key``, else PREFECT_API_KEY / PREFECT_API_AUTH_STRING or PREFECT_BASIC_AUTH_KEY
+        (Terraform's rule: a provider attribute beats its environment variable). When the flag
+        overrides the server, the provider block is not used at all, so its credentials never
+        go to a server it does not name. Raises ValueError with a one-line message for a malformed number.
         """
         env = os.environ if environ is None else environ
-        url = api_url or env.get("PREFECT_API_URL") or DEFAULT_API_URL
-        auth = env.get("PREFECT_API_AUTH_STRING") or env.get("PREFECT_BASIC_AUTH_KEY") or None
+        block = provider if (provider is not None and not api_url) else None
+        if api_url:
+            url = normalize_api_url(api_url)
+        elif block is not None and block.endpoint:
+            url = endpoint_api_url(block.endpoint)
+        else:
+            url = normalize_api_url(env.get("PREFECT_API_URL") or DEFAULT_API_URL)
+        api_key = (block.api_key if block is not None else None) or env.get("PREFECT_API_KEY") or None
+        auth = ((block.basic_auth_key if block is not None else None) or env.get("PREFECT_API_AUTH_STRING")
+                or env.get("PREFECT_BASIC_AUTH_KEY") or None)
         return cls(
-            api_url=normalize_api_url(url),
-            api_key=env.get("PREFECT_API_KEY") or None,
+            api_url=url,
+            api_key=api_key,
             auth_string=auth,
             timeout=_float(env, "PREFECT_API_REQUEST_TIMEOUT", DEFAULT_TIMEOUT),
             max_retries=_int(env, "PREFECT_CLIENT_MAX_RETRIES", DEFAULT_MAX_RETRIES),

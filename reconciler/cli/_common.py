@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reconciler.api.client import PrefectClient
     from reconciler.diagnostics import Diagnostics
     from reconciler.model.state import DesiredState
-    from reconciler.settings import ConnectionSettings
+    from reconciler.settings import ConnectionSettings, ProviderBlock
 
 CLIENT_FACTORY: "Callable[[ConnectionSettings], PrefectClient] | None" = None
 """When set (tests), builds the client instead of a network ``httpx.Client``."""
@@ -299,11 +299,15 @@ def load_config(files: Sequence[str], variables: Sequence[str], *, var_files: Se
     return desired
 
 
-def connection(api_url: str | None) -> "ConnectionSettings":
-    from reconciler.settings import ConnectionSettings
+def connection(api_url: str | None, provider: "ProviderBlock | None" = None) -> "ConnectionSettings":
+    """Flag, then the config's provider block, then PREFECT_* (``ConnectionSettings.from_env`` says why)."""
+    from reconciler.settings import ConnectionSettings, redact_url
 
+    if api_url and provider is not None and provider.endpoint:
+        echo(f"Warning: --api-url overrides the provider \"prefect\" block at {provider.where} (endpoint "
+             f"{redact_url(provider.endpoint)}); its credentials are not used.", err=True)
     try:
-        return ConnectionSettings.from_env(api_url)
+        return ConnectionSettings.from_env(api_url, provider=provider)
     except ValueError as exc:
         fail(str(exc))
 
@@ -331,8 +335,9 @@ def parallelism(value: int | None = None) -> int:
     return n
 
 
-def make_client(api_url: str | None, *, workers: int | None = None) -> "PrefectClient":
-    settings = connection(api_url)
+def make_client(api_url: str | None, *, workers: int | None = None,
+                provider: "ProviderBlock | None" = None) -> "PrefectClient":
+    settings = connection(api_url, provider)
     if CLIENT_FACTORY is not None:
         return CLIENT_FACTORY(settings)
     from reconciler.api.client import PrefectClient

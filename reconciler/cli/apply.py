@@ -157,13 +157,14 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
     if not auto_approve and not interactive:
         common.fail("no plan file and no --auto-approve; apply needs one of them when input is not a terminal")
 
-    from reconciler.cli.plan import render_plan, run_plan
+    from reconciler.cli.plan import load_for_plan, render_plan, run_plan
 
     with common.errors_to_exit():
-        client = common.make_client(api_url, workers=parallelism)
+        desired, warnings = load_for_plan(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
+                                          color=color)
+        client = common.make_client(api_url, workers=parallelism, provider=desired.provider)
         try:
-            result = run_plan(client, files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
-                              targets=targets, destroy=destroy, color=color)
+            result = run_plan(client, desired, warnings, targets=targets, destroy=destroy)
             plan_json = result.to_json()
             if plan_json.get("errored"):
                 if as_json:

@@ -17,33 +17,28 @@ from reconciler.cli import _common as common
 
 if TYPE_CHECKING:
     from reconciler.api.client import PrefectClient
+    from reconciler.model.state import DesiredState
     from reconciler.plan.actions import Plan
 
 
-def run_plan(
-    client: "PrefectClient",
-    files: Sequence[str],
-    variables: Sequence[str],
-    *,
-    var_files: Sequence[str] = (),
-    allow_unknown_type: bool = False,
-    targets: Sequence[str] = (),
-    destroy: bool = False,
-    color: bool = False,
-) -> "Plan":
-    """Load (exit 1 on config errors), observe, read deployments where templates change, plan.
+def load_for_plan(files: Sequence[str], variables: Sequence[str], *, var_files: Sequence[str] = (),
+                  allow_unknown_type: bool = False, color: bool = False) -> "tuple[DesiredState, list[dict[str, Any]]]":
+    """Load the config (exit 1 on config errors); its warnings are returned to become the plan's first
+    diagnostics, so every view (and the PR comment) shows them."""
+    warnings: list[dict[str, Any]] = []
+    desired = common.load_config(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
+                                 color=color, warnings=warnings)
+    return desired, warnings
 
-    The config's warnings become the plan's first diagnostics, so every view (and the PR
-    comment) shows them.
-    """
+
+def run_plan(client: "PrefectClient", desired: "DesiredState", warnings: Sequence[dict[str, Any]] = (), *,
+             targets: Sequence[str] = (), destroy: bool = False) -> "Plan":
+    """Observe, read deployments where templates change, plan."""
     from datetime import datetime, timezone
 
     from reconciler.api.observe import observe, observe_deployments
     from reconciler.plan.planner import make_plan, pools_with_variable_changes
 
-    warnings: list[dict[str, Any]] = []
-    desired = common.load_config(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
-                                 color=color, warnings=warnings)
     targets = common.check_targets(targets)
     with common.gc_paused():
         observed = observe(client, desired, targets=targets, all_pools=not targets)
@@ -52,7 +47,8 @@ def run_plan(
             observed.deployments = observe_deployments(client, impacted)
         plan = make_plan(desired, observed, targets=targets, destroy=destroy,
                          now=datetime.now(timezone.utc), api_url=client.api_url)
-    plan.diagnostics[:0] = warnings
+    plan.diagnostics[:0] = list(warnings)
+    plan.ignored = list(desired.ignored)
     return plan
 
 
@@ -139,10 +135,11 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[st
                          allow_unknown_type=allow_unknown_type)
     with common.json_error_document() if fmt == "json" else contextlib.nullcontext():
         with common.errors_to_exit():
-            client = common.make_client(api_url)
+            desired, warnings = load_for_plan(files, variables, var_files=var_files,
+                                              allow_unknown_type=allow_unknown_type, color=color)
+            client = common.make_client(api_url, provider=desired.provider)
             try:
-                result = run_plan(client, files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
-                                  targets=targets, destroy=destroy, color=color)
+                result = run_plan(client, desired, warnings, targets=targets, destroy=destroy)
             finally:
                 client.close()
             plan_json = result.to_json()

@@ -74,16 +74,18 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
     template: Any = None
     origin = ""
     declared_names: list[str] = []
+    provider = None
     if files and not live:
         desired = common.load_config(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type)
         declared_names = list(desired.pools)
+        provider = desired.provider
         declared = desired.pools.get(pool)
         if declared is not None and declared.base_job_template is not UNMANAGED:
             template = declared.base_job_template
             origin = "in the config"
     if template is None:
         with common.errors_to_exit():
-            client = common.make_client(api_url)
+            client = common.make_client(api_url, provider=provider)
             try:
                 body = client.read_pool(pool)
                 live_names = [row.get("name", "") for row in client.read_pools()] if body is None else []

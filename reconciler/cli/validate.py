@@ -49,6 +49,7 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tupl
             "warning_count": warnings,
             "pool_count": len(state.pools) if state else 0,
             "queue_count": sum(len(p.queues) for p in state.pools.values()) if state else 0,
+            "ignored": list(state.ignored) if state else [],
             "diagnostics": diags.to_json(),
         }
         click.echo(json.dumps(document, indent=2))

@@ -1,17 +1,27 @@
 """HCL (``.tf``) files -> :class:`RawDoc`, read without a terraform binary.
 
-Owns: parsing one directory's ``.tf`` files as one module (python-hcl2's lark
-tree, positions from ``meta.line``/``column``), collecting ``variable``,
-``locals``, ``resource "prefect_work_pool"`` and ``resource "prefect_work_queue"``
-blocks, evaluating their attributes with :mod:`reconciler.config.hcl_eval`, and
-mapping the Terraform provider's attributes onto the YAML document shape (pool:
-``name, type, description, paused, concurrency_limit, base_job_template`` as a
-JSON string; queue: ``work_pool_name, name, description, is_paused,
-concurrency_limit, priority``). Variable values come, highest first, from
-``--var`` and ``--var-file`` (command-line order), ``*.auto.tfvars``, ``terraform.tfvars``, ``TF_VAR_*`` and the default.
-``count`` and ``for_each`` expand a resource into instances (``count.index``, ``each.key``,
-``each.value``; ``prefect_work_pool.x[KEY].name`` refers to one). Other blocks and resource types are ignored.
-No validation of values here beyond what the mapping needs.
+Owns: parsing a root module's ``.tf`` files (python-hcl2's lark tree, positions from
+``meta.line``/``column``) and the local modules it calls (``source = "./..."`` or
+``"../..."`` inside the configuration's directories), nested, with ``count``/``for_each``;
+evaluating their ``variable`` (inputs, defaults, types with ``optional()``, ``validation``),
+``locals``, ``output``, ``resource "prefect_work_pool"`` and ``resource "prefect_work_queue"``
+blocks with :mod:`reconciler.config.hcl_eval`; reading the root's ``provider "prefect"``
+block (``endpoint``, ``api_key``, ``basic_auth_key``, ``account_id``/``workspace_id``)
+into :attr:`RawDoc.provider`; and mapping the Terraform provider's attributes onto the
+YAML document shape (pool: ``name, type, description, paused, concurrency_limit,
+base_job_template`` as a JSON string; queue: ``work_pool_name, name, description,
+is_paused, concurrency_limit, priority``).
+
+Nothing that could declare a pool or a queue is skipped: a module from any other
+source (registry, git, http...), any other ``prefect_*`` resource or data source, an
+aliased or second ``prefect`` provider and any block type poolform does not know are
+errors at their line. Resources and data sources of other providers are listed in
+:attr:`RawDoc.ignored` (they cannot declare pools), never evaluated.
+
+Root variable values come, highest first, from ``--var`` and ``--var-file``
+(command-line order), ``*.auto.tfvars``, ``terraform.tfvars``, ``TF_VAR_*`` and the
+default; a module's variables from its ``module`` block's arguments and their defaults.
+No validation of values here beyond what the mapping needs (that is ``config/load.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +29,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from lark import Tree
 
+from reconciler.config.files import did_you_mean, read_text
 from reconciler.config.hcl_eval import (
     Context,
     EvalError,
@@ -34,13 +45,14 @@ from reconciler.config.hcl_eval import (
     to_string,
     unsupported,
 )
-from reconciler.config.files import did_you_mean, read_text
+from reconciler.config.hcl_values import HclValueError, to_bool, to_num, to_str, type_name
 from reconciler.config.source import RawDoc
 from reconciler.config.var_files import VarValue
 from reconciler.diagnostics import Diagnostics, Pos, SourceRange
 
 POOL_RESOURCE = "prefect_work_pool"
 QUEUE_RESOURCE = "prefect_work_queue"
+PROVIDER = "prefect"
 
 POOL_ATTRIBUTES = {"name": "name", "type": "type", "description": "description", "paused": "paused",
                    "concurrency_limit": "concurrency_limit", "base_job_template": "base_job_template"}
@@ -52,6 +64,23 @@ INT_FIELDS = {"concurrency_limit", "priority"}
 BOOL_FIELDS = {"paused"}
 STRING_FIELDS = {"type", "description"}
 
+PROVIDER_ATTRIBUTES = ("endpoint", "api_key", "basic_auth_key", "csrf_enabled")
+"""Attributes of ``provider "prefect"`` that poolform honours (``csrf_enabled``: its client always does CSRF)."""
+REFUSED_PROVIDER_ATTRIBUTES = {
+    "account_id": "poolform does not build Prefect Cloud workspace URLs: put the workspace in the endpoint "
+                  "(https://api.prefect.cloud/api/accounts/ACCOUNT/workspaces/WORKSPACE) and remove account_id.",
+    "workspace_id": "poolform does not build Prefect Cloud workspace URLs: put the workspace in the endpoint "
+                    "(https://api.prefect.cloud/api/accounts/ACCOUNT/workspaces/WORKSPACE) and remove workspace_id.",
+    "custom_headers": "poolform sends no custom headers; use a proxy, or PREFECT_API_AUTH_STRING for Basic auth.",
+    "profile": "poolform does not read Prefect profiles; set endpoint, or PREFECT_API_URL / PREFECT_API_KEY.",
+    "profile_file": "poolform does not read Prefect profiles; set endpoint, or PREFECT_API_URL / PREFECT_API_KEY.",
+}
+KNOWN_BLOCKS = {"terraform", "provider", "variable", "locals", "output", "module", "resource", "data",
+                "moved", "import", "removed", "check"}
+"""Top-level blocks of a Terraform module; ``moved``/``import``/``removed``/``check`` concern terraform's
+state and assertions, not what exists, and are not read."""
+LOCAL_SOURCE_PREFIXES = ("./", "../")
+
 
 @dataclass
 class _Block:
@@ -61,6 +90,7 @@ class _Block:
     attributes: dict[str, Tree] = field(default_factory=dict)
     keys: dict[str, Tree] = field(default_factory=dict)
     lifecycle: dict[str, Tree] = field(default_factory=dict)
+    blocks: list[Tree] = field(default_factory=list)
 
     def where(self) -> tuple[int, int]:
         return position(self.node)
@@ -75,7 +105,7 @@ _IN_PROGRESS = _Cycle()
 
 def _labels(block: Tree) -> tuple[str, list[str]]:
     kids = _children(block)
-    kind = str(kids[0].children[0]) if kids[0].data in ("identifier", "keyword") else str(kids[0].children[0])
+    kind = str(kids[0].children[0])
     labels = []
     for child in kids[1:]:
         if child.data == "string":
@@ -88,6 +118,19 @@ def _labels(block: Tree) -> tuple[str, list[str]]:
 
 def _body(block: Tree) -> Tree:
     return next(c for c in _children(block) if c.data == "body")
+
+
+def _attribute_name(attribute: Tree) -> str:
+    return str(_children(attribute)[0].children[0])
+
+
+def _make_block(filename: str, item: Tree, labels: list[str]) -> _Block:
+    inner = _body(item)
+    attributes = [a for a in _children(inner) if a.data == "attribute"]
+    return _Block(filename, item, labels,
+                  {_attribute_name(a): _children(a)[-1] for a in attributes},
+                  {_attribute_name(a): a for a in attributes},
+                  blocks=[c for c in _children(inner) if c.data == "block"])
 
 
 def _parse(filename: str, text: str, diags: Diagnostics) -> Tree | None:
@@ -121,60 +164,344 @@ def _parse(filename: str, text: str, diags: Diagnostics) -> Tree | None:
     return None
 
 
-class _Module:
-    def __init__(self, files: list[str], diags: Diagnostics, variables: Mapping[str, str],
-                 env: Mapping[str, str]) -> None:
-        self.directory = os.path.dirname(files[0]) or "."
+# --------------------------------------------------------------------------- types
+
+def _type_of(expr: Tree | None) -> Any:
+    """A variable's ``type`` expression as a small descriptor: "string", ("list", T), ("object", {...}), ..."""
+    if expr is None:
+        return "any"
+    node: Any = expr
+    while isinstance(node, Tree) and node.data == "expr_term" and len(_children(node)) == 1:
+        node = _children(node)[0]
+    if not isinstance(node, Tree):
+        return "any"
+    if node.data == "identifier":
+        return str(node.children[0])
+    if node.data == "function_call":
+        kids = _children(node)
+        name = str(kids[0].children[0])
+        arguments = next((c for c in kids if c.data == "arguments"), None)
+        args = _children(arguments) if arguments is not None else []
+        if name in ("list", "set", "map") and args:
+            return (name, _type_of(args[0]))
+        if name == "optional" and args:
+            return ("optional", _type_of(args[0]), args[1] if len(args) > 1 else None)
+        if name == "tuple" and args:
+            inner = _unwrap(args[0])
+            return ("tuple", [_type_of(e) for e in _children(inner)] if inner.data == "tuple" else [])
+        if name == "object" and args:
+            inner = _unwrap(args[0])
+            fields = {}
+            if inner.data == "object":
+                for elem in _children(inner):
+                    key_node, value_node = _children(elem)
+                    key_inner = _unwrap(key_node)
+                    key = str(key_inner.children[0]) if key_inner.data == "identifier" else to_string(
+                        evaluate(key_inner, Context(_no_refs, ".")), key_node)
+                    fields[key] = _type_of(value_node)
+            return ("object", fields)
+    return "any"
+
+
+def _unwrap(node: Any) -> Any:
+    while isinstance(node, Tree) and node.data in ("expr_term", "object_elem_key") and len(_children(node)) == 1:
+        node = _children(node)[0]
+    return node
+
+
+def _typed(value: Any, kind: Any, what: str) -> Any:
+    """``value`` converted to a variable's type as Terraform converts it (``"5"`` to a number, optional
+    object attributes filled with their defaults); HclValueError when it cannot be."""
+    if kind == "any" or value is None:
+        if isinstance(kind, tuple) and kind[0] == "optional":
+            return _typed(value, kind[1], what)
+        return value
+    if kind == "string":
+        if isinstance(value, (list, dict)):
+            raise HclValueError(f"{what} must be a string, not {type_name(value)}")
+        return to_str(value, what)
+    if kind == "number":
+        return to_num(value, what)
+    if kind == "bool":
+        return to_bool(value, what)
+    if isinstance(kind, tuple):
+        if kind[0] == "optional":
+            return _typed(value, kind[1], what)
+        if kind[0] in ("list", "set"):
+            if not isinstance(value, list):
+                raise HclValueError(f"{what} must be a {kind[0]}, not {type_name(value)}")
+            return [_typed(v, kind[1], f"{what}[{i}]") for i, v in enumerate(value)]
+        if kind[0] == "map":
+            if not isinstance(value, dict):
+                raise HclValueError(f"{what} must be a map, not {type_name(value)}")
+            return {k: _typed(v, kind[1], f"{what}[{k!r}]") for k, v in value.items()}
+        if kind[0] == "tuple":
+            if not isinstance(value, list) or len(value) != len(kind[1]):
+                raise HclValueError(f"{what} must be a tuple of {len(kind[1])} elements")
+            return [_typed(v, t, f"{what}[{i}]") for i, (v, t) in enumerate(zip(value, kind[1]))]
+        if kind[0] == "object":
+            if not isinstance(value, dict):
+                raise HclValueError(f"{what} must be an object, not {type_name(value)}")
+            out = {}
+            for name, field_kind in kind[1].items():
+                if name in value:
+                    out[name] = _typed(value[name], field_kind, f"{what}.{name}")
+                elif isinstance(field_kind, tuple) and field_kind[0] == "optional":
+                    default = None if field_kind[2] is None else evaluate(field_kind[2], Context(_no_refs, "."))
+                    out[name] = _typed(default, field_kind[1], f"{what}.{name}")
+                else:
+                    raise HclValueError(f"{what} needs the attribute {name!r}")
+            return out
+    return value
+
+
+# --------------------------------------------------------------------------- the configuration
+
+class _Configuration:
+    """What every module of one configuration shares: diagnostics, inputs, parsed files, findings."""
+
+    def __init__(self, diags: Diagnostics, variables: Mapping[str, Any], env: Mapping[str, str],
+                 roots: list[str]) -> None:
         self.diags = diags
         self.cli_vars = variables
         self.env = env
+        self.roots = [os.path.realpath(r) for r in roots]
+        self.reported: set[tuple[Any, ...]] = set()
+        self.trees: dict[str, tuple[list[tuple[str, Tree]], bool]] = {}
+        self.ignored: list[dict[str, Any]] = []
+        self.provider: dict[str, Any] | None = None
+
+    def error(self, filename: str, node: Any, summary: str, detail: str = "", address: str | None = None) -> None:
+        line, column = position(node)
+        key = (filename, line, column, summary)
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        self.diags.error(summary, detail, address=address, range=SourceRange(filename, Pos(line or 1, column or 1)))
+
+    def report(self, exc: EvalError, filename: str, address: str | None) -> None:
+        where = getattr(exc, "filename", None) or filename
+        key = (where, exc.line, exc.column, str(exc))
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        self.diags.error(str(exc), exc.detail, address=address,
+                         range=SourceRange(where, Pos(exc.line or 1, exc.column or 1)))
+
+    def parsed(self, files: list[str]) -> tuple[list[tuple[str, Tree]], bool]:
+        """The parse trees of ``files`` (cached: module instances share them) and whether all parsed."""
+        key = "\0".join(files)
+        if key not in self.trees:
+            trees, ok = [], True
+            for filename in files:
+                text = read_text(filename, self.diags)
+                tree = _parse(filename, text, self.diags) if text is not None else None
+                if tree is None:
+                    ok = False
+                    continue
+                trees.append((filename, tree))
+            self.trees[key] = (trees, ok)
+        return self.trees[key]
+
+    def inside(self, directory: str) -> bool:
+        real = os.path.realpath(directory)
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
+
+
+@dataclass
+class _Call:
+    """A ``module "name"`` block: where its source resolved to, and its instances once expanded."""
+
+    block: _Block
+    directory: str | None
+    instances: dict[Any, "_Module"] | None = None
+
+
+class _Module:
+    def __init__(self, config: _Configuration, files: list[str], *, parent: "_Module | None" = None,
+                 call: _Block | None = None, bindings: dict[str, Any] | None = None, address: str = "",
+                 stack: tuple[str, ...] = ()) -> None:
+        self.config = config
+        self.directory = os.path.dirname(files[0]) or "."
+        self.files = files
+        self.parent = parent
+        self.call = call
+        self.bindings = bindings or {}
+        self.address = address
+        self.stack = stack + (os.path.realpath(self.directory),)
         self.variables: dict[str, _Block] = {}
         self.locals: dict[str, tuple[str, Tree]] = {}
+        self.outputs: dict[str, _Block] = {}
         self.pools: dict[str, _Block] = {}
         self.queues: dict[str, _Block] = {}
+        self.calls: dict[str, _Call] = {}
+        self.resources: set[str] = set()
         self.memo: dict[tuple[str, ...], Any] = {}
         self.file_vars: dict[str, tuple[str, Tree]] = {}
-        self.reported: set[tuple[Any, ...]] = set()
+        self.ok = True
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent is None
+
+    @property
+    def root(self) -> "_Module":
+        return self if self.parent is None else self.parent.root
+
+    def _error(self, filename: str, node: Any, summary: str, detail: str = "", address: str | None = None) -> None:
+        self.config.error(filename, node, summary, detail, address)
+
+    def _report(self, exc: EvalError, filename: str, address: str | None) -> None:
+        self.config.report(exc, filename, address)
 
     # ---- collection
+
+    def read(self) -> bool:
+        trees, ok = self.config.parsed(self.files)
+        for filename, tree in trees:
+            self.collect(filename, tree)
+        self.ok = ok
+        return ok
 
     def collect(self, filename: str, tree: Tree) -> None:
         body = _children(tree)[0]
         for item in _children(body):
             if item.data == "attribute":
                 line, column = position(item)
-                self.diags.error("top-level attributes are not supported in a .tf file",
-                                 "Put settings inside resource, variable or locals blocks.",
-                                 range=SourceRange(filename, Pos(line, column)))
+                self.config.diags.error("top-level attributes are not supported in a .tf file",
+                                        "Put settings inside resource, variable or locals blocks.",
+                                        range=SourceRange(filename, Pos(line, column)))
                 continue
             if item.data != "block":
                 continue
             kind, labels = _labels(item)
-            inner = _body(item)
-            attributes = {str(_children(a)[0].children[0]): _children(a)[-1]
-                          for a in _children(inner) if a.data == "attribute"}
-            keys = {str(_children(a)[0].children[0]): a for a in _children(inner) if a.data == "attribute"}
+            if kind not in KNOWN_BLOCKS:
+                self._error(filename, item, f"unsupported block type {kind!r}",
+                            (did_you_mean(kind, sorted(KNOWN_BLOCKS)).strip() + " ").lstrip()
+                            + "A Terraform module holds terraform, provider, variable, locals, output, module, "
+                              "resource and data blocks.")
+                continue
+            block = _make_block(filename, item, labels)
             if kind == "variable" and len(labels) == 1:
-                self._add(self.variables, labels[0], _Block(filename, item, labels, attributes), "variable")
+                self._add(self.variables, labels[0], block, "variable")
             elif kind == "locals":
-                for name, expr in attributes.items():
+                for name, expr in block.attributes.items():
                     if name in self.locals:
                         self._error(filename, expr, f"duplicate local value {name!r}",
                                     f"local.{name} is already defined in {self.locals[name][0]}.")
                     else:
                         self.locals[name] = (filename, expr)
-            elif kind == "resource" and len(labels) == 2 and labels[0] in (POOL_RESOURCE, QUEUE_RESOURCE):
-                target = self.pools if labels[0] == POOL_RESOURCE else self.queues
-                block = _Block(filename, item, labels, attributes, keys)
-                self._add(target, labels[1], block, f"resource {labels[0]}")
-                nested = [c for c in _children(inner) if c.data == "block"]
-                for child in nested:
-                    child_kind, _ = _labels(child)
-                    if child_kind != "lifecycle":
-                        self._error(filename, child, f"unsupported block {child_kind!r} in {labels[0]}.{labels[1]}")
-                        continue
-                    block.lifecycle.update({str(_children(a)[0].children[0]): _children(a)[-1]
-                                            for a in _children(_body(child)) if a.data == "attribute"})
+            elif kind == "output" and len(labels) == 1:
+                self._add(self.outputs, labels[0], block, "output")
+            elif kind == "module" and len(labels) == 1:
+                self._collect_call(block, labels[0])
+            elif kind == "provider" and len(labels) == 1:
+                self._collect_provider(block, labels[0])
+            elif kind in ("resource", "data") and len(labels) == 2:
+                self._collect_resource(kind, block, labels)
+
+    def _collect_resource(self, kind: str, block: _Block, labels: list[str]) -> None:
+        type_, label = labels
+        where = f"{self.address}{'data.' if kind == 'data' else ''}{type_}.{label}"
+        if kind == "resource" and type_ in (POOL_RESOURCE, QUEUE_RESOURCE):
+            target = self.pools if type_ == POOL_RESOURCE else self.queues
+            self._add(target, label, block, f"resource {type_}")
+            for child in block.blocks:
+                child_kind, _ = _labels(child)
+                if child_kind != "lifecycle":
+                    self._error(block.filename, child, f"unsupported block {child_kind!r} in {type_}.{label}")
+                    continue
+                block.lifecycle.update({_attribute_name(a): _children(a)[-1]
+                                        for a in _children(_body(child)) if a.data == "attribute"})
+            provider = block.attributes.get("provider")
+            if provider is not None:
+                self._check_provider_reference(block, provider)
+            return
+        if type_.startswith(PROVIDER + "_") or type_ == PROVIDER:
+            what = "data source" if kind == "data" else "resource"
+            self._error(block.filename, block.node, f"{what} {type_} is not read by poolform",
+                        f"{where}: poolform reads the resources prefect_work_pool and prefect_work_queue only, and "
+                        "cannot evaluate other prefect_* resources or data sources. Manage this one with terraform "
+                        "in a directory that poolform does not read (-f), or remove it.")
+            return
+        self.resources.add(f"{'data.' if kind == 'data' else ''}{type_}.{label}")
+        line, column = block.where()
+        self.config.ignored.append({
+            "address": where, "mode": "data" if kind == "data" else "managed", "type": type_,
+            "reason": "not a prefect resource: it cannot declare a work pool or queue",
+            "range": {"filename": block.filename, "start": {"line": line or 1, "column": column or 1}}})
+
+    def _check_provider_reference(self, block: _Block, expr: Tree) -> None:
+        node = _unwrap(expr)
+        text = None
+        if isinstance(node, Tree) and node.data == "get_attr_expr_term":
+            text = "aliased"
+        elif isinstance(node, Tree) and node.data == "identifier":
+            text = str(node.children[0])
+        if text != PROVIDER:
+            self._error(block.filename, expr, "resources of an aliased prefect provider are not read by poolform",
+                        "poolform plans against one Prefect server: remove the provider argument, or plan each "
+                        "server's pools from their own directory.")
+
+    def _collect_call(self, block: _Block, name: str) -> None:
+        if name in self.calls:
+            first = self.calls[name].block
+            self._error(block.filename, block.node, f"duplicate module call {name!r}",
+                        f"It is already declared at {first.filename}:{first.where()[0]}.")
+            return
+        call = _Call(block, None)
+        self.calls[name] = call
+        source_expr = block.attributes.get("source")
+        if source_expr is None:
+            self._error(block.filename, block.node, f"module {name!r} has no source",
+                        "Add source = \"./path/to/module\".")
+            return
+        try:
+            source = evaluate(source_expr, Context(_no_refs, "."))
+        except EvalError:
+            self._error(block.filename, source_expr, f"module {name!r}: source must be a literal string",
+                        "Terraform reads a module's source before evaluating anything.")
+            return
+        if not isinstance(source, str) or not source.startswith(LOCAL_SOURCE_PREFIXES):
+            self._error(block.filename, source_expr, f"module {name!r}: source {source!r} is not read by poolform",
+                        "poolform evaluates local modules only (source = \"./...\" or \"../...\" inside the "
+                        "configuration): a registry, git, http or bucket module would have to be downloaded, and "
+                        "its pools cannot be planned without it. Vendor the module into the repository and use "
+                        "its local path.")
+            return
+        directory = os.path.normpath(os.path.join(self.directory, source))
+        if not os.path.isdir(directory):
+            self._error(block.filename, source_expr, f"module {name!r}: {directory} is not a directory",
+                        "The source of a local module is a directory relative to the calling module.")
+            return
+        if not self.config.inside(directory):
+            self._error(block.filename, source_expr, f"module {name!r}: {directory} is outside the configuration",
+                        "A local module must be inside the working directory or a directory given with -f.")
+            return
+        if os.path.realpath(directory) in self.stack:
+            self._error(block.filename, source_expr, f"module {name!r} calls itself (through {source})",
+                        "Modules cannot be recursive.")
+            return
+        call.directory = directory
+
+    def _collect_provider(self, block: _Block, name: str) -> None:
+        if name != PROVIDER:
+            return
+        if not self.is_root:
+            self._error(block.filename, block.node, "a prefect provider block inside a module is not read by poolform",
+                        f"{self.address.rstrip('.')}: configure the prefect provider in the root module.")
+            return
+        if "alias" in block.attributes:
+            self._error(block.filename, block.keys["alias"], "an aliased prefect provider is not read by poolform",
+                        "poolform plans against one Prefect server: keep one provider \"prefect\" block without "
+                        "alias, and plan other servers' pools from their own directory.")
+            return
+        if self.config.provider is not None:
+            first = self.config.provider["block"]
+            self._error(block.filename, block.node, "duplicate provider \"prefect\" block",
+                        f"The first is at {first.filename}:{first.where()[0]}; keep one.")
+            return
+        self.config.provider = {"block": block, "module": self}
 
     def collect_tfvars(self, filename: str, tree: Tree) -> None:
         body = _children(tree)[0]
@@ -182,12 +509,12 @@ class _Module:
             if item.data != "attribute":
                 self._error(filename, item, "a .tfvars file holds only NAME = value lines")
                 continue
-            name = str(_children(item)[0].children[0])
+            name = _attribute_name(item)
             if name not in self.variables:
                 line, column = position(item)
-                self.diags.warning(f"{filename} sets {name!r}, but no variable \"{name}\" is declared",
-                                   "Declare the variable or remove the line.",
-                                   range=SourceRange(filename, Pos(line or 1, column or 1)))
+                self.config.diags.warning(f"{filename} sets {name!r}, but no variable \"{name}\" is declared",
+                                          "Declare the variable or remove the line.",
+                                          range=SourceRange(filename, Pos(line or 1, column or 1)))
                 continue
             self.file_vars[name] = (filename, _children(item)[-1])
 
@@ -200,29 +527,12 @@ class _Module:
         else:
             target[name] = block
 
-    def _error(self, filename: str, node: Any, summary: str, detail: str = "", address: str | None = None) -> None:
-        line, column = position(node)
-        key = (filename, line, column, summary)
-        if key in self.reported:
-            return
-        self.reported.add(key)
-        self.diags.error(summary, detail, address=address, range=SourceRange(filename, Pos(line or 1, column or 1)))
-
-    def _report(self, exc: EvalError, filename: str, address: str | None) -> None:
-        where = getattr(exc, "filename", None) or filename
-        key = (where, exc.line, exc.column, str(exc))
-        if key in self.reported:
-            return
-        self.reported.add(key)
-        self.diags.error(str(exc), exc.detail, address=address,
-                         range=SourceRange(where, Pos(exc.line or 1, exc.column or 1)))
-
     # ---- evaluation
 
-    def context(self) -> Context:
-        return Context(self.reference, base_dir=".")
+    def context(self, scope: dict[str, Any] | None = None) -> Context:
+        return Context(self.reference, base_dir=".", scope=scope or {})
 
-    def _guard(self, key: tuple[str, ...], filename: str, node: Any, compute: Any) -> Any:
+    def _guard(self, key: tuple[str, ...], filename: str, node: Any, compute: Callable[[], Any]) -> Any:
         if key in self.memo:
             value = self.memo[key]
             if value is _IN_PROGRESS:
@@ -251,97 +561,203 @@ class _Module:
                 raise unsupported(node, "local must be followed by a name (local.NAME)")
             name = attrs[0]
             if name not in self.locals:
-
                 raise unsupported(node, f"no local value named {name!r}", did_you_mean(name, list(self.locals)).strip())
             filename, expr = self.locals[name]
             return self._guard(("local", name), filename, node, lambda: evaluate(expr, self.context())), 1
         if root == "path":
-            if attrs and attrs[0] in ("module", "root"):
+            if attrs and attrs[0] == "module":
                 return self.directory, 1
+            if attrs and attrs[0] == "root":
+                return self.root.directory, 1
             if attrs and attrs[0] == "cwd":
                 return os.getcwd(), 1
             raise unsupported(node, "only path.module, path.root and path.cwd are supported")
+        if root == "module":
+            return self.module_reference(attrs, node)
         if root in (POOL_RESOURCE, QUEUE_RESOURCE):
-            blocks = self.pools if root == POOL_RESOURCE else self.queues
-            if attrs and attrs[0] in blocks and self.repeated(blocks[attrs[0]]) is not None:
-                if len(attrs) > 1:
-                    raise unsupported(node, f"{root}.{attrs[0]} has {self.repeated(blocks[attrs[0]])}: "
-                               f"pick an instance, as in {root}.{attrs[0]}[KEY].{attrs[1]}")
-                return self._instance_objects(root, attrs[0], node), 1
-            if len(attrs) < 2:
-                raise unsupported(node, f"write {root}.<label>.<attribute>")
-            label, attribute = attrs[0], attrs[1]
-            if label not in blocks:
-
-                raise unsupported(node, f"no resource {root}.{label} is declared", did_you_mean(label, list(blocks)).strip())
-            if attribute in COMPUTED_ATTRIBUTES:
-                raise unsupported(node, f"{root}.{label}.{attribute} is known only after apply",
-                           "poolform plans offline from names: refer to .name instead.")
-            return self.resource_attribute(root, label, attribute, node), 2
+            return self.resource_reference(root, attrs, node)
         if root in ("each", "count"):
             meta = "for_each" if root == "each" else "count"
-            raise unsupported(node, f"{root}.{attrs[0] if attrs else '…'} is available only in a resource that sets {meta}")
+            raise unsupported(node, f"{root}.{attrs[0] if attrs else '…'} is available only in a resource or "
+                                    f"module that sets {meta}")
         shown = ".".join([root] + attrs[:2])
         if root == "data" and attrs[:1] == ["prefect_worker_metadata"]:
             raise unsupported(node, f"reference to {shown} is not supported offline",
-                       "Worker metadata comes from the server. Save the template once "
-                       "(prefect work-pool get-default-base-job-template --type TYPE > TYPE.json) "
-                       "and use file(\"${path.module}/TYPE.json\").")
+                              "Worker metadata comes from the server. Save the template once "
+                              "(prefect work-pool get-default-base-job-template --type TYPE > TYPE.json) "
+                              "and use file(\"${path.module}/TYPE.json\").")
+        address = ".".join([root] + attrs[:2] if root == "data" else [root] + attrs[:1])
+        if address in self.resources:
+            raise unsupported(node, f"{shown} comes from another provider; poolform cannot evaluate it",
+                              f"{address} is read by terraform through its provider. Pool and queue attributes "
+                              "must not depend on it: use a variable or a literal value.")
         raise unsupported(node, f"reference to {shown} is not supported offline",
-                   "Supported: var.*, local.*, path.module, prefect_work_pool.<label>.<attribute>, "
-                   "prefect_work_queue.<label>.<attribute>.")
+                          "Supported: var.*, local.*, path.module, module.<name>.<output>, "
+                          "prefect_work_pool.<label>.<attribute>, prefect_work_queue.<label>.<attribute>.")
+
+    def resource_reference(self, root: str, attrs: list[str], node: Any) -> tuple[Any, int]:
+        blocks = self.pools if root == POOL_RESOURCE else self.queues
+        if attrs and attrs[0] in blocks and self.repeated(blocks[attrs[0]]) is not None:
+            if len(attrs) > 1:
+                raise unsupported(node, f"{root}.{attrs[0]} has {self.repeated(blocks[attrs[0]])}: "
+                                        f"pick an instance, as in {root}.{attrs[0]}[KEY].{attrs[1]}")
+            return self._instance_objects(root, attrs[0], node), 1
+        if len(attrs) < 2:
+            raise unsupported(node, f"write {root}.<label>.<attribute>")
+        label, attribute = attrs[0], attrs[1]
+        if label not in blocks:
+            raise unsupported(node, f"no resource {root}.{label} is declared", did_you_mean(label, list(blocks)).strip())
+        if attribute in COMPUTED_ATTRIBUTES:
+            raise unsupported(node, f"{root}.{label}.{attribute} is known only after apply",
+                              "poolform plans offline from names: refer to .name instead.")
+        return self.resource_attribute(root, label, attribute, node), 2
+
+    def module_reference(self, attrs: list[str], node: Any) -> tuple[Any, int]:
+        if not attrs:
+            raise unsupported(node, "module must be followed by a module name (module.NAME.OUTPUT)")
+        name = attrs[0]
+        if name not in self.calls:
+            raise unsupported(node, f"no module call named {name!r}", did_you_mean(name, list(self.calls)).strip())
+        call = self.calls[name]
+        instances = self.expand_call(name, node)
+        if self.repeated(call.block) is not None:
+            if len(attrs) > 1:
+                raise unsupported(node, f"module.{name} has {self.repeated(call.block)}: pick an instance, as in "
+                                        f"module.{name}[KEY].{attrs[1]}")
+            objects = {key: child.output_object(node) for key, child in instances.items()}
+            if self.repeated(call.block) == "count":
+                return [objects[i] for i in sorted(objects)], 1
+            return objects, 1
+        child = instances[None]
+        if len(attrs) < 2:
+            return child.output_object(node), 1
+        return child.output(attrs[1], node), 2
+
+    def output(self, name: str, node: Any) -> Any:
+        if name not in self.outputs:
+            raise unsupported(node, f"{self.address.rstrip('.')} has no output {name!r}",
+                              (did_you_mean(name, list(self.outputs)).strip() + " ").lstrip()
+                              + f"Outputs: {', '.join(self.outputs) or '(none)'}.")
+        block = self.outputs[name]
+        expr = block.attributes.get("value")
+        if expr is None:
+            raise unsupported(block.node, f"output {name!r} has no value")
+        return self._guard(("output", name), block.filename, node, lambda: evaluate(expr, self.context()))
+
+    def output_object(self, node: Any) -> dict[str, Any]:
+        return {name: self.output(name, node) for name in self.outputs}
 
     def variable(self, name: str, node: Any) -> Any:
         if name not in self.variables:
-
             raise unsupported(node, f"no variable named {name!r} is declared",
-                       (did_you_mean(name, list(self.variables)).strip() + " ").lstrip()
-                       + f"Declare it with a variable \"{name}\" block.")
+                              (did_you_mean(name, list(self.variables)).strip() + " ").lstrip()
+                              + f"Declare it with a variable \"{name}\" block.")
         block = self.variables[name]
+        return self._guard(("var", name), block.filename, node, lambda: self._variable_value(name, block))
 
-        def compute() -> Any:
-            type_expr = block.attributes.get("type")
-            type_name = _type_root(type_expr)
-            if name in self.cli_vars:
-                given = self.cli_vars[name]
-                if isinstance(given, VarValue):  # from --var-file: already a value
-                    return given.value
-                return self._convert_input(given, type_name, f"--var {name}", block)
-            if name in self.file_vars:
-                filename, expr = self.file_vars[name]
-                try:
-                    return evaluate(expr, Context(_no_refs, "."))
-                except EvalError as exc:
-                    exc.filename = filename  # type: ignore[attr-defined]
-                    raise
-            env_name = f"TF_VAR_{name}"
-            if env_name in self.env:
-                return self._convert_input(self.env[env_name], type_name, env_name, block)
-            if "default" in block.attributes:
-                return evaluate(block.attributes["default"], Context(_no_refs, "."))
-            raise unsupported(block.node, f"variable {name!r} has no value",
-                       f"Give it a default, pass --var {name}=VALUE, or set TF_VAR_{name}.")
-
-        return self._guard(("var", name), block.filename, node, compute)
-
-    def _convert_input(self, raw: str, type_name: str | None, origin: str, block: _Block) -> Any:
-        if type_name in (None, "string", "any"):
-            return raw
-        if type_name == "number":
+    def _variable_value(self, name: str, block: _Block) -> Any:
+        kind = _type_of(block.attributes.get("type"))
+        at_file = block.filename
+        try:
+            value, origin, at, at_file = self._variable_input(name, block, kind)
             try:
-                return json.loads(raw) if raw.strip() and raw.strip()[0] in "-0123456789" else float("x")
-            except ValueError:
-                raise unsupported(block.node, f"{origin}={raw!r} is not a number") from None
-        if type_name == "bool":
-            if raw in ("true", "false"):
-                return raw == "true"
-            raise unsupported(block.node, f"{origin}={raw!r} is not a bool (true or false)")
+                value = _typed(value, kind, f"var.{name}")
+            except HclValueError as exc:
+                raise unsupported(at, f"invalid value for variable {name!r} ({origin}): {exc}") from None
+            if value is None and "nullable" in block.attributes:
+                nullable = evaluate(block.attributes["nullable"], Context(_no_refs, "."))
+                if nullable is False:
+                    raise unsupported(at, f"variable {name!r} must not be null ({origin})", "It sets nullable = false.")
+        except EvalError as exc:
+            if not getattr(exc, "filename", None):
+                exc.filename = at_file  # type: ignore[attr-defined]
+            raise
+        self._validate(name, block, value)
+        return value
+
+    def _variable_input(self, name: str, block: _Block, kind: Any) -> tuple[Any, str, Any, str]:
+        """The raw value of a variable, where it came from, and the node (and file) to report a problem at."""
+        if not self.is_root:
+            assert self.call is not None and self.parent is not None
+            if name in self.call.attributes:
+                expr = self.call.attributes[name]
+                try:
+                    value = evaluate(expr, self.parent.context(self.bindings))
+                except EvalError as exc:
+                    if not getattr(exc, "filename", None):
+                        exc.filename = self.call.filename  # type: ignore[attr-defined]
+                    raise
+                return value, f"module {self.call.labels[0]!r} argument", expr, self.call.filename
+            if "default" in block.attributes:
+                return (evaluate(block.attributes["default"], Context(_no_refs, ".")), "default", block.node,
+                        block.filename)
+            missing = unsupported(self.call.node, f"module {self.call.labels[0]!r} is missing the required argument "
+                                  f"{name!r}", f"{self.address.rstrip('.')}: variable \"{name}\" ({block.filename}:"
+                                  f"{block.where()[0]}) has no default; set it in the module block.")
+            missing.filename = self.call.filename  # type: ignore[attr-defined]
+            raise missing
+        if name in self.config.cli_vars:
+            given = self.config.cli_vars[name]
+            if isinstance(given, VarValue):  # from --var-file: already a value
+                return given.value, f"set in {given.origin.filename}", block.node, block.filename
+            return (self._convert_input(given, kind, f"--var {name}", block), f"--var {name}", block.node,
+                    block.filename)
+        if name in self.file_vars:
+            filename, expr = self.file_vars[name]
+            try:
+                return evaluate(expr, Context(_no_refs, ".")), filename, expr, filename
+            except EvalError as exc:
+                exc.filename = filename  # type: ignore[attr-defined]
+                raise
+        env_name = f"TF_VAR_{name}"
+        if env_name in self.config.env:
+            return (self._convert_input(self.config.env[env_name], kind, env_name, block), env_name, block.node,
+                    block.filename)
+        if "default" in block.attributes:
+            return evaluate(block.attributes["default"], Context(_no_refs, ".")), "default", block.node, block.filename
+        raise unsupported(block.node, f"variable {name!r} has no value",
+                          f"Give it a default, pass --var {name}=VALUE, or set TF_VAR_{name}.")
+
+    def _validate(self, name: str, block: _Block, value: Any) -> None:
+        for child in block.blocks:
+            kind, _ = _labels(child)
+            if kind != "validation":
+                continue
+            rule = _make_block(block.filename, child, [])
+            condition = rule.attributes.get("condition")
+            if condition is None:
+                continue
+            scope_module = self
+
+            def lookup(root: str, attrs: list[str], node: Any) -> tuple[Any, int]:
+                if root == "var" and attrs[:1] == [name]:
+                    return value, 1
+                return scope_module.reference(root, attrs, node)
+
+            result = evaluate(condition, Context(lookup, "."))
+            try:
+                ok = to_bool(result, "a validation condition")
+            except HclValueError as exc:
+                raise unsupported(condition, str(exc)) from None
+            if not ok:
+                message = rule.attributes.get("error_message")
+                text = evaluate(message, Context(lookup, ".")) if message is not None else "validation failed"
+                raise unsupported(condition, f"invalid value for variable {name!r}: {text}",
+                                  f"The value does not satisfy the validation rule at {block.filename}:"
+                                  f"{position(child)[0]}.")
+
+    def _convert_input(self, raw: str, kind: Any, origin: str, block: _Block) -> Any:
+        """A string from the command line or the environment as the variable's type (complex ones in HCL)."""
+        if kind in ("any", "string") or (isinstance(kind, tuple) and kind[0] == "optional"):
+            return raw
+        if kind in ("number", "bool"):
+            return raw
         try:
             return parse_value_text(raw, Context(_no_refs, "."))
         except EvalError as exc:
-            raise unsupported(block.node, f"{origin}: cannot read {raw!r} as a {type_name}: {exc}") from None
+            raise unsupported(block.node, f"{origin}: cannot read {raw!r} as a {_kind_name(kind)}: {exc}") from None
         except Exception:
-            raise unsupported(block.node, f"{origin}: cannot read {raw!r} as a {type_name}") from None
+            raise unsupported(block.node, f"{origin}: cannot read {raw!r} as a {_kind_name(kind)}") from None
 
     def resource_attribute(self, kind: str, label: str, attribute: str, node: Any, instance: Any = None) -> Any:
         blocks = self.pools if kind == POOL_RESOURCE else self.queues
@@ -356,10 +772,9 @@ class _Module:
             return None
         if instance is None:
             return self._guard((kind, label, attribute), block.filename, node, lambda: evaluate(expr, self.context()))
-        bindings = self.instances(kind, label)[instance]
-        context = Context(self.reference, base_dir=".", scope=bindings)
+        bindings = self.instances(block, (kind, label))[instance]
         return self._guard((kind, label, repr(instance), attribute), block.filename, node,
-                           lambda: evaluate(expr, context))
+                           lambda: evaluate(expr, self.context(bindings)))
 
     # ---- count and for_each
 
@@ -368,9 +783,8 @@ class _Module:
         """``for_each`` or ``count`` when the block has one (Terraform allows only one of them)."""
         return next((a for a in ("for_each", "count") if a in block.attributes), None)
 
-    def instances(self, kind: str, label: str) -> dict[Any, dict[str, Any]]:
+    def instances(self, block: _Block, key: tuple[str, ...]) -> dict[Any, dict[str, Any]]:
         """Instance key -> the scope its expressions see (``each`` or ``count``), in Terraform's order."""
-        block = (self.pools if kind == POOL_RESOURCE else self.queues)[label]
         meta = self.repeated(block)
         if meta is None:
             return {}
@@ -379,6 +793,11 @@ class _Module:
         def compute() -> dict[Any, dict[str, Any]]:
             value = evaluate(expr, self.context())
             if meta == "count":
+                if isinstance(value, str):
+                    try:
+                        value = to_num(value)
+                    except HclValueError:
+                        pass
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
                     raise fail(expr, f"count must be a whole number of at least 0, not {value!r}")
                 return {i: {"count": {"index": i}} for i in range(int(value))}
@@ -389,35 +808,108 @@ class _Module:
             raise fail(expr, "for_each must be a map, or a set of strings (toset([...]))",
                        "A list of strings is read as a set here; other values cannot key instances.")
 
-        return self._guard((kind, label, "__instances__"), block.filename, expr, compute)
+        return self._guard(key + ("__instances__",), block.filename, expr, compute)
 
-    def _instance_objects(self, kind: str, label: str, node: Any) -> dict[str, Any]:
-        """``prefect_work_pool.x`` of a repeated resource: instance key -> its attributes, for ``[key].name``."""
+    def _instance_objects(self, kind: str, label: str, node: Any) -> Any:
+        """``prefect_work_pool.x`` of a repeated resource: its instances' attributes (a list for count,
+        a map for for_each), for ``[KEY].name`` and splats."""
         block = (self.pools if kind == POOL_RESOURCE else self.queues)[label]
         known = POOL_ATTRIBUTES if kind == POOL_RESOURCE else QUEUE_ATTRIBUTES
-        out: dict[str, Any] = {}
-        for instance in self.instances(kind, label):
-            key = instance if isinstance(instance, str) else str(instance)
-            out[key] = {a: self.resource_attribute(kind, label, a, node, instance)
-                        for a in known if a in block.attributes and a != "base_job_template"}
+        out: dict[Any, Any] = {}
+        for instance in self.instances(block, (kind, label)):
+            out[instance] = {a: self.resource_attribute(kind, label, a, node, instance)
+                             for a in known if a in block.attributes and a != "base_job_template"}
+        if self.repeated(block) == "count":
+            return [out[i] for i in sorted(out)]
         return out
+
+    def expand_call(self, name: str, node: Any) -> dict[Any, "_Module"]:
+        """The module instances of ``module "name"`` (key None when it has neither count nor for_each)."""
+        call = self.calls[name]
+        if call.instances is not None:
+            return call.instances
+        if call.directory is None:
+            raise unsupported(node, f"module {name!r} cannot be evaluated (see the error at its source)")
+        files = _module_files(call.directory, self.config, call.block)
+        if not files:
+            raise unsupported(call.block.attributes["source"], f"module {name!r}: {call.directory} holds no .tf file")
+        scopes: dict[Any, dict[str, Any]] = {None: {}}
+        if self.repeated(call.block) is not None:
+            if "count" in call.block.attributes and "for_each" in call.block.attributes:
+                raise unsupported(call.block.attributes["count"], f"module.{name} sets both count and for_each",
+                                  "Terraform allows only one of them; keep one.")
+            scopes = self.instances(call.block, ("module", name))
+        instances: dict[Any, _Module] = {}
+        for key, scope in scopes.items():
+            suffix = "" if key is None else f"[{json.dumps(key)}]"
+            child = _Module(self.config, files, parent=self, call=call.block, bindings=scope,
+                            address=f"{self.address}module.{name}{suffix}.", stack=self.stack)
+            child.read()
+            child.check_arguments()
+            instances[key] = child
+        call.instances = instances
+        return instances
+
+    def check_arguments(self) -> None:
+        assert self.call is not None
+        meta = {"source", "version", "count", "for_each", "providers", "depends_on"}
+        for argument, expr in self.call.attributes.items():
+            if argument in meta or argument in self.variables:
+                continue
+            self._error(self.call.filename, self.call.keys[argument],
+                        f"module {self.call.labels[0]!r} has no variable {argument!r}",
+                        (did_you_mean(argument, list(self.variables)).strip() + " ").lstrip()
+                        + f"Its variables: {', '.join(self.variables) or '(none)'}.")
+        if "version" in self.call.attributes:
+            self._error(self.call.filename, self.call.keys["version"], "a local module cannot have a version",
+                        "version applies to registry modules; remove it.")
 
     # ---- mapping onto the document
 
-    def build(self, doc: RawDoc) -> None:
-        pools: dict[str, Any] = {}
-        doc.data = {"version": 1, "work_pools": pools}
-        by_label: dict[str, str] = {}
+    def modules(self) -> list["_Module"]:
+        """This module and every module instance it calls, depth first, in declaration order."""
+        out: list[_Module] = [self]
+        for name, call in self.calls.items():
+            try:
+                instances = self.expand_call(name, call.block.node)
+            except EvalError as exc:
+                if call.directory is not None:
+                    self._report(exc, call.block.filename, None)
+                continue
+            for child in instances.values():
+                out.extend(child.modules())
+        return out
+
+    def check_variables(self) -> None:
+        """Every variable of a module gets its value checked, used or not (Terraform checks them all)."""
+        for name, block in self.variables.items():
+            try:
+                self.variable(name, block.node)
+            except EvalError as exc:
+                self._report(exc, block.filename, None)
+
+    def check_outputs(self) -> None:
+        if self.is_root:
+            return
+        for name, block in self.outputs.items():
+            try:
+                self.output(name, block.node)
+            except EvalError as exc:
+                self._report(exc, block.filename, None)
+
+    def pool_entries(self, doc: RawDoc, pools: dict[str, Any], origins: dict[str, _Block]) -> None:
         for label, block, instance in self._expand(POOL_RESOURCE, self.pools):
             name = self._name(POOL_RESOURCE, label, block, "name", instance)
             if name is None:
                 continue
             address = f"work_pool.{name}"
             if name in pools:
+                first = origins[name]
                 self._error(block.filename, block.node, f"two {POOL_RESOURCE} resources declare pool {name!r}",
-                            "Each pool is declared once.", address)
+                            f"Each pool is declared once; the other is at {first.filename}:{first.where()[0]}.",
+                            address)
                 continue
-            by_label[label] = name
+            origins[name] = block
             path = ("work_pools", name)
             line, column = block.where()
             doc.keys[path] = (block.filename, line, column)
@@ -438,6 +930,8 @@ class _Module:
                 self._place(doc, path + (target,), block, attribute)
             pools[name] = pool
             self._prevent_destroy(doc, block, address)
+
+    def queue_entries(self, doc: RawDoc, pools: dict[str, Any], origins: dict[tuple[str, str], _Block]) -> None:
         for label, block, instance in self._expand(QUEUE_RESOURCE, self.queues):
             pool_name = self._name(QUEUE_RESOURCE, label, block, "work_pool_name", instance)
             name = self._name(QUEUE_RESOURCE, label, block, "name", instance)
@@ -456,17 +950,21 @@ class _Module:
                 queue[target] = _coerce(target, value)
                 placed.append((target, attribute))
             if pool_name not in pools:
-
                 self._error(block.filename, block.attributes["work_pool_name"],
-                            f"queue {name!r} refers to pool {pool_name!r}, which no {POOL_RESOURCE} in this module declares",
+                            f"queue {name!r} refers to pool {pool_name!r}, which no {POOL_RESOURCE} in this "
+                            "configuration declares",
                             (did_you_mean(pool_name, list(pools)).strip() + " ").lstrip()
-                            + "Declare the pool in the same directory, or fix work_pool_name.", address)
+                            + "Declare the pool in the same configuration, or fix work_pool_name.", address)
                 continue
             queues = pools[pool_name].setdefault("queues", {})
             if name in queues:
-                self._error(block.filename, block.node, f"two {QUEUE_RESOURCE} resources declare queue {name!r} of pool {pool_name!r}",
-                            "Each queue is declared once.", address)
+                first = origins[(pool_name, name)]
+                self._error(block.filename, block.node,
+                            f"two {QUEUE_RESOURCE} resources declare queue {name!r} of pool {pool_name!r}",
+                            f"Each queue is declared once; the other is at {first.filename}:{first.where()[0]}.",
+                            address)
                 continue
+            origins[(pool_name, name)] = block
             path = ("work_pools", pool_name, "queues", name)
             line, column = block.where()
             doc.keys[path] = (block.filename, line, column)
@@ -503,7 +1001,7 @@ class _Module:
                             "Terraform allows only one of them; keep one.")
                 continue
             try:
-                instances = self.instances(kind, label)
+                instances = self.instances(block, (kind, label))
             except EvalError as exc:
                 self._report(exc, block.filename, None)
                 continue
@@ -520,11 +1018,8 @@ class _Module:
                 expr: Tree, address: str | None) -> str | None:
         if attribute in known:
             return known[attribute] or attribute
-        if attribute in IGNORED_ATTRIBUTES:
+        if attribute in IGNORED_ATTRIBUTES or attribute in ("count", "for_each"):
             return None
-        if attribute in ("count", "for_each"):
-            return None
-
         extra = " It is computed by the server and cannot be set." if attribute in COMPUTED_ATTRIBUTES else ""
         self._error(block.filename, block.keys.get(attribute, expr), f"unknown attribute {attribute!r} in {kind}.{label}",
                     (did_you_mean(attribute, list(known)).strip() + extra + " Attributes: "
@@ -549,6 +1044,8 @@ class _Module:
         value = self._value(kind, label, attribute, block, block.attributes[attribute], None, instance)
         if value is _FAILED:
             return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = to_string(value, block.attributes[attribute])
         if not isinstance(value, str) or not value:
             self._error(block.filename, block.attributes[attribute],
                         f"{kind}.{label}.{attribute} must be a non-empty string")
@@ -570,6 +1067,95 @@ class _Module:
                         f"(line {exc.lineno}, column {exc.colno} of the JSON)", "", address)
             return _FAILED
         return parsed
+
+    # ---- the provider block
+
+    def provider_settings(self, doc: RawDoc) -> None:
+        """The root's ``provider "prefect"`` attributes into ``doc.provider`` (values and where they are)."""
+        found = self.config.provider
+        if found is None:
+            return
+        block: _Block = found["block"]
+        settings: dict[str, Any] = {}
+        for attribute, expr in block.attributes.items():
+            if attribute in REFUSED_PROVIDER_ATTRIBUTES:
+                self._error(block.filename, block.keys[attribute],
+                            f"provider \"prefect\": {attribute} is not supported by poolform",
+                            REFUSED_PROVIDER_ATTRIBUTES[attribute])
+                continue
+            if attribute not in PROVIDER_ATTRIBUTES:
+                self._error(block.filename, block.keys[attribute], f"provider \"prefect\": unknown attribute {attribute!r}",
+                            (did_you_mean(attribute, PROVIDER_ATTRIBUTES).strip() + " ").lstrip()
+                            + f"Attributes: {', '.join(PROVIDER_ATTRIBUTES)}.")
+                continue
+            try:
+                value = evaluate(expr, self.context())
+            except EvalError as exc:
+                self._report(exc, block.filename, None)
+                continue
+            if value is None:
+                continue
+            if attribute == "csrf_enabled":
+                continue
+            if not isinstance(value, str):
+                self._error(block.filename, expr, f"provider \"prefect\": {attribute} must be a string")
+                continue
+            if attribute == "endpoint":
+                from reconciler.settings import endpoint_problem
+
+                problem = endpoint_problem(value)
+                if problem:
+                    self._error(block.filename, expr, "provider \"prefect\": invalid endpoint", problem)
+                    continue
+            line, column = position(expr)
+            settings[attribute] = (value, block.filename, line or 1, column or 1)
+        line, column = block.where()
+        settings["__block__"] = ("", block.filename, line or 1, column or 1)
+        doc.provider = settings
+
+    def build(self, doc: RawDoc) -> None:
+        pools: dict[str, Any] = {}
+        doc.data = {"version": 1, "work_pools": pools}
+        modules = self.modules()
+        for module in modules:
+            module.check_variables()
+            module.check_outputs()
+        pool_origins: dict[str, _Block] = {}
+        queue_origins: dict[tuple[str, str], _Block] = {}
+        for module in modules:
+            module.pool_entries(doc, pools, pool_origins)
+        for module in modules:
+            module.queue_entries(doc, pools, queue_origins)
+        self.provider_settings(doc)
+        doc.ignored = list(self.config.ignored)
+
+
+def _kind_name(kind: Any) -> str:
+    if isinstance(kind, tuple):
+        return kind[0]
+    return str(kind)
+
+
+def _module_files(directory: str, config: _Configuration, call: _Block) -> list[str]:
+    """The ``.tf`` files of a module directory, sorted; override files and JSON syntax are refused."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        config.error(call.filename, call.attributes["source"], f"cannot read the module directory {directory}: "
+                     f"{exc.strerror or exc}")
+        return []
+    files = []
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.endswith(".tf.json"):
+            config.error(path, call.node, f"{path}: Terraform's JSON syntax is not read by poolform",
+                         "Write the module in HCL (.tf).")
+        elif name.endswith(".tf") and (name == "override.tf" or name.endswith("_override.tf")):
+            config.error(path, call.node, f"{path}: override files are not read by poolform",
+                         "Merge the override into the module's files.")
+        elif name.endswith(".tf") and os.path.isfile(path):
+            files.append(os.path.normpath(path))
+    return files
 
 
 class _Failed:
@@ -593,22 +1179,9 @@ def _coerce(target: str, value: Any) -> Any:
     return value
 
 
-def _type_root(expr: Tree | None) -> str | None:
-    if expr is None:
-        return None
-    node: Any = expr
-    while isinstance(node, Tree):
-        if node.data == "identifier":
-            return str(node.children[0])
-        kids = _children(node)
-        if not kids:
-            return None
-        node = kids[0]
-    return None
-
-
 def _no_refs(name: str, attrs: list[str], node: Any) -> tuple[Any, int]:
-    raise fail(node, f"{name} cannot be referenced here", "Variable defaults and -var values must be literal values.")
+    raise unsupported(node, f"{name} cannot be referenced here",
+                      "Variable defaults and -var values must be literal values.")
 
 
 def tfvars_files(directory: str) -> list[str]:
@@ -621,22 +1194,15 @@ def tfvars_files(directory: str) -> list[str]:
     return [os.path.normpath(os.path.join(directory, n)) for n in found]
 
 
-def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str, str], env: Mapping[str, str],
-                used: set[str]) -> RawDoc | None:
-    """One directory's ``.tf`` files as one document; None when a file cannot be parsed."""
-
-    module = _Module(files, diags, variables, env)
-    ok = True
-    for filename in files:
-        text = read_text(filename, diags)
-        if text is None:
-            ok = False
-            continue
-        tree = _parse(filename, text, diags)
-        if tree is None:
-            ok = False
-            continue
-        module.collect(filename, tree)
+def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str, Any], env: Mapping[str, str],
+                used: set[str], roots: list[str] | None = None) -> RawDoc | None:
+    """A root module (one directory's ``.tf`` files) and the local modules it calls, as one document;
+    None when a file cannot be parsed. ``roots``: the directories local modules must be inside
+    (default: the working directory and the root module's directory)."""
+    directory = os.path.dirname(files[0]) or "."
+    config = _Configuration(diags, variables, env, roots or [os.getcwd(), directory])
+    module = _Module(config, files)
+    ok = module.read()
     used.update(module.variables)
     for filename in tfvars_files(module.directory):
         text = read_text(filename, diags)
@@ -650,4 +1216,6 @@ def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str,
     doc = RawDoc({}, files[0])
     doc.values[()] = (files[0], 1, 1)
     module.build(doc)
+    if any(not m.ok for m in module.modules()):
+        return None
     return doc

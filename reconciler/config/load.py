@@ -106,7 +106,8 @@ def load_documents(
         if kind == "hcl":
             from reconciler.config.hcl_source import load_module
 
-            doc = load_module(modules[name], diags, variables=variables or {}, env=env, used=used_vars)
+            roots = [os.getcwd()] + [p if os.path.isdir(p) else (os.path.dirname(p) or ".") for p in paths]
+            doc = load_module(modules[name], diags, variables=variables or {}, env=env, used=used_vars, roots=roots)
         else:
             text = read_text(name, diags)
             doc = parse_yaml_text(text, name, diags) if text is not None else None
@@ -117,6 +118,13 @@ def load_documents(
                         "Start with `version: 1` and `work_pools:`.", range=doc.where(()))
             continue
         docs.append(doc)
+    with_provider = [d for d in docs if d.provider is not None]
+    for doc in with_provider[1:]:
+        first, block = with_provider[0].provider["__block__"], doc.provider["__block__"]
+        diags.error("two provider \"prefect\" blocks in the configuration",
+                    f"The first is at {first[1]}:{first[2]}. poolform plans against one Prefect server: keep one "
+                    "provider block (in one of the directories given with -f).",
+                    range=SourceRange(block[1], Pos(block[2], block[3])))
     for name in sorted(set(variables or {}) - used_vars):
         given = (variables or {})[name]
         if isinstance(given, VarValue):
@@ -446,6 +454,13 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
         state.scope = list(manage.get("scope") or [])
     state.prevent_destroy = {address: SourceRange(loc[0], Pos(loc[1], loc[2]))
                              for address, loc in doc.prevent_destroy.items()}
+    state.ignored = list(doc.ignored)
+    if doc.provider is not None:
+        from reconciler.settings import ProviderBlock
+
+        block = doc.provider["__block__"]
+        state.provider = ProviderBlock(where=f"{block[1]}:{block[2]}",
+                                       **{k: v[0] for k, v in doc.provider.items() if k != "__block__"})
     resolver = _Resolver(doc, diags)
     named: dict[str, _Template | None] = {}
     named_problems: dict[str, set[tuple[Any, ...]]] = {}

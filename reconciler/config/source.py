@@ -31,6 +31,11 @@ class RawDoc:
     keys: dict[Path_, Loc] = field(default_factory=dict)
     prevent_destroy: dict[str, Loc] = field(default_factory=dict)
     """Address -> where ``lifecycle { prevent_destroy = true }`` was written (HCL only)."""
+    provider: dict[str, tuple[str, str, int, int]] | None = None
+    """HCL only: the root's ``provider "prefect"`` attributes, name -> (value, filename, line, column);
+    ``__block__`` holds where the block is. Values may be secrets (api_key): never print them."""
+    ignored: list[dict[str, Any]] = field(default_factory=list)
+    """HCL only: resources and data sources of other providers, not read (``address``, ``type``, ``range``)."""
 
     def where(self, path: Path_, *, key: bool = False) -> SourceRange:
         """The position of the key (``key=True``) or value at ``path``, else of its nearest ancestor."""
@@ -83,6 +88,9 @@ def merge(docs: list[RawDoc]) -> RawDoc:
         result.values.update(doc.values)
         result.keys.update(doc.keys)
         result.prevent_destroy.update(doc.prevent_destroy)
+        result.ignored.extend(doc.ignored)
+        if doc.provider is not None:
+            result.provider = doc.provider if result.provider is None else result.provider
     return result
 
 

@@ -20,9 +20,12 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Collection, Final, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Final, Mapping
 
 from reconciler.diagnostics import SourceRange
+
+if TYPE_CHECKING:
+    from reconciler.settings import ProviderBlock
 
 
 class _Unmanaged:
@@ -165,6 +168,10 @@ class DesiredState:
     prevent_destroy: dict[str, SourceRange | None] = field(default_factory=dict)
     """Addresses whose .tf resource sets ``lifecycle { prevent_destroy = true }``: a plan that deletes
     or replaces one is an error, as in Terraform."""
+    provider: "ProviderBlock | None" = None
+    """An HCL config's ``provider "prefect"`` block (its endpoint and credentials), if it has one."""
+    ignored: list[dict[str, Any]] = field(default_factory=list)
+    """HCL resources and data sources of other providers, not read: ``{address, mode, type, reason, range}``."""
 
     def owns_pool(self, name: str) -> bool:
         return name in self.pools or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.scope)

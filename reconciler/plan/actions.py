@@ -128,6 +128,8 @@ class Plan:
     resource_changes: list[Change] = field(default_factory=list)
     side_effects: list[dict[str, Any]] = field(default_factory=list)
     unmanaged: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[dict[str, Any]] = field(default_factory=list)
+    """Config entries that cannot declare pools and were not read (HCL resources of other providers)."""
     steps: list[dict[str, Any]] = field(default_factory=list)
     observed: dict[str, str | None] = field(default_factory=dict)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
@@ -153,6 +155,7 @@ class Plan:
             "resource_changes": [c.to_json() for c in self.resource_changes],
             "side_effects": list(self.side_effects),
             "unmanaged": list(self.unmanaged),
+            "ignored": list(self.ignored),
             "steps": list(self.steps),
             "observed": dict(self.observed),
             "diagnostics": list(self.diagnostics),
@@ -174,6 +177,7 @@ class Plan:
             resource_changes=[Change.from_json(c) for c in data.get("resource_changes", [])],
             side_effects=list(data.get("side_effects", [])),
             unmanaged=list(data.get("unmanaged", [])),
+            ignored=list(data.get("ignored", [])),
             steps=list(data.get("steps", [])),
             observed=dict(data.get("observed", {})),
             diagnostics=list(data.get("diagnostics", [])),

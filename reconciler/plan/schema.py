@@ -79,6 +79,15 @@ PLAN_SCHEMA: dict[str, Any] = {
             "items": {"type": "object", "required": ["address", "reason"],
                       "properties": {"address": {"type": "string"}, "reason": {"type": "string"}}},
         },
+        "ignored": {
+            "description": "Config entries poolform did not read because they cannot declare a pool or queue "
+                           "(HCL resources and data sources of other providers), with where they are.",
+            "type": "array",
+            "items": {"type": "object", "required": ["address", "reason"],
+                      "properties": {"address": {"type": "string"}, "mode": {"enum": ["managed", "data"]},
+                                     "type": {"type": "string"}, "reason": {"type": "string"},
+                                     "range": {"type": "object"}}},
+        },
         "steps": {
             "type": "array",
             "items": {

@@ -12,27 +12,12 @@ import dataclasses
 import os
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 from reconciler.provider.codec import UNKNOWN, Diags, ProviderError
+from reconciler.settings import endpoint_api_url  # noqa: F401 - one rule for the CLI and the provider
+from reconciler.settings import endpoint_problem as _endpoint_problem
 
 _CLIENT_ATTRS = ("endpoint", "api_key", "basic_auth_key")
-
-
-def endpoint_api_url(endpoint: str) -> str:
-    """The API URL for an ``endpoint`` value: ``http://h:4200`` and ``http://h:4200/api/`` both give ``.../api``."""
-    url = endpoint.strip().rstrip("/")
-    if not url.endswith("/api"):
-        url += "/api"
-    return url
-
-
-def _endpoint_problem(endpoint: str) -> str | None:
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return (f"endpoint {endpoint!r} is not an http(s) URL. Write the Prefect API URL, e.g. "
-                "\"http://127.0.0.1:4200/api\" (the trailing /api is optional).")
-    return None
 
 
 class ProviderState:
