@@ -190,7 +190,56 @@ def config_markdown(schema: dict[str, Any] | None = None) -> str:
         else:
             lines.append(f"Type: {type_of(node)}.")
         lines.append("")
+    lines += HCL_SECTION.splitlines()
     return "\n".join(lines)
+
+
+HCL_SECTION = """\
+## HCL (.tf) configs
+
+A directory given with `-f` that holds `.tf` files is read as a Terraform root module, without a
+terraform binary: `resource "prefect_work_pool"` and `resource "prefect_work_queue"` blocks with the
+Terraform provider's attributes become pools and queues, exactly as the YAML format would declare them.
+
+**Read:** `variable` (from `--var`, `--var-file`, `*.auto.tfvars`, `terraform.tfvars`, `TF_VAR_*`,
+the default; `type` conversions with `optional()` defaults, `validation` blocks, `nullable`),
+`locals`, `output`, `count` / `for_each` on resources and modules, `lifecycle { prevent_destroy }`,
+references to pools and queues, string templates, `for` expressions, splats, and Terraform's
+built-in functions with Terraform's results and errors (`format`, `formatlist`, `join`, `split`,
+`replace` with `/regex/`, `regex`, `lower`, `upper`, `trimspace`, `concat`, `merge`, `lookup`,
+`index`, `element`, `length`, `keys`, `values`, `contains`, `flatten`, `distinct`, `coalesce`,
+`try`, `can`, `tostring`, `tonumber`, `tomap`, `tolist`, `toset`, `range`, `min`, `max`, `abs`,
+`ceil`, `floor`, `yamldecode`, `yamlencode`, `base64encode`, `base64decode`, `jsonencode`,
+`jsondecode`, `file`, `templatefile` and more; `tests/config/test_hcl_functions.py` checks every one
+against `terraform console`). Local modules (`source = "./..."` or `"../..."` inside the working
+directory or a `-f` directory) are evaluated with their variables and outputs, nested, with
+`count`/`for_each`; a problem inside one is reported at its file and line.
+
+**Refused** (an error at its line; nothing is planned): a module from any other source (registry,
+git, http, bucket: vendor it and use its local path), any other `prefect_*` resource or data source,
+references to other providers' resources, an aliased or a second `provider "prefect"` block,
+`account_id` / `workspace_id` / `custom_headers` / `profile` on the provider, `timestamp()`,
+`uuid()` and `sensitive()` (known only during apply, or hidden by terraform but shown by poolform),
+provider-defined functions, override files and `.tf.json` files in a module. `try` and `can` never
+hide such an error, as in Terraform.
+
+**Ignored, and listed:** resources and data sources of other providers cannot declare a pool; they
+are not evaluated and are listed under `ignored` in `poolform validate --json` and in the plan JSON.
+`terraform`, `moved`, `import`, `removed` and `check` blocks concern terraform's state, not the
+server, and are not read.
+
+**Connection:** `provider "prefect" { endpoint, api_key, basic_auth_key }` is where `plan`, `apply`
+and `render` go. Precedence: `--api-url` first (the provider block is then not used at all, and a
+warning says so, so its keys never go to a server it does not name); else the block's `endpoint`,
+`api_key`, `basic_auth_key` (Terraform's rule: an attribute beats its environment variable); else
+`PREFECT_API_URL`, `PREFECT_API_KEY`, `PREFECT_API_AUTH_STRING` / `PREFECT_BASIC_AUTH_KEY`; else
+`http://127.0.0.1:4200/api`. As in the official provider, `/api` is appended to an endpoint without
+it, and Basic auth wins when both keys are set. Keys are never printed.
+
+**Differences from Terraform:** numbers are exact for integers and IEEE doubles for fractions
+(Terraform carries 512 bits: `tostring(1/3)` has 16 digits here, 157 there); string lengths count
+grapheme clusters by a close approximation of Unicode's rules.
+"""
 
 
 # ---------------------------------------------------------------- sample PR comment
