@@ -8,16 +8,21 @@ stderr with exit code 1.  Server logic lives in ``reconciler.server``.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import signal
 import socket
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from reconciler.server import MAX_BODY_BYTES, MAX_DEPTH, MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
+
 DEFAULT_DB = Path.home() / ".poolform" / "server.db"
+AUTH_ENV = ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
 
 
 def _quiet_server_class() -> type:
@@ -33,9 +38,39 @@ def _quiet_server_class() -> type:
     return QuietServer
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
+
+
+def _auth_string(given: str | None, path: Path | None) -> str | None:
+    """The basic-auth secret from --auth-string (or its environment variables) or --auth-string-file,
+    checked to be ``user:password`` with both parts non-empty (never echoed)."""
+    source = "--auth-string"
+    if click.get_current_context().get_parameter_source("auth_string") == click.core.ParameterSource.ENVIRONMENT:
+        source = next(name for name in AUTH_ENV if os.environ.get(name) is not None)
+    if given is not None and path is not None:
+        _fail(f"pass either {source} or --auth-string-file, not both")
+    if path is not None:
+        source = f"--auth-string-file {path}"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
+        given = lines[0] if lines else ""
+    if given is None:
+        return None
+    user, colon, password = given.partition(":")
+    if not (user and colon and password):
+        _fail(f"{source} must be user:password with a non-empty user and password")
+    return given
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 @click.group("server")
@@ -43,24 +78,48 @@ def server() -> None:
     """Run the reference server (a Prefect-compatible API for pools, queues and runs)."""
 
 
-@server.command("start")
+START_HELP = f"""Start the server and serve until interrupted (Ctrl-C or SIGTERM).
+
+Limits on what one request may carry, each answered 4xx and never 500: a body of at most
+--max-body-size bytes (413, before the body is read); JSON with finite numbers, no lone
+surrogates and at most {MAX_DEPTH} levels of nesting (422); names of at most {MAX_NAME_LENGTH:,}
+characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
+"""
+
+
+@server.command("start", help=START_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=4200, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0 = any free port).")
 @click.option("--db", "db", default=None, help=f"SQLite file or postgresql:// URL  [default: {DEFAULT_DB}]")
 @click.option(
     "--auth-string",
-    envvar="POOLFORM_SERVER_AUTH_STRING",
+    envvar=list(AUTH_ENV),
     default=None,
-    help="Require HTTP basic auth 'user:pass' (env POOLFORM_SERVER_AUTH_STRING); clients set PREFECT_API_AUTH_STRING.",
+    help="Require HTTP basic auth 'user:password' (both non-empty); clients set PREFECT_API_AUTH_STRING. "
+    "Prefer --auth-string-file or the environment (POOLFORM_SERVER_AUTH_STRING, or Prefect's "
+    "PREFECT_SERVER_API_AUTH_STRING) so the secret is not visible in ps.",
+)
+@click.option(
+    "--auth-string-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the 'user:password' for basic auth from the first line of this file.",
+)
+@click.option(
+    "--max-body-size",
+    type=click.IntRange(min=1024),
+    default=MAX_BODY_BYTES,
+    show_default=True,
+    help="Largest request body in bytes; larger bodies get 413 before they are read.",
 )
 @click.option("--log-level", default="warning", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level; info and debug also log every request.")
-def start(host: str, port: int, db: str | None, auth_string: str | None, log_level: str) -> None:
+def start(host: str, port: int, db: str | None, auth_string: str | None, auth_string_file: Path | None,
+          max_body_size: int, log_level: str) -> None:
     """Start the server and serve until interrupted (Ctrl-C or SIGTERM)."""
     from reconciler.server.store import StoreError, open_store
 
     target = db or str(DEFAULT_DB)
-    if auth_string is not None and ":" not in auth_string:
-        _fail("--auth-string must look like user:pass")
+    auth_string = _auth_string(auth_string, auth_string_file)
     if not target.startswith(("postgresql://", "postgres://")) and target != ":memory:":
         path = Path(target).expanduser()
         target = str(path)
@@ -94,12 +153,15 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, log_lev
 
     from reconciler.server.app import create_app
 
-    app = create_app(store, auth_string=auth_string)
+    app = create_app(store, auth_string=auth_string, max_body_size=max_body_size)
     shown_host = f"[{host}]" if ":" in host else host
+    if not auth_string and not _is_loopback(sock.getsockname()[0]):
+        click.echo(f"Warning: serving on {shown_host} without authentication: anyone who can reach this port can "
+                   "change pools, queues and runs. Pass --auth-string-file (or set POOLFORM_SERVER_AUTH_STRING).", err=True)
     click.echo(f"poolform reference server on http://{shown_host}:{bound} (database: {store.url if store.dialect == 'sqlite' else 'postgresql'})")
     click.echo(f"PREFECT_API_URL=http://{shown_host}:{bound}/api")
     if auth_string:
-        click.echo("Basic auth is on: set PREFECT_API_AUTH_STRING to the same user:pass.")
+        click.echo("Basic auth is on: set PREFECT_API_AUTH_STRING to the same user:password.")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
                             ws="websockets-sansio")

@@ -33,6 +33,10 @@ Deliberate differences from Prefect 3.9.1 (each is pinned by a test):
   template the 3.9.1 process worker generates (what ``prefect work-pool create`` sends).
 * Pool occupancy (``active_slots``, pool limits) counts PENDING + RUNNING runs in all of the
   pool's queues, paused or not.
+* Bounded requests (the ``MAX_*`` constants below): bodies over ``--max-body-size`` are 413;
+  ``NaN``/``Infinity``, lone surrogates and nesting deeper than ``MAX_DEPTH`` are 422 in Prefect's
+  malformed-JSON shape (3.9.1 reads bodies with plain ``json.loads``, which lets them through);
+  names and descriptions have maximum lengths (3.9.1 has none).
 """
 
 API_VERSION = "0.8.4"
@@ -40,3 +44,19 @@ API_VERSION = "0.8.4"
 
 SERVER_VERSION = "3.9.1"
 """What ``/api/admin/version`` answers: the Prefect release whose contract the server follows."""
+
+# Limits on what one request may carry (docs/architecture.md, "Limits"); each is a 4xx, never a 500.
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""Default request body limit (``poolform server start --max-body-size``): larger bodies get 413
+before they are read whole.  Prefect clients send log batches of up to 4 MB."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of arrays and objects in a request body (the body itself is level 1): 422 beyond."""
+
+MAX_NAME_LENGTH = 1024
+"""Longest name (work pool, queue, worker, flow, deployment, flow run, state) and pool type, in characters: 422 beyond.
+Prefect 3.9.1 sets no limit on these (a 300-character pool name is in its captures), so the limit is generous."""
+
+MAX_DESCRIPTION_LENGTH = 10_000
+"""Longest pool, queue or deployment description, in characters: 422 beyond (Prefect 3.9.1 sets none)."""

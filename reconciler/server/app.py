@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from reconciler.server import API_VERSION, SERVER_VERSION
+from reconciler.server.bodies import MAX_BODY_BYTES, BodyLimit
 from reconciler.server.clock import system_clock
 from reconciler.server.domain import Ctx
 from reconciler.server.domain.refusals import Refusal
@@ -129,12 +130,14 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     auth_string: str | None = None,
+    max_body_size: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the app serving the Prefect-compatible API under ``/api`` from ``store``.
 
     ``clock`` (default: the system clock) gives "now" as an aware UTC datetime; tests may
     pass a ``ManualClock`` or replace ``app.state.clock`` later.  ``auth_string``
     ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does.
+    Request bodies over ``max_body_size`` bytes get 413 (``bodies.BodyLimit``).
     """
     from reconciler.server.routes import deployments, flow_runs, misc, pools, queues, status_of, workers
 
@@ -200,4 +203,5 @@ def create_app(
         return _json(404, {"detail": "Not Found"})
 
     app.add_middleware(_Guard, holder=app.state)
+    app.add_middleware(BodyLimit, limit=max_body_size)
     return app

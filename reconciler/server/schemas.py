@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from reconciler.server import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 from reconciler.server.jobtemplates import check_structure
 
 NAME_PATTERN = r"^[^/%&><]+$"
@@ -31,8 +32,11 @@ def _non_emptyish(value: str) -> str:
     return value
 
 
-NonEmptyishName = Annotated[str, AfterValidator(_non_emptyish)]
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+NonEmptyishName = Annotated[str, Field(max_length=MAX_NAME_LENGTH), AfterValidator(_non_emptyish)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+ShortText = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
+"""A name without Prefect's character rule (queue renames, flow run names) or a pool type."""
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH)]
 MAX_INT = 2**31 - 1
 NonNegInt = Annotated[int, Field(ge=0, le=MAX_INT)]
 Int = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
@@ -55,8 +59,8 @@ class StorageConfiguration(Action):
 
 class WorkPoolCreate(Action):
     name: NonEmptyishName
-    description: Optional[str] = None
-    type: str = "prefect-agent"
+    description: Optional[Description] = None
+    type: ShortText = "prefect-agent"
     base_job_template: Template = Field(default_factory=dict)
     is_paused: bool = False
     concurrency_limit: Optional[NonNegInt] = None
@@ -64,7 +68,7 @@ class WorkPoolCreate(Action):
 
 
 class WorkPoolUpdate(Action):
-    description: Optional[str] = None
+    description: Optional[Description] = None
     is_paused: Optional[bool] = None
     base_job_template: Optional[Template] = None
     concurrency_limit: Optional[NonNegInt] = None
@@ -73,7 +77,7 @@ class WorkPoolUpdate(Action):
 
 class WorkQueueCreate(Action):
     name: Name
-    description: Optional[str] = ""
+    description: Optional[Description] = ""
     is_paused: bool = False
     concurrency_limit: Optional[NonNegInt] = None
     priority: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
@@ -81,8 +85,8 @@ class WorkQueueCreate(Action):
 
 
 class WorkQueueUpdate(Action):
-    name: Optional[str] = None
-    description: Optional[str] = None
+    name: Optional[ShortText] = None
+    description: Optional[Description] = None
     is_paused: Optional[bool] = None
     concurrency_limit: Optional[NonNegInt] = None
     priority: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
@@ -209,7 +213,7 @@ class StateDetails(Loose):
 
 class StateCreate(Action):
     type: Literal["SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "PAUSED", "CANCELLING"]
-    name: Optional[str] = None
+    name: Optional[ShortText] = None
     message: Optional[str] = None
     data: Any = None
     state_details: dict[str, Any] = Field(default_factory=dict)
@@ -218,7 +222,7 @@ class StateCreate(Action):
 
 class FlowRunCreate(Action):
     state: Optional[StateCreate] = None
-    name: Optional[str] = None
+    name: Optional[ShortText] = None
     flow_id: str
     flow_version: Optional[str] = None
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -236,7 +240,7 @@ class FlowRunCreate(Action):
 
 
 class FlowRunUpdate(Action):
-    name: Optional[str] = None
+    name: Optional[ShortText] = None
     flow_version: Optional[str] = None
     parameters: Optional[dict[str, Any]] = None
     empirical_policy: Optional[dict[str, Any]] = None
@@ -269,7 +273,7 @@ class DeploymentCreate(Action):
     work_pool_name: Optional[str] = None
     storage_document_id: Optional[str] = None
     infrastructure_document_id: Optional[str] = None
-    description: Optional[str] = None
+    description: Optional[Description] = None
     path: Optional[str] = None
     version: Optional[str] = None
     entrypoint: Optional[str] = None
@@ -279,7 +283,7 @@ class DeploymentCreate(Action):
 
 class DeploymentUpdate(Action):
     version: Optional[str] = None
-    description: Optional[str] = None
+    description: Optional[Description] = None
     paused: Optional[bool] = None
     schedules: Optional[list[dict[str, Any]]] = None
     concurrency_limit: Optional[Annotated[int, Field(gt=0, le=MAX_INT)]] = None
@@ -302,7 +306,7 @@ class DeploymentUpdate(Action):
 
 class DeploymentFlowRunCreate(Action):
     state: Optional[StateCreate] = None
-    name: Optional[str] = None
+    name: Optional[ShortText] = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     enforce_parameter_schema: Optional[bool] = None
     context: dict[str, Any] = Field(default_factory=dict)

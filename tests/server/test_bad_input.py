@@ -66,6 +66,33 @@ CASES = [
     ("huge-flow-offset", "POST", "/api/flows/filter", {"offset": 10**30}, 422, "less than or equal"),
     ("empty-body", "POST", "/api/work_pools/", b"", 422, "Field required"),
     ("not-utf8", "POST", "/api/work_pools/", b"\xff\xfe", 422, "JSON"),
+    ("nan", "POST", "/api/work_pools/", b'{"name": "x", "concurrency_limit": NaN}', 422, "NaN is not a JSON number"),
+    ("infinity-in-template", "POST", "/api/work_pools/",
+     b'{"name": "x", "base_job_template": {"job_configuration": {"a": "{{ a }}"}, '
+     b'"variables": {"type": "object", "properties": {"a": {"default": Infinity}}}}}', 422, "Infinity is not a JSON number"),
+    ("minus-infinity-parameters", "POST", "/api/flow_runs/", b'{"flow_id": "x", "parameters": {"a": -Infinity}}', 422, "-Infinity is not"),
+    ("float-overflow", "PATCH", "/api/work_pools/pool", b'{"description": "d", "concurrency_limit": 1e999}', 422, "1e999 is too large"),
+    ("lone-high-surrogate", "POST", "/api/work_pools/", b'{"name": "x\\ud800"}', 422, "lone UTF-16 surrogate"),
+    ("lone-low-surrogate-description", "PATCH", "/api/work_pools/pool", b'{"description": "\\udc00"}', 422, "lone UTF-16 surrogate"),
+    ("lone-surrogate-key", "POST", "/api/flow_runs/", b'{"flow_id": "x", "parameters": {"\\udfff": 1}}', 422, "lone UTF-16 surrogate"),
+    ("encoded-surrogate-bytes", "POST", "/api/work_pools/", b'{"name": "\xed\xa0\x80"}', 422, "not valid UTF-8"),
+    ("nested-65-deep", "POST", "/api/work_pools/filter", b'{"work_pools": ' + b"[" * 64 + b"]" * 64 + b"}", 422, "nest deeper than 64"),
+    ("template-variables-500-deep", "POST", "/api/work_pools/",
+     ('{"name": "x", "base_job_template": {"job_configuration": {"a": "{{ a }}"}, "variables": {"type": "object", "properties": {"a": '
+      + '{"type": "object", "properties": {"a": ' * 500 + "{}" + "}}" * 500 + "}}}}").encode(), 422, "nest deeper than 64"),
+    ("pool-name-1025", "POST", "/api/work_pools/", {"name": "p" * 1025}, 422, "String should have at most 1024 characters"),
+    ("pool-type-1025", "POST", "/api/work_pools/", {"name": "x", "type": "t" * 1025}, 422, "at most 1024 characters"),
+    ("pool-description-10001", "POST", "/api/work_pools/", {"name": "x", "description": "d" * 10_001}, 422, "at most 10000 characters"),
+    ("pool-patch-description-10001", "PATCH", "/api/work_pools/pool", {"description": "d" * 10_001}, 422, "at most 10000 characters"),
+    ("queue-name-1025", "POST", "/api/work_pools/pool/queues", {"name": "q" * 1025}, 422, "at most 1024 characters"),
+    ("queue-rename-1025", "PATCH", "/api/work_pools/pool/queues/default", {"name": "q" * 1025}, 422, "at most 1024 characters"),
+    ("queue-description-10001", "POST", "/api/work_pools/pool/queues", {"name": "q", "description": "d" * 10_001}, 422, "at most 10000"),
+    ("legacy-queue-name-1025", "POST", "/api/work_queues/", {"name": "q" * 1025}, 422, "at most 1024 characters"),
+    ("worker-name-1025", "POST", "/api/work_pools/pool/workers/heartbeat", {"name": "w" * 1025}, 422, "at most 1024 characters"),
+    ("flow-name-1025", "POST", "/api/flows/", {"name": "f" * 1025}, 422, "at most 1024 characters"),
+    ("flow-run-name-1025", "POST", "/api/flow_runs/", {"flow_id": "x", "name": "r" * 1025}, 422, "at most 1024 characters"),
+    ("deployment-name-1025", "POST", "/api/deployments/", {"name": "d" * 1025, "flow_id": "x"}, 422, "at most 1024 characters"),
+    ("deployment-description-10001", "POST", "/api/deployments/", {"name": "d", "flow_id": "x", "description": "d" * 10_001}, 422, "at most 10000"),
     ("dangling-ref-default", "POST", "/api/work_pools/",
      {"name": "x", "base_job_template": {"job_configuration": {"a": "{{ a }}"},
                                          "variables": {"type": "object", "properties": {"a": {"$ref": "#/definitions/nope", "default": 1}}}}},
@@ -83,6 +110,67 @@ def test_bad_input_gets_a_clear_4xx(client, pool, method, path, body, status, te
     response = client.request(method, path, **kwargs)
     assert response.status_code == status, response.text
     assert text in response.text
+
+
+def test_refused_json_has_prefect_decode_error_shape(client) -> None:
+    """NaN is refused the way Prefect 3.9.1 refuses malformed JSON (pool-create-malformed-json.json):
+    a ``json_invalid`` detail at ``["body", offset]`` with the raw body echoed."""
+    raw = '{"name": "x", "concurrency_limit": NaN}'
+    response = client.post("/api/work_pools/", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == {
+        "exception_message": "Invalid request received.",
+        "exception_detail": [{"type": "json_invalid", "loc": ["body", raw.index("NaN")], "msg": "JSON decode error", "input": {},
+                              "ctx": {"error": "NaN is not a JSON number; send a finite number or null"}}],
+        "request_body": raw,
+    }
+    assert client.get("/api/work_pools/x").status_code == 404
+
+
+def test_longest_names_and_descriptions_are_kept(client, pool, flow) -> None:
+    name, description = "p" * 1024, "d" * 10_000
+    created = client.post("/api/work_pools/", json={"name": name, "description": description, "type": "t" * 1024})
+    assert created.status_code == 201, created.text
+    assert client.get(f"/api/work_pools/{name}").json()["description"] == description
+    queue = client.post(f"/api/work_pools/{name}/queues", json={"name": "q" * 1024, "description": description})
+    assert queue.status_code == 201, queue.text
+    assert client.post("/api/deployments/", json={"name": "d" * 1024, "flow_id": flow["id"], "description": description}).status_code == 201
+
+
+def test_64_levels_are_accepted(client, flow) -> None:
+    """The nesting limit is 64 levels counting the body itself: 64 is stored and read back."""
+    nested: object = 1
+    for _ in range(62):
+        nested = [nested]
+    created = client.post("/api/flow_runs/", json={"flow_id": flow["id"], "parameters": {"p": nested}})
+    assert created.status_code == 201, created.text
+    assert client.get(f"/api/flow_runs/{created.json()['id']}").json()["parameters"] == {"p": nested}
+
+
+def test_escaped_surrogate_pairs_are_characters(client) -> None:
+    raw = b'{"name": "x", "description": "\\ud83d\\ude00 ok"}'
+    response = client.post("/api/work_pools/", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["description"] == "\U0001f600 ok"
+
+
+def test_every_api_route_reads_strict_json() -> None:
+    import importlib
+    import pkgutil
+
+    from fastapi.routing import APIRoute
+
+    from reconciler.server import routes
+    from reconciler.server.bodies import StrictJsonRoute
+
+    readers = [
+        (info.name, route)
+        for info in pkgutil.iter_modules(routes.__path__)
+        for route in importlib.import_module(f"{routes.__name__}.{info.name}").router.routes
+        if isinstance(route, APIRoute) and route.body_field is not None
+    ]
+    assert len(readers) > 20
+    assert [(module, route.path) for module, route in readers if not isinstance(route, StrictJsonRoute)] == []
 
 
 def test_validation_error_body_has_prefect_shape(client) -> None:

@@ -120,3 +120,65 @@ def test_unreachable_postgres_is_one_line_exit_1() -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: cannot open the PostgreSQL database:")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--auth-string", "s3cr3t-no-colon"], {}, "--auth-string must be user:password with a non-empty user and password"),
+        (["--auth-string", ":s3cr3t"], {}, "--auth-string must be user:password"),
+        (["--auth-string", "user:"], {}, "--auth-string must be user:password"),
+        ([], {"PREFECT_SERVER_API_AUTH_STRING": "s3cr3t"}, "PREFECT_SERVER_API_AUTH_STRING must be user:password"),
+        (["--auth-string-file", "{tmp}/secret"], {}, "--auth-string-file {tmp}/secret must be user:password"),
+        (["--auth-string-file", "{tmp}/missing"], {}, "cannot read --auth-string-file {tmp}/missing: No such file or directory"),
+        (["--auth-string", "u:s3cr3t", "--auth-string-file", "{tmp}/secret"], {}, "pass either --auth-string or --auth-string-file, not both"),
+    ],
+    ids=["no-colon", "empty-user", "empty-password", "prefect-env-no-colon", "file-no-colon", "file-missing", "both"],
+)
+def test_bad_auth_string_is_one_line_exit_1_without_the_secret(tmp_path: Path, args, env, message) -> None:
+    (tmp_path / "secret").write_text("s3cr3t\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    clean = {k: v for k, v in os.environ.items() if k not in ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")}
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "server", "start", "--port", "0", "--db", str(tmp_path / "s.db"), *args],
+        capture_output=True, text=True, timeout=30, env={**clean, **env},
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {message.replace('{tmp}', str(tmp_path))}"), line
+    assert "s3cr3t" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("source", ["file", "prefect-env"])
+def test_auth_string_from_a_file_or_prefects_variable_is_not_in_ps(tmp_path: Path, source: str) -> None:
+    secret = tmp_path / "auth"
+    secret.write_text("ops:hunter2:with-colon\n")
+    args, env = ["--auth-string-file", str(secret)], {}
+    if source == "prefect-env":
+        args, env = [], {"PREFECT_SERVER_API_AUTH_STRING": "ops:hunter2:with-colon"}
+    proc = start(["--port", "0", "--db", str(tmp_path / "s.db"), *args], env=env)
+    try:
+        url = wait_for_url(proc)
+        assert httpx.get(url + "/version").status_code == 401
+        assert httpx.get(url + "/version", auth=("ops", "hunter2:with-colon")).json() == "0.8.4"
+        assert "hunter2" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+@pytest.mark.parametrize(("host", "auth", "warned"), [("0.0.0.0", None, True), ("0.0.0.0", "u:p", False), ("127.0.0.1", None, False)],
+                         ids=["all-interfaces-open", "all-interfaces-auth", "loopback"])
+def test_non_loopback_host_without_auth_warns(tmp_path: Path, host: str, auth: str | None, warned: bool) -> None:
+    env = {"POOLFORM_SERVER_AUTH_STRING": auth} if auth else {}
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "server", "start", "--host", host, "--port", "0", "--db", str(tmp_path / "s.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**clean_env, **env},
+    )
+    try:
+        wait_for_url(proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert ("without authentication" in err) == warned, err

@@ -7,6 +7,7 @@ from typing import Any, Optional
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import deployments, flows
 from reconciler.server.routes import created_or_ok, ctx, json_response, no_content
 from reconciler.server.schemas import (
@@ -20,7 +21,7 @@ from reconciler.server.schemas import (
     NonNegInt,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 class FlowFilterBody(Loose):

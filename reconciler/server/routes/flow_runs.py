@@ -7,11 +7,12 @@ from typing import Any, Optional
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
+from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import flow_runs, logs
 from reconciler.server.routes import created_or_ok, ctx, json_response, no_content
 from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, FlowRunUpdate, LogCreate, LogFilterBody, SetStateBody
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 def _state(state) -> dict | None:  # type: ignore[no-untyped-def]

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from reconciler.server import API_VERSION, SERVER_VERSION
+from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.routes import json_response
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import polls, pools, slots
 from reconciler.server.routes import ctx, json_response, no_content
 from reconciler.server.schemas import (
@@ -18,7 +19,7 @@ from reconciler.server.schemas import (
     WorkPoolUpdate,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 @router.post("/work_pools/")

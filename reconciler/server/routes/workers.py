@@ -9,18 +9,20 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from reconciler.server import MAX_NAME_LENGTH
+from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import workers
 from reconciler.server.routes import ctx, json_response, no_content
 from reconciler.server.schemas import MAX_INT, WorkerFilterBody
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 @router.post("/work_pools/{pool}/workers/heartbeat")
 async def heartbeat(
     pool: str,
     request: Request,
-    name: str = Body(..., embed=True),
+    name: str = Body(..., embed=True, max_length=MAX_NAME_LENGTH),
     heartbeat_interval_seconds: Optional[Annotated[int, Field(ge=0, le=MAX_INT)]] = Body(None, embed=True),
 ) -> Response:
     workers.heartbeat(ctx(request), pool, name, heartbeat_interval_seconds)
