@@ -2,9 +2,10 @@
 
 A :class:`Diagnostic` has a severity, a one-line summary, a detail that says what
 to do next, the object's address (``work_pool.x``, ``work_queue.x.q``), a source
-range (file:line:column) and a path inside the object. Code that finds problems
-appends to a :class:`Diagnostics` list and goes on; the CLI reports them all.
-This module must not print.
+range (file:line:column), a path inside the object and a stable ``code`` from
+:data:`CODES` (what kind of problem it is, for CI to branch on without reading the
+text). Code that finds problems appends to a :class:`Diagnostics` list and goes on;
+the CLI reports them all. This module must not print.
 """
 
 from __future__ import annotations
@@ -17,6 +18,65 @@ from typing import Any, Iterable, Iterator
 class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
+
+
+class Code(enum.StrEnum):
+    """The vocabulary of diagnostic codes: every JSON diagnostic carries one (``"code"``).
+
+    Codes are stable: new ones may be added, none is renamed or reused. Each is described
+    in :data:`CODES` (the table docs/cli.md shows)."""
+
+    USAGE = "usage"
+    UNREADABLE_INPUT = "unreadable_input"
+    READ_OUTSIDE_ROOT = "read_outside_root"
+    NO_CONFIGURATION = "no_configuration"
+    SYNTAX_ERROR = "syntax_error"
+    YAML_TOO_LARGE = "yaml_too_large"
+    INPUT_TOO_LARGE = "input_too_large"
+    TEMPLATE_TOO_LARGE = "template_too_large"
+    MASKED_VALUE = "masked_value"
+    INVALID_CONFIG = "invalid_config"
+    INVALID_PLAN_FILE = "invalid_plan_file"
+    STALE_PLAN = "stale_plan"
+    API_UNREACHABLE = "api_unreachable"
+    API_UNAUTHORIZED = "api_unauthorized"
+    API_ERROR = "api_error"
+    NOT_FOUND = "not_found"
+    APPLY_FAILED = "apply_failed"
+    CANCELLED = "cancelled"
+    IO_ERROR = "io_error"
+    ERROR = "error"
+    WARNING = "warning"
+
+
+CODES: dict[Code, str] = {
+    Code.USAGE: "the command line is wrong: unknown option, missing argument, bad value, options that "
+                "exclude each other (exit 1)",
+    Code.UNREADABLE_INPUT: "a config path, a file found in a directory or a file a config names cannot be read: "
+                           "missing, a dangling or looping symlink, no permission, not UTF-8, not a regular file",
+    Code.READ_OUTSIDE_ROOT: "a file reference (`file:`, `file()`, `templatefile()`, a symlink) leads outside the "
+                            "configuration's root; widen it with --allow-read DIR",
+    Code.NO_CONFIGURATION: "no poolform config was found",
+    Code.SYNTAX_ERROR: "a file is not valid YAML, JSON or HCL",
+    Code.YAML_TOO_LARGE: "a YAML document is over the size, value-count, alias-expansion or nesting limits",
+    Code.INPUT_TOO_LARGE: "a file or a rendered templatefile() is over the size limit",
+    Code.TEMPLATE_TOO_LARGE: "a base job template is over the size or nesting limits",
+    Code.MASKED_VALUE: "a config or plan file holds a value poolform masked on output (`[masked:NAME]`); "
+                       "put the real value back",
+    Code.INVALID_CONFIG: "any other problem in the configuration (format, names, priorities, templates)",
+    Code.INVALID_PLAN_FILE: "a plan file cannot be applied or shown as it is: unreadable, not a poolform plan, "
+                            "errored, made for another server, or printed with masked values",
+    Code.STALE_PLAN: "the server changed since the plan was made; make a new plan",
+    Code.API_UNREACHABLE: "the server could not be reached, timed out or did not answer JSON",
+    Code.API_UNAUTHORIZED: "the server refused the credentials (401/403)",
+    Code.API_ERROR: "the server answered an error",
+    Code.NOT_FOUND: "a pool named on the command line does not exist on the server",
+    Code.APPLY_FAILED: "an apply stopped part-way; what was applied is listed",
+    Code.CANCELLED: "apply was not approved",
+    Code.IO_ERROR: "a file could not be written or read outside the configuration (--out, -o, plan files)",
+    Code.ERROR: "any other error",
+    Code.WARNING: "any warning",
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +115,12 @@ class Diagnostic:
     address: str | None = None
     range: SourceRange | None = None
     path: tuple[str | int, ...] = ()
+    code: str | None = None
+    """One of :class:`Code`; None means the generic one for its severity."""
+
+    @property
+    def effective_code(self) -> str:
+        return str(self.code or (Code.ERROR if self.severity is Severity.ERROR else Code.WARNING))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +130,7 @@ class Diagnostic:
             "address": self.address,
             "range": self.range.to_json() if self.range else None,
             "path": list(self.path),
+            "code": self.effective_code,
         }
 
     def format(self) -> str:
@@ -83,12 +150,12 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, summary: str, detail: str = "", *, address: str | None = None,
-              range: SourceRange | None = None, path: Iterable[str | int] = ()) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, summary, detail, address, range, tuple(path)))
+              range: SourceRange | None = None, path: Iterable[str | int] = (), code: str | None = None) -> None:
+        self.items.append(Diagnostic(Severity.ERROR, summary, detail, address, range, tuple(path), code))
 
     def warning(self, summary: str, detail: str = "", *, address: str | None = None,
-                range: SourceRange | None = None, path: Iterable[str | int] = ()) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, summary, detail, address, range, tuple(path)))
+                range: SourceRange | None = None, path: Iterable[str | int] = (), code: str | None = None) -> None:
+        self.items.append(Diagnostic(Severity.WARNING, summary, detail, address, range, tuple(path), code))
 
     def append(self, other: "Diagnostic | Diagnostics | Iterable[Diagnostic]") -> None:
         if isinstance(other, Diagnostic):

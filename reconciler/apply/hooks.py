@@ -151,7 +151,7 @@ class JsonLinesHooks:
                   changes={"add": added, "change": changed, "remove": destroyed, "operation": operation})
 
     def diagnostic(self, severity: str, summary: str, detail: str = "", address: str | None = None,
-                   range: dict[str, Any] | None = None) -> None:
+                   range: dict[str, Any] | None = None, code: str | None = None) -> None:
         self.emit("diagnostic", summary, level="error" if severity == "error" else "warn",
                   diagnostic={"severity": severity, "summary": summary, "detail": detail, "address": address,
-                              "range": range})
+                              "range": range, "code": code or ("error" if severity == "error" else "warning")})
