@@ -700,16 +700,20 @@ def _for_expression(node: Tree, ctx: Context) -> Any:
 # --------------------------------------------------------------------------- functions
 
 def _read(path: Any, ctx: Context, node: Any) -> str:
+    """``file()``/``templatefile()``: read under the load's read policy (reconciler.config.files)."""
+    from reconciler.config.files import ReadRefused, read_confined
+
     if not isinstance(path, str):
         raise fail(node, f"a path must be a string, not {type_name(path)}")
     full = path if os.path.isabs(path) else os.path.join(ctx.base_dir, path)
     try:
-        with open(full, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise fail(node, f"cannot read {path}: {exc.strerror or exc}",
-                   "Relative paths are relative to the working directory, as in Terraform; "
-                   "use \"${path.module}/...\" for files next to the .tf file.") from None
+        return read_confined(full, display=path)
+    except ReadRefused as refused:
+        error = fail(node, refused.summary, refused.detail or (
+            "Relative paths are relative to the working directory, as in Terraform; "
+            "use \"${path.module}/...\" for files next to the .tf file."))
+        error.code = refused.code  # type: ignore[attr-defined]
+        raise error from None
 
 
 def _need(value: Any, kinds: Any, what: str, node: Any) -> Any:
@@ -719,13 +723,21 @@ def _need(value: Any, kinds: Any, what: str, node: Any) -> Any:
 
 
 def _fn_templatefile(args: list[Any], ctx: Context, node: Any) -> Any:
+    from reconciler.config.files import MAX_FILE_BYTES
+
     text = _read(args[0], ctx, node)
     bindings = _need(args[1], dict, "templatefile needs a map of variables as its second argument", node)
     template_ctx = Context(_no_references, ctx.base_dir, dict(bindings), ctx.depth + 1)
     try:
-        return render_parts(scan_template(text, node), template_ctx, node)
+        result = render_parts(scan_template(text, node), template_ctx, node)
     except EvalError as exc:
         raise fail(node, f"in template {args[0]}: {exc}", exc.detail) from None
+    if isinstance(result, str) and len(result) > MAX_FILE_BYTES:
+        error = fail(node, f"templatefile({args[0]}) renders {len(result):,} characters, over {MAX_FILE_BYTES:,}",
+                     "Loops in the template multiply its text; render less.")
+        error.code = "input_too_large"  # type: ignore[attr-defined]
+        raise error
+    return result
 
 
 def _no_references(name: str, attrs: list[str], node: Any) -> tuple[Any, int]:

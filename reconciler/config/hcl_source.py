@@ -286,7 +286,7 @@ class _Configuration:
             return
         self.reported.add(key)
         self.diags.error(str(exc), exc.detail, address=address,
-                         range=SourceRange(where, Pos(exc.line or 1, exc.column or 1)))
+                         range=SourceRange(where, Pos(exc.line or 1, exc.column or 1)), code=getattr(exc, "code", None))
 
     def parsed(self, files: list[str]) -> tuple[list[tuple[str, Tree]], bool]:
         """The parse trees of ``files`` (cached: module instances share them) and whether all parsed."""

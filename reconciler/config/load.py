@@ -1,29 +1,33 @@
 """Config files -> :class:`DesiredState` plus diagnostics, offline.
 
-Owns: expanding ``-f`` paths (files and directories), reading YAML/JSON and
-HCL files, merging overlays (later file wins, mappings deep-merged), checking
-the document (unknown keys with did-you-mean, types, bounds, names, reserved
-``prefect*`` pools, duplicate priorities, limits), resolving ``{file: ...}``
-relative to the file that names it and named templates with their defaults,
-checking every template with :func:`reconciler.templates.check_template`, and
-filling the server's create defaults. Every problem is reported, all together,
-with file:line:column and the address. No network, no printing.
+Owns: expanding ``-f`` paths (files and directories) and, without ``-f``, finding the
+poolform configs of the working directory (:func:`is_poolform_config`); reading YAML/JSON
+and HCL files under the read policy of :mod:`reconciler.config.files` (the configuration's
+root, ``--allow-read``); merging overlays (later file wins, mappings deep-merged); checking
+the document (unknown keys with did-you-mean, types, bounds, names, reserved ``prefect*``
+pools, duplicate priorities, limits); resolving ``{file: ...}`` relative to the file that
+names it and named templates with their defaults; checking every template with
+:func:`reconciler.templates.check_template` and against :data:`MAX_TEMPLATE_BYTES` and
+:data:`MAX_TEMPLATE_DEPTH`; and filling the server's create defaults. Every input is
+accounted for: a path that cannot be read is an error, never skipped. Every problem is
+reported, all together, with file:line:column, the address and a code. No network, no
+printing.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from reconciler.config.files import did_you_mean, read_text
+from reconciler.config.files import ReadPolicy, current_policy, did_you_mean, read_policy, read_text
 from reconciler.config.source import RawDoc, merge
 from reconciler.config.var_files import VarValue
-from reconciler.config.yaml_source import parse_yaml_text
-from reconciler.diagnostics import Diagnostics, Pos, SourceRange
+from reconciler.config.yaml_source import parse_yaml_text, top_level_keys
+from reconciler.diagnostics import Code, Diagnostics, Pos, SourceRange
 from reconciler.model.state import (
     DEFAULT_POOL_TYPE,
     DEFAULT_QUEUE,
@@ -38,6 +42,18 @@ from reconciler.model.state import (
 DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
 CONFIG_SUFFIXES = (".yaml", ".yml", ".tf")
 
+CLAIM_KEYS = ("work_pools", "base_job_templates", "manage")
+"""Top-level keys that make a YAML file found without ``-f`` a poolform config (``version`` is
+shared with compose, readthedocs and other files, so it does not count)."""
+CLAIM_CUTOFF = 0.8
+"""A key this close to one of CLAIM_KEYS (a typo such as ``work_pool``) claims the file too."""
+_MODELINE = re.compile(r"#\s*(?:yaml-language-server:\s*)?\$schema[=:]\s*\S*(?:poolform|provider-schema/config\.schema\.json)")
+
+MAX_TEMPLATE_BYTES = 1024 * 1024
+"""The largest base job template, as compact JSON."""
+MAX_TEMPLATE_DEPTH = 64
+"""The deepest nesting of mappings and lists in a base job template."""
+
 _BAD_NAME_CHARS = re.compile(r"[/%&><]")
 _TEMPLATE_TAGS = ("inline", "file", "template")
 
@@ -51,30 +67,93 @@ def address_of(path: Sequence[Any]) -> str | None:
     return None
 
 
+def ignored_name(name: str) -> bool:
+    """Names a directory scan passes over, as terraform does: hidden files (``.pre-commit-config.yaml``,
+    editor lock files such as ``.#pools.yaml``), backups ending in ``~``, ``#autosave#`` files."""
+    return name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
+
+
+def _scan(directory: str, diags: Diagnostics) -> list[str] | None:
+    """The config-suffixed entries of a directory, sorted by name, whatever they are (a dangling
+    symlink is listed, and reading it reports it); None when the directory cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if os.path.splitext(e.name)[1] in CONFIG_SUFFIXES
+                           and not ignored_name(e.name))
+    except OSError as exc:
+        diags.error(f"cannot read the directory {directory}: {exc.strerror or exc}",
+                    "poolform must read every config file of a directory it is given; fix its permissions.",
+                    code=Code.UNREADABLE_INPUT)
+        return None
+    return [os.path.normpath(os.path.join(directory, name)) for name in names]
+
+
 def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
     """Files named by ``-f`` arguments, in order: a directory gives its ``*.yaml``, ``*.yml``, ``*.tf``
-    sorted by name (not recursive)."""
+    sorted by name (not recursive; hidden and backup files passed over, see :func:`ignored_name`).
+    Whatever cannot be listed or reached is an error here or when it is read."""
     files: list[str] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                (entry for entry in path.iterdir() if entry.suffix in CONFIG_SUFFIXES and entry.is_file()),
-                key=lambda entry: entry.name,
-            )
+        if os.path.isdir(raw):
+            found = _scan(raw, diags)
+            if found is None:
+                continue
             if not found:
                 diags.error(f"no config files in {raw}",
-                            "A directory given with -f must hold *.yaml, *.yml or *.tf files (it is not searched recursively).")
-            files.extend(os.path.normpath(os.path.join(raw, entry.name)) for entry in found)
-        elif path.exists():
+                            "A directory given with -f must hold *.yaml, *.yml or *.tf files (it is not searched "
+                            "recursively).", code=Code.NO_CONFIGURATION)
+            files.extend(found)
+        elif os.path.lexists(raw):
             files.append(raw)
         else:
-            parent = path.parent if str(path.parent) else Path(".")
+            parent = os.path.dirname(raw) or "."
             hint = ""
-            if parent.is_dir():
-                hint = did_you_mean(path.name, [p.name for p in parent.iterdir()])
-            diags.error(f"config file not found: {raw}", f"Check the path given with -f.{hint}")
+            if os.path.isdir(parent):
+                try:
+                    hint = did_you_mean(os.path.basename(raw), os.listdir(parent))
+                except OSError:
+                    hint = ""
+            diags.error(f"config file not found: {raw}", f"Check the path given with -f.{hint}",
+                        code=Code.UNREADABLE_INPUT)
     return files
+
+
+def is_poolform_config(data: Any, text: str) -> bool:
+    """Whether a YAML file found without ``-f`` is poolform's: its top level is a mapping with a key of
+    :data:`CLAIM_KEYS` or one close to it (a typo must not make a config pass for someone else's file),
+    or its first lines hold a ``$schema`` modeline naming poolform's schema."""
+    if _MODELINE.search(text[:4096]):
+        return True
+    if not isinstance(data, dict):
+        return False
+    for key in data:
+        if not isinstance(key, str):
+            continue
+        norm = key.lower().replace("-", "_")
+        if norm in CLAIM_KEYS or difflib.get_close_matches(norm, CLAIM_KEYS, n=1, cutoff=CLAIM_CUTOFF):
+            return True
+    return False
+
+
+def _discovered_yaml(name: str, text: str, diags: Diagnostics, foreign: list[str]) -> RawDoc | None:
+    """A YAML file found without ``-f``: its document if it is a poolform config; None (listed in
+    ``foreign``) when it parses and is not one; None with its errors when it cannot be parsed,
+    since a file that cannot be read cannot be shown to be someone else's."""
+    local = Diagnostics()
+    doc = parse_yaml_text(text, name, local)
+    if doc is None:
+        keys = top_level_keys(text)  # a stream of several documents (Kubernetes manifests) parses here
+        if keys is not None and len(keys) > 1 and not any(
+                is_poolform_config(dict.fromkeys(k) if k is not None else None, text) for k in keys):
+            foreign.append(name)
+            return None
+        diags.append(local)
+        return None
+    if not is_poolform_config(doc.data, text):
+        foreign.append(name)
+        return None
+    diags.append(local)
+    return doc
 
 
 def load_documents(
@@ -85,8 +164,10 @@ def load_documents(
     env: Mapping[str, str] | None = None,
 ) -> list[RawDoc]:
     """Read every file ``paths`` name into documents, in merge order (``.tf`` files of one directory
-    form one module, read together where the first of them stands)."""
-    files = expand_paths(paths, diags)
+    form one module, read together where the first of them stands). No ``paths``: the poolform
+    configs of the working directory (YAML files that :func:`is_poolform_config` claims; ``*.tf``)."""
+    discover = not paths
+    files = expand_paths(list(paths) or ["."], diags)
     env = os.environ if env is None else env
     modules: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []
@@ -101,16 +182,22 @@ def load_documents(
         else:
             order.append(("yaml", filename))
     docs: list[RawDoc] = []
+    foreign: list[str] = []
     used_vars: set[str] = set()
     for kind, name in order:
         if kind == "hcl":
             from reconciler.config.hcl_source import load_module
 
-            roots = [os.getcwd()] + [p if os.path.isdir(p) else (os.path.dirname(p) or ".") for p in paths]
-            doc = load_module(modules[name], diags, variables=variables or {}, env=env, used=used_vars, roots=roots)
+            doc = load_module(modules[name], diags, variables=variables or {}, env=env, used=used_vars,
+                              roots=list(current_policy().roots))  # local modules: the same root, --allow-read too
         else:
             text = read_text(name, diags)
-            doc = parse_yaml_text(text, name, diags) if text is not None else None
+            if text is None:
+                doc = None
+            elif discover:
+                doc = _discovered_yaml(name, text, diags, foreign)
+            else:
+                doc = parse_yaml_text(text, name, diags)
         if doc is None:
             continue
         if not isinstance(doc.data, dict):
@@ -125,6 +212,12 @@ def load_documents(
                     f"The first is at {first[1]}:{first[2]}. poolform plans against one Prefect server: keep one "
                     "provider block (in one of the directories given with -f).",
                     range=SourceRange(block[1], Pos(block[2], block[3])))
+    if discover and not docs and not diags.has_errors:
+        seen = f" It holds {', '.join(foreign)}, but none of them is one." if foreign else ""
+        diags.error("no poolform config in the current directory",
+                    "Without -f, poolform reads the *.tf files and the YAML files with a work_pools, "
+                    f"base_job_templates or manage key of the current directory.{seen} Name config files or "
+                    "directories with -f.", code=Code.NO_CONFIGURATION)
     for name in sorted(set(variables or {}) - used_vars):
         given = (variables or {})[name]
         if isinstance(given, VarValue):
@@ -142,19 +235,27 @@ def load(
     variables: Mapping[str, "str | VarValue"] | None = None,
     env: Mapping[str, str] | None = None,
     allow_unknown_types: bool = False,
+    allow_read: Sequence[str] = (),
 ) -> tuple[DesiredState | None, Diagnostics]:
-    """Read, merge and check config files. The state is None when there is any error.
+    """Read, merge and check config files (none: the poolform configs of the working directory).
+    The state is None when there is any error.
 
-    ``allow_unknown_types``: a pool ``type`` that is no known worker type is accepted
-    (custom workers) instead of being an error.
+    Files are read only inside the configuration's root (the ``-f`` paths' directories and the
+    working directory) and ``allow_read``. ``allow_unknown_types``: a pool ``type`` that is no
+    known worker type is accepted (custom workers) instead of being an error.
     """
     diags = Diagnostics()
-    docs = load_documents(paths, diags, variables=variables, env=env)
-    if not docs:
-        if not diags.has_errors:
-            diags.error("no configuration", "Pass config files or directories with -f.")
-        return None, diags
-    state = build_state(merge(docs), diags, allow_unknown_types=allow_unknown_types)
+    with read_policy(ReadPolicy.for_config(paths, allow_read)):
+        docs = load_documents(paths, diags, variables=variables, env=env)
+        if not docs:
+            if not diags.has_errors:
+                diags.error("no configuration", "Pass config files or directories with -f.",
+                            code=Code.NO_CONFIGURATION)
+            state = None
+        else:
+            state = build_state(merge(docs), diags, allow_unknown_types=allow_unknown_types)
+    diags.items = [replace(d, code=Code.INVALID_CONFIG) if d.code is None and d.severity == "error" else d
+                   for d in diags.items]
     diags.items.sort(key=_position_key)
     return (None if diags.has_errors else state), diags
 
@@ -330,6 +431,40 @@ class _Template:
     """The document holding the template's positions (the template file), or None for inline ones."""
     prefix: tuple[Any, ...]
     """Path of the template inside ``source`` (or inside the config document for inline templates)."""
+    measure: tuple[int, int] | None = None
+    """(depth, JSON size), once measured."""
+
+
+def measure_template(value: Any) -> tuple[int, int]:
+    """(nesting depth, size as compact JSON) of a template; the size is 0 when the depth is already
+    over :data:`MAX_TEMPLATE_DEPTH` (it is not serialized then). No recursion."""
+    import json
+
+    depth = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth = max(depth, level)
+        if level > MAX_TEMPLATE_DEPTH:
+            return level, 0
+        stack.extend((child, level + 1) for child in children)
+    return depth, len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def template_bounds_problem(depth: int, size: int) -> tuple[str, str] | None:
+    if depth > MAX_TEMPLATE_DEPTH:
+        return (f"the base job template is nested too deeply (over {MAX_TEMPLATE_DEPTH} levels)",
+                "Flatten it: job configurations and variable schemas need far fewer levels.")
+    if size > MAX_TEMPLATE_BYTES:
+        return (f"the base job template is too large: {size:,} bytes as JSON, over {MAX_TEMPLATE_BYTES:,}",
+                "Move large content (scripts, manifests) out of the template, e.g. into the image.")
+    return None
 
 
 class _Resolver:
@@ -371,8 +506,20 @@ class _Resolver:
                                  "A template file holds job_configuration and variables.").strip(),
                                 range=parsed.where((key,), key=True), address=address)
                     template = _Template(parsed.data, parsed, ())
+                    if not self.within_bounds(template, at, address):
+                        template = None
         self.files[filename] = template
         return template
+
+    def within_bounds(self, template: _Template, at: SourceRange, address: str | None) -> bool:
+        """Check the template's size and nesting (once; the measure is kept on it)."""
+        if template.measure is None:
+            template.measure = measure_template(template.value)
+        problem = template_bounds_problem(*template.measure)
+        if problem is not None:
+            self.diags.error(problem[0], problem[1], address=address, range=at, code=Code.TEMPLATE_TOO_LARGE)
+            return False
+        return True
 
     @staticmethod
     def _json_fallback(text: str, filename: str, diags: Diagnostics) -> RawDoc | None:
@@ -475,6 +622,8 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
                 template = resolver.from_file(path, None)
             else:
                 template = _Template({k: raw[k] for k in ("job_configuration", "variables") if raw.get(k) is not None}, None, path)
+                if not resolver.within_bounds(template, doc.where(path, key=True), None):
+                    template = None
             named[name] = template
             if template is not None:
                 resolver.report(template, None)
@@ -610,9 +759,17 @@ def _pool_template(name: str, raw: dict[str, Any], path: tuple[Any, ...], doc: R
             properties[var]["default"] = copy.deepcopy(default)
             override[("variables", "properties", var, "default")] = doc.where(path + ("defaults", var))
         resolved = _Template(value, None, path)
+        if defaults:  # the named template is within bounds; so must be what its defaults add
+            depth, size = measure_template(defaults)
+            base_depth, base_size = base.measure or (0, 0)
+            resolved.measure = (max(base_depth, depth + 4), base_size + size)
+            if not resolver.within_bounds(resolved, doc.where(path + ("defaults",)), address):
+                return UNMANAGED
         resolver.report(resolved, address, skip=named_problems.get(ref, set()), override=override,
                         default_at=doc.where(path + ("template",)))
         return value
     template = _Template({k: raw[k] for k in ("job_configuration", "variables") if raw.get(k) is not None}, None, path)
+    if not resolver.within_bounds(template, doc.where(path), address):
+        return UNMANAGED
     resolver.report(template, address)
     return copy.deepcopy(template.value)

@@ -6,6 +6,14 @@ ten times slower). Scalars are resolved here with YAML 1.2 core-schema rules,
 never 1.1's: ``no``, ``on``, ``yes`` stay strings. Duplicate keys, aliases to
 non-mappings in ``<<`` merges and parse errors become diagnostics with
 file:line:column. No validation of the config format here.
+
+Parsing is bounded, in both parsers, before anything grows with the input's
+expansion (``yaml_too_large``): a document holds at most :data:`MAX_YAML_BYTES`
+characters and :data:`MAX_YAML_EVENTS` parse events (counted by libyaml's C
+parser before composing, or while ruamel composes), aliases and ``<<`` merges may
+add at most :data:`MAX_ALIAS_NODES` values (counted on the composed graph, where an
+alias is one shared node, before any is copied), an alias may not contain itself,
+and nesting stops at :data:`MAX_YAML_DEPTH`.
 """
 
 from __future__ import annotations
@@ -14,8 +22,19 @@ import math
 import re
 from typing import Any
 
+from reconciler.config.files import MAX_FILE_BYTES
 from reconciler.config.source import RawDoc
-from reconciler.diagnostics import Diagnostics, Pos, SourceRange
+from reconciler.diagnostics import Code, Diagnostics, Pos, SourceRange
+
+MAX_YAML_BYTES = MAX_FILE_BYTES
+"""The longest YAML document, in characters."""
+MAX_YAML_EVENTS = 1_000_000
+"""Parse events in one document: each scalar and alias counts one, each mapping and sequence two
+(its start and end). A config of 10,000 pools with 5 queues each is about 620,000."""
+MAX_ALIAS_NODES = 100_000
+"""Values that aliases and ``<<`` merges may add to a document by repeating what they refer to."""
+MAX_YAML_DEPTH = 200
+"""The deepest nesting of mappings and lists."""
 
 _PLAIN = "?plain"
 _STR = "tag:yaml.org,2002:str"
@@ -41,6 +60,21 @@ class YamlParseError(Exception):
         self.line = line
         self.column = column
         self.detail = detail
+
+
+class YamlTooLarge(Exception):
+    """A document over one of the parsing bounds; ``line``/``column`` 1-based where known."""
+
+    def __init__(self, message: str, detail: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.line = line
+        self.column = column
+
+
+def _too_many_events(count: int) -> YamlTooLarge:
+    return YamlTooLarge(f"the YAML document is too large: over {MAX_YAML_EVENTS:,} values and collections",
+                        "Split the configuration into several files (-f DIR reads them all).")
 
 
 def _resolve_plain(text: str) -> Any:
@@ -70,9 +104,26 @@ def _resolve_plain(text: str) -> Any:
     return text
 
 
-def _compose_libyaml(text: str) -> Any:
+def _count_events_libyaml(text: str) -> int:
+    """Parse events of the whole stream, counted in C (no Python object per event); 0 on a syntax
+    error (composing reports it)."""
+    from yaml._yaml import CParser  # type: ignore[import-not-found]
+
+    parser = CParser(text)
+    try:
+        return int(parser.raw_parse())
+    except Exception:  # noqa: BLE001 - the composer reports the error with its position
+        return 0
+    finally:
+        parser.dispose()
+
+
+def _compose_libyaml(text: str, *, every: bool = False) -> Any:
     import yaml
     from yaml._yaml import CParser  # type: ignore[import-not-found]
+
+    if _count_events_libyaml(text) - 4 > MAX_YAML_EVENTS:  # less the stream's and document's start and end
+        raise _too_many_events(MAX_YAML_EVENTS)
 
     scalar_node, sequence_node = yaml.ScalarNode, yaml.SequenceNode
 
@@ -95,9 +146,17 @@ def _compose_libyaml(text: str) -> Any:
 
     loader = _Loader(text)
     try:
+        if every:
+            nodes = []
+            while loader.check_node():
+                nodes.append(loader.get_node())
+            return nodes
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if "maximum nesting depth" in str(exc.problem):
+            raise YamlTooLarge("the YAML document is nested too deeply", "Flatten the structure.",
+                               mark.line + 1 if mark else 1, mark.column + 1 if mark else 1) from None
         context = f"{exc.context} (line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})" if exc.context and exc.context_mark else (exc.context or "")
         raise YamlParseError(str(exc.problem or exc.context or "invalid YAML"), mark.line + 1 if mark else 1,
                              mark.column + 1 if mark else 1, context) from None
@@ -114,19 +173,58 @@ def _compose_libyaml(text: str) -> Any:
         loader.dispose()
 
 
-def _compose_ruamel(text: str) -> Any:
+def _compose_ruamel(text: str, *, every: bool = False) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="safe", pure=True)
+    constructor, parser = yaml.get_constructor_parser(text)
+    composer = constructor.composer
+    compose_node = composer.compose_node
+    count = [0]
+
+    from ruamel.yaml.events import AliasEvent
+
+    def counted(parent: Any, index: Any) -> Any:
+        alias = composer.parser.check_event(AliasEvent)
+        node = compose_node(parent, index)
+        count[0] += 2 if not alias and node.id in ("mapping", "sequence") else 1
+        if count[0] > MAX_YAML_EVENTS:
+            raise _too_many_events(MAX_YAML_EVENTS)
+        return node
+
+    composer.compose_node = counted
+    scanner = yaml.scanner
+    flow_start = scanner.fetch_flow_collection_start
+
+    def bounded_flow_start(token_class: Any, to_push: str) -> None:
+        # ruamel's scanner does work per token for every open flow level: stop early, not in minutes.
+        if len(scanner.flow_context) >= MAX_YAML_DEPTH:
+            mark = scanner.reader.get_mark()
+            raise YamlTooLarge(f"the YAML document is nested too deeply (over {MAX_YAML_DEPTH} levels)",
+                               "Flatten the structure.", mark.line + 1, mark.column + 1)
+        flow_start(token_class, to_push)
+
+    scanner.fetch_flow_collection_start = bounded_flow_start
     try:
-        return yaml.compose(text)
+        if every:
+            nodes = []
+            while composer.check_node():
+                count[0] = 0
+                nodes.append(composer.get_node())
+            return nodes
+        return composer.get_single_node()
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlParseError(str(exc.problem or exc.context or "invalid YAML"), mark.line + 1 if mark else 1,
                              mark.column + 1 if mark else 1, str(exc.context or "")) from None
     except YAMLError as exc:
         raise YamlParseError(str(exc), 1, 1) from None
+    except RecursionError:
+        raise YamlTooLarge(f"the YAML document is nested too deeply (over {MAX_YAML_DEPTH} levels)",
+                           "Flatten the structure.") from None
+    finally:
+        parser.dispose()
 
 
 def _libyaml_available() -> bool:
@@ -182,9 +280,10 @@ class _Converter:
             if tag == _STR:
                 return node.value
             return self.scalar(node)
-        if depth > 200:
-            self.error(node, "the document is nested too deeply (or an alias refers to itself)")
-            return None
+        if depth > MAX_YAML_DEPTH:
+            mark = node.start_mark
+            raise YamlTooLarge(f"the YAML document is nested too deeply (over {MAX_YAML_DEPTH} levels)",
+                               "Flatten the structure.", mark.line + 1, mark.column + 1)
         if kind == "sequence":
             return [self.convert(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         return self.mapping(node, path, depth)
@@ -226,19 +325,91 @@ class _Converter:
         return out
 
 
+_ALIAS = re.compile(r"(?:^|[\s\[\{,])\*[^\s,\[\]\{\}]")
+"""Where an alias (``*name``) could be; globs such as ``team-*`` or ``"*.yaml"`` do not match."""
+
+
+def _children(node: Any) -> list[Any]:
+    kind = node.id
+    if kind == "sequence":
+        return node.value
+    if kind == "mapping":
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def check_expansion(root: Any) -> None:
+    """Refuse (:class:`YamlTooLarge`) a composed document whose aliases would add more than
+    MAX_ALIAS_NODES values, or MAX_YAML_EVENTS in all, once expanded, or that contains itself.
+
+    Counts on the graph the parser built, where every alias is the node it names (shared): one
+    pass over the distinct nodes, sizes memoized, so a billion laughs costs what its text costs."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            children = _children(node)
+            total = 1 + sum(sizes[id(child)] for child in children)
+            sizes[key] = total
+            open_.discard(key)
+            if total - len(sizes) > MAX_ALIAS_NODES or total > MAX_YAML_EVENTS:
+                mark = node.start_mark
+                raise YamlTooLarge(
+                    f"YAML aliases expand this document past {MAX_ALIAS_NODES:,} repeated values",
+                    "Each *alias copies what its &anchor holds; here they multiply (a \"billion laughs\"). "
+                    "Write the values out, or use named base_job_templates.", mark.line + 1, mark.column + 1)
+            continue
+        if key in sizes:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_:
+                mark = child.start_mark
+                raise YamlTooLarge("a YAML alias refers to a node that contains it",
+                                   "The value would be infinite; remove the alias from inside its anchor.",
+                                   mark.line + 1, mark.column + 1)
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _compose(text: str, backend: str, *, every: bool = False) -> Any:
+    if len(text) > MAX_YAML_BYTES:
+        raise YamlTooLarge(f"the YAML document is too large: {len(text):,} characters, over {MAX_YAML_BYTES:,}",
+                           "Split the configuration into several files (-f DIR reads them all).")
+    return _compose_libyaml(text, every=every) if backend == "libyaml" else _compose_ruamel(text, every=every)
+
+
+def top_level_keys(text: str, *, backend: str | None = None) -> list[list[str] | None] | None:
+    """The top-level keys of each document of a YAML stream (None for a document that is not a
+    mapping); None when the stream cannot be parsed within the bounds."""
+    try:
+        nodes = _compose(text, backend or BACKEND, every=True)
+    except (YamlParseError, YamlTooLarge):
+        return None
+    return [[key.value for key, _ in node.value if key.id == "scalar"] if node.id == "mapping" else None
+            for node in nodes]
+
+
 def parse_yaml_text(text: str, filename: str, diags: Diagnostics, *, backend: str | None = None) -> RawDoc | None:
-    """Parse one YAML document; None (with a diagnostic) when it cannot be read at all."""
+    """Parse one YAML document; None (with a diagnostic) when it cannot be read at all or is over a bound."""
     backend = backend or BACKEND
     try:
-        node = _compose_libyaml(text) if backend == "libyaml" else _compose_ruamel(text)
+        node = _compose(text, backend)
+        if node is not None and _ALIAS.search(text):
+            check_expansion(node)
+        doc = RawDoc({}, filename)
+        if node is None:
+            return doc
+        doc.data = _Converter(filename, doc, diags).convert(node, ())  # type: ignore[assignment]
+        return doc
     except YamlParseError as exc:
         diags.error(f"malformed YAML: {exc}", (exc.detail + ". " if exc.detail else "") + "Fix the syntax at this position.",
-                    range=SourceRange(filename, Pos(exc.line, exc.column)))
-        return None
-    doc = RawDoc({}, filename)
-    if node is None:
-        return doc
-    converter = _Converter(filename, doc, diags)
-    data = converter.convert(node, ())
-    doc.data = data  # type: ignore[assignment]
-    return doc
+                    range=SourceRange(filename, Pos(exc.line, exc.column)), code=Code.SYNTAX_ERROR)
+    except YamlTooLarge as exc:
+        diags.error(str(exc), exc.detail, range=SourceRange(filename, Pos(exc.line, exc.column)),
+                    code=Code.YAML_TOO_LARGE)
+    return None

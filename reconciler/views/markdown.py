@@ -124,7 +124,9 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
         text += "\n" + _details(changes, max_chars - len(text) - 2)
     if len(text) > max_chars:
         note = "\n\n… truncated to fit a comment; see the job log for the full plan.\n"
-        text = text[: max(0, max_chars - len(note))] + note
+        cut = max(0, max_chars - len(note))
+        # At a line break: a value cut in the middle could leave part of a secret unrecognizable to the masker.
+        text = text[: max(0, text.rfind("\n", 0, cut + 1))] + note
     return text if text.endswith("\n") else text + "\n"
 
 

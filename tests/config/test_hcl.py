@@ -89,7 +89,7 @@ ERRORS = {
     "local_cycle": ('local.a', {"prelude": 'locals {\n  a = local.b\n  b = local.a\n}\n'}, "m/main.tf:3:7 error local.a refers to itself"),
     "id_known_only_after_apply": ('prefect_work_pool.p.id', {}, "m/main.tf:4:17 error prefect_work_pool.p.id is known only after apply"),
     "type_mismatch_in_operator": ('"${1 + "a"}"', {}, 'm/main.tf:4:24 error + needs numbers, not string'),
-    "missing_file": ('file("${path.module}/none.txt")', {}, "m/main.tf:4:17 error cannot read m/none.txt"),
+    "missing_file": ('file("${path.module}/none.txt")', {}, "m/main.tf:4:17 error file not found: m/none.txt"),
     "error_inside_templatefile": ('templatefile("${path.module}/t.tpl", {})', {"files": {"m/t.tpl": "x ${nope}"}},
                                   "m/main.tf:4:17 error in template m/t.tpl: 'nope' is not a template variable"),
 }
