@@ -63,16 +63,34 @@ def _anchor(path: str) -> str:
 def cli_markdown() -> str:
     commands = list(walk_commands())
     lines = [GENERATED, "", "# Command reference", "",
-             "Every `poolform` command with its `--help` text. Exit codes: 0 success, 1 error; "
-             "`plan --detailed-exitcode` 2 = changes present; `fmt --check` 3 = a file would change.", ""]
+             "Every `poolform` command with its `--help` text. Exit codes, as terraform's: 0 success, 1 error "
+             "(a usage error too: unknown option, missing argument, bad value); "
+             "`plan --detailed-exitcode` 2 = changes present, and 2 means nothing else; "
+             "`fmt --check` 3 = a file would change. See [Diagnostic codes](#diagnostic-codes).", ""]
     for ctx, _ in commands[1:]:
         depth = ctx.command_path.count(" ") - 1
         lines.append(f"{'  ' * depth}- [`{ctx.command_path}`](#{_anchor(ctx.command_path)})")
+    lines.append("- [Diagnostic codes](#diagnostic-codes)")
     lines.append("")
     for ctx, command in commands:
         lines += [f"## {ctx.command_path}" if ctx.parent else "## poolform", ""]
         lines += ["```text", command.get_help(ctx).rstrip(), "```", ""]
+    lines += codes_markdown()
     return "\n".join(lines)
+
+
+def codes_markdown() -> list[str]:
+    """The diagnostic-code vocabulary (reconciler.diagnostics.CODES) as a section of docs/cli.md."""
+    from reconciler.diagnostics import CODES
+
+    lines = ["## Diagnostic codes", "",
+             "With `--json`, every diagnostic carries a stable `code` so CI can branch without reading the text: "
+             "`validate --json` and `plan --json`/`show --json` in their `diagnostics` list (also in the document "
+             "printed when the command fails), `apply --json` in each `diagnostic` line. Codes are never renamed "
+             "or reused; new ones may be added, so treat an unknown code as its severity's generic one.", "",
+             "| code | meaning |", "|---|---|"]
+    lines += [f"| `{code}` | {_cell(text)} |" for code, text in CODES.items()]
+    return lines + [""]
 
 
 # ---------------------------------------------------------------- config reference
@@ -191,6 +209,7 @@ def config_markdown(schema: dict[str, Any] | None = None) -> str:
             lines.append(f"Type: {type_of(node)}.")
         lines.append("")
     lines += HCL_SECTION.splitlines()
+    lines += [""] + reading_rules_markdown()
     return "\n".join(lines)
 
 
@@ -240,6 +259,73 @@ it, and Basic auth wins when both keys are set. Keys are never printed.
 (Terraform carries 512 bits: `tostring(1/3)` has 16 digits here, 157 there); string lengths count
 grapheme clusters by a close approximation of Unicode's rules.
 """
+
+
+def reading_rules_markdown() -> list[str]:
+    """Which files are read, the read policy, the parsing limits and masking: from the code's constants."""
+    from reconciler.config import files, load, yaml_source
+    from reconciler import secrets
+
+    mib = files.MAX_FILE_BYTES // (1024 * 1024)
+    claim = ", ".join(f"`{k}`" for k in load.CLAIM_KEYS)
+    return [
+        "## Which files are read", "",
+        "* `-f FILE` reads that file, whatever its name. `-f DIR` reads the directory's `*.yaml`, `*.yml` and `*.tf` "
+        "files, sorted by name, not recursively; as terraform does, it passes over names that start with `.` "
+        "(`.pre-commit-config.yaml`, editor lock files such as `.#pools.yaml`), end with `~` or are `#...#`.",
+        "* Every other file given or found is read. One that cannot be (a dangling or looping symbolic link, no "
+        "permission, not UTF-8, a directory or named pipe with a config suffix) is an error naming it "
+        "(`unreadable_input`), as is a directory that cannot be listed, and then nothing is planned: a file "
+        "skipped would drop its pools, and with `prune: true` plan them for deletion.",
+        f"* Without `-f`, `validate`, `plan`, `apply` and `render` read the current directory the same way, except "
+        f"that a YAML file is read only when it is a **poolform config**: its top level is a mapping with a "
+        f"{claim} key, or a key within a typo of one (similarity {load.CLAIM_CUTOFF} or more: `work_pool`, "
+        "`workPools`, `base_job_template`, `managed`), or its first lines hold a `$schema` modeline naming "
+        "`provider-schema/config.schema.json` or poolform. `version` alone does not count (compose files have "
+        "one too). Any other YAML file (`docker-compose.yml`, `mkdocs.yml`, a stream of Kubernetes manifests, "
+        "an empty file) is someone else's: not read, not an error. All `*.tf` files are read, as one module.",
+        "* Without `-f`, a YAML file that cannot be read or parsed, or is over a limit below, **is an error**, "
+        "not someone else's file: what cannot be parsed cannot be shown to belong to another tool, and a broken "
+        "poolform config passed over would drop its pools. Name the config files with `-f` to read only those.",
+        "* Nothing found: the error `no_configuration` names the YAML files that are not poolform configs.", "",
+        "## Reading referenced files", "",
+        "`{file: PATH}` templates (relative to the file that names them), HCL `file()` and `templatefile()` "
+        "(relative to the working directory, as in Terraform) and every file above are read only inside the "
+        "configuration's root: the directories of the `-f` paths (a file's own directory), the working directory, "
+        "and each `--allow-read DIR` (repeatable). Paths are resolved first, `..` and symbolic links included: "
+        "`../../secrets.json` or a link pointing out of the root is an error at the line that names it "
+        f"(`read_outside_root`). {', '.join(files.NEVER_READ)} are never read, even with `--allow-read /` "
+        "(`file(\"/proc/self/environ\")` is refused). Only regular files are read (never a named pipe or a device).",
+        "",
+        "## Limits", "",
+        "Each limit is an error with file:line, checked before the input can grow past it:", "",
+        "| what | limit | code |", "|---|---|---|",
+        f"| a file read as configuration, template or `file()` | {mib} MiB | `input_too_large` |",
+        f"| `templatefile()` output | {files.MAX_FILE_BYTES:,} characters | `input_too_large` |",
+        f"| a YAML document | {yaml_source.MAX_YAML_BYTES:,} characters | `yaml_too_large` |",
+        f"| values in a YAML document | {yaml_source.MAX_YAML_EVENTS:,} parse events (a scalar or alias counts 1, "
+        "a mapping or list 2; 10,000 pools of 5 queues are about 620,000) | `yaml_too_large` |",
+        f"| values YAML aliases and `<<` merges add by repetition | {yaml_source.MAX_ALIAS_NODES:,} (a "
+        "\"billion laughs\" is refused in milliseconds, before anything is copied) | `yaml_too_large` |",
+        "| an alias inside the node it names | refused | `yaml_too_large` |",
+        f"| YAML nesting | {yaml_source.MAX_YAML_DEPTH} levels | `yaml_too_large` |",
+        f"| a base job template, as compact JSON | {load.MAX_TEMPLATE_BYTES:,} bytes | `template_too_large` |",
+        f"| base job template nesting | {load.MAX_TEMPLATE_DEPTH} levels | `template_too_large` |",
+        "",
+        "Both YAML parsers apply them: libyaml (the fast path, when PyYAML has it) and ruamel.yaml.", "",
+        "## Secrets in output", "",
+        "The values of " + ", ".join(f"`{n}`" for n in secrets.SECRET_NAMES) + " and of every environment "
+        "variable named `*" + "`, `*".join(secrets.SECRET_SUFFIXES) + "` (any case) are printed as "
+        "`[masked:NAME]` wherever they would appear: human, JSON and markdown plans, `show`, `render`, "
+        "`import` (standard output and `-o FILE`), diagnostics, error messages and apply progress, also when "
+        "escaped (JSON, YAML, markdown), encoded (base64, URL) or split over lines. Values shorter than "
+        f"{secrets.MIN_SECRET_LENGTH} characters are not masked: masking every `true` or `prod` would garble the "
+        "output and, by marking where the value occurs, give it away.", "",
+        "A file holding `[masked:NAME]` is printed output, not input: a config holding one is an error "
+        "(`masked_value`), and `apply` refuses such a plan file. `plan --out FILE` is not masked: it holds the "
+        "exact bodies apply sends, so keep plan files as secret as the values in them (terraform's plan files "
+        "are the same).", "",
+    ]
 
 
 # ---------------------------------------------------------------- sample PR comment

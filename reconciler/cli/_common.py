@@ -1,9 +1,10 @@
 """Shared pieces of the commands that talk to a server: options, output, errors, the client.
 
-Owns: the click options ``-f``, ``--var``, ``--api-url``, ``--json``, ``--no-color``;
-colour and automation decisions; printing diagnostics (warnings to stdout,
-errors to stderr); turning faults into ONE ``Error: ...`` line and exit 1; and
-building the API client (``CLIENT_FACTORY`` lets tests inject an in-process one).
+Owns: the click options ``-f`` (with ``--allow-read``), ``--var``, ``--api-url``, ``--json``,
+``--no-color``; colour and automation decisions; printing diagnostics (warnings to stdout,
+errors to stderr); turning faults into ONE ``Error: ...`` line and exit 1, each with its
+diagnostic code (:class:`reconciler.diagnostics.Code`) in JSON output; and building the API
+client (``CLIENT_FACTORY`` lets tests inject an in-process one).
 Must not hold plan or apply logic. Heavy imports stay inside functions.
 """
 
@@ -15,6 +16,8 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TextIO
 
 import click
+
+from reconciler.diagnostics import Code
 
 if TYPE_CHECKING:
     from reconciler.api.client import PrefectClient
@@ -28,11 +31,37 @@ CLIENT_FACTORY: "Callable[[ConnectionSettings], PrefectClient] | None" = None
 STDIN_IS_TTY: Callable[[], bool] = lambda: sys.stdin.isatty()  # noqa: E731
 
 
+_ALLOW_READ = "poolform.allow_read"
+
+
+def _remember_allow_read(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    ctx.meta[_ALLOW_READ] = tuple(value)
+    return value
+
+
 def files_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``-f PATH`` (repeatable) and ``--allow-read DIR`` (repeatable; read by :func:`allow_read`)."""
+    fn = click.option(
+        "--allow-read", multiple=True, metavar="DIR", expose_value=False, callback=_remember_allow_read,
+        type=click.Path(exists=True),
+        help="Also let file references (file:, file(), templatefile()) read under DIR; repeatable. "
+             "By default they read only inside the -f paths' directories and the working directory.",
+    )(fn)
     return click.option(
         "-f", "--file", "files", multiple=True, metavar="PATH",
-        help="Config file or directory (*.yaml, *.yml, *.tf); repeat to merge, later wins. Default: the current directory.",
+        help="Config file or directory (*.yaml, *.yml, *.tf); repeat to merge, later wins. Default: the poolform "
+             "configs in the current directory (YAML files with work_pools, base_job_templates or manage; *.tf).",
     )(fn)
+
+
+def allow_read() -> tuple[str, ...]:
+    """The ``--allow-read`` paths of the command running now."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if _ALLOW_READ in ctx.meta:
+            return tuple(ctx.meta[_ALLOW_READ])
+        ctx = ctx.parent
+    return ()
 
 
 def var_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -174,11 +203,49 @@ def _to_json_sinks(diagnostic: dict[str, Any]) -> None:
         _JSON_ERRORS[-1](diagnostic)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``Error: message`` on stderr (and to the JSON sink, if any) and exit."""
-    _to_json_sinks({"severity": "error", "summary": message, "detail": ""})
+def fail(message: str, exit_code: int = 1, *, code: str = Code.ERROR) -> NoReturn:
+    """Print ``Error: message`` on stderr (and to the JSON sink, if any, with ``code``) and exit."""
+    _to_json_sinks({"severity": "error", "summary": message, "detail": "", "address": None, "range": None,
+                    "path": [], "code": str(code)})
     click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
+    sys.exit(exit_code)
+
+
+def usage(message: str) -> NoReturn:
+    """A usage error found after parsing (options that exclude each other, a malformed value): exit 1."""
+    fail(message, code=Code.USAGE)
+
+
+def usage_error_json(command: str, exc: click.UsageError) -> None:
+    """With ``--json``, a usage error is also printed as the JSON the command would print, code ``usage``."""
+    import json
+
+    from reconciler import __version__
+
+    diagnostic = {"severity": "error", "summary": exc.format_message(),
+                  "detail": f"See `poolform {command} --help`.", "address": None, "range": None, "path": [],
+                  "code": str(Code.USAGE)}
+    if command == "apply":
+        from reconciler.apply.hooks import JsonLinesHooks
+
+        hooks = JsonLinesHooks()
+        hooks.version()
+        hooks.emit("diagnostic", diagnostic["summary"], level="error", diagnostic=diagnostic)
+        return
+    if command == "validate":
+        document: dict[str, Any] = {"format_version": "1.0", "valid": False, "error_count": 1, "warning_count": 0,
+                                    "pool_count": 0, "queue_count": 0, "diagnostics": [diagnostic]}
+    else:
+        document = {"format_version": "1.0", "poolform_version": __version__, "errored": True, "applyable": False,
+                    "diagnostics": [diagnostic]}
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def masked(text: str) -> str:
+    """``text`` with secret values masked, for what goes to a file rather than to stdout (``import -o``)."""
+    from reconciler.secrets import Masker
+
+    return Masker.from_environ(os.environ).mask(text)
 
 
 def print_diagnostics(diags: Any, *, color: bool = False, warnings_to_stderr: bool = False) -> None:
@@ -233,12 +300,24 @@ def errors_to_exit() -> Iterator[None]:
         print_diagnostics(exc.diagnostics)
         sys.exit(1)
     except PoolformError as exc:
-        fail(str(exc))
+        fail(str(exc), code=fault_code(exc))
     except KeyboardInterrupt:
         raise
     except OSError as exc:
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        fail(f"cannot read or write{where}: {exc.strerror or exc}")
+        fail(f"cannot read or write{where}: {exc.strerror or exc}", code=Code.IO_ERROR)
+
+
+def fault_code(exc: BaseException) -> Code:
+    """The diagnostic code of a fault from the exception tree (reconciler/errors.py)."""
+    from reconciler import errors
+
+    for kind, code in ((errors.StalePlanError, Code.STALE_PLAN), (errors.ApplyError, Code.APPLY_FAILED),
+                       (errors.TransportError, Code.API_UNREACHABLE), (errors.Unauthorized, Code.API_UNAUTHORIZED),
+                       (errors.ApiError, Code.API_ERROR), (errors.ConfigError, Code.INVALID_CONFIG)):
+        if isinstance(exc, kind):
+            return code
+    return Code.ERROR
 
 
 # -- inputs ---------------------------------------------------------------------
@@ -265,15 +344,17 @@ def gc_paused() -> Iterator[None]:
 def read_config(files: Sequence[str], variables: Sequence[str], var_files: Sequence[str] = (), *,
                 allow_unknown_type: bool = False) -> "tuple[DesiredState | None, Diagnostics]":
     """Load and check the config (no printing): ``-f`` paths, ``--var``/``--var-file`` in order."""
+    from reconciler.config.files import ReadPolicy, read_policy
     from reconciler.config.load import load
     from reconciler.config.var_files import command_line_variables
     from reconciler.diagnostics import Diagnostics
 
     diags = Diagnostics()
-    given = command_line_variables(variable_inputs(variables, var_files), diags)
-    paths = list(files) or ["."]
+    with read_policy(ReadPolicy.for_config(files, [*allow_read(), *var_files])):  # var files named: allowed
+        given = command_line_variables(variable_inputs(variables, var_files), diags)
     with gc_paused():
-        desired, loaded = load(paths, variables=given, allow_unknown_types=allow_unknown_type)
+        desired, loaded = load(list(files), variables=given, allow_unknown_types=allow_unknown_type,
+                               allow_read=allow_read())
     diags.append(loaded)
     return (None if diags.has_errors else desired), diags
 
@@ -290,8 +371,10 @@ def load_config(files: Sequence[str], variables: Sequence[str], *, var_files: Se
     if diags.has_errors or desired is None:
         print_diagnostics(diags, color=color, warnings_to_stderr=True)
         n = len(diags.errors)
+        codes = {d.effective_code for d in diags.errors}
         fail(f"the configuration has {n} error{'s' if n != 1 else ''}; nothing was read from or sent to the server." if n
-             else "the configuration could not be read.")
+             else "the configuration could not be read.",
+             code=codes.pop() if len(codes) == 1 else Code.INVALID_CONFIG)
     if warnings is not None:
         warnings.extend(diags.to_json())
     else:
@@ -309,7 +392,7 @@ def connection(api_url: str | None, provider: "ProviderBlock | None" = None) -> 
     try:
         return ConnectionSettings.from_env(api_url, provider=provider)
     except ValueError as exc:
-        fail(str(exc))
+        usage(str(exc))
 
 
 DEFAULT_PARALLELISM = 10
@@ -329,9 +412,9 @@ def parallelism(value: int | None = None) -> int:
     try:
         n = int(raw)
     except ValueError:
-        fail(f"POOLFORM_PARALLELISM={raw!r} is not a whole number")
+        usage(f"POOLFORM_PARALLELISM={raw!r} is not a whole number")
     if not 1 <= n <= 64:
-        fail(f"POOLFORM_PARALLELISM={raw!r} must be between 1 and 64")
+        usage(f"POOLFORM_PARALLELISM={raw!r} must be between 1 and 64")
     return n
 
 
@@ -352,5 +435,5 @@ def check_targets(targets: Sequence[str]) -> list[str]:
         try:
             parse_address(target)
         except ValueError as exc:
-            fail(f"invalid --target {target!r}: {exc}")
+            usage(f"invalid --target {target!r}: {exc}")
     return list(targets)

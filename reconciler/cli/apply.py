@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from reconciler.cli import _common as common
+from reconciler.diagnostics import Code
 
 PROMPT = (
     "Do you want to perform these actions?\n"
@@ -33,21 +34,27 @@ def _no_changes(as_json: bool, hooks: Any) -> None:
 def _json_diagnostics(plan_json: dict[str, Any], hooks: Any) -> None:
     for diag in plan_json.get("diagnostics", []):
         hooks.diagnostic(diag.get("severity", "warning"), diag.get("summary", ""), diag.get("detail", ""),
-                         diag.get("address"), range=diag.get("range"))
+                         diag.get("address"), range=diag.get("range"), code=diag.get("code"))
 
 
 def _read_plan_file(path: str) -> dict[str, Any]:
     from reconciler.plan.planfile import loads_plan
+    from reconciler.secrets import MASK_PATTERN
 
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-    except OSError as exc:
-        common.fail(f"cannot read the plan file {path}: {exc.strerror or exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        common.fail(f"cannot read the plan file {path}: {getattr(exc, 'strerror', None) or exc}",
+                    code=Code.INVALID_PLAN_FILE)
+    masked = MASK_PATTERN.search(text)
+    if masked:
+        common.fail(f"{path} holds a value masked on output ({masked.group()}): it is printed output, not a plan "
+                    "file. Save plans with `poolform plan --out FILE` and apply that file.", code=Code.MASKED_VALUE)
     try:
         return loads_plan(text).to_json()
     except ValueError as exc:
-        common.fail(f"{path}: {exc}")
+        common.fail(f"{path}: {exc}", code=Code.INVALID_PLAN_FILE)
 
 
 def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, *, check_stale: bool) -> None:
@@ -113,7 +120,7 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
     if as_json:
         hooks.version()
         with common.json_errors(lambda d: hooks.diagnostic("error", d.get("summary", ""), d.get("detail", ""),
-                                                           d.get("address"))):
+                                                           d.get("address"), code=d.get("code"))):
             _apply(planfile, files, variables, var_files, allow_unknown_type, auto_approve, as_json, targets, destroy,
                    compact_warnings, parallelism, api_url, color, hooks)
     else:
@@ -127,8 +134,8 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
 
     if planfile is not None:
         if files or variables or var_files or targets or destroy or allow_unknown_type:
-            common.fail("a saved plan is applied as it is: -f, --var, --var-file, --allow-unknown-type, --target and "
-                        "--destroy cannot be used with a plan file")
+            common.usage("a saved plan is applied as it is: -f, --var, --var-file, --allow-unknown-type, --target and "
+                         "--destroy cannot be used with a plan file")
         plan_json = _read_plan_file(planfile)
         if api_url is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
             api_url = plan_json["api_url"]
@@ -140,9 +147,10 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
                 made_for = normalize_api_url(plan_json.get("api_url") or "") if plan_json.get("api_url") else ""
                 if made_for and made_for != client.api_url:
                     common.fail(f"the plan {planfile} was made against {made_for}, but the API URL is {client.api_url}. "
-                                "Apply it against the same server, or make a new plan.")
+                                "Apply it against the same server, or make a new plan.", code=Code.INVALID_PLAN_FILE)
                 if plan_json.get("errored"):
-                    common.fail(f"the plan {planfile} has errors and cannot be applied; fix them and plan again.")
+                    common.fail(f"the plan {planfile} has errors and cannot be applied; fix them and plan again.",
+                                code=Code.INVALID_PLAN_FILE)
                 if not plan_json.get("steps"):
                     _no_changes(as_json, hooks)
                     return
@@ -153,9 +161,9 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
 
     interactive = common.STDIN_IS_TTY() and not common.automation()
     if as_json and not auto_approve:
-        common.fail("--json without a plan file needs --auto-approve (there is no prompt in JSON mode)")
+        common.usage("--json without a plan file needs --auto-approve (there is no prompt in JSON mode)")
     if not auto_approve and not interactive:
-        common.fail("no plan file and no --auto-approve; apply needs one of them when input is not a terminal")
+        common.usage("no plan file and no --auto-approve; apply needs one of them when input is not a terminal")
 
     from reconciler.cli.plan import load_for_plan, render_plan, run_plan
 
@@ -195,7 +203,7 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
                 answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
                 click.echo("")
                 if answer.strip() != "yes":
-                    common.fail("Apply cancelled.")
+                    common.fail("Apply cancelled.", code=Code.CANCELLED)
             _execute(client, plan_json, hooks, as_json, check_stale=not auto_approve)
         finally:
             client.close()

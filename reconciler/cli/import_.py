@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import _common as common
+from reconciler.diagnostics import Code
 
 
 @click.command("import")
@@ -26,7 +27,7 @@ def import_(pools: tuple[str, ...], all_pools: bool, output: str | None, api_url
       poolform import --all > pools.yaml
     """
     if bool(pools) == all_pools:
-        common.fail("name the pools to import with --pool NAME (repeatable), or pass --all")
+        common.usage("name the pools to import with --pool NAME (repeatable), or pass --all")
     from reconciler.api.observe import observe_pools
     from reconciler.config.export import export_config
 
@@ -40,9 +41,14 @@ def import_(pools: tuple[str, ...], all_pools: bool, output: str | None, api_url
         if missing:
             names = ", ".join(repr(n) for n in missing)
             common.fail(f"work pool{'s' if len(missing) > 1 else ''} {names} not found at {client.api_url}; "
-                        "list the pools with `prefect work-pool ls` or use --all.")
+                        "list the pools with `prefect work-pool ls` or use --all.", code=Code.NOT_FOUND)
         names = sorted(observed.pools) if all_pools else list(dict.fromkeys(pools))
         text = export_config(observed, pools=names)
+        masked = common.masked(text)
+        if masked != text:
+            click.echo("Warning: values of secret environment variables in the live pools are written as "
+                       "[masked:NAME]; poolform refuses a config holding one until the real value is put back.", err=True)
+            text = masked
         if output:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(text)

@@ -3,12 +3,22 @@
 Each command lives in its own module (``reconciler/cli/<command>.py``) and is
 imported only when it runs, so ``poolform --version`` and ``--help`` stay fast.
 To add a command, add one line to ``COMMANDS``.
+
+Owns two things every command shares: output masking (stdout and stderr pass through
+:class:`reconciler.secrets.MaskedStream` while any command runs, so no secret value from
+the environment is printed, whoever prints it) and exit codes as terraform's: a usage
+error (unknown option, missing argument, bad value) exits 1, never click's 2, which
+``plan --detailed-exitcode`` reserves for "changes present"; with ``--json`` it is also
+reported as JSON with the code ``usage``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
+from typing import Any, Iterator, Sequence
 
 import click
 
@@ -43,8 +53,66 @@ SHORT_HELP: dict[str, str] = {
 }
 
 
+USAGE_EXIT_CODE = 1
+
+
+@contextlib.contextmanager
+def masked_output() -> Iterator[None]:
+    """stdout and stderr masked (see :mod:`reconciler.secrets`) while the block runs."""
+    from reconciler.secrets import Masker, MaskedStream
+
+    masker = Masker.from_environ(os.environ)
+    if not masker:
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    streams = MaskedStream(sys.stdout, masker), MaskedStream(sys.stderr, masker)
+    sys.stdout, sys.stderr = streams  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in streams:
+            stream.release()
+        if (sys.stdout, sys.stderr) == streams:
+            sys.stdout, sys.stderr = saved
+        else:  # click swapped them (a closed pipe): put back only what is still ours
+            sys.stdout = saved[0] if sys.stdout is streams[0] else sys.stdout
+            sys.stderr = saved[1] if sys.stderr is streams[1] else sys.stderr
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    args = list(args)
+    if "--json" in args or "--format=json" in args:
+        return True
+    return any(a == "--format" and b == "json" for a, b in zip(args, args[1:]))
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module only when that command is used."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        with masked_output():
+            return super().main(args, *rest, **extra)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            exc.exit_code = USAGE_EXIT_CODE
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        args = [*ctx._protected_args, *ctx.args] if hasattr(ctx, "_protected_args") else list(ctx.args)
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = USAGE_EXIT_CODE
+            if args and args[0] in COMMANDS and _wants_json(args[1:]):
+                from reconciler.cli._common import usage_error_json
+
+                usage_error_json(args[0], exc)
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -101,6 +169,12 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception:  # a fault: its traceback is printed masked, like everything else
+        import traceback
+
+        with masked_output():
+            traceback.print_exc()
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -128,7 +128,7 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[st
       poolform plan -f pools/ --detailed-exitcode   # 0 none, 1 error, 2 changes
     """
     if as_json and fmt not in (None, "json"):
-        common.fail("--json and --format are exclusive")
+        common.usage("--json and --format are exclusive")
     fmt = "json" if as_json else (fmt or "human")
     color = fmt == "human" and common.use_color(no_color)
     hint = apply_command(out, files=files, variables=variables, var_files=var_files, targets=targets, destroy=destroy,

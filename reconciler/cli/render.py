@@ -18,6 +18,7 @@ import click
 
 from reconciler.cli import _common as common
 from reconciler.config.files import did_you_mean
+from reconciler.diagnostics import Code
 
 
 def _json_arg(option: str, raw: str | None) -> dict[str, Any]:
@@ -31,14 +32,14 @@ def _json_arg(option: str, raw: str | None) -> dict[str, Any]:
             with open(source, encoding="utf-8") as fh:
                 text = fh.read()
         except OSError as exc:
-            common.fail(f"{option}: cannot read {source}: {exc.strerror or exc}")
+            common.fail(f"{option}: cannot read {source}: {exc.strerror or exc}", code=Code.UNREADABLE_INPUT)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         common.fail(f"{option}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno} of {source}). "
-                    "Pass a JSON object such as '{\"image\": \"repo/app:1\"}' or @file.json")
+                    "Pass a JSON object such as '{\"image\": \"repo/app:1\"}' or @file.json", code=Code.USAGE)
     if not isinstance(value, dict):
-        common.fail(f"{option}: expected a JSON object, got {type(value).__name__}")
+        common.usage(f"{option}: expected a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -94,7 +95,7 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
         if body is None:
             where = " (it is not declared with a base_job_template in the config either)" if files and not live else ""
             hint = did_you_mean(pool, list(dict.fromkeys(declared_names + live_names)))
-            common.fail(f"work pool {pool!r} not found at {client.api_url}{where}.{hint}")
+            common.fail(f"work pool {pool!r} not found at {client.api_url}{where}.{hint}", code=Code.NOT_FOUND)
         template = body.get("base_job_template") or {}
         origin = "on the server"
     if not template or not isinstance(template, dict) or not template.get("job_configuration"):

@@ -11,10 +11,11 @@ import json
 import click
 
 from reconciler.cli._common import automation, fail, json_error_document, no_color_option, use_color
+from reconciler.diagnostics import Code
 
 
-def _fail(message: str) -> None:
-    fail(message)
+def _fail(message: str, code: str = Code.INVALID_PLAN_FILE) -> None:
+    fail(message, code=code)
 
 
 @click.command("show")
@@ -33,7 +34,7 @@ def show(planfile: str, as_json: bool, fmt: str | None, no_color: bool) -> None:
       poolform show plan.json --format markdown > comment.md
     """
     if as_json and fmt not in (None, "json"):
-        _fail("--json and --format are exclusive")
+        _fail("--json and --format are exclusive", Code.USAGE)
     fmt = "json" if as_json else (fmt or "human")
     if fmt == "json":
         with json_error_document():
@@ -47,10 +48,10 @@ def _show(planfile: str, fmt: str, no_color: bool) -> None:
         with open(planfile, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
-        _fail(f"plan file {planfile} not found. Create one with `poolform plan --out {planfile}`.")
+        _fail(f"plan file {planfile} not found. Create one with `poolform plan --out {planfile}`.", Code.IO_ERROR)
         return
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read plan file {planfile}: {getattr(exc, 'strerror', None) or exc}")
+        _fail(f"cannot read plan file {planfile}: {getattr(exc, 'strerror', None) or exc}", Code.IO_ERROR)
         return
     from reconciler.plan.planfile import check_plan_json
 
