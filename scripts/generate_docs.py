@@ -53,6 +53,10 @@ def walk_commands() -> Iterator[tuple[click.Context, click.Command]]:
 def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
     """The context ``poolform ... --help`` would build (the command's context_settings apply), at a fixed width."""
     settings = {**command.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    # click caches a command's help option on first use; one invoked on its own (as tests do) caches
+    # "--help" without the group's "-h": drop the cache so the help is the one `poolform ...` shows.
+    if getattr(command, "_help_option", None) is not None:
+        command._help_option = None
     return click.Context(command, info_name=name, parent=parent, **settings)
 
 

@@ -344,14 +344,12 @@ def gc_paused() -> Iterator[None]:
 def read_config(files: Sequence[str], variables: Sequence[str], var_files: Sequence[str] = (), *,
                 allow_unknown_type: bool = False) -> "tuple[DesiredState | None, Diagnostics]":
     """Load and check the config (no printing): ``-f`` paths, ``--var``/``--var-file`` in order."""
-    from reconciler.config.files import ReadPolicy, read_policy
     from reconciler.config.load import load
     from reconciler.config.var_files import command_line_variables
     from reconciler.diagnostics import Diagnostics
 
     diags = Diagnostics()
-    with read_policy(ReadPolicy.for_config(files, [*allow_read(), *var_files])):  # var files named: allowed
-        given = command_line_variables(variable_inputs(variables, var_files), diags)
+    given = command_line_variables(variable_inputs(variables, var_files), diags)
     with gc_paused():
         desired, loaded = load(list(files), variables=given, allow_unknown_types=allow_unknown_type,
                                allow_read=allow_read())

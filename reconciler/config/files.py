@@ -84,8 +84,9 @@ class ReadPolicy:
         roots.extend(os.path.realpath(path) for path in allow_read)
         return cls(tuple(dict.fromkeys(roots)))
 
-    def check(self, path: str, *, display: str | None = None) -> str:
-        """The real path of ``path`` if the policy lets it be read; else :class:`ReadRefused`."""
+    def check(self, path: str, *, display: str | None = None, named: bool = False) -> str:
+        """The real path of ``path`` if the policy lets it be read; else :class:`ReadRefused`.
+        ``named``: the user named this very path on the command line, so it is part of the root."""
         real = os.path.realpath(path)
         filename = display or path
         for system in NEVER_READ:
@@ -94,7 +95,7 @@ class ReadPolicy:
                                   f"It resolves to {real}; poolform reads no file under "
                                   f"{', '.join(NEVER_READ)}, even with --allow-read.",
                                   Code.READ_OUTSIDE_ROOT)
-        if not any(_inside(real, root) for root in self.roots):
+        if not named and not any(_inside(real, root) for root in self.roots):
             shown = ", ".join(self.roots)
             raise ReadRefused(f"{filename} is outside the configuration's root",
                               f"It resolves to {real}. poolform reads files only inside the directories of the -f "
@@ -151,12 +152,13 @@ def _why_missing(path: str, filename: str) -> ReadRefused:
 
 
 def read_confined(path: str, *, display: str | None = None, policy: ReadPolicy | None = None,
-                  limit: int | None = None) -> str:
+                  limit: int | None = None, named: bool = False) -> str:
     """The text of ``path`` (UTF-8, a BOM dropped) when the read policy allows it; else :class:`ReadRefused`,
-    whose words name the file ``display`` (default: ``path``). ``limit`` defaults to MAX_FILE_BYTES."""
+    whose words name the file ``display`` (default: ``path``). ``limit`` defaults to MAX_FILE_BYTES.
+    ``named``: a path the user gave on the command line (``--var-file``): inside the root by definition."""
     filename = display or path
     limit = MAX_FILE_BYTES if limit is None else limit
-    real = (policy or current_policy()).check(path, display=filename)
+    real = (policy or current_policy()).check(path, display=filename, named=named)
     try:
         info = os.stat(real)
     except OSError as exc:
@@ -202,11 +204,11 @@ def _size(n: int) -> str:
 
 
 def read_text(filename: str, diags: Diagnostics, *, referenced_at: SourceRange | None = None,
-              address: str | None = None) -> str | None:
+              address: str | None = None, named: bool = False) -> str | None:
     """:func:`read_confined`, with a refusal reported as an error diagnostic (at ``referenced_at``,
     the place that named the file, if any) and None returned."""
     try:
-        return read_confined(filename)
+        return read_confined(filename, named=named)
     except ReadRefused as refused:
         where = referenced_at
         if refused.at is not None and (where is None or refused.code == Code.MASKED_VALUE):

@@ -55,7 +55,7 @@ def read_var_file(path: str, diags: Diagnostics) -> dict[str, VarValue]:
         diags.error(f"--var-file {path}: not a variable definitions file",
                     "A var file ends in .tfvars (HCL) or .tfvars.json (JSON), as terraform's -var-file.")
         return {}
-    text = read_text(path, diags)
+    text = read_text(path, diags, named=True)  # named on the command line: part of the root
     if text is None:
         return {}
     if path.endswith(".json"):
