@@ -28,7 +28,7 @@ from reconciler.server.bodies import MAX_BODY_BYTES, BodyLimit
 from reconciler.server.clock import system_clock
 from reconciler.server.domain import Ctx
 from reconciler.server.domain.refusals import Refusal
-from reconciler.server.store import Store, StoreValueError
+from reconciler.server.store import Store, StoreBusy, StoreValueError
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _AUTH_EXEMPT = {"/api/health", "/api/ready"}
@@ -94,11 +94,12 @@ class _Guard:
 
 
 def _retryable(exc: Exception) -> bool:
-    """A busy or locked database (another process holds the SQLite file): the client retries."""
+    """A busy or locked database (another process holds the SQLite file, PostgreSQL could not
+    order two transactions): the client retries."""
     import sqlite3
 
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    return isinstance(exc, StoreBusy) or (isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text))
 
 
 async def _drain_events(websocket: WebSocket, state: Any) -> None:

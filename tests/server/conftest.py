@@ -23,6 +23,16 @@ from reconciler.server.store import open_store  # noqa: E402
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster per test session (per xdist worker); see pgcluster.py."""
+    from pgcluster import Cluster
+
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

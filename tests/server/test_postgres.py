@@ -1,17 +1,8 @@
 """The PostgreSQL store runs the same SQL as SQLite: the whole capture replay passes on it.
 
-Starts a throwaway cluster with the local ``initdb``/``pg_ctl`` (as the ``postgres`` user
-when run as root) on a free port; marked ``postgres``."""
+Runs on the session's throwaway cluster (``pgcluster.py``); marked ``postgres``."""
 
 from __future__ import annotations
-
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,39 +15,9 @@ from reconciler.server.store import open_store
 pytestmark = pytest.mark.postgres
 
 
-def _run(args: list[str]) -> None:
-    if os.geteuid() == 0:
-        args = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{a}'" for a in args)]
-    subprocess.run(args, check=True, capture_output=True, timeout=120)
-
-
 @pytest.fixture(scope="module")
-def postgres_url():
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    assert initdb and pg_ctl, "PostgreSQL binaries (initdb, pg_ctl) are needed for the postgres tests; deselect with -m 'not postgres'"
-    base = Path(tempfile.mkdtemp(prefix="poolform-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = base / "data"
-    _run([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--locale", "C", "-E", "UTF8"])
-    _run([pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-          f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start"])
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            open_store(url).close()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    yield url
-    _run([pg_ctl, "-D", str(data), "-m", "fast", "stop"])
-    shutil.rmtree(base, ignore_errors=True)
+def postgres_url(postgres_cluster):
+    return postgres_cluster.new_database("replay")
 
 
 def test_capture_replay_on_postgres(postgres_url: str) -> None:

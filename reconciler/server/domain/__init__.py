@@ -11,21 +11,30 @@
 * ``sql``         the SQL the modules share: columns, JSON text, ``IN`` lists, occupancy, row locks
 * ``refusals``    the refusals a request can meet (not found, conflict, ...)
 
-Each public function is one transaction (``store.transaction()``): it loads what a rule needs,
-asks the pure modules (``scheduling``, ``orchestration``, ``reconciler.template_rules``) what to
-do, and writes what they decided. Refusals are raised as :mod:`refusals` values; the routes map
+Each public function is one transaction (:func:`atomic`): it locks what it will decide on
+(``sql.lock_pool`` and friends, in the order pool, queues, deployments, runs), loads what a rule
+needs, asks the pure modules (``scheduling``, ``orchestration``, ``reconciler.template_rules``)
+what to do, and writes what they decided. Refusals are raised as :mod:`refusals` values; the routes map
 them (and the outcomes functions return) to HTTP status codes — the domain never names one.
 Must not import FastAPI, the routes or anything outside the server but ``template_rules``.
 """
 
 from __future__ import annotations
 
+import functools
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from reconciler.server.clock import as_utc, to_text
-from reconciler.server.store import Store
+from reconciler.server.store import Store, StoreBusy
+
+ATTEMPTS = 5
+"""How many times :func:`atomic` runs a transaction the database could not order."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -43,4 +52,27 @@ class Ctx:
         return to_text(self.now())  # type: ignore[return-value]
 
 
-__all__ = ["Ctx"]
+def atomic(fn: F) -> F:
+    """Run ``fn(ctx, ...)`` in one store transaction (joining the caller's when there is one).
+    When the database could not order it with a concurrent one (``StoreBusy``: a PostgreSQL
+    deadlock or serialization failure; everything was rolled back), the outermost call runs it
+    again, up to :data:`ATTEMPTS` times, then lets ``StoreBusy`` through (a 503 to retry)."""
+
+    @functools.wraps(fn)
+    def run(ctx: Ctx, *args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            outermost = not ctx.store.in_transaction
+            try:
+                with ctx.store.transaction():
+                    return fn(ctx, *args, **kwargs)
+            except StoreBusy:
+                attempt += 1
+                if not outermost or attempt >= ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * attempt))
+
+    return run  # type: ignore[return-value]
+
+
+__all__ = ["Ctx", "atomic", "ATTEMPTS"]

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.server.clock import from_text
-from reconciler.server.domain import Ctx, flow_runs, flows, pools, queues
+from reconciler.server.domain import Ctx, atomic, flow_runs, flows, pools, queues
 from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, pool_not_found
 from reconciler.server.domain.sql import dumps, in_clause, loads, new_id, page_limit
-from reconciler.server.store import Row
+from reconciler.server.store import Row, StoreBusy
 from reconciler.template_rules import Failure, job_variables_problem, patch_job_variables_problem
 
 POLL_TIMEOUT = 60
@@ -61,65 +61,65 @@ def _deployment_row(ctx: Ctx, deployment_id: str) -> Row:
     return row
 
 
+@atomic
 def create_deployment(ctx: Ctx, fields: dict[str, Any], explicit: set[str] | None = None) -> tuple[dict[str, Any], bool]:
     """Upsert on (flow_id, name); an update changes only the fields the request set. Returns the
     deployment and whether it was created."""
-    with ctx.store.transaction():
-        flows.flow_row(ctx, fields["flow_id"])
-        pool_name = fields.get("work_pool_name")
-        queue_name = fields.get("work_queue_name")
-        queue_id = None
-        if pool_name and pool_name != pools.AGENT_POOL:
-            pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (pool_name,))
-            if pool is None:
-                raise pool_not_found(pool_name)
-            if fields.get("job_variables"):
-                failure = job_variables_problem(loads(pool["base_job_template"]), fields["job_variables"], enforce_required=False)
-                if failure is not None:
-                    raise _refused(failure, "creating deployment")
-            _, queue = queues.resolve_queue(ctx, pool_name, queue_name, create=True)
-            queue_id, queue_name = queue["id"], queue["name"]
-        labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
-        body = {k: v for k, v in fields.items() if k not in ("name", "flow_id", "work_pool_name", "work_queue_name")}
-        body["labels"] = labels
-        now = ctx.now_text()
-        existing = ctx.store.one("SELECT id FROM deployment WHERE flow_id = ? AND name = ?", (fields["flow_id"], fields["name"]))
-        if existing is None:
-            dep_id = new_id()
-            ctx.store.execute(
-                "INSERT INTO deployment (id, created, updated, flow_id, name, work_pool_name, work_queue_name, "
-                "work_queue_id, last_polled, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (dep_id, now, now, fields["flow_id"], fields["name"], pool_name, queue_name, queue_id, dumps(body)),
-            )
-        else:
-            dep_id = existing["id"]
-            if explicit is not None:
-                old = loads(ctx.store.one("SELECT body FROM deployment WHERE id = ?", (dep_id,))["body"])  # type: ignore[index]
-                body = {**old, **{k: v for k, v in body.items() if k in explicit or k == "labels"}}
-            ctx.store.execute(
-                "UPDATE deployment SET updated = ?, work_pool_name = ?, work_queue_name = ?, work_queue_id = ?, "
-                "body = ? WHERE id = ?",
-                (now, pool_name, queue_name, queue_id, dumps(body), dep_id),
-            )
-        return deployment_json(ctx, _deployment_row(ctx, dep_id)), existing is None
-
-
-def read_deployment(ctx: Ctx, deployment_id: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        return deployment_json(ctx, _deployment_row(ctx, deployment_id))
-
-
-def read_deployment_by_name(ctx: Ctx, flow_name: str, name: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        row = ctx.store.one(
-            "SELECT d.* FROM deployment d JOIN flow f ON f.id = d.flow_id WHERE f.name = ? AND d.name = ?",
-            (flow_name, name),
+    flows.flow_row(ctx, fields["flow_id"])
+    pool_name = fields.get("work_pool_name")
+    queue_name = fields.get("work_queue_name")
+    queue_id = None
+    if pool_name and pool_name != pools.AGENT_POOL:
+        pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (pool_name,))
+        if pool is None:
+            raise pool_not_found(pool_name)
+        if fields.get("job_variables"):
+            failure = job_variables_problem(loads(pool["base_job_template"]), fields["job_variables"], enforce_required=False)
+            if failure is not None:
+                raise _refused(failure, "creating deployment")
+        _, queue = queues.resolve_queue(ctx, pool_name, queue_name, create=True)
+        queue_id, queue_name = queue["id"], queue["name"]
+    labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
+    body = {k: v for k, v in fields.items() if k not in ("name", "flow_id", "work_pool_name", "work_queue_name")}
+    body["labels"] = labels
+    now = ctx.now_text()
+    dep_id = new_id()
+    created = bool(ctx.store.execute(
+        "INSERT INTO deployment (id, created, updated, flow_id, name, work_pool_name, work_queue_name, "
+        "work_queue_id, last_polled, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (flow_id, name) DO NOTHING",
+        (dep_id, now, now, fields["flow_id"], fields["name"], pool_name, queue_name, queue_id, dumps(body)),
+    ))
+    if not created:  # an update: the row locked before its body is read and merged
+        dep_id = ctx.store.one("SELECT id FROM deployment WHERE flow_id = ? AND name = ?", (fields["flow_id"], fields["name"]))["id"]  # type: ignore[index]
+        ctx.store.lock("deployment", [dep_id])
+        if explicit is not None:
+            old = loads(ctx.store.one("SELECT body FROM deployment WHERE id = ?", (dep_id,))["body"])  # type: ignore[index]
+            body = {**old, **{k: v for k, v in body.items() if k in explicit or k == "labels"}}
+        ctx.store.execute(
+            "UPDATE deployment SET updated = ?, work_pool_name = ?, work_queue_name = ?, work_queue_id = ?, "
+            "body = ? WHERE id = ?",
+            (now, pool_name, queue_name, queue_id, dumps(body), dep_id),
         )
-        if row is None:
-            raise NotFound("Deployment not found")
-        return deployment_json(ctx, row)
+    return deployment_json(ctx, _deployment_row(ctx, dep_id)), created
 
 
+@atomic
+def read_deployment(ctx: Ctx, deployment_id: str) -> dict[str, Any]:
+    return deployment_json(ctx, _deployment_row(ctx, deployment_id))
+
+
+@atomic
+def read_deployment_by_name(ctx: Ctx, flow_name: str, name: str) -> dict[str, Any]:
+    row = ctx.store.one(
+        "SELECT d.* FROM deployment d JOIN flow f ON f.id = d.flow_id WHERE f.name = ? AND d.name = ?",
+        (flow_name, name),
+    )
+    if row is None:
+        raise NotFound("Deployment not found")
+    return deployment_json(ctx, row)
+
+
+@atomic
 def filter_deployments(ctx: Ctx, body: Any, count: bool = False) -> Any:
     """The matching deployments, or with ``count`` how many match (paging ignored)."""
     limit = page_limit(body.limit)
@@ -138,86 +138,89 @@ def filter_deployments(ctx: Ctx, body: Any, count: bool = False) -> Any:
     if body.work_pools is not None and body.work_pools.name is not None and body.work_pools.name.any_ is not None:
         parts.append(in_clause("d.work_pool_name", body.work_pools.name.any_, params))
     where = (" WHERE " + " AND ".join(parts)) if parts else ""
-    with ctx.store.transaction():
-        if count:
-            return ctx.store.one(f"SELECT COUNT(*) AS n FROM deployment d JOIN flow f ON f.id = d.flow_id{where}", params)["n"]  # type: ignore[index]
-        rows = ctx.store.query(
-            f"SELECT d.* FROM deployment d JOIN flow f ON f.id = d.flow_id{where} ORDER BY d.name, d.id LIMIT ? OFFSET ?",
-            (*params, limit, body.offset or 0),
-        )
-        now = ctx.now()
-        return [deployment_json(ctx, r, now) for r in rows]
+    if count:
+        return ctx.store.one(f"SELECT COUNT(*) AS n FROM deployment d JOIN flow f ON f.id = d.flow_id{where}", params)["n"]  # type: ignore[index]
+    rows = ctx.store.query(
+        f"SELECT d.* FROM deployment d JOIN flow f ON f.id = d.flow_id{where} ORDER BY d.name, d.id LIMIT ? OFFSET ?",
+        (*params, limit, body.offset or 0),
+    )
+    now = ctx.now()
+    return [deployment_json(ctx, r, now) for r in rows]
 
 
+@atomic
 def update_deployment(ctx: Ctx, deployment_id: str, changes: dict[str, Any]) -> None:
     """Set the fields in ``changes``; naming a pool checks the new ``job_variables`` alone
     against its template (a 409 in Prefect's words)."""
-    with ctx.store.transaction():
-        row = _deployment_row(ctx, deployment_id)
-        body = loads(row["body"])
-        pool_name = row["work_pool_name"]
-        queue_name = row["work_queue_name"]
-        queue_id = row["work_queue_id"]
-        if "work_pool_name" in changes:
-            pool_name = changes["work_pool_name"]
-            if pool_name:
-                pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (pool_name,))
-                if pool is None:
-                    raise pool_not_found(pool_name)
-                if changes.get("job_variables") is not None:
-                    failure = patch_job_variables_problem(loads(pool["base_job_template"]), changes["job_variables"])
-                    if failure is not None:
-                        raise Conflict(f"Error creating deployment: {failure!r}")
-        if ("work_pool_name" in changes or "work_queue_name" in changes) and pool_name:
-            queue_name = changes["work_queue_name"] if "work_queue_name" in changes else None
-            _, queue = queues.resolve_queue(ctx, pool_name, queue_name, create=True)
-            queue_id, queue_name = queue["id"], queue["name"]
-        elif "work_queue_name" in changes:
-            queue_name = changes["work_queue_name"]
-        for key, value in changes.items():
-            if key not in ("work_pool_name", "work_queue_name"):
-                body[key] = value
-        ctx.store.execute(
-            "UPDATE deployment SET updated = ?, work_pool_name = ?, work_queue_name = ?, work_queue_id = ?, body = ? WHERE id = ?",
-            (ctx.now_text(), pool_name, queue_name, queue_id, dumps(body), deployment_id),
-        )
+    row = _deployment_row(ctx, deployment_id)
+    pool_name = row["work_pool_name"]
+    queue_name = row["work_queue_name"]
+    queue_id = row["work_queue_id"]
+    if "work_pool_name" in changes:
+        pool_name = changes["work_pool_name"]
+        if pool_name:
+            pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (pool_name,))
+            if pool is None:
+                raise pool_not_found(pool_name)
+            if changes.get("job_variables") is not None:
+                failure = patch_job_variables_problem(loads(pool["base_job_template"]), changes["job_variables"])
+                if failure is not None:
+                    raise Conflict(f"Error creating deployment: {failure!r}")
+    if ("work_pool_name" in changes or "work_queue_name" in changes) and pool_name:
+        queue_name = changes["work_queue_name"] if "work_queue_name" in changes else None
+        _, queue = queues.resolve_queue(ctx, pool_name, queue_name, create=True)
+        queue_id, queue_name = queue["id"], queue["name"]
+    elif "work_queue_name" in changes:
+        queue_name = changes["work_queue_name"]
+    ctx.store.lock("deployment", [deployment_id])  # after the pool's lock (resolve_queue), as everywhere
+    row = _deployment_row(ctx, deployment_id)
+    if "work_pool_name" not in changes and row["work_pool_name"] != pool_name:
+        raise StoreBusy("the deployment moved to another pool meanwhile")  # atomic runs it again
+    body = loads(row["body"])
+    for key, value in changes.items():
+        if key not in ("work_pool_name", "work_queue_name"):
+            body[key] = value
+    ctx.store.execute(
+        "UPDATE deployment SET updated = ?, work_pool_name = ?, work_queue_name = ?, work_queue_id = ?, body = ? WHERE id = ?",
+        (ctx.now_text(), pool_name, queue_name, queue_id, dumps(body), deployment_id),
+    )
 
 
+@atomic
 def delete_deployment(ctx: Ctx, deployment_id: str) -> None:
-    with ctx.store.transaction():
-        if not ctx.store.execute("DELETE FROM deployment WHERE id = ?", (deployment_id,)):
-            raise NotFound("Deployment not found")
+    if not ctx.store.execute("DELETE FROM deployment WHERE id = ?", (deployment_id,)):
+        raise NotFound("Deployment not found")
 
 
+@atomic
 def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """A run of the deployment (SCHEDULED now unless a state is given), its job variables
     checked with required ones enforced."""
-    with ctx.store.transaction():
-        dep = _deployment_row(ctx, deployment_id)
-        body = loads(dep["body"])
-        queue_id, queue_name = dep["work_queue_id"], dep["work_queue_name"]
-        if dep["work_pool_name"]:
-            if fields.get("work_queue_name"):
-                _, queue = queues.resolve_queue(ctx, dep["work_pool_name"], fields["work_queue_name"], create=True)
-                queue_id, queue_name = queue["id"], queue["name"]
-            failure = job_variables_problem(pools.pool_template(ctx, dep["work_pool_name"]), body.get("job_variables") or {},
-                                            fields.get("job_variables") or {}, enforce_required=True)
-            if failure is not None:
-                raise _refused(failure, "creating flow run")
-        elif fields.get("work_queue_name"):
-            queue_name = fields["work_queue_name"]
-        state = fields.get("state") or {"type": "SCHEDULED"}
-        labels = {**(body.get("labels") or {}), "prefect.deployment.id": deployment_id, **(fields.get("labels") or {})}
-        labels.setdefault("prefect.flow.id", dep["flow_id"])
-        tags = list(dict.fromkeys([*(body.get("tags") or []), *(fields.get("tags") or [])]))
-        run, _ = flow_runs.create_run(
-            ctx, flow_id=dep["flow_id"], name=fields.get("name"), state=state,
-            parameters={**(body.get("parameters") or {}), **(fields.get("parameters") or {})},
-            context=fields.get("context") or {}, tags=tags, labels=labels,
-            idempotency_key=fields.get("idempotency_key"), queue_id=queue_id, queue_name=queue_name,
-            job_variables=fields.get("job_variables") or {}, deployment_id=deployment_id,
-            extra={"empirical_policy": fields.get("empirical_policy"),
-                   "parent_task_run_id": fields.get("parent_task_run_id"),
-                   "infrastructure_document_id": fields.get("infrastructure_document_id")},
-        )
-        return run
+    dep = _deployment_row(ctx, deployment_id)
+    body = loads(dep["body"])
+    queue_id, queue_name = dep["work_queue_id"], dep["work_queue_name"]
+    if dep["work_pool_name"]:
+        if fields.get("work_queue_name"):
+            _, queue = queues.resolve_queue(ctx, dep["work_pool_name"], fields["work_queue_name"], create=True)
+            queue_id, queue_name = queue["id"], queue["name"]
+        failure = job_variables_problem(pools.pool_template(ctx, dep["work_pool_name"]), body.get("job_variables") or {},
+                                        fields.get("job_variables") or {}, enforce_required=True)
+        if failure is not None:
+            raise _refused(failure, "creating flow run")
+    elif fields.get("work_queue_name"):
+        queue_name = fields["work_queue_name"]
+    state = fields.get("state") or {"type": "SCHEDULED"}
+    labels = {**(body.get("labels") or {}), "prefect.deployment.id": deployment_id, **(fields.get("labels") or {})}
+    labels.setdefault("prefect.flow.id", dep["flow_id"])
+    tags = list(dict.fromkeys([*(body.get("tags") or []), *(fields.get("tags") or [])]))
+    run, _ = flow_runs.create_run(
+        ctx, flow_id=dep["flow_id"], name=fields.get("name"), state=state,
+        parameters={**(body.get("parameters") or {}), **(fields.get("parameters") or {})},
+        context=fields.get("context") or {}, tags=tags, labels=labels,
+        idempotency_key=fields.get("idempotency_key"), queue_id=queue_id, queue_name=queue_name,
+        job_variables=fields.get("job_variables") or {}, deployment_id=deployment_id,
+        extra={"empirical_policy": fields.get("empirical_policy"),
+               "parent_task_run_id": fields.get("parent_task_run_id"),
+               "infrastructure_document_id": fields.get("infrastructure_document_id")},
+    )
+    return run

@@ -17,11 +17,22 @@ from typing import Any
 
 from reconciler.server import orchestration, scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
-from reconciler.server.domain import Ctx, flows, pools, queues, slots
+from reconciler.server.domain import Ctx, atomic, flows, pools, queues, slots
 from reconciler.server.domain.refusals import Invalid, NotFound, NotNow, null_field
-from reconciler.server.domain.sql import RUN_COLUMN_NAMES, RUN_COLUMNS, count, dumps, in_clause, loads, new_id, page_limit
+from reconciler.server.domain.sql import (
+    RUN_COLUMN_NAMES,
+    RUN_COLUMNS,
+    count,
+    dumps,
+    in_clause,
+    loads,
+    lock_pool,
+    lock_run,
+    new_id,
+    page_limit,
+)
 from reconciler.server.orchestration import ACTIVE_TYPES, LATE_AFTER_SECONDS
-from reconciler.server.store import Row
+from reconciler.server.store import Row, StoreBusy
 from reconciler.template_rules import job_variables_problem
 
 STATE_NAMES = {
@@ -86,29 +97,29 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
+@atomic
 def create_flow_run(ctx: Ctx, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    with ctx.store.transaction():
-        flows.flow_row(ctx, fields["flow_id"])
-        queue_id = None
-        pool: tuple[str | None, ...] | None = (None, None)
-        queue_name = fields.get("work_queue_name")
-        if fields.get("work_pool_name"):
-            pool_row, queue = queues.resolve_queue(ctx, fields["work_pool_name"], queue_name, create=False)
-            queue_id = queue["id"]
-            pool = (pool_row["id"], pool_row["name"], queue["name"])
-        labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
-        return create_run(
-            ctx,
-            flow_id=fields["flow_id"], name=fields.get("name"), state=fields.get("state") or {"type": "PENDING"},
-            parameters=fields.get("parameters") or {}, context=fields.get("context") or {},
-            tags=fields.get("tags") or [], labels=labels, idempotency_key=fields.get("idempotency_key"),
-            queue_id=queue_id, queue_name=queue_name, job_variables=fields.get("job_variables") or {},
-            deployment_id=fields.get("deployment_id"), pool=pool,
-            extra={"empirical_policy": fields.get("empirical_policy"),
-                   "parent_task_run_id": fields.get("parent_task_run_id"),
-                   "infrastructure_document_id": fields.get("infrastructure_document_id"),
-                   "flow_version": fields.get("flow_version")},
-        )
+    flows.flow_row(ctx, fields["flow_id"])
+    queue_id = None
+    pool: tuple[str | None, ...] | None = (None, None)
+    queue_name = fields.get("work_queue_name")
+    if fields.get("work_pool_name"):
+        pool_row, queue = queues.resolve_queue(ctx, fields["work_pool_name"], queue_name, create=False)
+        queue_id = queue["id"]
+        pool = (pool_row["id"], pool_row["name"], queue["name"])
+    labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
+    return create_run(
+        ctx,
+        flow_id=fields["flow_id"], name=fields.get("name"), state=fields.get("state") or {"type": "PENDING"},
+        parameters=fields.get("parameters") or {}, context=fields.get("context") or {},
+        tags=fields.get("tags") or [], labels=labels, idempotency_key=fields.get("idempotency_key"),
+        queue_id=queue_id, queue_name=queue_name, job_variables=fields.get("job_variables") or {},
+        deployment_id=fields.get("deployment_id"), pool=pool,
+        extra={"empirical_policy": fields.get("empirical_policy"),
+               "parent_task_run_id": fields.get("parent_task_run_id"),
+               "infrastructure_document_id": fields.get("infrastructure_document_id"),
+               "flow_version": fields.get("flow_version")},
+    )
 
 
 def create_run(
@@ -145,12 +156,44 @@ def create_run(
         now_text if new_state["type"] in TERMINAL else None,
         1 if new_state["type"] == "RUNNING" else 0, dumps(tags), dumps(new_state), dumps(body),
     )
-    ctx.store.execute(
-        f"INSERT INTO flow_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    if new_state["type"] in ACTIVE_TYPES and queue_id is not None:
+        _lock_pool_of_queue(ctx, queue_id)
+    inserted = ctx.store.execute(
+        f"INSERT INTO flow_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (flow_id, idempotency_key) DO NOTHING",
         values,
     )
+    if not inserted:  # another request (another replica) created the run with this key meanwhile
+        existing = ctx.store.one(
+            f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
+        )
+        return run_json(ctx, existing), False  # type: ignore[arg-type]
     row = dict(zip(RUN_COLUMN_NAMES, values))
     return run_json(ctx, row, now, pool=pool), True
+
+
+def _locked_run(ctx: Ctx, run_id: str, *, takes_slot: bool) -> Row:
+    """The run, read once its row is locked — after its pool's when the change may take one of
+    the pool's slots, so claims in one pool are checked and written one at a time."""
+    row = run_row(ctx, run_id)
+    locked_queue = None
+    if takes_slot and row["work_queue_id"]:
+        _lock_pool_of_queue(ctx, row["work_queue_id"])
+        locked_queue = row["work_queue_id"]
+    lock_run(ctx.store, run_id)
+    row = run_row(ctx, run_id)
+    if takes_slot and row["work_queue_id"] and row["work_queue_id"] != locked_queue:
+        raise StoreBusy("the run moved to another queue meanwhile")  # atomic runs it again
+    return row
+
+
+def _lock_pool_of_queue(ctx: Ctx, queue_id: str) -> str | None:
+    """Lock the pool of a queue (the first lock of a transaction that may take a slot)."""
+    found = ctx.store.one("SELECT work_pool_id FROM work_queue WHERE id = ?", (queue_id,))
+    if found is None:
+        return None
+    lock_pool(ctx.store, found["work_pool_id"])
+    return found["work_pool_id"]
 
 
 def _make_state(run_id: str, state: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -278,57 +321,59 @@ def core_run_text(row: Row, now: datetime) -> str:
     return f'{head[:-1]},"tags":{row["tags"]},{body_text[1:-1]},"state":{state_text}}}'
 
 
+@atomic
 def read_flow_run(ctx: Ctx, run_id: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        return run_json(ctx, run_row(ctx, run_id))
+    return run_json(ctx, run_row(ctx, run_id))
 
 
+@atomic
 def update_flow_run(ctx: Ctx, run_id: str, changes: dict[str, Any]) -> None:
-    with ctx.store.transaction():
-        row = run_row(ctx, run_id)
-        body = loads(row["body"])
-        if "job_variables" in changes:
-            if row["state_type"] != "SCHEDULED" or not row["deployment_id"]:
-                raise NotNow("Job variables for a flow run can only be updated while the run is SCHEDULED and has a deployment.")
-            dep = ctx.store.one("SELECT work_pool_name, body FROM deployment WHERE id = ?", (row["deployment_id"],))
-            if dep is not None and dep["work_pool_name"]:
-                failure = job_variables_problem(
-                    pools.pool_template(ctx, dep["work_pool_name"]), loads(dep["body"]).get("job_variables") or {},
-                    changes["job_variables"] or {}, enforce_required=True,
-                )
-                if failure is not None:
-                    raise Invalid(failure.message if failure.invalid_schema else f"Error updating flow run: {failure.message}")
-        sets, params = ["updated = ?"], [ctx.now_text()]
-        for key, value in changes.items():
-            if key == "name":
-                if value is None:
-                    raise null_field("name")
-                sets.append("name = ?")
-                params.append(value)
-            elif key == "tags":
-                sets.append("tags = ?")
-                params.append(dumps(value or []))
-            elif key == "empirical_policy":
-                body[key] = {**EMPIRICAL_POLICY, **(value or {})}
-            else:
-                body[key] = value if value is not None or key in ("flow_version", "infrastructure_pid") else {}
-        sets.append("body = ?")
-        params.append(dumps(body))
-        ctx.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
+    lock_run(ctx.store, run_id)
+    row = run_row(ctx, run_id)
+    body = loads(row["body"])
+    if "job_variables" in changes:
+        if row["state_type"] != "SCHEDULED" or not row["deployment_id"]:
+            raise NotNow("Job variables for a flow run can only be updated while the run is SCHEDULED and has a deployment.")
+        dep = ctx.store.one("SELECT work_pool_name, body FROM deployment WHERE id = ?", (row["deployment_id"],))
+        if dep is not None and dep["work_pool_name"]:
+            failure = job_variables_problem(
+                pools.pool_template(ctx, dep["work_pool_name"]), loads(dep["body"]).get("job_variables") or {},
+                changes["job_variables"] or {}, enforce_required=True,
+            )
+            if failure is not None:
+                raise Invalid(failure.message if failure.invalid_schema else f"Error updating flow run: {failure.message}")
+    sets, params = ["updated = ?"], [ctx.now_text()]
+    for key, value in changes.items():
+        if key == "name":
+            if value is None:
+                raise null_field("name")
+            sets.append("name = ?")
+            params.append(value)
+        elif key == "tags":
+            sets.append("tags = ?")
+            params.append(dumps(value or []))
+        elif key == "empirical_policy":
+            body[key] = {**EMPIRICAL_POLICY, **(value or {})}
+        else:
+            body[key] = value if value is not None or key in ("flow_version", "infrastructure_pid") else {}
+    sets.append("body = ?")
+    params.append(dumps(body))
+    ctx.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
 
 
+@atomic
 def update_flow_run_labels(ctx: Ctx, run_id: str, labels: dict[str, Any]) -> None:
-    with ctx.store.transaction():
-        row = run_row(ctx, run_id)
-        body = loads(row["body"])
-        body["labels"] = {**(body.get("labels") or {}), **labels}
-        ctx.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), ctx.now_text(), run_id))
+    lock_run(ctx.store, run_id)
+    row = run_row(ctx, run_id)
+    body = loads(row["body"])
+    body["labels"] = {**(body.get("labels") or {}), **labels}
+    ctx.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), ctx.now_text(), run_id))
 
 
+@atomic
 def delete_flow_run(ctx: Ctx, run_id: str) -> None:
-    with ctx.store.transaction():
-        if not ctx.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):
-            raise NotFound("Flow run not found")
+    if not ctx.store.execute("DELETE FROM flow_run WHERE id = ?", (run_id,)):
+        raise NotFound("Flow run not found")
 
 
 def _run_where(ctx: Ctx, body: Any, now: datetime) -> tuple[str, str, list[Any], Any]:
@@ -431,67 +476,67 @@ def _run_where(ctx: Ctx, body: Any, now: datetime) -> tuple[str, str, list[Any],
     return joins, (" WHERE " + " AND ".join(parts)) if parts else "", params, tags_all
 
 
+@atomic
 def filter_flow_runs(ctx: Ctx, body: Any) -> list[dict[str, Any]]:
     limit = page_limit(body.limit)
-    with ctx.store.transaction():
-        now = ctx.now()
-        joins, where, params, tags_all = _run_where(ctx, body, now)
-        cols = ", ".join(f"r.{c}" for c in RUN_COLUMN_NAMES)
-        sql = f"SELECT {cols} FROM flow_run r{joins}{where} ORDER BY {SORTS[body.sort or 'ID_DESC']}"
-        if tags_all is None:
-            rows = ctx.store.query(sql + " LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
-        else:
-            rows = [r for r in ctx.store.query(sql, params) if _tags_match(loads(r["tags"]), tags_all)]
-            rows = rows[(body.offset or 0):(body.offset or 0) + limit]
-        return [run_json(ctx, r, now) for r in rows]
+    now = ctx.now()
+    joins, where, params, tags_all = _run_where(ctx, body, now)
+    cols = ", ".join(f"r.{c}" for c in RUN_COLUMN_NAMES)
+    sql = f"SELECT {cols} FROM flow_run r{joins}{where} ORDER BY {SORTS[body.sort or 'ID_DESC']}"
+    if tags_all is None:
+        rows = ctx.store.query(sql + " LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
+    else:
+        rows = [r for r in ctx.store.query(sql, params) if _tags_match(loads(r["tags"]), tags_all)]
+        rows = rows[(body.offset or 0):(body.offset or 0) + limit]
+    return [run_json(ctx, r, now) for r in rows]
 
 
+@atomic
 def count_flow_runs(ctx: Ctx, body: Any) -> int:
-    with ctx.store.transaction():
-        now = ctx.now()
-        joins, where, params, tags_all = _run_where(ctx, body, now)
-        if tags_all is None:
-            return count(ctx.store.one(f"SELECT COUNT(*) AS n FROM flow_run r{joins}{where}", params))
-        rows = ctx.store.query(f"SELECT r.tags FROM flow_run r{joins}{where}", params)
-        return sum(1 for r in rows if _tags_match(loads(r["tags"]), tags_all))
+    now = ctx.now()
+    joins, where, params, tags_all = _run_where(ctx, body, now)
+    if tags_all is None:
+        return count(ctx.store.one(f"SELECT COUNT(*) AS n FROM flow_run r{joins}{where}", params))
+    rows = ctx.store.query(f"SELECT r.tags FROM flow_run r{joins}{where}", params)
+    return sum(1 for r in rows if _tags_match(loads(r["tags"]), tags_all))
 
 
+@atomic
 def set_state(ctx: Ctx, run_id: str, state: dict[str, Any], force: bool) -> StateOutcome:
-    """Orchestrate a proposed state: load the run (and, for a claim, the slots it would take),
-    ask ``orchestration.decide``, write the state it accepts (or the replacement it imposes)."""
-    with ctx.store.transaction():
-        row = run_row(ctx, run_id)
-        now = ctx.now()
-        current = loads(row["state"])
-        current_name = row["state_name"]
-        if is_late(row, now):
-            current_name = "Late"
-        proposed = state["type"]
-        refusal = None
-        if row["state_type"] == "SCHEDULED" and proposed in ACTIVE_TYPES and row["work_queue_id"]:
-            taken = slots.claim_slots(ctx, row["work_queue_id"])
-            if taken is not None:
-                refusal = scheduling.claim_refusal(*taken)
-        scheduled_time = None
-        if current is not None:
-            scheduled_time = parse_time((current.get("state_details") or {}).get("scheduled_time"))
-        decision = orchestration.decide(
-            row["state_type"], current_name, proposed, state.get("name") or STATE_NAMES[proposed], force=force,
-            scheduled_time=as_utc(scheduled_time) if scheduled_time else None, now=now, refusal=refusal,
-        )
-        if decision.status == "ACCEPT":
-            written = _write_state(ctx, row, state, now)
-            return StateOutcome({"state": written, "status": "ACCEPT", "details": {"type": "accept_details"}}, True)
-        if decision.status == "REJECT":
-            details = {"type": "reject_details", "reason": decision.reason}
-            if decision.replacement_type:
-                written = _write_state(ctx, row, {"type": decision.replacement_type}, now)
-                return StateOutcome({"state": written, "status": "REJECT", "details": details}, True)
-            return StateOutcome({"state": current, "status": "REJECT", "details": details}, False)
-        if decision.status == "WAIT":
-            details = {"type": "wait_details", "delay_seconds": decision.delay_seconds, "reason": decision.reason}
-            return StateOutcome({"state": current, "status": "WAIT", "details": details}, False)
-        return StateOutcome({"state": current, "status": "ABORT", "details": {"type": "abort_details", "reason": decision.reason}}, False)
+    """Orchestrate a proposed state: lock and load the run (and, for a claim, the slots it would
+    take), ask ``orchestration.decide``, write the state it accepts (or the replacement it imposes)."""
+    row = _locked_run(ctx, run_id, takes_slot=state["type"] in ACTIVE_TYPES)
+    now = ctx.now()
+    current = loads(row["state"])
+    current_name = row["state_name"]
+    if is_late(row, now):
+        current_name = "Late"
+    proposed = state["type"]
+    refusal = None
+    if row["state_type"] == "SCHEDULED" and proposed in ACTIVE_TYPES and row["work_queue_id"]:
+        taken = slots.claim_slots(ctx, row["work_queue_id"])
+        if taken is not None:
+            refusal = scheduling.claim_refusal(*taken)
+    scheduled_time = None
+    if current is not None:
+        scheduled_time = parse_time((current.get("state_details") or {}).get("scheduled_time"))
+    decision = orchestration.decide(
+        row["state_type"], current_name, proposed, state.get("name") or STATE_NAMES[proposed], force=force,
+        scheduled_time=as_utc(scheduled_time) if scheduled_time else None, now=now, refusal=refusal,
+    )
+    if decision.status == "ACCEPT":
+        written = _write_state(ctx, row, state, now)
+        return StateOutcome({"state": written, "status": "ACCEPT", "details": {"type": "accept_details"}}, True)
+    if decision.status == "REJECT":
+        details = {"type": "reject_details", "reason": decision.reason}
+        if decision.replacement_type:
+            written = _write_state(ctx, row, {"type": decision.replacement_type}, now)
+            return StateOutcome({"state": written, "status": "REJECT", "details": details}, True)
+        return StateOutcome({"state": current, "status": "REJECT", "details": details}, False)
+    if decision.status == "WAIT":
+        details = {"type": "wait_details", "delay_seconds": decision.delay_seconds, "reason": decision.reason}
+        return StateOutcome({"state": current, "status": "WAIT", "details": details}, False)
+    return StateOutcome({"state": current, "status": "ABORT", "details": {"type": "abort_details", "reason": decision.reason}}, False)
 
 
 def _write_state(ctx: Ctx, row: Row, proposed: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from reconciler.server.clock import to_text
-from reconciler.server.domain import Ctx
+from reconciler.server.domain import Ctx, atomic
 from reconciler.server.domain.sql import dumps, in_clause, loads, new_id, page_limit
 
 
+@atomic
 def create_logs(ctx: Ctx, logs: Sequence[Any]) -> None:
     """Store log records (``LogCreate`` models) as Prefect's ``Log`` objects."""
     now = to_text(ctx.now())
@@ -24,10 +25,10 @@ def create_logs(ctx: Ctx, logs: Sequence[Any]) -> None:
                 "message": log.message, "timestamp": stamp, "flow_run_id": flow_run_id, "task_run_id": task_run_id}
         rows.append((log_id, flow_run_id, task_run_id, log.level, stamp, dumps(body)))
     if rows:
-        with ctx.store.transaction():
-            ctx.store.executemany("INSERT INTO log (id, flow_run_id, task_run_id, level, ts, body) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        ctx.store.executemany("INSERT INTO log (id, flow_run_id, task_run_id, level, ts, body) VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
+@atomic
 def filter_logs(ctx: Ctx, body: Any) -> list[dict[str, Any]]:
     limit = page_limit(body.limit)
     parts: list[str] = []
@@ -50,6 +51,5 @@ def filter_logs(ctx: Ctx, body: Any) -> list[dict[str, Any]]:
     where = (" WHERE " + " AND ".join(parts)) if parts else ""
     order = {"TIMESTAMP_ASC": "ts, id", "TIMESTAMP_DESC": "ts DESC, id DESC",
              "LEVEL_ASC": "level, ts, id", "LEVEL_DESC": "level DESC, ts DESC, id DESC"}[body.sort or "TIMESTAMP_ASC"]
-    with ctx.store.transaction():
-        rows = ctx.store.query(f"SELECT body FROM log{where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
+    rows = ctx.store.query(f"SELECT body FROM log{where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, body.offset or 0))
     return [loads(row["body"]) for row in rows]

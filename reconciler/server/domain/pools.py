@@ -13,9 +13,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from reconciler.server.domain import Ctx, slots, workers
+from reconciler.server.domain import Ctx, atomic, slots, workers
 from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, null_field, pool_not_found
-from reconciler.server.domain.sql import POOL_COLUMNS, count, dumps, in_clause, insert_queue, loads, new_id, page_limit
+from reconciler.server.domain.sql import (
+    POOL_COLUMNS,
+    count,
+    dumps,
+    in_clause,
+    insert_queue,
+    loads,
+    lock_pool,
+    lock_queues,
+    new_id,
+    page_limit,
+)
 from reconciler.server.store import Row
 from reconciler.template_rules import defaults_problem
 
@@ -34,6 +45,18 @@ def pool_row(ctx: Ctx, name: str) -> Row:
     if row is None:
         raise pool_not_found(name)
     return row
+
+
+def locked_pool(ctx: Ctx, name: str, *, missing: Any = None) -> Row:
+    """The pool named, its row locked (``sql.lock_pool``) and read after the lock; a missing pool
+    is refused with ``missing`` (default: the pool's own not-found)."""
+    found = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (name,))
+    if found is not None:
+        lock_pool(ctx.store, found["id"])
+        row = ctx.store.one(f"SELECT {POOL_COLUMNS} FROM work_pool WHERE id = ?", (found["id"],))
+        if row is not None:
+            return row
+    raise missing if missing is not None else pool_not_found(name)
 
 
 def pool_template(ctx: Ctx, pool_name: str | None) -> dict[str, Any]:
@@ -76,6 +99,7 @@ def _check_template(template: dict[str, Any] | None) -> None:
         raise Invalid(problem)
 
 
+@atomic
 def create_pool(
     ctx: Ctx,
     *,
@@ -91,23 +115,22 @@ def create_pool(
     if is_reserved(name):
         raise Forbidden("Work pools starting with 'Prefect' are reserved for internal use.")
     _check_template(base_job_template)
-    with ctx.store.transaction():
-        if ctx.store.one("SELECT 1 FROM work_pool WHERE name = ?", (name,)) is not None:
-            raise Conflict("A work pool with this name already exists.")
-        now = ctx.now_text()
-        pool_id, queue_id = new_id(), new_id()
-        ctx.store.execute(
-            f"INSERT INTO work_pool ({POOL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (pool_id, now, now, name, description, type, dumps(base_job_template), int(is_paused),
-             concurrency_limit, queue_id, dumps(storage_configuration)),
-        )
-        insert_queue(ctx.store, queue_id, pool_id, "default", DEFAULT_QUEUE_DESCRIPTION, False, None, 1, now)
-        return pool_json(ctx, pool_row(ctx, name))
+    now = ctx.now_text()
+    pool_id, queue_id = new_id(), new_id()
+    inserted = ctx.store.execute(
+        f"INSERT INTO work_pool ({POOL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        (pool_id, now, now, name, description, type, dumps(base_job_template), int(is_paused),
+         concurrency_limit, queue_id, dumps(storage_configuration)),
+    )
+    if not inserted:  # the unique name decides, also between replicas creating it at once
+        raise Conflict("A work pool with this name already exists.")
+    insert_queue(ctx.store, queue_id, pool_id, "default", DEFAULT_QUEUE_DESCRIPTION, False, None, 1, now)
+    return pool_json(ctx, pool_row(ctx, name))
 
 
+@atomic
 def read_pool(ctx: Ctx, name: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        return pool_json(ctx, pool_row(ctx, name))
+    return pool_json(ctx, pool_row(ctx, name))
 
 
 def pool_where(flt: Any) -> tuple[str, list[Any]]:
@@ -125,23 +148,24 @@ def pool_where(flt: Any) -> tuple[str, list[Any]]:
     return " WHERE " + joiner.join(f"({p})" for p in parts), params
 
 
+@atomic
 def filter_pools(ctx: Ctx, flt: Any, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
     limit = page_limit(limit)
     where, params = pool_where(flt)
-    with ctx.store.transaction():
-        rows = ctx.store.query(
-            f"SELECT {POOL_COLUMNS} FROM work_pool{where} ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset or 0)
-        )
-        now = ctx.now()
-        return [pool_json(ctx, r, now) for r in rows]
+    rows = ctx.store.query(
+        f"SELECT {POOL_COLUMNS} FROM work_pool{where} ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset or 0)
+    )
+    now = ctx.now()
+    return [pool_json(ctx, r, now) for r in rows]
 
 
+@atomic
 def count_pools(ctx: Ctx, flt: Any) -> int:
     where, params = pool_where(flt)
-    with ctx.store.transaction():
-        return count(ctx.store.one(f"SELECT COUNT(*) AS n FROM work_pool{where}", params))
+    return count(ctx.store.one(f"SELECT COUNT(*) AS n FROM work_pool{where}", params))
 
 
+@atomic
 def update_pool(ctx: Ctx, name: str, changes: dict[str, Any]) -> None:
     """Set the fields in ``changes``. Beyond Prefect: a new template's defaults are checked too."""
     if changes.get("base_job_template"):
@@ -154,34 +178,34 @@ def update_pool(ctx: Ctx, name: str, changes: dict[str, Any]) -> None:
     for key in ("is_paused", "base_job_template", "storage_configuration"):
         if key in changes and changes[key] is None:
             raise null_field(key)
-    with ctx.store.transaction():
-        row = pool_row(ctx, name)
-        if not changes:
-            return
-        sets: list[str] = []
-        params: list[Any] = []
-        for key, value in changes.items():
-            if key in ("base_job_template", "storage_configuration"):
-                value = dumps(value)
-            elif key == "is_paused":
-                value = int(value)
-            sets.append(f"{key} = ?")
-            params.append(value)
-        sets.append("updated = ?")
-        params.append(ctx.now_text())
-        ctx.store.execute(f"UPDATE work_pool SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
+    row = locked_pool(ctx, name)
+    if not changes:
+        return
+    sets: list[str] = []
+    params: list[Any] = []
+    for key, value in changes.items():
+        if key in ("base_job_template", "storage_configuration"):
+            value = dumps(value)
+        elif key == "is_paused":
+            value = int(value)
+        sets.append(f"{key} = ?")
+        params.append(value)
+    sets.append("updated = ?")
+    params.append(ctx.now_text())
+    ctx.store.execute(f"UPDATE work_pool SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
 
 
+@atomic
 def delete_pool(ctx: Ctx, name: str) -> None:
     if is_reserved(name):
         raise Forbidden("Work pools starting with 'Prefect' are reserved for internal use and can not be deleted.")
-    with ctx.store.transaction():
-        row = pool_row(ctx, name)
-        queue_ids = [q["id"] for q in ctx.store.query("SELECT id FROM work_queue WHERE work_pool_id = ?", (row["id"],))]
-        detach_queues(ctx, queue_ids, pool_gone=True)
-        ctx.store.execute("DELETE FROM worker WHERE work_pool_id = ?", (row["id"],))
-        ctx.store.execute("DELETE FROM work_queue WHERE work_pool_id = ?", (row["id"],))
-        ctx.store.execute("DELETE FROM work_pool WHERE id = ?", (row["id"],))
+    row = locked_pool(ctx, name)
+    lock_queues(ctx.store, row["id"])
+    queue_ids = [q["id"] for q in ctx.store.query("SELECT id FROM work_queue WHERE work_pool_id = ?", (row["id"],))]
+    detach_queues(ctx, queue_ids, pool_gone=True)
+    ctx.store.execute("DELETE FROM worker WHERE work_pool_id = ?", (row["id"],))
+    ctx.store.execute("DELETE FROM work_queue WHERE work_pool_id = ?", (row["id"],))
+    ctx.store.execute("DELETE FROM work_pool WHERE id = ?", (row["id"],))
 
 
 def detach_queues(ctx: Ctx, queue_ids: Sequence[str], *, pool_gone: bool) -> None:

@@ -14,9 +14,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.server.clock import as_utc, from_text, to_text
-from reconciler.server.domain import Ctx, pools, slots
+from reconciler.server.domain import Ctx, atomic, pools, slots
 from reconciler.server.domain.refusals import Conflict, NotFound, null_field, pool_not_found, queue_id_not_found, queue_not_found
-from reconciler.server.domain.sql import QUEUE_COLUMNS, QUEUES, count, in_clause, insert_queue, new_id, page_limit
+from reconciler.server.domain.sql import (
+    QUEUE_COLUMNS,
+    QUEUES,
+    count,
+    in_clause,
+    insert_queue,
+    lock_pool,
+    lock_queues,
+    new_id,
+    page_limit,
+)
 from reconciler.server.orchestration import LATE_AFTER_SECONDS
 from reconciler.server.store import Row
 
@@ -71,6 +81,17 @@ def queue_by_id(ctx: Ctx, queue_id: str) -> Row:
     return row
 
 
+def _locked(ctx: Ctx, row: Row, missing: Exception) -> Row:
+    """``row``'s queue read again once its pool and the pool's queues are locked (every write to a
+    queue may move its siblings' priorities); ``missing`` if it went meanwhile."""
+    lock_pool(ctx.store, row["work_pool_id"])
+    lock_queues(ctx.store, row["work_pool_id"])
+    again = ctx.store.one(f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.id = ?", (row["id"],))
+    if again is None:
+        raise missing
+    return again
+
+
 def _priorities(ctx: Ctx, pool_id: str) -> list[Row]:
     return ctx.store.query("SELECT id, priority FROM work_queue WHERE work_pool_id = ? ORDER BY priority, name", (pool_id,))
 
@@ -96,22 +117,23 @@ def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str) -> No
         ctx.store.executemany("UPDATE work_queue SET priority = ?, updated = ? WHERE id = ?", updates)
 
 
+@atomic
 def create_queue(
     ctx: Ctx, pool: str, *, name: str, description: str | None, is_paused: bool,
     concurrency_limit: int | None, priority: int | None,
 ) -> dict[str, Any]:
-    with ctx.store.transaction():
-        pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pool,))
-        if pool_row is None:
-            raise pool_not_found(pool)
-        return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)
+    pool_row = pools.locked_pool(ctx, pool)
+    return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)
 
 
 def create_queue_in(
     ctx: Ctx, pool_row: Row, name: str, description: str | None, is_paused: bool,
     concurrency_limit: int | None, priority: int | None,
 ) -> dict[str, Any]:
-    """A new queue in the pool of ``pool_row`` (inside the caller's transaction)."""
+    """A new queue in the pool of ``pool_row`` (inside the caller's transaction, which holds no
+    lock on queues, deployments or runs yet)."""
+    lock_pool(ctx.store, pool_row["id"])
+    lock_queues(ctx.store, pool_row["id"])
     if ctx.store.one("SELECT 1 FROM work_queue WHERE work_pool_id = ? AND name = ?", (pool_row["id"], name)):
         raise Conflict(DUPLICATE)
     now = ctx.now_text()
@@ -143,31 +165,37 @@ def resolve_queue(ctx: Ctx, pool_name: str, queue_name: str | None, *, create: b
         if queue is None:
             if not create:
                 raise queue_not_found(pool_name, queue_name)
-            created = create_queue_in(ctx, pool, queue_name, "", False, None, None)
-            queue = queue_by_id(ctx, created["id"])
+            lock_pool(ctx.store, pool["id"])
+            lock_queues(ctx.store, pool["id"])
+            queue = ctx.store.one(
+                f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ? AND q.name = ?", (pool["id"], queue_name)
+            )
+            if queue is None:  # still missing now that no one else can add it
+                created = create_queue_in(ctx, pool, queue_name, "", False, None, None)
+                queue = queue_by_id(ctx, created["id"])
     if queue is None:
         raise queue_not_found(pool_name, queue_name or "default")
     return pool, queue
 
 
+@atomic
 def read_queue(ctx: Ctx, pool: str, name: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        return queue_json(ctx, queue_row(ctx, pool, name, pool_message=False))
+    return queue_json(ctx, queue_row(ctx, pool, name, pool_message=False))
 
 
+@atomic
 def filter_queues(ctx: Ctx, pool: str, flt: Any, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
     limit = page_limit(limit)
-    with ctx.store.transaction():
-        pool_row = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pool,))
-        if pool_row is None:
-            raise pool_not_found(pool)
-        where, params = queue_where(flt)
-        rows = ctx.store.query(
-            f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ?{where} ORDER BY q.priority, q.name LIMIT ? OFFSET ?",
-            (pool_row["id"], *params, limit, offset or 0),
-        )
-        now = ctx.now()
-        return [queue_json(ctx, r, now) for r in rows]
+    pool_row = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pool,))
+    if pool_row is None:
+        raise pool_not_found(pool)
+    where, params = queue_where(flt)
+    rows = ctx.store.query(
+        f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ?{where} ORDER BY q.priority, q.name LIMIT ? OFFSET ?",
+        (pool_row["id"], *params, limit, offset or 0),
+    )
+    now = ctx.now()
+    return [queue_json(ctx, r, now) for r in rows]
 
 
 def queue_where(flt: Any) -> tuple[str, list[Any]]:
@@ -238,9 +266,10 @@ def _apply_update(ctx: Ctx, row: Row, changes: dict[str, Any], *, walk_priority:
         walk(ctx, row["work_pool_id"], (row["id"], changes["priority"]), now_text)
 
 
+@atomic
 def update_queue(ctx: Ctx, pool: str, name: str, changes: dict[str, Any]) -> None:
-    with ctx.store.transaction():
-        _apply_update(ctx, queue_row(ctx, pool, name, pool_message=True), changes, walk_priority=True)
+    row = _locked(ctx, queue_row(ctx, pool, name, pool_message=True), queue_not_found(pool, name))
+    _apply_update(ctx, row, changes, walk_priority=True)
 
 
 def _refuse_default(ctx: Ctx, row: Row) -> None:
@@ -252,96 +281,99 @@ def _refuse_default(ctx: Ctx, row: Row) -> None:
         )
 
 
+@atomic
 def delete_queue(ctx: Ctx, pool: str, name: str) -> None:
-    with ctx.store.transaction():
-        row = queue_row(ctx, pool, name, pool_message=True)
-        _refuse_default(ctx, row)
-        pools.detach_queues(ctx, [row["id"]], pool_gone=False)
-        ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
-        walk(ctx, row["work_pool_id"], None, ctx.now_text())
+    row = _locked(ctx, queue_row(ctx, pool, name, pool_message=True), queue_not_found(pool, name))
+    _refuse_default(ctx, row)
+    pools.detach_queues(ctx, [row["id"]], pool_gone=False)
+    ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
+    walk(ctx, row["work_pool_id"], None, ctx.now_text())
 
 
 # ----------------------------------------------------------- legacy queues (by id)
 
 
+@atomic
 def legacy_create_queue(
     ctx: Ctx, *, name: str, description: str | None, is_paused: bool, concurrency_limit: int | None, priority: int | None
 ) -> dict[str, Any]:
     """A queue in the agent pool, created on first use."""
-    with ctx.store.transaction():
-        pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
-        if pool_row is None:
+    pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+    if pool_row is None:
+        try:
             pools.create_pool(
                 ctx, name=pools.AGENT_POOL, type=pools.AGENT_TYPE, description=None, base_job_template={},
                 is_paused=False, concurrency_limit=None, storage_configuration=dict(pools.EMPTY_STORAGE),
             )
-            pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
-        return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)  # type: ignore[arg-type]
+        except Conflict:
+            pass  # another replica created it at the same moment
+        pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+    return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)  # type: ignore[arg-type]
 
 
+@atomic
 def legacy_read_queue(ctx: Ctx, queue_id: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        return queue_json(ctx, queue_by_id(ctx, queue_id))
+    return queue_json(ctx, queue_by_id(ctx, queue_id))
 
 
+@atomic
 def legacy_read_queue_by_name(ctx: Ctx, name: str) -> dict[str, Any]:
     """The queue named in the agent pool, or (without one) the first by pool name."""
-    with ctx.store.transaction():
-        agent = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
-        base = f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.name = ?"
-        if agent is not None:
-            row = ctx.store.one(base + " AND q.work_pool_id = ?", (name, agent["id"]))
-        else:
-            row = ctx.store.one(base + " ORDER BY p.name LIMIT 1", (name,))
-        if row is None:
-            raise NotFound(f"Work queue '{name}' not found.")
-        return queue_json(ctx, row)
+    agent = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+    base = f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.name = ?"
+    if agent is not None:
+        row = ctx.store.one(base + " AND q.work_pool_id = ?", (name, agent["id"]))
+    else:
+        row = ctx.store.one(base + " ORDER BY p.name LIMIT 1", (name,))
+    if row is None:
+        raise NotFound(f"Work queue '{name}' not found.")
+    return queue_json(ctx, row)
 
 
+@atomic
 def legacy_update_queue(ctx: Ctx, queue_id: str, changes: dict[str, Any]) -> None:
     """As Prefect's legacy route: a priority is set as given, without the walk."""
-    with ctx.store.transaction():
-        _apply_update(ctx, queue_by_id(ctx, queue_id), changes, walk_priority=False)
+    _apply_update(ctx, _locked(ctx, queue_by_id(ctx, queue_id), queue_id_not_found()), changes, walk_priority=False)
 
 
+@atomic
 def legacy_delete_queue(ctx: Ctx, queue_id: str) -> None:
-    with ctx.store.transaction():
-        row = queue_by_id(ctx, queue_id)
-        _refuse_default(ctx, row)
-        pools.detach_queues(ctx, [row["id"]], pool_gone=False)
-        ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
+    row = _locked(ctx, queue_by_id(ctx, queue_id), queue_id_not_found())
+    _refuse_default(ctx, row)
+    pools.detach_queues(ctx, [row["id"]], pool_gone=False)
+    ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
 
 
+@atomic
 def legacy_filter_queues(ctx: Ctx, flt: Any, pool_filter: Any, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
     limit = page_limit(limit)
     where, params = queue_where(flt)
     pool_where, pool_params = pools.pool_where(pool_filter)
     if pool_where:
         pool_where = " AND p.id IN (SELECT id FROM work_pool" + pool_where + ")"
-    with ctx.store.transaction():
-        rows = ctx.store.query(
-            f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE 1 = 1{where}{pool_where} ORDER BY q.name, p.name LIMIT ? OFFSET ?",
-            (*params, *pool_params, limit, offset or 0),
-        )
-        now = ctx.now()
-        return [queue_json(ctx, r, now) for r in rows]
+    rows = ctx.store.query(
+        f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE 1 = 1{where}{pool_where} ORDER BY q.name, p.name LIMIT ? OFFSET ?",
+        (*params, *pool_params, limit, offset or 0),
+    )
+    now = ctx.now()
+    return [queue_json(ctx, r, now) for r in rows]
 
 
+@atomic
 def legacy_queue_status(ctx: Ctx, queue_id: str) -> dict[str, Any]:
-    with ctx.store.transaction():
-        row = queue_by_id(ctx, queue_id)
-        now = ctx.now()
-        late = count(ctx.store.one(
-            "SELECT COUNT(*) AS n FROM flow_run WHERE work_queue_id = ? AND state_type = 'SCHEDULED' "
-            "AND next_scheduled_start_time < ?",
-            (queue_id, to_text(now - timedelta(seconds=LATE_AFTER_SECONDS))),
-        ))
-        polled = from_text(row["last_polled"])
-        healthy = (not row["is_paused"] and late == 0 and polled is not None
-                   and now - polled <= timedelta(seconds=POLL_TIMEOUT))
-        return {
-            "healthy": healthy,
-            "late_runs_count": late,
-            "last_polled": row["last_polled"],
-            "health_check_policy": {"maximum_late_runs": 0, "maximum_seconds_since_last_polled": POLL_TIMEOUT},
-        }
+    row = queue_by_id(ctx, queue_id)
+    now = ctx.now()
+    late = count(ctx.store.one(
+        "SELECT COUNT(*) AS n FROM flow_run WHERE work_queue_id = ? AND state_type = 'SCHEDULED' "
+        "AND next_scheduled_start_time < ?",
+        (queue_id, to_text(now - timedelta(seconds=LATE_AFTER_SECONDS))),
+    ))
+    polled = from_text(row["last_polled"])
+    healthy = (not row["is_paused"] and late == 0 and polled is not None
+               and now - polled <= timedelta(seconds=POLL_TIMEOUT))
+    return {
+        "healthy": healthy,
+        "late_runs_count": late,
+        "last_polled": row["last_polled"],
+        "health_check_policy": {"maximum_late_runs": 0, "maximum_seconds_since_last_polled": POLL_TIMEOUT},
+    }

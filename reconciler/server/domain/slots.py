@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.server import scheduling
 from reconciler.server.clock import from_text
-from reconciler.server.domain import Ctx
+from reconciler.server.domain import Ctx, atomic
 from reconciler.server.domain.refusals import pool_not_found, queue_id_not_found
 from reconciler.server.domain.sql import active, count, page_limit
 
@@ -83,43 +83,43 @@ def _slot_runs(ctx: Ctx, queue_id: str, limit: int, offset: int, now: datetime) 
     return out
 
 
+@atomic
 def pool_concurrency_status(ctx: Ctx, pool_name: str, page: int, limit: int | None, flow_run_limit: int) -> dict[str, Any]:
     limit = page_limit(limit)
-    with ctx.store.transaction():
-        pool = ctx.store.one("SELECT id, concurrency_limit FROM work_pool WHERE name = ?", (pool_name,))
-        if pool is None:
-            raise pool_not_found(pool_name)
-        now = ctx.now()
-        total = count(ctx.store.one("SELECT COUNT(*) AS n FROM work_queue WHERE work_pool_id = ?", (pool["id"],)))
-        rows = ctx.store.query(
-            "SELECT id, name, concurrency_limit FROM work_queue WHERE work_pool_id = ? "
-            "ORDER BY priority, name LIMIT ? OFFSET ?",
-            (pool["id"], limit, (page - 1) * limit),
-        )
-        queues = []
-        for q in rows:
-            busy = active_in_queue(ctx, q["id"])
-            queues.append({
-                "queue_id": q["id"], "queue_name": q["name"], "active_slots": busy,
-                "concurrency_limit": q["concurrency_limit"],
-                "flow_runs": _slot_runs(ctx, q["id"], flow_run_limit, 0, now), "flow_run_count": busy,
-            })
-        return {
-            "active_slots": active_in_pool(ctx, pool["id"]), "concurrency_limit": pool["concurrency_limit"],
-            "queues": queues, "count": total, "limit": limit,
-            "pages": max(1, -(-total // limit)) if limit else 1, "page": page,
-        }
+    pool = ctx.store.one("SELECT id, concurrency_limit FROM work_pool WHERE name = ?", (pool_name,))
+    if pool is None:
+        raise pool_not_found(pool_name)
+    now = ctx.now()
+    total = count(ctx.store.one("SELECT COUNT(*) AS n FROM work_queue WHERE work_pool_id = ?", (pool["id"],)))
+    rows = ctx.store.query(
+        "SELECT id, name, concurrency_limit FROM work_queue WHERE work_pool_id = ? "
+        "ORDER BY priority, name LIMIT ? OFFSET ?",
+        (pool["id"], limit, (page - 1) * limit),
+    )
+    queues = []
+    for q in rows:
+        busy = active_in_queue(ctx, q["id"])
+        queues.append({
+            "queue_id": q["id"], "queue_name": q["name"], "active_slots": busy,
+            "concurrency_limit": q["concurrency_limit"],
+            "flow_runs": _slot_runs(ctx, q["id"], flow_run_limit, 0, now), "flow_run_count": busy,
+        })
+    return {
+        "active_slots": active_in_pool(ctx, pool["id"]), "concurrency_limit": pool["concurrency_limit"],
+        "queues": queues, "count": total, "limit": limit,
+        "pages": max(1, -(-total // limit)) if limit else 1, "page": page,
+    }
 
 
+@atomic
 def queue_concurrency_status(ctx: Ctx, queue_id: str, page: int, limit: int | None) -> dict[str, Any]:
     limit = page_limit(limit)
-    with ctx.store.transaction():
-        queue = ctx.store.one("SELECT concurrency_limit FROM work_queue WHERE id = ?", (queue_id,))
-        if queue is None:
-            raise queue_id_not_found()
-        busy = active_in_queue(ctx, queue_id)
-        return {
-            "active_slots": busy, "concurrency_limit": queue["concurrency_limit"],
-            "flow_runs": _slot_runs(ctx, queue_id, limit, (page - 1) * limit, ctx.now()),
-            "count": busy, "limit": limit, "pages": max(1, -(-busy // limit)) if limit else 1, "page": page,
-        }
+    queue = ctx.store.one("SELECT concurrency_limit FROM work_queue WHERE id = ?", (queue_id,))
+    if queue is None:
+        raise queue_id_not_found()
+    busy = active_in_queue(ctx, queue_id)
+    return {
+        "active_slots": busy, "concurrency_limit": queue["concurrency_limit"],
+        "flow_runs": _slot_runs(ctx, queue_id, limit, (page - 1) * limit, ctx.now()),
+        "count": busy, "limit": limit, "pages": max(1, -(-busy // limit)) if limit else 1, "page": page,
+    }

@@ -86,3 +86,23 @@ def insert_queue(store: Any, queue_id: str, pool_id: str, name: str, description
         "concurrency_limit, priority, last_polled, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'NOT_READY')",
         (queue_id, now, now, pool_id, name, description, int(is_paused), concurrency_limit, priority),
     )
+
+
+# Row locks, always taken in this order within a transaction: the pool, its queues, deployments,
+# runs. On PostgreSQL they are SELECT ... FOR NO KEY UPDATE in id order; on SQLite no-ops
+# (BEGIN IMMEDIATE already serialises writers). See docs/architecture.md, "Replicas".
+
+
+def lock_pool(store: Any, pool_id: str) -> None:
+    """The pool's row: everything that reads then writes the pool's state (its limits against
+    its runs, its queues' priorities and names, its default queue) takes it first."""
+    store.lock("work_pool", [pool_id])
+
+
+def lock_queues(store: Any, pool_id: str) -> None:
+    """Every queue row of the pool (after the pool's), for writes to several of them."""
+    store.lock("work_queue", [r["id"] for r in store.query("SELECT id FROM work_queue WHERE work_pool_id = ?", (pool_id,))])
+
+
+def lock_run(store: Any, run_id: str) -> None:
+    store.lock("flow_run", [run_id])

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.server.clock import as_utc, from_text
-from reconciler.server.domain import Ctx
+from reconciler.server.domain import Ctx, atomic
 from reconciler.server.domain.refusals import NotFound, pool_not_found
 from reconciler.server.domain.sql import new_id, page_limit
 from reconciler.server.store import Row
@@ -41,24 +41,18 @@ def _pool_id(ctx: Ctx, pool: str) -> str:
     return row["id"]
 
 
+@atomic
 def heartbeat(ctx: Ctx, pool: str, name: str, interval: int | None) -> None:
-    with ctx.store.transaction():
-        pool_id = _pool_id(ctx, pool)
-        now = ctx.now_text()
-        existing = ctx.store.one("SELECT id FROM worker WHERE work_pool_id = ? AND name = ?", (pool_id, name))
-        if existing is None:
-            ctx.store.execute(
-                "INSERT INTO worker (id, created, updated, work_pool_id, name, last_heartbeat_time, "
-                "heartbeat_interval_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (new_id(), now, now, pool_id, name, now, interval),
-            )
-        elif interval is not None:
-            ctx.store.execute(
-                "UPDATE worker SET last_heartbeat_time = ?, heartbeat_interval_seconds = ?, updated = ? WHERE id = ?",
-                (now, interval, now, existing["id"]),
-            )
-        else:
-            ctx.store.execute("UPDATE worker SET last_heartbeat_time = ?, updated = ? WHERE id = ?", (now, now, existing["id"]))
+    """Record a heartbeat: one upsert on (pool, name), so two replicas never create the worker twice."""
+    pool_id = _pool_id(ctx, pool)
+    now = ctx.now_text()
+    ctx.store.execute(
+        "INSERT INTO worker (id, created, updated, work_pool_id, name, last_heartbeat_time, heartbeat_interval_seconds) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (work_pool_id, name) DO UPDATE SET "
+        "last_heartbeat_time = excluded.last_heartbeat_time, updated = excluded.updated, "
+        "heartbeat_interval_seconds = COALESCE(excluded.heartbeat_interval_seconds, worker.heartbeat_interval_seconds)",
+        (new_id(), now, now, pool_id, name, now, interval),
+    )
 
 
 def worker_json(row: Row, now: datetime) -> dict[str, Any]:
@@ -74,26 +68,24 @@ def worker_json(row: Row, now: datetime) -> dict[str, Any]:
     }
 
 
+@atomic
 def filter_workers(ctx: Ctx, pool: str, flt: Any, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
     limit = page_limit(limit)
-    with ctx.store.transaction():
-        pool_id = _pool_id(ctx, pool)
-        rows = ctx.store.query(
-            "SELECT * FROM worker WHERE work_pool_id = ? ORDER BY last_heartbeat_time DESC, name", (pool_id,)
-        )
-        now = ctx.now()
-        out = [worker_json(r, now) for r in rows]
+    pool_id = _pool_id(ctx, pool)
+    rows = ctx.store.query("SELECT * FROM worker WHERE work_pool_id = ? ORDER BY last_heartbeat_time DESC, name", (pool_id,))
+    now = ctx.now()
+    out = [worker_json(r, now) for r in rows]
     if flt is not None:
         out = [w for w in out if _matches(w, flt)]
     start = offset or 0
     return out[start:start + limit]
 
 
+@atomic
 def delete_worker(ctx: Ctx, pool: str, name: str) -> None:
-    with ctx.store.transaction():
-        pool_id = _pool_id(ctx, pool)
-        if not ctx.store.execute("DELETE FROM worker WHERE work_pool_id = ? AND name = ?", (pool_id, name)):
-            raise NotFound("Worker not found.")
+    pool_id = _pool_id(ctx, pool)
+    if not ctx.store.execute("DELETE FROM worker WHERE work_pool_id = ? AND name = ?", (pool_id, name)):
+        raise NotFound("Worker not found.")
 
 
 def _matches(worker: dict[str, Any], flt: Any) -> bool:

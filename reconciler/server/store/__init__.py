@@ -1,9 +1,18 @@
 """The server's storage interface and ``open_store``.
 
-A store is a thin SQL executor: the routes own the domain logic and write one
-SQL dialect (``?`` placeholders, ISO-8601 text timestamps, JSON as text, 0/1
-booleans) that both implementations run unchanged.  Stores know nothing about
-HTTP and must not import the rest of the package.
+A store is a thin SQL executor: the domain owns the logic and writes one SQL
+dialect (``?`` placeholders, ISO-8601 text timestamps, JSON as text, 0/1
+booleans) that both implementations run unchanged.  Opening a store creates or
+upgrades its schema (``schema.upgrade``) under a lock, so several server
+processes may open one database at once.  Stores know nothing about HTTP and
+must not import the rest of the package.
+
+Concurrency: one transaction per domain call. ``lock(table, ids)`` locks rows
+until the transaction ends, in id order: on PostgreSQL ``SELECT ... FOR NO KEY
+UPDATE`` (other processes wait; foreign-key checks of inserts do not); on SQLite
+nothing, because every transaction begins with ``BEGIN IMMEDIATE`` and so holds
+the database's only write lock (across processes on the same file) from its
+first statement.
 """
 
 from __future__ import annotations
@@ -30,6 +39,11 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]: ...
+
     def ping(self) -> bool: ...
 
     def close(self) -> None: ...
@@ -37,6 +51,12 @@ class Store(Protocol):
 
 class StoreError(Exception):
     """The database could not be opened or used; the message says what to do."""
+
+
+class StoreBusy(StoreError):
+    """The database could not order this transaction with a concurrent one (a deadlock, a
+    serialization failure, a lock wait that timed out); the transaction was rolled back and
+    running it again is safe."""
 
 
 class StoreValueError(StoreError):
@@ -60,4 +80,4 @@ def open_store(url_or_path: str = ":memory:") -> Store:
     return SqliteStore(target)
 
 
-__all__ = ["Row", "Store", "StoreError", "StoreValueError", "open_store"]
+__all__ = ["Row", "Store", "StoreError", "StoreBusy", "StoreValueError", "open_store"]

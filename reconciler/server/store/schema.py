@@ -1,14 +1,20 @@
-"""The relational schema shared by the SQLite and PostgreSQL stores.
+"""The relational schema shared by the SQLite and PostgreSQL stores, as ordered migrations.
 
 Portable DDL only: TEXT ids and timestamps (fixed-width ISO-8601 UTC, so text
 order is time order), INTEGER booleans, JSON as TEXT (key order preserved).
+
+A database records its version in ``schema_version``; :func:`upgrade` brings it to
+:data:`SCHEMA_VERSION` by running the migrations above its version, in order, in the caller's
+transaction (which the store holds under a lock, so replicas may start together). A database
+from before versioning (no ``schema_version``) is taken as version 0 once its tables are
+checked to be poolform's: migration 1 only creates what is missing. Must not hold domain logic.
 """
 
 from __future__ import annotations
 
 import re
-
-SCHEMA_VERSION = 1
+from dataclasses import dataclass, field
+from typing import Callable
 
 TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS work_pool (
@@ -113,23 +119,92 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ix_log_run_time ON log (flow_run_id, ts)",
 )
 
-ALL: tuple[str, ...] = TABLES + INDEXES
 
 
-def table_columns() -> dict[str, frozenset[str]]:
-    """Each table of ``TABLES`` with the names of its columns."""
-    tables: dict[str, frozenset[str]] = {}
-    for ddl in TABLES:
-        match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)$", ddl, re.S)
-        assert match is not None, ddl
-        words = (line.split()[0] for line in match.group(2).split(",\n") if line.strip())
-        tables[match.group(1)] = frozenset(w for w in words if w not in {"UNIQUE", "PRIMARY", "FOREIGN", "CHECK", "CONSTRAINT"})
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: portable statements run in order, and the columns it adds."""
+
+    version: int
+    summary: str
+    statements: tuple[str, ...]
+    adds_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "pools, queues, workers, flows, deployments, runs and logs (the first layout)", TABLES + INDEXES),
+    Migration(2, "one run per flow and idempotency key, so two replicas cannot both create it", (
+        # Runs a race could have duplicated keep their key on the oldest only.
+        "UPDATE flow_run SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND EXISTS ("
+        "SELECT 1 FROM flow_run o WHERE o.flow_id = flow_run.flow_id AND o.idempotency_key = flow_run.idempotency_key "
+        "AND (o.created < flow_run.created OR (o.created = flow_run.created AND o.id < flow_run.id)))",
+        "DROP INDEX IF EXISTS ix_flow_run_idem",
+        "CREATE UNIQUE INDEX IF NOT EXISTS ux_flow_run_idem ON flow_run (flow_id, idempotency_key)",
+    )),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+"""The version this code writes and reads."""
+
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+
+
+def _columns_of(ddl: str) -> tuple[str, frozenset[str]]:
+    match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)$", ddl, re.S)
+    assert match is not None, ddl
+    words = (line.split()[0] for line in match.group(2).split(",\n") if line.strip())
+    return match.group(1), frozenset(w for w in words if w not in {"UNIQUE", "PRIMARY", "FOREIGN", "CHECK", "CONSTRAINT"})
+
+
+def table_columns(version: int = SCHEMA_VERSION) -> dict[str, frozenset[str]]:
+    """Each table with the names of its columns at ``version``."""
+    tables = dict(_columns_of(ddl) for ddl in TABLES)
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            for table, columns in migration.adds_columns.items():
+                tables[table] = tables[table] | frozenset(columns)
     return tables
 
 
-def foreign_tables(actual: dict[str, set[str]]) -> list[str]:
-    """The tables whose columns differ from ours (``actual``: table -> its columns in the database)."""
-    return sorted(t for t, cols in table_columns().items() if t in actual and set(actual[t]) != cols)
+def foreign_tables(actual: dict[str, set[str]], version: int = SCHEMA_VERSION) -> list[str]:
+    """The tables whose columns differ from ours at ``version`` (``actual``: table -> its columns)."""
+    return sorted(t for t, cols in table_columns(version).items() if t in actual and set(actual[t]) != cols)
+
+
+class SchemaError(Exception):
+    """The database cannot be used: another program's tables, or a newer poolform's schema."""
+
+
+def upgrade(execute: Callable[[str], object], versions: Callable[[], list[int]],
+            columns: Callable[[], dict[str, set[str]]], where: str) -> tuple[int, int]:
+    """Bring a database to :data:`SCHEMA_VERSION` (the caller holds the transaction and the lock).
+
+    ``execute`` runs one statement; ``versions`` reads ``schema_version``; ``columns`` reads
+    poolform's tables as they are (table -> columns). Returns (version found, version now).
+    """
+    execute(VERSION_TABLE)
+    found = versions()
+    if found:
+        version = max(found)
+        if version > SCHEMA_VERSION:
+            raise SchemaError(f"{where} has schema version {version}, written by a newer poolform (this one knows up to "
+                              f"{SCHEMA_VERSION}); upgrade poolform, or pass --db with another database.")
+    else:
+        foreign = foreign_tables(columns(), version=1)
+        if foreign:
+            raise SchemaError(foreign_schema_message(where, foreign))
+        version = 0
+    for migration in MIGRATIONS:
+        if migration.version > version:
+            for statement in migration.statements:
+                execute(statement)
+    if version != SCHEMA_VERSION or len(found) != 1:
+        execute("DELETE FROM schema_version")
+        execute(f"INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION})")
+    foreign = foreign_tables(columns())
+    if foreign:
+        raise SchemaError(foreign_schema_message(where, foreign))
+    return version, SCHEMA_VERSION
 
 
 def foreign_schema_message(where: str, tables: list[str]) -> str:

@@ -2,7 +2,11 @@
 
 The connection is shared by the event loop thread and whoever opened it
 (``check_same_thread=False``); the app serialises access because handlers do
-their store work without awaiting.  Must not hold domain logic.
+their store work without awaiting.  Every transaction is ``BEGIN IMMEDIATE``: it
+takes the file's write lock (which other processes on the same file wait for, up
+to ``busy_timeout``) before its first read, so a read-then-write is atomic across
+processes and ``lock`` has nothing to add.  Opening runs the schema migrations
+in one such transaction.  Must not hold domain logic.
 """
 
 from __future__ import annotations
@@ -10,11 +14,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from reconciler.server.store import Row, StoreError
-from reconciler.server.store.schema import INDEXES, TABLES, foreign_schema_message, foreign_tables, table_columns
+from reconciler.server.store.schema import SchemaError, table_columns, upgrade
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 class SqliteStore:
@@ -29,30 +39,55 @@ class SqliteStore:
             except OSError as exc:
                 raise StoreError(f"cannot create the directory for the database {path}: {exc.strerror}") from exc
         try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
             self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._wal(busy_timeout)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._conn.execute("BEGIN")
-            for ddl in TABLES:
-                self._conn.execute(ddl)
-            foreign = foreign_tables({t: {r[1] for r in self._conn.execute(f"PRAGMA table_info({t})")} for t in table_columns()})
-            if foreign:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.schema_found, self.schema_version = upgrade(
+                    lambda sql: self._conn.execute(sql),
+                    lambda: [r[0] for r in self._conn.execute("SELECT version FROM schema_version")],
+                    self._columns,
+                    f"the SQLite database {path}",
+                )
+            except BaseException:
                 self._conn.execute("ROLLBACK")
-                self._conn.close()
-                raise StoreError(foreign_schema_message(f"the SQLite database {path}", foreign))
-            for ddl in INDEXES:
-                self._conn.execute(ddl)
+                raise
             self._conn.execute("COMMIT")
+        except SchemaError as exc:
+            self._conn.close()
+            raise StoreError(str(exc)) from None
         except sqlite3.Error as exc:
             if "not a database" in str(exc):
                 raise StoreError(f"{path} is not a SQLite database; pass --db with a new file or a poolform database") from exc
             raise StoreError(f"cannot open the SQLite database {path}: {exc}; check the path is writable") from exc
         self._lock = threading.RLock()
         self._depth = 0
+
+    def _wal(self, busy_timeout: float) -> None:
+        """WAL mode; another process switching it at the same moment makes SQLite answer "locked"
+        without waiting, so wait here."""
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _columns(self) -> dict[str, set[str]]:
+        found = {}
+        for table in table_columns():
+            columns = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+            if columns:
+                found[table] = columns
+        return found
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._conn.execute(sql, params).fetchall()
@@ -65,6 +100,14 @@ class SqliteStore:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
+
+    def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already holds the database's write lock."""
+        return [str(i) for i in ids if i is not None]
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
