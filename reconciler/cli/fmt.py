@@ -27,15 +27,16 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool, recursive: bool) -
     """Normalize config files: YAML key order, indentation and comments; HCL spacing.
 
     PATHS are files or directories (default: the current directory). A directory
-    contributes its *.yaml, *.yml and *.tf files; subdirectories only with
-    --recursive. YAML keys are put in schema order (version, manage,
+    contributes its *.yaml, *.yml, *.tf and *.tfvars files; subdirectories only
+    with --recursive. YAML keys are put in schema order (version, manage,
     base_job_templates, work_pools; type, description, paused, concurrency_limit,
     base_job_template, queues in a pool; priority, concurrency_limit, paused,
     description in a queue); unknown keys keep their place after the known ones
     and comments are kept. YAML files that are not poolform configs (no
     work_pools, base_job_templates or manage at the top, and no config.schema.json
-    modeline) are left alone. In .tf files, indentation is two spaces per level and
-    `=` is aligned in runs of attributes, as `terraform fmt` does.
+    modeline) are left alone. .tf and .tfvars files come out byte for byte as
+    `terraform fmt` (1.11) writes them: what it accepts, fmt accepts, and what
+    `terraform fmt -check` passes, `fmt --check` passes.
 
     Files are rewritten in place and the changed ones listed, unless --check.
 

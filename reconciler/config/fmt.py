@@ -3,14 +3,14 @@
 YAML: ruamel.yaml round trip; two-space indent with sequences indented under
 their key (``- `` at key column + 2); keys in the order of the config schema at
 the levels it defines (unknown keys keep their relative order, after the known
-ones); comments kept and moved with the key they precede. HCL (``.tf``): the
-simple cases of ``terraform fmt``: two-space indent by nesting, one space around
-``=`` with ``=`` (and trailing comments) aligned in runs of single-line
-attributes, single spaces in block headers.
+ones); comments kept and moved with the key they precede. HCL (``.tf``,
+``.tfvars``): byte for byte what ``terraform fmt`` writes (:mod:`reconciler.config.hcl_fmt`).
 
-This module turns text into text. It never changes a value, never drops a key or
-a comment, does not write files and does not print; the CLI does that. Every
-rewrite is checked by parsing it again: if it would not hold the same data, the
+This module turns text into text. It never drops a key or a comment and never
+changes a value (in HCL only as terraform fmt does: an attribute that is one
+interpolation, ``"${x}"``, becomes ``x``; legacy variable types are spelled out), does
+not write files and does not print; the CLI does that. Every rewrite is checked by
+reading it again: if it would not hold the same data (YAML) or tokens (HCL), the
 file is refused rather than changed. Unparseable input raises :class:`FormatError`
 with the file and line.
 """
@@ -31,7 +31,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
 YAML_SUFFIXES = (".yaml", ".yml")
-HCL_SUFFIXES = (".tf",)
+HCL_SUFFIXES = (".tf", ".tfvars")
 SUFFIXES = YAML_SUFFIXES + HCL_SUFFIXES
 
 KEY_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {
@@ -532,215 +532,14 @@ def _reindent_token(token: Any, col: int) -> None:
 
 # ---------------------------------------------------------------- HCL
 
-_OPENERS = "{[("
-_CLOSERS = "}])"
-_HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$")
-_ATTRIBUTE = re.compile(r'^(?P<key>[A-Za-z_][\w-]*|"(?:[^"\\]|\\.)*")\s*=(?!=)\s*(?P<value>.*)$')
-_BLOCK_HEADER = re.compile(r'^[A-Za-z_][\w-]*(?:\s+(?:"(?:[^"\\]|\\.)*"|[A-Za-z_][\w-]*))*\s*\{$')
-_HEADER_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[A-Za-z_][\w-]*|\{')
-
-
-@dataclass
-class _Line:
-    text: str
-    verbatim: bool = False
-    code: str = ""
-    comment: str = ""
-    leading_closers: int = 0
-    net: int = 0
-    heredoc: bool = False
-
-
-def _scan_hcl(text: str, filename: str) -> list[_Line]:
-    """Split into lines, each with its code, trailing comment and bracket balance."""
-    lines: list[_Line] = []
-    raw_lines = text.split("\n")
-    if raw_lines and raw_lines[-1] == "":
-        raw_lines.pop()
-    heredoc_end: str | None = None
-    in_block_comment = False
-    template_depth: list[int] = []
-    in_string = False
-    depth = 0
-    for number, raw in enumerate(raw_lines, start=1):
-        line = _Line(raw)
-        if heredoc_end is not None:
-            line.verbatim = True
-            if raw.strip() == heredoc_end:
-                heredoc_end = None
-            lines.append(line)
-            continue
-        if in_block_comment or in_string:
-            line.verbatim = True
-        code_end = len(raw)
-        leading = True
-        i = 0
-        while i < len(raw):
-            ch = raw[i]
-            if in_block_comment:
-                if raw.startswith("*/", i):
-                    in_block_comment = False
-                    i += 2
-                    continue
-                i += 1
-                continue
-            if in_string:
-                if ch == "\\":
-                    i += 2
-                    continue
-                if ch == '"':
-                    in_string = False
-                elif raw.startswith("${", i) or raw.startswith("%{", i):
-                    template_depth.append(depth)
-                    depth += 1
-                    in_string = False
-                    i += 2
-                    continue
-                i += 1
-                continue
-            if ch == '"':
-                in_string = True
-                leading = False
-            elif ch == "#" or raw.startswith("//", i):
-                code_end = i
-                break
-            elif raw.startswith("/*", i):
-                close = raw.find("*/", i + 2)
-                if close == -1:
-                    code_end = i
-                    in_block_comment = True
-                    break
-                if raw[close + 2:].strip():
-                    i = close + 2
-                    continue
-                code_end = i
-                break
-            elif ch in _OPENERS:
-                depth += 1
-                line.net += 1
-                leading = False
-            elif ch in _CLOSERS:
-                if template_depth and template_depth[-1] == depth - 1 and ch == "}":
-                    template_depth.pop()
-                    depth -= 1
-                    in_string = True
-                    i += 1
-                    continue
-                depth -= 1
-                if depth < 0:
-                    raise FormatError(filename, number, f"unexpected '{ch}' (no matching opening bracket)", i + 1)
-                if leading:
-                    line.leading_closers += 1
-                else:
-                    line.net -= 1
-            elif not ch.isspace():
-                leading = False
-            i += 1
-        line.code = raw[:code_end].rstrip()
-        line.comment = raw[code_end:].strip()
-        match = _HEREDOC.search(line.code)
-        if match and not in_string:
-            heredoc_end = match.group(1)
-            line.heredoc = True
-        lines.append(line)
-    if heredoc_end is not None:
-        raise FormatError(filename, len(raw_lines), f"heredoc <<{heredoc_end} is never closed")
-    if in_block_comment:
-        raise FormatError(filename, len(raw_lines), "a /* comment is never closed")
-    if depth > 0 or in_string:
-        raise FormatError(filename, len(raw_lines), "unexpected end of file (an opening bracket or quote is never closed)")
-    return lines
-
-
-def _check_hcl(text: str, filename: str) -> Any:
-    """Parse ``text`` (python-hcl2) and return the result; raise :class:`FormatError` at the bad line."""
-    import hcl2  # heavy; only fmt and the loader need it
-
-    try:
-        return hcl2.loads(text)
-    except Exception as exc:  # lark raises several unrelated types
-        line = getattr(exc, "line", None)
-        column = getattr(exc, "column", None)
-        summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(filename, line if isinstance(line, int) and line > 0 else None,
-                          f"invalid HCL: {summary}", column if isinstance(column, int) and column > 0 else None) from None
-
 
 def format_hcl(text: str, filename: str = "<string>") -> str:
-    """Return ``text`` with terraform-fmt spacing; raise :class:`FormatError` if it is not HCL."""
-    if not text.strip():
-        return text
-    before = _check_hcl(text, filename)
-    lines = _scan_hcl(text, filename)
-    stack: list[int] = []
-    levels: list[int] = []
-    for line in lines:
-        if line.verbatim:
-            levels.append(0)
-            continue
-        closers = line.leading_closers
-        while closers and stack:
-            take = min(closers, stack[-1])
-            stack[-1] -= take
-            closers -= take
-            if stack[-1] == 0:
-                stack.pop()
-        levels.append(len(stack))
-        net = line.net
-        if net > 0:
-            stack.append(net)
-        while net < 0 and stack:
-            take = min(-net, stack[-1])
-            stack[-1] -= take
-            net += take
-            if stack[-1] == 0:
-                stack.pop()
+    """``text`` exactly as ``terraform fmt`` writes it (see :mod:`reconciler.config.hcl_fmt`);
+    raise :class:`FormatError` at the line and column where it is not valid HCL."""
+    from reconciler.config.hcl_fmt import HclFormatError, format_hcl_text
 
-    out: list[str] = [""] * len(lines)
-    chain: list[int] = []
-
-    def flush() -> None:
-        if not chain:
-            return
-        parts = {i: _ATTRIBUTE.match(lines[i].code.strip()) for i in chain}
-        width = max(len(m.group("key")) for m in parts.values() if m)
-        codes = {i: f"{' ' * 2 * levels[i]}{m.group('key').ljust(width)} = {m.group('value').strip()}".rstrip()
-                 for i, m in parts.items() if m}
-        comment_col = max((len(codes[i]) for i in chain if lines[i].comment), default=0) + 1
-        for i in chain:
-            comment = lines[i].comment
-            out[i] = codes[i].ljust(comment_col) + comment if comment else codes[i]
-        chain.clear()
-
-    for index, line in enumerate(lines):
-        if line.verbatim:
-            out[index] = line.text
-            continue
-        stripped = line.code.strip()
-        indent = " " * 2 * levels[index]
-        attribute = _ATTRIBUTE.match(stripped) if stripped else None
-        if attribute and line.net == 0 and line.leading_closers == 0:
-            chain.append(index)
-            continue
-        flush()
-        if not stripped:
-            out[index] = indent + line.comment if line.comment else ""
-            continue
-        if attribute:
-            code = f"{attribute.group('key')} = {attribute.group('value').strip()}".rstrip()
-        elif _BLOCK_HEADER.match(stripped):
-            tokens = _HEADER_TOKEN.findall(stripped)
-            code = " ".join(tokens)
-        else:
-            code = stripped
-        out[index] = indent + code + (" " + line.comment if line.comment else "")
-    flush()
-    result = "\n".join(out) + "\n"
     try:
-        same = _check_hcl(result, filename) == before
-    except FormatError:
-        same = False
-    if not same:
-        raise FormatError(filename, None, "the spacing cannot be normalized without changing a value; "
-                                          "the file was left as it is")
-    return result
+        return format_hcl_text(text)
+    except HclFormatError as exc:
+        raise FormatError(filename, exc.line, f"invalid HCL: {exc.message}" if exc.line else exc.message,
+                          exc.column) from None
