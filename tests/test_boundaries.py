@@ -3,6 +3,7 @@
 * ``plan/`` is pure: it imports neither ``api/``, ``apply/``, ``views/``, ``cli/`` nor any HTTP or
   rendering library;
 * ``views/`` read plan JSON only: no ``api/``, ``apply/`` or ``plan.planner``;
+* ``api/`` reports (``ClientEvents``) but never renders: no ``click`` or ``rich``;
 * the server and the client side share only the HTTP contract and the base job template rules:
   nothing under ``reconciler/server/`` imports the rest of the package but
   ``reconciler.template_rules``, nothing outside it (the ``server`` command aside) imports the
@@ -53,7 +54,8 @@ RULES = [
                "httpx")),
     ("model", ("reconciler.api", "reconciler.apply", "reconciler.plan", "reconciler.cli", "reconciler.server", "httpx")),
     ("apply", ("reconciler.cli", "reconciler.views", "reconciler.server")),
-    ("api", ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.views", "reconciler.server")),
+    ("api", ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.views", "reconciler.server",
+             "click", "rich")),
     ("config", ("reconciler.api", "reconciler.apply", "reconciler.plan", "reconciler.cli", "reconciler.server", "httpx")),
 ]
 

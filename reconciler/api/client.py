@@ -2,8 +2,10 @@
 
 Owns: auth headers, retries (429/502/503 with ``Retry-After`` and jittered
 backoff), the CSRF token dance, paging of ``/filter`` calls, percent-encoding of
-names in paths, a call counter, a thread pool for concurrent calls, and the ONE
-place where HTTP outcomes become the :mod:`reconciler.errors` tree.
+names in paths, a call counter, a thread pool for concurrent calls, the ONE
+place where HTTP outcomes become the :mod:`reconciler.errors` tree, and the
+:class:`ClientEvents` protocol through which it reports pages read and each retry
+(rendering them is the CLI's job).
 Must not hold plan logic or decide what to change.
 """
 
@@ -15,8 +17,9 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -84,6 +87,34 @@ def backoff(attempt: int) -> float:
     return base * random.uniform(0.5, 1.5)
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """A call that failed in a way worth retrying, about to be sent again after ``wait`` seconds."""
+
+    method: str
+    route: str
+    reason: str
+    """What went wrong: ``"503"`` (a status) or a transport reason such as ``"timed out"``."""
+    status: int | None
+    wait: float
+    retry: int
+    """Which retry this is, 1-based, out of ``max_retries``."""
+    max_retries: int
+
+
+class ClientEvents(Protocol):
+    """What the client reports while it works; the CLI renders it (``reconciler.views.progress``).
+
+    Methods may be called from several threads at once.
+    """
+
+    def on_rows(self, route: str, count: int) -> None:
+        """A page of ``count`` rows of a ``/filter`` call (``route`` as counted, e.g. ``/work_pools/filter``) arrived."""
+
+    def on_retry(self, notice: RetryNotice) -> None:
+        """A call is about to be retried."""
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield list(items[i:i + size])
@@ -145,6 +176,8 @@ class PrefectClient:
         )
         self.max_workers = max(1, max_workers)
         self._sleep = sleep
+        self.events: ClientEvents | None = None
+        """Where rows and retries are reported (set by the CLI); None: nowhere."""
         self._lock = threading.Lock()
         self._calls = 0
         self._calls_by_route: dict[str, int] = {}
@@ -268,10 +301,10 @@ class PrefectClient:
             except httpx.ConnectError as exc:
                 raise self._transport(method, url, _reason(exc), exc, attempt) from None
             except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                if retry and attempt <= self.settings.max_retries:
-                    self._sleep(backoff(attempt))
-                    continue
                 reason = f"no answer within {self.settings.timeout:g}s" if isinstance(exc, httpx.TimeoutException) else _reason(exc)
+                if retry and attempt <= self.settings.max_retries:
+                    self._retry(method, route or path, reason, None, backoff(attempt), attempt)
+                    continue
                 raise self._transport(method, url, reason, exc, attempt) from None
             except (httpx.HTTPError, OSError) as exc:
                 raise self._transport(method, url, _reason(exc), exc, attempt) from None
@@ -279,7 +312,8 @@ class PrefectClient:
             status = response.status_code
             if status in RETRY_STATUSES and retry and attempt <= self.settings.max_retries:
                 wait = parse_retry_after(response.headers.get("Retry-After"))
-                self._sleep(wait if wait is not None else backoff(attempt))
+                self._retry(method, route or path, str(status), status, wait if wait is not None else backoff(attempt),
+                            attempt)
                 continue
             if (status == 403 and method in WRITE_METHODS and self._csrf_enabled and not csrf_refreshed
                     and "csrf" in response.text.lower()):
@@ -287,6 +321,12 @@ class PrefectClient:
                 self._fetch_csrf_token()
                 continue
             return self._decode(method, url, response, attempt)
+
+    def _retry(self, method: str, route: str, reason: str, status: int | None, wait: float, attempt: int) -> None:
+        """Announce the retry (``events``), then wait before it."""
+        if self.events is not None:
+            self.events.on_retry(RetryNotice(method, route, reason, status, wait, attempt, self.settings.max_retries))
+        self._sleep(wait)
 
     def _decode(self, method: str, url: str, response: httpx.Response, attempt: int) -> Any:
         status = response.status_code
@@ -405,6 +445,8 @@ class PrefectClient:
             if not isinstance(page, list):
                 raise TransportError(f"POST {self.url(path)} failed: expected a JSON list, got {type(page).__name__}",
                                      method="POST", url=self.url(path))
+            if self.events is not None:
+                self.events.on_rows(route or path, len(page))
             return page
 
         out: list[dict[str, Any]] = []

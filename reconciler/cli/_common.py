@@ -1,10 +1,11 @@
 """Shared pieces of the commands that talk to a server: options, output, errors, the client.
 
-Owns: the click options ``-f`` (with ``--allow-read``), ``--var``, ``--api-url``, ``--json``,
-``--no-color``; colour and automation decisions; printing diagnostics (warnings to stdout,
-errors to stderr); turning faults into ONE ``Error: ...`` line and exit 1, each with its
+Owns: the click options ``-f`` (with ``--allow-read``), ``--var``, ``--var-file``, ``--api-url``,
+``--json``, ``--no-color``; colour and automation decisions; printing diagnostics (warnings to
+stdout, errors to stderr); turning faults into ONE ``Error: ...`` line and exit 1, each with its
 diagnostic code (:class:`reconciler.diagnostics.Code`) in JSON output; and building the API
-client (``CLIENT_FACTORY`` lets tests inject an in-process one).
+client (``CLIENT_FACTORY`` lets tests inject an in-process one) with its progress and retry
+lines on stderr.
 Must not hold plan or apply logic. Heavy imports stay inside functions.
 """
 
@@ -416,14 +417,34 @@ def parallelism(value: int | None = None) -> int:
     return n
 
 
-def make_client(api_url: str | None, *, workers: int | None = None,
-                provider: "ProviderBlock | None" = None) -> "PrefectClient":
+def make_client(api_url: str | None, *, workers: int | None = None, provider: "ProviderBlock | None" = None,
+                progress: bool = False) -> "PrefectClient":
+    """The API client, reporting each retry (and with ``progress``, the reading) on stderr."""
+    from reconciler.views.progress import ProgressReporter
+
     settings = connection(api_url, provider)
     if CLIENT_FACTORY is not None:
-        return CLIENT_FACTORY(settings)
-    from reconciler.api.client import PrefectClient
+        client = CLIENT_FACTORY(settings)
+    else:
+        from reconciler.api.client import PrefectClient
 
-    return PrefectClient(settings, max_workers=parallelism(workers))
+        client = PrefectClient(settings, max_workers=parallelism(workers))
+    client.events = ProgressReporter(sys.stderr, tty=_is_tty(sys.stderr), progress=progress)
+    return client
+
+
+def finish_progress(client: "PrefectClient") -> None:
+    """End the reading phase's progress line (before the plan is printed); retries are still announced."""
+    finish = getattr(client.events, "finish", None)
+    if finish is not None:
+        finish()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def check_targets(targets: Sequence[str]) -> list[str]:

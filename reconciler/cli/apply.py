@@ -170,7 +170,7 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
     with common.errors_to_exit():
         desired, warnings = load_for_plan(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
                                           color=color)
-        client = common.make_client(api_url, workers=parallelism, provider=desired.provider)
+        client = common.make_client(api_url, workers=parallelism, provider=desired.provider, progress=True)
         try:
             result = run_plan(client, desired, warnings, targets=targets, destroy=destroy)
             plan_json = result.to_json()

@@ -32,9 +32,10 @@ def import_(pools: tuple[str, ...], all_pools: bool, output: str | None, api_url
     from reconciler.config.export import export_config
 
     with common.errors_to_exit():
-        client = common.make_client(api_url)
+        client = common.make_client(api_url, progress=True)
         try:
             observed = observe_pools(client, None if all_pools else list(pools))
+            common.finish_progress(client)
         finally:
             client.close()
         missing = [name for name in pools if name not in observed.pools]

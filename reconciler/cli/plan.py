@@ -45,6 +45,7 @@ def run_plan(client: "PrefectClient", desired: "DesiredState", warnings: Sequenc
         impacted = pools_with_variable_changes(desired, observed)
         if impacted:
             observed.deployments = observe_deployments(client, impacted)
+        common.finish_progress(client)
         plan = make_plan(desired, observed, targets=targets, destroy=destroy,
                          now=datetime.now(timezone.utc), api_url=client.api_url)
     plan.diagnostics[:0] = list(warnings)
@@ -137,7 +138,7 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[st
         with common.errors_to_exit():
             desired, warnings = load_for_plan(files, variables, var_files=var_files,
                                               allow_unknown_type=allow_unknown_type, color=color)
-            client = common.make_client(api_url, provider=desired.provider)
+            client = common.make_client(api_url, provider=desired.provider, progress=True)
             try:
                 result = run_plan(client, desired, warnings, targets=targets, destroy=destroy)
             finally:

@@ -339,3 +339,56 @@ def test_404_for_an_unknown_route_says_to_check_the_api_url(make_client, body, h
     with pytest.raises(NotFound) as info:
         client.read_pools()
     assert ("is this the Prefect API URL" in str(info.value)) is hint
+
+
+class _Events:
+    def __init__(self):
+        self.retries = []
+        self.rows = []
+
+    def on_retry(self, notice):
+        self.retries.append(notice)
+
+    def on_rows(self, route, count):
+        self.rows.append((route, count))
+
+
+def test_each_retry_is_announced_before_its_wait(make_client):
+    replies = iter([httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(429),
+                    httpx.Response(502, headers={"Retry-After": "0"}), httpx.Response(200, json={"ok": 1})])
+    client, rec = make_client(lambda r: next(replies), max_retries=5)
+    client.events = events = _Events()
+    assert client.request("GET", "/work_pools/x", route="/work_pools/{name}") == {"ok": 1}
+    assert [(n.status, n.reason, n.retry, n.max_retries, n.route, n.method) for n in events.retries] == [
+        (503, "503", 1, 5, "/work_pools/{name}", "GET"), (429, "429", 2, 5, "/work_pools/{name}", "GET"),
+        (502, "502", 3, 5, "/work_pools/{name}", "GET")]
+    assert [n.wait for n in events.retries] == rec.sleeps
+    assert rec.sleeps[0] == 2.0 and rec.sleeps[2] == 0.0 and 0 < rec.sleeps[1] <= 0.3
+
+
+def test_transport_retries_are_announced_and_the_last_failure_is_not(make_client):
+    def timeout(request):
+        raise httpx.ReadTimeout("slow", request=request)
+
+    client, rec = make_client(timeout, max_retries=2)
+    client.events = events = _Events()
+    with pytest.raises(TransportError):
+        client.request("GET", "/work_pools/x")
+    assert [(n.status, n.retry, n.max_retries) for n in events.retries] == [(None, 1, 2), (None, 2, 2)]
+    assert all(n.reason.startswith("no answer within") for n in events.retries)
+    assert len(rec.requests) == 3
+
+
+def test_pages_are_reported_as_rows(make_client):
+    rows = [pool(f"p{i}") for i in range(PAGE + 5)]
+
+    def handler(request):
+        if (r := no_csrf(request)) is not None:
+            return r
+        body = json.loads(request.content)
+        return httpx.Response(200, json=rows[body["offset"]:body["offset"] + body["limit"]])
+
+    client, _ = make_client(handler)
+    client.events = events = _Events()
+    assert len(client.read_pools()) == PAGE + 5
+    assert events.rows == [("/work_pools/filter", PAGE), ("/work_pools/filter", 5)]

@@ -231,3 +231,39 @@ def test_plan_and_apply_carry_config_warnings_with_their_line(env):
     assert warning["diagnostic"]["range"]["filename"] == cfg and warning["diagnostic"]["range"]["start"]["line"] == 8
     out = assert_ok(env.cli("apply", "-f", cfg, "--auto-approve", "--compact-warnings"))
     assert "No changes." in out and f"1 warning:\n  - {cfg}:8:" in out
+
+
+def test_retries_are_announced_on_stderr_and_json_stdout_stays_clean(env):
+    cfg = env.write("pools.yaml", "version: 1\nwork_pools:\n  {p}a:\n    type: process\n")
+    env.faults.fail(lambda r: r.url.path.endswith("/work_pools/filter"), status=503, times=2,
+                    headers={"Retry-After": "0"})
+    result = env.cli("plan", "-f", cfg, "--json")
+    assert_ok(result)
+    assert json.loads(result.stdout)["summary"]["add"] == 1
+    assert result.stderr.splitlines() == ["503 from the server, retrying now (1 of 5)",
+                                          "503 from the server, retrying now (2 of 5)"]
+    env.faults.fail(lambda r: r.method == "POST" and r.url.path.endswith("/work_pools/"), status=429,
+                    headers={"Retry-After": "0"})
+    result = env.cli("apply", "-f", cfg, "--auto-approve")
+    assert "Apply complete! Resources: 1 added" in assert_ok(result)
+    assert "429 from the server, retrying now (1 of 5)" in result.stderr
+
+
+def test_long_reads_show_progress_on_stderr_only(env, monkeypatch):
+    from reconciler.views import progress
+
+    pools = "".join(f"  {{p}}pool-{i:02d}:\n    type: process\n" for i in range(25))
+    cfg = env.write("pools.yaml", "version: 1\nwork_pools:\n" + pools)
+    assert_ok(env.cli("apply", "-f", cfg, "--auto-approve"))
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    result = env.cli("import", *[a for i in range(25) for a in ("--pool", env.name(f"pool-{i:02d}"))])
+    assert_ok(result)
+    assert "Reading from the server: 25 work pools" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("Read 25 work pools, ")
+    assert "Reading from the server" not in result.stdout and result.stdout.startswith("# yaml-language-server")
+    result = env.cli("plan", "-f", cfg, "--json")
+    assert json.loads(result.stdout)["summary"]["add"] == 0
+    assert "Reading from the server: 25 work pools" in result.stderr
+    monkeypatch.setattr(progress, "DELAY", 3600.0)
+    assert "Reading" not in env.cli("plan", "-f", cfg).stderr
