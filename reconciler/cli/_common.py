@@ -429,7 +429,8 @@ def make_client(api_url: str | None, *, workers: int | None = None, provider: "P
         from reconciler.api.client import PrefectClient
 
         client = PrefectClient(settings, max_workers=parallelism(workers))
-    client.events = ProgressReporter(sys.stderr, tty=_is_tty(sys.stderr), progress=progress)
+    # rewritten in place only where colour would be allowed (a terminal, not CI, not TERM=dumb or NO_COLOR)
+    client.events = ProgressReporter(sys.stderr, tty=use_color(False, sys.stderr), progress=progress)
     return client
 
 
@@ -439,12 +440,6 @@ def finish_progress(client: "PrefectClient") -> None:
     if finish is not None:
         finish()
 
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 def check_targets(targets: Sequence[str]) -> list[str]:

@@ -233,6 +233,13 @@ def format_yaml(text: str, filename: str = "<string>") -> str:
     """Return ``text`` in canonical layout; raise :class:`FormatError` if it is not YAML."""
     if not text.strip():
         return text
+    odd = _YAML_ODD_BREAK.search(text)
+    if odd is not None:
+        line = text.count("\n", 0, odd.start()) + 1
+        column = odd.start() - (text.rfind("\n", 0, odd.start()) + 1) + 1
+        raise FormatError(filename, line, f"holds the character U+{ord(odd.group()):04X}, which the YAML reader counts "
+                                          "as a line break, so comments around it cannot be kept in place; write it "
+                                          "as an escape in a double-quoted string (\"\\u2028\")", column)
     yaml = _new_yaml()
     try:
         documents = list(yaml.load_all(text))
@@ -259,6 +266,10 @@ def format_yaml(text: str, filename: str = "<string>") -> str:
         raise FormatError(filename, None, "the layout cannot be normalized without changing a value "
                                           "(a limitation of the YAML writer); the file was left as it is")
     return result
+
+
+_YAML_ODD_BREAK = re.compile("[\x85\u2028\u2029]")
+"""NEL, LS and PS: ruamel's reader breaks lines at them (positions shift), its writer does not."""
 
 
 def _same_data(before: str, after: str) -> bool:

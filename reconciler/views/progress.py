@@ -3,8 +3,9 @@
 * Each retry is announced at once, on its own line: ``503 from the server, retrying in 2 s (3 of 5)``.
 * While the server is read, ``Reading from the server: 1,200 work pools, 4,800 queues (12 s)``,
   but only once the reading has lasted :data:`DELAY` seconds (small jobs stay silent) and then
-  at most every :data:`INTERVAL` seconds; on a terminal the line is rewritten in place (every
-  :data:`TTY_INTERVAL` seconds). :meth:`ProgressReporter.finish` ends it with a summary line
+  at most every :data:`INTERVAL` seconds; on a terminal where colour is allowed (not in CI, not
+  with ``TERM=dumb`` or ``NO_COLOR``) the line is rewritten in place (every :data:`TTY_INTERVAL`
+  seconds). :meth:`ProgressReporter.finish` ends it with a summary line
   (only when a progress line was shown) and stops further progress lines; retries are still
   announced after it.
 
@@ -74,8 +75,9 @@ class ProgressReporter:
         with self._lock:
             if not self.progress:
                 return
-            noun = NOUNS.get(route, route)
-            self.counts[noun] = self.counts.get(noun, 0) + count
+            if count:
+                noun = NOUNS.get(route, route)
+                self.counts[noun] = self.counts.get(noun, 0) + count
             now = self.clock()
             if now - self._start < DELAY:
                 return

@@ -238,6 +238,15 @@ def _parses(text: str) -> bool:
     return True
 
 
+def _refused_for_odd_line_breaks(source: str) -> bool:
+    """NEL, LS and PS shift ruamel's positions: such a file is refused with its line, never garbled."""
+    if not re.search("[\x85\u2028\u2029]", source):
+        return False
+    with pytest.raises(FormatError, match="which the YAML reader counts as a line break"):
+        format_yaml(source, "p.yaml")
+    return True
+
+
 def _load(text: str) -> object:
     return json.loads(json.dumps(YAML(typ="safe").load(text)))
 
@@ -247,6 +256,8 @@ def _load(text: str) -> object:
 def test_yaml_fmt_is_idempotent_and_keeps_every_value(doc: dict, indent: int, flow: bool, data: st.DataObject) -> None:
     source = _dump(_shuffled(doc, data), indent, flow)
     assume(_parses(source))
+    if _refused_for_odd_line_breaks(source):
+        return
     once = format_yaml(source, "p.yaml")
     assert format_yaml(once, "p.yaml") == once
     assert _load(once) == _load(source)
@@ -416,6 +427,8 @@ _rich_document = st.fixed_dictionaries({
 def test_yaml_fmt_keeps_every_comment(doc: dict, indent: int, data: st.DataObject) -> None:
     source = _with_comments(_dump(_shuffled(doc, data), indent, flow=False), data)
     assume(_parses(source))
+    if _refused_for_odd_line_breaks(source):
+        return
     once = format_yaml(source, "p.yaml")
     assert format_yaml(once, "p.yaml") == once
     assert _load(once) == _load(source)
