@@ -441,7 +441,6 @@ def finish_progress(client: "PrefectClient") -> None:
         finish()
 
 
-
 def check_targets(targets: Sequence[str]) -> list[str]:
     from reconciler.model.state import parse_address
 
