@@ -68,7 +68,7 @@ CODES: dict[Code, str] = {
                             "errored, made for another server, or printed with masked values",
     Code.STALE_PLAN: "the server changed since the plan was made; make a new plan",
     Code.API_UNREACHABLE: "the server could not be reached, timed out or did not answer JSON",
-    Code.API_UNAUTHORIZED: "the server refused the credentials (401/403)",
+    Code.API_UNAUTHORIZED: "the server refused the credentials (401)",
     Code.API_ERROR: "the server answered an error",
     Code.NOT_FOUND: "a pool named on the command line does not exist on the server",
     Code.APPLY_FAILED: "an apply stopped part-way; what was applied is listed",

@@ -15,15 +15,10 @@ No I/O of its own.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import re
 import threading
 from typing import Any, Iterable, Mapping, TextIO
-from urllib.parse import quote, quote_plus
-
-from reconciler.model.state import printable
 
 SECRET_NAMES = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_BASIC_AUTH_KEY")
 SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_KEY")
@@ -55,6 +50,10 @@ def secret_values(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _escaped(text: str) -> set[str]:
+    import html
+
+    from reconciler.model.state import printable
+
     forms = {
         text,
         json.dumps(text, ensure_ascii=False)[1:-1],
@@ -70,6 +69,9 @@ def _escaped(text: str) -> set[str]:
 
 def forms_of(value: str) -> set[str]:
     """Every way ``value`` (or a line of it) can appear in poolform's output, at least MIN_SECRET_LENGTH long."""
+    import base64
+    from urllib.parse import quote, quote_plus
+
     forms: set[str] = set()
     for text in {value, value.strip()}:
         forms |= _escaped(text)

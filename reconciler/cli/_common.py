@@ -313,10 +313,12 @@ def fault_code(exc: BaseException) -> Code:
     """The diagnostic code of a fault from the exception tree (reconciler/errors.py)."""
     from reconciler import errors
 
-    for kind, code in ((errors.StalePlanError, Code.STALE_PLAN), (errors.ApplyError, Code.APPLY_FAILED),
-                       (errors.TransportError, Code.API_UNREACHABLE), (errors.Unauthorized, Code.API_UNAUTHORIZED),
-                       (errors.ApiError, Code.API_ERROR), (errors.ConfigError, Code.INVALID_CONFIG)):
-        if isinstance(exc, kind):
+    for name, code in (("StalePlanError", Code.STALE_PLAN), ("InvalidPlanError", Code.INVALID_PLAN_FILE),
+                       ("ApplyError", Code.APPLY_FAILED), ("TransportError", Code.API_UNREACHABLE),
+                       ("Unauthorized", Code.API_UNAUTHORIZED),
+                       ("ApiError", Code.API_ERROR), ("ConfigError", Code.INVALID_CONFIG)):
+        kind = getattr(errors, name, None)
+        if kind is not None and isinstance(exc, kind):
             return code
     return Code.ERROR
 

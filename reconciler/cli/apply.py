@@ -70,6 +70,8 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
         if as_json:
             if partial is not None:
                 hooks.change_summary(partial.added, partial.changed, partial.destroyed)
+            hooks.diagnostic("error", f"apply stopped: {len(exc.applied)} of {len(plan_json.get('steps', []))} steps "
+                             "applied before the failure", str(exc), code=Code.APPLY_FAILED)
         else:
             click.echo("")
             click.echo(f"Applied {len(exc.applied)} of {len(plan_json.get('steps', []))} steps before the failure"

@@ -230,3 +230,13 @@ def test_json_usage_errors_and_faults_carry_a_stable_code(env):
     # every JSON diagnostic has a code
     result = env.cli("validate", "--json", "-f", env.write("bad.yaml", "version: 2\nwork_pools: {a: {type: 1}}\n"))
     assert {d["code"] for d in json.loads(result.stdout)["diagnostics"]} == {"invalid_config"}
+
+
+def test_an_apply_that_fails_part_way_says_so_with_a_code(env):
+    config = env.write("pools.yaml", POOLS_B)
+    env.faults.fail(lambda r: r.method == "POST" and r.url.path.rstrip("/").endswith("/queues"), status=422)
+    result = env.cli("apply", "-f", config, "--auto-approve", "--json")
+    assert result.exit_code == 1
+    diagnostics = [m["diagnostic"] for m in _json_lines(result.stdout) if m["type"] == "diagnostic"]
+    assert [d["code"] for d in diagnostics] == ["apply_failed"], result.stdout
+    assert diagnostics[0]["summary"].startswith("apply stopped: 1 of ")
