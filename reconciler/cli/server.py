@@ -112,9 +112,17 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
     show_default=True,
     help="Largest request body in bytes; larger bodies get 413 before they are read.",
 )
+@click.option(
+    "--pending-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Seconds a run may stay PENDING under a worker that stopped heartbeating before it returns to SCHEDULED "
+    "(its slot freed, the late worker's start refused). A heartbeating worker's runs are never taken back.",
+)
 @click.option("--log-level", default="warning", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level; info and debug also log every request.")
 def start(host: str, port: int, db: str | None, auth_string: str | None, auth_string_file: Path | None,
-          max_body_size: int, log_level: str) -> None:
+          max_body_size: int, pending_timeout: float, log_level: str) -> None:
     """Start the server and serve until interrupted (Ctrl-C or SIGTERM)."""
     from reconciler.server.store import StoreError, open_store
 
@@ -153,7 +161,7 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
 
     from reconciler.server.app import create_app
 
-    app = create_app(store, auth_string=auth_string, max_body_size=max_body_size)
+    app = create_app(store, auth_string=auth_string, max_body_size=max_body_size, pending_timeout=pending_timeout)
     shown_host = f"[{host}]" if ":" in host else host
     if not auth_string and not _is_loopback(sock.getsockname()[0]):
         click.echo(f"Warning: serving on {shown_host} without authentication: anyone who can reach this port can "

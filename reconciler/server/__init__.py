@@ -24,7 +24,13 @@ Deliberate differences from Prefect 3.9.1 (each is pinned by a test):
   it out.  Statuses (pool READY/NOT_READY, queue READY after a poll within 60 s, worker
   ONLINE/OFFLINE after 3 x interval, deployment READY) are likewise computed at read time.
 * Claims are checked against limits: SCHEDULED -> PENDING/RUNNING is ABORTed when the pool or
-  queue is paused or full (see ``orchestration.decide`` and ``scheduling.claim_refusal``).
+  queue is paused or full (see ``orchestration.decide`` and ``scheduling.claim_refusal``); a
+  paused run resuming into a full pool or queue is told to WAIT; a run cannot be created
+  PENDING or RUNNING in a full pool or queue (409). ``force`` bypasses these, as in Prefect.
+* Leases (``leases``): a run PENDING longer than ``--pending-timeout`` under a worker that
+  stopped heartbeating returns to SCHEDULED with a message saying why; the first worker's late
+  RUNNING is then ABORTed, as is a RUNNING proposal from a worker other than the claimant
+  (workers are named by the ``X-Prefect-Worker-Name`` header Prefect 3.9.1 sends).
 * ``get_scheduled_flow_runs`` returns the core FlowRun with its ``state`` filled in, as the
   3.9.1 capture shows (prefect-api.md §4 says null).
 * ``/api/admin/version`` answers "3.9.1" (the Prefect client requires the same major version);

@@ -27,6 +27,7 @@ from reconciler.server import API_VERSION, SERVER_VERSION
 from reconciler.server.bodies import MAX_BODY_BYTES, BodyLimit
 from reconciler.server.clock import system_clock
 from reconciler.server.domain import Ctx
+from reconciler.server.leases import PENDING_TIMEOUT
 from reconciler.server.domain.refusals import Refusal
 from reconciler.server.store import Store, StoreBusy, StoreValueError
 
@@ -132,13 +133,16 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     auth_string: str | None = None,
     max_body_size: int = MAX_BODY_BYTES,
+    pending_timeout: float = PENDING_TIMEOUT,
 ) -> FastAPI:
     """Build the app serving the Prefect-compatible API under ``/api`` from ``store``.
 
     ``clock`` (default: the system clock) gives "now" as an aware UTC datetime; tests may
     pass a ``ManualClock`` or replace ``app.state.clock`` later.  ``auth_string``
     ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does.
-    Request bodies over ``max_body_size`` bytes get 413 (``bodies.BodyLimit``).
+    Request bodies over ``max_body_size`` bytes get 413 (``bodies.BodyLimit``). A run PENDING
+    for more than ``pending_timeout`` seconds under a worker that stopped heartbeating returns to
+    SCHEDULED (``leases``).
     """
     from reconciler.server.routes import deployments, flow_runs, misc, pools, queues, status_of, workers
 
@@ -153,7 +157,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock or system_clock
     app.state.auth_string = auth_string
-    app.state.ctx = Ctx(store, lambda: app.state.clock())
+    app.state.ctx = Ctx(store, lambda: app.state.clock(), pending_timeout=pending_timeout)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -7,7 +7,9 @@ slot, calls ``decide`` and writes the state only on ACCEPT (or REJECT with ``rep
 
 Rules, in the order Prefect's core flow policy applies them (first one that fires wins):
 
-1. ``force`` accepts anything.
+1. ``force`` accepts anything: the operator's documented override, as in Prefect (it also
+   bypasses the limit check of rule 9 and the claim checks of rule 1b).
+1b. Beyond Prefect, a void claim (``leases.proposal_refusal``): ABORT with its reason.
 2. From a terminal state (COMPLETED, FAILED, CANCELLED, CRASHED) to CANCELLING, PAUSED or
    CRASHED: ABORT "Run is already in terminal state X."
 3. From CANCELLING to anything but CANCELLED: REJECT.
@@ -21,9 +23,12 @@ Rules, in the order Prefect's core flow policy applies them (first one that fire
 7. SCHEDULED named "Late": REJECT unless the run is SCHEDULED and not already Late.
 8. To PAUSED: ABORT with no state, REJECT unless RUNNING. From PAUSED only RUNNING, SCHEDULED
    or a terminal state.
-9. Beyond Prefect, the claim: SCHEDULED to PENDING or RUNNING with a ``refusal`` (the pool or
-   queue is paused or at its concurrency limit): ABORT with that reason. The run stays
-   SCHEDULED and a later poll hands it out again.
+9. Beyond Prefect, the limit check on every way into a slot: from a state that holds none
+   (SCHEDULED, PAUSED, no state) to PENDING or RUNNING with a ``refusal`` (the pool or queue is
+   paused or at its concurrency limit). From SCHEDULED or no state: ABORT with that reason; the
+   run stays SCHEDULED and a later poll hands it out again. From PAUSED (a paused flow
+   resuming in its running process): WAIT ``RESUME_WAIT_SECONDS`` with the reason, which the
+   Prefect client sleeps on and proposes again, so the run resumes when a slot frees.
 10. SCHEDULED or PENDING to RUNNING before ``scheduled_time``: WAIT, ``delay_seconds`` the delay
     rounded to the nearest second (as Prefect does), only when it is at least 1.
 11. Everything else: ACCEPT.
@@ -34,7 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Decision", "decide", "TERMINAL_TYPES", "STATE_TYPES", "ACTIVE_TYPES", "LATE_AFTER_SECONDS"]
+__all__ = ["Decision", "decide", "TERMINAL_TYPES", "STATE_TYPES", "ACTIVE_TYPES", "LATE_AFTER_SECONDS",
+           "RESUME_WAIT_SECONDS"]
 
 STATE_TYPES = frozenset(
     {"SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "PAUSED",
@@ -45,6 +51,8 @@ ACTIVE_TYPES = frozenset({"PENDING", "RUNNING"})
 """The states that hold a slot of their pool and queue (occupancy SQL is built from this)."""
 LATE_AFTER_SECONDS = 15
 """A SCHEDULED run this long past its time reads "Late" (computed when read)."""
+RESUME_WAIT_SECONDS = 10
+"""How long a paused run resuming into a full pool or queue is told to wait before asking again."""
 
 
 @dataclass(frozen=True)
@@ -82,15 +90,19 @@ def decide(
     scheduled_time: datetime | None,
     now: datetime,
     refusal: str | None,
+    void_claim: str | None = None,
 ) -> Decision:
     """Answer a proposed transition of a flow run from its current state.
 
     ``scheduled_time`` is the current state's ``state_details.scheduled_time`` (a PENDING state
-    carries the time copied from its SCHEDULED state); ``refusal`` is the reason a new claim
-    would break a pause or a limit, or None. Datetimes must be timezone-aware.
+    carries the time copied from its SCHEDULED state); ``refusal`` is the reason taking a slot
+    would break a pause or a limit, or None; ``void_claim`` the reason the proposer's claim is
+    void, or None. Datetimes must be timezone-aware.
     """
     if force:
         return ACCEPT
+    if void_claim is not None:
+        return _abort(void_claim)
     cur, new = current_type, proposed_type
 
     if cur in TERMINAL_TYPES and new in {"CANCELLING", "PAUSED", "CRASHED"}:
@@ -126,7 +138,9 @@ def decide(
             return _reject(f"Cannot {verb} flows that are not currently running.")
     if cur == "PAUSED" and new not in TERMINAL_TYPES | {"RUNNING", "SCHEDULED"}:
         return _reject(f"This run cannot transition to the {new} state from the {cur} state.")
-    if cur == "SCHEDULED" and new in ACTIVE_TYPES and refusal is not None:
+    if cur not in ACTIVE_TYPES and new in ACTIVE_TYPES and refusal is not None:
+        if cur == "PAUSED":
+            return Decision("WAIT", refusal, delay_seconds=RESUME_WAIT_SECONDS)
         return _abort(refusal)
     if cur in {"SCHEDULED", "PENDING"} and new == "RUNNING" and scheduled_time is not None:
         delay = _wait_seconds(scheduled_time, now)

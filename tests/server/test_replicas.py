@@ -32,11 +32,11 @@ PAST = "2026-01-01T00:00:00Z"
 
 
 class Replicas:
-    def __init__(self, db: str, count: int = REPLICAS) -> None:
+    def __init__(self, db: str, count: int = REPLICAS, extra: list[str] | None = None) -> None:
         self.db = db
         env = {**os.environ, "PYTHONPATH": str(Path(reconciler.__file__).resolve().parents[1])}
         self.procs = [
-            subprocess.Popen([sys.executable, "-m", "reconciler", "server", "start", "--port", "0", "--db", db],
+            subprocess.Popen([sys.executable, "-m", "reconciler", "server", "start", "--port", "0", "--db", db, *(extra or [])],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             for _ in range(count)
         ]

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 from reconciler.server.clock import as_utc, to_text
+from reconciler.server.leases import PENDING_TIMEOUT
 from reconciler.server.store import Store, StoreBusy
 
 ATTEMPTS = 5
@@ -39,11 +40,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Ctx:
-    """What every domain function works on: the store and the clock (any zero-argument callable
-    returning an aware datetime; tests pass a ``ManualClock``)."""
+    """What every domain function works on: the store, the clock (any zero-argument callable
+    returning an aware datetime; tests pass a ``ManualClock``) and the server's settings."""
 
     store: Store
     clock: Callable[[], datetime]
+    pending_timeout: float = PENDING_TIMEOUT
+    """Seconds a run may stay PENDING under a worker that stopped heartbeating (``leases``)."""
 
     def now(self) -> datetime:
         return as_utc(self.clock())

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.server import orchestration, scheduling
+from reconciler.server import leases, orchestration, scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
-from reconciler.server.domain import Ctx, atomic, flows, pools, queues, slots
-from reconciler.server.domain.refusals import Invalid, NotFound, NotNow, null_field
+from reconciler.server.domain import Ctx, atomic, flows, pools, queues, slots, workers
+from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, NotNow, null_field
 from reconciler.server.domain.sql import (
     RUN_COLUMN_NAMES,
     RUN_COLUMNS,
@@ -158,6 +158,11 @@ def create_run(
     )
     if new_state["type"] in ACTIVE_TYPES and queue_id is not None:
         _lock_pool_of_queue(ctx, queue_id)
+        taken = slots.claim_slots(ctx, queue_id)
+        refusal = scheduling.claim_refusal(*taken) if taken is not None else None
+        if refusal is not None:  # the limit check every way into a slot goes through
+            raise Conflict(f"{refusal} A run cannot be created {new_state['type']} there; create it SCHEDULED "
+                           "and let a worker claim it, or raise the limit.")
     inserted = ctx.store.execute(
         f"INSERT INTO flow_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (flow_id, idempotency_key) DO NOTHING",
@@ -178,8 +183,10 @@ def _locked_run(ctx: Ctx, run_id: str, *, takes_slot: bool) -> Row:
     row = run_row(ctx, run_id)
     locked_queue = None
     if takes_slot and row["work_queue_id"]:
-        _lock_pool_of_queue(ctx, row["work_queue_id"])
+        pool_id = _lock_pool_of_queue(ctx, row["work_queue_id"])
         locked_queue = row["work_queue_id"]
+        if pool_id is not None:
+            _reclaim_in_pool(ctx, pool_id, ctx.now())
     lock_run(ctx.store, run_id)
     row = run_row(ctx, run_id)
     if takes_slot and row["work_queue_id"] and row["work_queue_id"] != locked_queue:
@@ -502,18 +509,22 @@ def count_flow_runs(ctx: Ctx, body: Any) -> int:
 
 
 @atomic
-def set_state(ctx: Ctx, run_id: str, state: dict[str, Any], force: bool) -> StateOutcome:
-    """Orchestrate a proposed state: lock and load the run (and, for a claim, the slots it would
-    take), ask ``orchestration.decide``, write the state it accepts (or the replacement it imposes)."""
-    row = _locked_run(ctx, run_id, takes_slot=state["type"] in ACTIVE_TYPES)
+def set_state(ctx: Ctx, run_id: str, state: dict[str, Any], force: bool, worker: str | None = None) -> StateOutcome:
+    """Orchestrate a proposed state from ``worker`` (the proposer's worker name, if it sent one):
+    lock and load the run (and, for a move into a slot, its pool's stale claims and the slots it
+    would take), ask ``leases`` and ``orchestration.decide``, write the state they accept (or the
+    replacement imposed) and the claim it makes or ends."""
+    proposed = state["type"]
+    row = _locked_run(ctx, run_id, takes_slot=proposed in ACTIVE_TYPES)
     now = ctx.now()
     current = loads(row["state"])
     current_name = row["state_name"]
     if is_late(row, now):
         current_name = "Late"
-    proposed = state["type"]
+    claim = ctx.store.one("SELECT claimant, reclaimed_from FROM flow_run WHERE id = ?", (run_id,))
+    void_claim = leases.proposal_refusal(row["state_type"], proposed, claim["claimant"], claim["reclaimed_from"], worker)  # type: ignore[index]
     refusal = None
-    if row["state_type"] == "SCHEDULED" and proposed in ACTIVE_TYPES and row["work_queue_id"]:
+    if row["state_type"] not in ACTIVE_TYPES and proposed in ACTIVE_TYPES and row["work_queue_id"]:
         taken = slots.claim_slots(ctx, row["work_queue_id"])
         if taken is not None:
             refusal = scheduling.claim_refusal(*taken)
@@ -523,9 +534,14 @@ def set_state(ctx: Ctx, run_id: str, state: dict[str, Any], force: bool) -> Stat
     decision = orchestration.decide(
         row["state_type"], current_name, proposed, state.get("name") or STATE_NAMES[proposed], force=force,
         scheduled_time=as_utc(scheduled_time) if scheduled_time else None, now=now, refusal=refusal,
+        void_claim=void_claim,
     )
     if decision.status == "ACCEPT":
         written = _write_state(ctx, row, state, now)
+        if proposed == "PENDING" and row["state_type"] not in ACTIVE_TYPES:
+            ctx.store.execute("UPDATE flow_run SET claimant = ?, reclaimed_from = NULL WHERE id = ?", (worker, run_id))
+        elif proposed not in ACTIVE_TYPES:
+            ctx.store.execute("UPDATE flow_run SET claimant = NULL WHERE id = ?", (run_id,))
         return StateOutcome({"state": written, "status": "ACCEPT", "details": {"type": "accept_details"}}, True)
     if decision.status == "REJECT":
         details = {"type": "reject_details", "reason": decision.reason}
@@ -537,6 +553,65 @@ def set_state(ctx: Ctx, run_id: str, state: dict[str, Any], force: bool) -> Stat
         details = {"type": "wait_details", "delay_seconds": decision.delay_seconds, "reason": decision.reason}
         return StateOutcome({"state": current, "status": "WAIT", "details": details}, False)
     return StateOutcome({"state": current, "status": "ABORT", "details": {"type": "abort_details", "reason": decision.reason}}, False)
+
+
+def stale_pool(ctx: Ctx, pool_name: str) -> str | None:
+    """The id of the pool named when it has a run PENDING for longer than the lease (one
+    indexed read, outside any transaction: the reclaim itself re-checks under the lock)."""
+    cutoff = to_text(ctx.now() - timedelta(seconds=ctx.pending_timeout))
+    found = ctx.store.one(
+        "SELECT p.id FROM work_pool p JOIN work_queue q ON q.work_pool_id = p.id JOIN flow_run r ON r.work_queue_id = q.id "
+        "WHERE p.name = ? AND r.state_type = 'PENDING' AND r.state_timestamp < ? LIMIT 1",
+        (pool_name, cutoff),
+    )
+    return None if found is None else found["id"]
+
+
+@atomic
+def reclaim_stale(ctx: Ctx, pool_id: str) -> int:
+    """Return the pool's stale claims to SCHEDULED (``leases`` rule 2); how many. Looks first
+    without a lock, so a pool with nothing stale costs one indexed read."""
+    now = ctx.now()
+    if not _stale_candidates(ctx, pool_id, now):
+        return 0
+    lock_pool(ctx.store, pool_id)
+    return _reclaim_in_pool(ctx, pool_id, now)
+
+
+def _stale_candidates(ctx: Ctx, pool_id: str, now: datetime) -> list[Row]:
+    cutoff = to_text(now - timedelta(seconds=ctx.pending_timeout))
+    cols = ", ".join(f"r.{c}" for c in RUN_COLUMN_NAMES)
+    return ctx.store.query(
+        f"SELECT {cols}, r.claimant FROM flow_run r JOIN work_queue q ON q.id = r.work_queue_id "
+        "WHERE q.work_pool_id = ? AND r.state_type = 'PENDING' AND r.state_timestamp < ? ORDER BY r.id",
+        (pool_id, cutoff),
+    )
+
+
+def _reclaim_in_pool(ctx: Ctx, pool_id: str, now: datetime) -> int:
+    """Reclaim the pool's stale claims; the caller holds the pool's lock."""
+    stale = _stale_candidates(ctx, pool_id, now)
+    if not stale:
+        return 0
+    heartbeats = {w["name"]: workers.is_online(w, now) for w in ctx.store.query(
+        "SELECT name, last_heartbeat_time, heartbeat_interval_seconds FROM worker WHERE work_pool_id = ?", (pool_id,))}
+    any_online = any(heartbeats.values())
+    reclaimed = 0
+    for row in stale:
+        claimant = row["claimant"]
+        reason = leases.reclaim_reason(
+            leases.Claim(claimant=claimant, pending_since=from_text(row["state_timestamp"]),  # type: ignore[arg-type]
+                         claimant_online=bool(claimant and heartbeats.get(claimant)), any_online=any_online),
+            now, ctx.pending_timeout)
+        if reason is None:
+            continue
+        lock_run(ctx.store, row["id"])
+        details = (loads(row["state"]) or {}).get("state_details") or {}
+        _write_state(ctx, row, {"type": "SCHEDULED", "message": reason,
+                                "state_details": {"scheduled_time": details.get("scheduled_time")}}, now)
+        ctx.store.execute("UPDATE flow_run SET claimant = NULL, reclaimed_from = ? WHERE id = ?", (claimant, row["id"]))
+        reclaimed += 1
+    return reclaimed
 
 
 def _write_state(ctx: Ctx, row: Row, proposed: dict[str, Any], now: datetime) -> dict[str, Any]:

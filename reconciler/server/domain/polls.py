@@ -49,8 +49,12 @@ def scheduled_runs(
     ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
     limit: int | None,
 ) -> str:
-    """The poll's answer as JSON text: ``[{work_pool_id, work_queue_id, flow_run}]``; then the poll
-    is recorded."""
+    """The poll's answer as JSON text: ``[{work_pool_id, work_queue_id, flow_run}]``. First the
+    pool's stale claims go back to SCHEDULED (``leases``), so their slots and runs are handed out
+    again; last the poll is recorded."""
+    stale = flow_runs.stale_pool(ctx, pool_name)
+    if stale is not None:
+        flow_runs.reclaim_stale(ctx, stale)
     text, polled, now = _hand_out(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit)
     record_poll(ctx, polled, to_text(now))  # type: ignore[arg-type]
     return text
@@ -130,6 +134,9 @@ def legacy_get_runs(ctx: Ctx, queue_id: str, before: datetime | None, limit: int
                     record: bool) -> list[dict[str, Any]]:
     """The queue's SCHEDULED runs up to its free slots (CANCELLING runs hold one too, as in
     Prefect's legacy route); ``record`` is False for the UI's reads, which are not polls."""
+    found = ctx.store.one("SELECT work_pool_id FROM work_queue WHERE id = ?", (queue_id,))
+    if found is not None:
+        flow_runs.reclaim_stale(ctx, found["work_pool_id"])
     runs, now = _legacy_runs(ctx, queue_id, before, limit)
     if record:
         record_poll(ctx, [queue_id], to_text(now))  # type: ignore[arg-type]

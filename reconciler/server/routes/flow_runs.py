@@ -75,5 +75,6 @@ async def delete_flow_run(run_id: str, request: Request) -> Response:
 
 @router.post("/flow_runs/{run_id}/set_state")
 async def set_flow_run_state(run_id: str, body: SetStateBody, request: Request) -> Response:
-    outcome = flow_runs.set_state(ctx(request), run_id, _state(body.state), body.force)  # type: ignore[arg-type]
+    worker = request.headers.get("x-prefect-worker-name") or None  # sent by Prefect 3.9.1 workers and their runs
+    outcome = flow_runs.set_state(ctx(request), run_id, _state(body.state), body.force, worker)  # type: ignore[arg-type]
     return json_response(outcome.result, created_or_ok(outcome.written))

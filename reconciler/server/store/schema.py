@@ -141,6 +141,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP INDEX IF EXISTS ix_flow_run_idem",
         "CREATE UNIQUE INDEX IF NOT EXISTS ux_flow_run_idem ON flow_run (flow_id, idempotency_key)",
     )),
+    Migration(3, "who claimed a PENDING run, and whose claim a reclaim voided (leases)", (
+        "ALTER TABLE flow_run ADD COLUMN claimant TEXT",
+        "ALTER TABLE flow_run ADD COLUMN reclaimed_from TEXT",
+        "CREATE INDEX IF NOT EXISTS ix_flow_run_state_time ON flow_run (state_type, state_timestamp)",
+    ), adds_columns={"flow_run": ("claimant", "reclaimed_from")}),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
