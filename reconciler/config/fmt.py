@@ -240,6 +240,11 @@ def format_yaml(text: str, filename: str = "<string>") -> str:
         raise FormatError(filename, line, f"holds the character U+{ord(odd.group()):04X}, which the YAML reader counts "
                                           "as a line break, so comments around it cannot be kept in place; write it "
                                           "as an escape in a double-quoted string (\"\\u2028\")", column)
+    from reconciler.config.yaml_source import bounds_problem
+
+    too_large = bounds_problem(text)  # the round trip below walks and compares every alias's expansion
+    if too_large is not None:
+        raise FormatError(filename, too_large[1], too_large[0], too_large[2])
     yaml = _new_yaml()
     try:
         documents = list(yaml.load_all(text))

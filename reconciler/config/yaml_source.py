@@ -383,6 +383,21 @@ def _compose(text: str, backend: str, *, every: bool = False) -> Any:
     return _compose_libyaml(text, every=every) if backend == "libyaml" else _compose_ruamel(text, every=every)
 
 
+def bounds_problem(text: str, *, backend: str | None = None) -> tuple[str, int, int] | None:
+    """Whether a YAML stream is over a bound (size, events, alias expansion, nesting), checked the
+    way :func:`parse_yaml_text` does but without converting anything: (message, line, column), or
+    None (also for a syntax error, which the caller's own parser reports). For readers that walk
+    documents themselves (``poolform fmt``)."""
+    try:
+        for node in _compose(text, backend or BACKEND, every=True):
+            check_expansion(node)
+    except YamlTooLarge as exc:
+        return str(exc), exc.line, exc.column
+    except YamlParseError:
+        return None
+    return None
+
+
 def top_level_keys(text: str, *, backend: str | None = None) -> list[list[str] | None] | None:
     """The top-level keys of each document of a YAML stream (None for a document that is not a
     mapping); None when the stream cannot be parsed within the bounds."""

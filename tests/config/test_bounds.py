@@ -265,3 +265,14 @@ def _count(value: object) -> int:
     if isinstance(value, list):
         return 1 + sum(_count(v) for v in value)
     return 1
+
+
+@pytest.mark.parametrize("text", list(BOMBS.values()), ids=list(BOMBS))
+def test_fmt_refuses_a_bomb_instead_of_walking_it(text):
+    """fmt's round trip compares the documents it wrote with the ones it read: an alias bomb would
+    make that comparison walk every expansion (it ran for minutes)."""
+    from reconciler.config.fmt import FormatError, format_yaml
+
+    with _address_space_capped(2 * MEMORY_BUDGET), pytest.raises(FormatError) as refused:
+        format_yaml("# yaml-language-server: $schema=config.schema.json\n" + text, "bomb.yaml")
+    assert "aliases expand this document" in str(refused.value)
