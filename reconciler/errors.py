@@ -13,7 +13,9 @@ operation::
      │    ├── Unprocessable        422
      │    ├── ServerError          5xx (after retries)
      │    └── TransportError       unreachable, timeout, not JSON
-     ├── StalePlanError            a saved plan no longer matches the server
+     ├── StalePlanError            a saved plan no longer matches the server (carries the changed addresses)
+     ├── InvalidPlanError          a plan file that does not hold together: its steps are not its
+     │                             changes' steps, its summary miscounts, ... (also a ValueError)
      ├── ApplyError                an apply stopped part-way (carries what was applied)
      └── ConfigError               a config could not be read at all (carries diagnostics)
 
@@ -101,10 +103,23 @@ class StalePlanError(PoolformError):
         self.changed = changed
 
 
-class ApplyError(PoolformError):
-    """An apply stopped part-way; ``applied`` lists the steps that did take effect."""
+class InvalidPlanError(PoolformError, ValueError):
+    """A plan document that is not what ``poolform plan`` writes: its steps are not the steps of its
+    changes, a step touches an address that is not among them, its summary miscounts them, its
+    ``before`` values are not the server's, or its format is one this version does not apply.
+    ``problems`` says each; ``addresses`` names the objects concerned (possibly none)."""
 
-    def __init__(self, message: str, *, applied: list[dict[str, Any]], failed: dict[str, Any] | None, cause: BaseException | None = None) -> None:
+    def __init__(self, message: str, problems: list[str], addresses: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+        self.addresses = addresses
+
+
+class ApplyError(PoolformError):
+    """An apply stopped part-way; ``applied`` lists the steps (``reconciler.plan.steps.Step``) that did
+    take effect, ``failed`` the one that failed."""
+
+    def __init__(self, message: str, *, applied: list[Any], failed: Any | None, cause: BaseException | None = None) -> None:
         super().__init__(message)
         self.applied = applied
         self.failed = failed

@@ -11,7 +11,9 @@
   jsonschema, so neither side can grow its own copy of the rules, and both use it;
 * the server's domain (``server/domain/``) speaks no HTTP: no web framework, no routes, no status
   codes; the pure modules (``scheduling``, ``orchestration``) import only the standard library;
-* ``poolform --version`` stays light: the CLI entry imports no heavy library.
+* ``poolform --version`` stays light: the CLI entry imports no heavy library;
+* the plan's step operations are spelled in one place, ``reconciler/plan/steps.py``: no other
+  module of the package holds an operation's name as a string literal.
 """
 
 from __future__ import annotations
@@ -155,3 +157,18 @@ def test_version_does_not_load_heavy_libraries() -> None:
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("poolform ")
     assert lines[-1] == "HEAVY:", f"heavy imports on the --version path: {lines[-1][len('HEAVY:'):]}"
+
+
+def test_step_operations_are_spelled_only_in_the_step_vocabulary() -> None:
+    from reconciler.plan.steps import Op
+
+    names = {op.value for op in Op}
+    vocabulary = PACKAGE / "plan" / "steps.py"
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} spells {node.value!r}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != vocabulary
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert not offences, "use reconciler.plan.steps.Op instead:\n" + "\n".join(offences)

@@ -1,10 +1,13 @@
 """Execute a plan document: ``apply_plan(client, plan_json, hooks=...)``.
 
-Owns: the stale-plan check (re-observe what the plan read, compare fingerprints
-computed by the planner's own function), running ``steps`` (one pool's steps in
-order, different pools concurrently), idempotent retries of creates and deletes,
-converging priorities, and reporting progress through hooks.
-Must not decide what to change: it runs the steps as written.
+Owns: reading the document through the plan-file checks, re-observing what the plan
+depends on and refusing a stale or inconsistent plan (the judgement is
+``reconciler.plan.verify``'s, pure), running ``steps`` (one pool's steps in order,
+different pools concurrently, dispatched on ``reconciler.plan.steps.Op``), idempotent
+retries of creates and deletes, converging priorities, and reporting progress
+through hooks.
+Must not decide what to change: it runs the steps as written, once they are shown
+to be the steps of the plan's changes.
 """
 
 from __future__ import annotations
@@ -12,12 +15,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from reconciler.api.observe import observe_pools
 from reconciler.apply.hooks import ApplyHooks, NullHooks
-from reconciler.errors import ApiError, ApplyError, NotFound, StalePlanError
-from reconciler.model.state import DEFAULT_QUEUE, ObservedState
+from reconciler.errors import ApiError, ApplyError, NotFound
+from reconciler.model.state import DEFAULT_QUEUE, queue_address_candidates
+from reconciler.plan.actions import Action, ResourceType
+from reconciler.plan.document import Plan
+from reconciler.plan.planfile import read_plan
+from reconciler.plan.sequence import queue_set_pools
+from reconciler.plan.steps import Op, Step
+from reconciler.plan.verify import invalid_plan_error, server_findings, stale_plan_error
 
 CONVERGE_ROUNDS = 5
 
@@ -26,7 +35,7 @@ CONVERGE_ROUNDS = 5
 class ApplyResult:
     """What an apply did. ``added/changed/destroyed`` count resources as the plan summary does."""
 
-    applied: list[dict[str, Any]] = field(default_factory=list)
+    applied: list[Step] = field(default_factory=list)
     added: int = 0
     changed: int = 0
     destroyed: int = 0
@@ -38,98 +47,40 @@ class ApplyResult:
                 "remove": self.destroyed, "calls": self.calls, "seconds": round(self.seconds, 3)}
 
 
-# -- the stale check -------------------------------------------------------------
+# -- the checks before anything is sent -------------------------------------------
 
 
-def _split(addresses: Iterable[str], hints: dict[str, tuple[str, str | None]]) -> dict[str, tuple[str, str | None]]:
-    """address -> (pool, queue|None); queue addresses resolved against known pool names."""
-    out: dict[str, tuple[str, str | None]] = {}
-    addresses = list(addresses)
-    pools = {a[len("work_pool."):] for a in addresses if a.startswith("work_pool.")}
-    pools |= {p for p, _ in hints.values()}
-    for address in addresses:
-        if address in hints:
-            out[address] = hints[address]
-        elif address.startswith("work_pool."):
-            out[address] = (address[len("work_pool."):], None)
-        elif address.startswith("work_queue."):
-            rest = address[len("work_queue."):]
-            match = max((p for p in pools if rest.startswith(p + ".")), key=len, default=None)
-            if match is None:
-                match, _, _ = rest.rpartition(".")
-            out[address] = (match, rest[len(match) + 1:])
-    return out
+def _pools_to_read(plan: Plan) -> tuple[list[str], list[str]]:
+    """(pools to read, pools whose queues to read): every pool the plan names, with the queues of those
+    it has queue changes or queue fingerprints in (a dotted queue address names every pool it can mean)."""
+    pools: dict[str, None] = {}
+    queue_pools: dict[str, None] = {}
+    for change in plan.resource_changes:
+        pools[change.pool] = None
+        if change.type == ResourceType.WORK_QUEUE:
+            queue_pools[change.pool] = None
+    for address in plan.observed:
+        if address.startswith("work_pool."):
+            pools[address[len("work_pool."):]] = None
+        for pool, _ in queue_address_candidates(address):
+            pools[pool] = queue_pools[pool] = None
+    for pool in queue_set_pools(plan.resource_changes):
+        queue_pools[pool] = None
+    return sorted(pools), sorted(queue_pools)
 
 
-def _address_hints(plan_json: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
-    hints: dict[str, tuple[str, str | None]] = {}
-    for change in plan_json.get("resource_changes", []):
-        if change.get("type") == "work_queue":
-            hints[change["address"]] = (change["pool"], change["name"])
-        elif change.get("type") == "work_pool":
-            hints[change["address"]] = (change["pool"], None)
-    return hints
-
-
-def _current_form(observed: ObservedState, pool: str, queue: str | None) -> dict[str, Any] | None:
-    from reconciler.plan import normalize
-
-    p = observed.pools.get(pool)
-    if p is None:
-        return None
-    if queue is None:
-        return normalize.observed_pool_form(p)
-    q = p.queues.get(queue)
-    return None if q is None else normalize.observed_queue_form(q)
-
-
-def _what_changed(before: dict[str, Any] | None, now: dict[str, Any] | None) -> str:
-    from reconciler.plan import normalize
-
-    if before is None and now is not None:
-        return "it was created"
-    if before is not None and now is None:
-        return "it was deleted"
-    if before is None or now is None:
-        return "its fields"
-    fields = sorted(k for k in set(before) | set(now)
-                    if k in before and not normalize.json_equal(before.get(k), now.get(k)))
-    return ", ".join(fields) if fields else "fields the plan does not show"
-
-
-def refuse_stale_plan(client: Any, plan_json: dict[str, Any]) -> None:
-    """Re-read everything the plan read; raise StalePlanError naming each address that changed."""
-    from reconciler.plan.normalize import fingerprints
-
-    recorded: dict[str, str | None] = plan_json.get("observed") or {}
-    if not recorded:
+def check_plan(client: Any, plan: Plan) -> None:
+    """Re-read what the plan depends on; raise StalePlanError naming each address that changed, or
+    InvalidPlanError when the plan's steps, side effects or ``before`` values are not what its changes
+    and the server make them (``reconciler.plan.verify.server_findings``)."""
+    if not plan.observed and not plan.resource_changes:
         return
-    where = _split(recorded, _address_hints(plan_json))
-    pools = sorted({pool for pool, _ in where.values()})
-    queue_pools = sorted({pool for pool, queue in where.values() if queue is not None})
-    observed = observe_pools(client, pools, queues_for=queue_pools)
-    current = fingerprints(observed, list(recorded))
-    changed = [a for a in recorded if current.get(a) != recorded[a]]
-    if not changed:
-        return
-    befores = {c["address"]: (c.get("change") or {}).get("before") for c in plan_json.get("resource_changes", [])}
-    lines = []
-    for address in changed:
-        pool, queue = where[address]
-        now = _current_form(observed, pool, queue)
-        if address in befores:
-            what = _what_changed(befores[address], now)
-        elif recorded[address] is None:
-            what = "it was created"
-        elif now is None:
-            what = "it was deleted"
-        else:
-            what = "its fields"
-        lines.append(f"{address} changed since the plan was made ({what})")
-    raise StalePlanError(
-        "Saved plan is stale: " + "; ".join(lines) + ". Run `poolform plan` again and apply the new plan.",
-        changed,
-    )
+    pools, queue_pools = _pools_to_read(plan)
+    findings = server_findings(plan, observe_pools(client, pools, queues_for=queue_pools))
+    if findings.stale:
+        raise stale_plan_error(findings.stale)
+    if findings.problems:
+        raise invalid_plan_error(findings.problems)
 
 
 # -- running steps ---------------------------------------------------------------
@@ -138,7 +89,7 @@ def refuse_stale_plan(client: Any, plan_json: dict[str, Any]) -> None:
 class _PoolRun:
     """The steps of one pool, in order, plus what we know of its queue priorities."""
 
-    def __init__(self, pool: str, steps: list[dict[str, Any]]) -> None:
+    def __init__(self, pool: str, steps: list[Step]) -> None:
         self.pool = pool
         self.steps = steps
         self.priorities: dict[str, int] | None = None
@@ -149,10 +100,19 @@ class _Executor:
         self.client = client
         self.hooks = hooks
         self.lock = threading.Lock()
-        self.applied: list[dict[str, Any]] = []
-        self.failures: list[tuple[dict[str, Any], BaseException]] = []
-        self.skipped: list[dict[str, Any]] = []
+        self.applied: list[Step] = []
+        self.failures: list[tuple[Step, BaseException]] = []
+        self.skipped: list[Step] = []
         self.stop = threading.Event()
+        self.dispatch: dict[Op, Callable[[_PoolRun, Step], None]] = {
+            Op.CREATE_POOL: self.create_pool,
+            Op.UPDATE_POOL: self.update_pool,
+            Op.DELETE_POOL: self.delete_pool,
+            Op.CREATE_QUEUE: self.create_queue,
+            Op.UPDATE_QUEUE: self.update_queue,
+            Op.DELETE_QUEUE: self.delete_queue,
+            Op.CONVERGE_PRIORITIES: self.converge,
+        }
 
     def run_pool(self, run: _PoolRun) -> None:
         for index, step in enumerate(run.steps):
@@ -163,7 +123,7 @@ class _Executor:
             self.hooks.on_step_start(step)
             started = time.monotonic()
             try:
-                self.run_step(run, step)
+                self.dispatch[step.op](run, step)
             except Exception as exc:  # noqa: BLE001 - reported through ApplyError
                 self.hooks.on_step_error(step, exc)
                 with self.lock:
@@ -174,39 +134,38 @@ class _Executor:
                 self.applied.append(step)
             self.hooks.on_step_done(step, time.monotonic() - started)
 
-    def run_step(self, run: _PoolRun, step: dict[str, Any]) -> None:
-        op = step["op"]
-        client = self.client
-        pool = step["pool"]
-        if op == "create_pool":
-            client.create_pool(step["body"])
-            run.priorities = {DEFAULT_QUEUE: 1}
-        elif op == "update_pool":
-            client.update_pool(pool, step["body"])
-        elif op == "delete_pool":
-            try:
-                client.delete_pool(pool)
-            except NotFound:
-                pass
+    def create_pool(self, run: _PoolRun, step: Step) -> None:
+        self.client.create_pool(step.body)
+        run.priorities = {DEFAULT_QUEUE: 1}
+
+    def update_pool(self, run: _PoolRun, step: Step) -> None:
+        self.client.update_pool(step.pool, step.body)
+
+    def delete_pool(self, run: _PoolRun, step: Step) -> None:
+        try:
+            self.client.delete_pool(step.pool)
+        except NotFound:
+            pass
+        run.priorities = None
+
+    def create_queue(self, run: _PoolRun, step: Step) -> None:
+        body = step.body or {}
+        created = self.client.create_queue(step.pool, body)
+        self._note_create(run, body, created)
+
+    def update_queue(self, run: _PoolRun, step: Step) -> None:
+        body = step.body or {}
+        self.client.update_queue(step.pool, step.queue, body)
+        if "priority" in body or "name" in body:
             run.priorities = None
-        elif op == "create_queue":
-            created = client.create_queue(pool, step["body"])
-            self._note_create(run, step["body"], created)
-        elif op == "update_queue":
-            client.update_queue(pool, step["queue"], step["body"])
-            if "priority" in step["body"] or "name" in step["body"]:
-                run.priorities = None
-        elif op == "delete_queue":
-            try:
-                client.delete_queue(pool, step["queue"])
-            except NotFound:
-                pass
-            if run.priorities is not None:
-                run.priorities.pop(step["queue"], None)
-        elif op == "converge_priorities":
-            self.converge(run, step)
-        else:
-            raise ValueError(f"unknown step op {op!r} in the plan")
+
+    def delete_queue(self, run: _PoolRun, step: Step) -> None:
+        try:
+            self.client.delete_queue(step.pool, step.queue)
+        except NotFound:
+            pass
+        if run.priorities is not None:
+            run.priorities.pop(step.queue or "", None)
 
     @staticmethod
     def _note_create(run: _PoolRun, body: dict[str, Any], created: Any) -> None:
@@ -228,9 +187,9 @@ class _Executor:
         else:
             run.priorities = None
 
-    def converge(self, run: _PoolRun, step: dict[str, Any]) -> None:
-        pool = step["pool"]
-        wanted: dict[str, int] = dict(step.get("priorities") or {})
+    def converge(self, run: _PoolRun, step: Step) -> None:
+        pool = step.pool
+        wanted: dict[str, int] = dict(step.priorities or {})
         if not wanted:
             return
         known = run.priorities
@@ -255,30 +214,31 @@ class _Executor:
         run.priorities = {q: int(p) for q, p in current.items() if isinstance(p, int)}
 
 
-def group_steps(steps: Iterable[dict[str, Any]]) -> list[_PoolRun]:
+def group_steps(steps: Iterable[Step]) -> list[_PoolRun]:
     """Steps grouped by pool, keeping each pool's order and the pools' first-appearance order."""
     runs: dict[str, _PoolRun] = {}
     for step in steps:
-        run = runs.get(step["pool"])
+        run = runs.get(step.pool)
         if run is None:
-            run = runs[step["pool"]] = _PoolRun(step["pool"], [])
+            run = runs[step.pool] = _PoolRun(step.pool, [])
         run.steps.append(step)
     return list(runs.values())
 
 
-def _counts(plan_json: dict[str, Any], applied: list[dict[str, Any]], complete: bool) -> tuple[int, int, int]:
-    summary = plan_json.get("summary") or {}
+def _counts(plan: Plan, applied: list[Step], complete: bool) -> tuple[int, int, int]:
     if complete:
+        summary = plan.summary
         return int(summary.get("add", 0)), int(summary.get("change", 0)), int(summary.get("destroy", 0))
-    done = {s.get("address") for s in applied}
+    done = {address for step in applied for address in step.touches()}
+    gone = {step.pool for step in applied if step.op is Op.DELETE_POOL}
     added = changed = destroyed = 0
-    for change in plan_json.get("resource_changes", []):
-        if change["address"] not in done:
+    for change in plan.resource_changes:
+        cascaded = change.type == ResourceType.WORK_QUEUE and change.pool in gone and change.action is Action.DELETE
+        if change.address not in done and not cascaded:
             continue
-        actions = (change.get("change") or {}).get("actions", [])
-        added += "create" in actions
-        destroyed += "delete" in actions
-        changed += actions == ["update"]
+        added += change.action in (Action.CREATE, Action.REPLACE)
+        destroyed += change.action in (Action.DELETE, Action.REPLACE)
+        changed += change.action is Action.UPDATE
     return added, changed, destroyed
 
 
@@ -286,17 +246,31 @@ def apply_plan(client: Any, plan_json: dict[str, Any], *, hooks: ApplyHooks | No
                check_stale: bool = True) -> ApplyResult:
     """Run the plan's steps; see the module docstring.
 
-    Raises StalePlanError before touching anything when the server changed since
-    the plan was made, and ApplyError (with ``applied``, ``failed``, and the
-    extra attributes ``failures`` and ``skipped``) when a step failed; steps of
-    other pools still run to the end, so a new plan + apply converges.
+    Raises InvalidPlanError before touching anything when the document does not hold
+    together (``reconciler.plan.planfile.read_plan``). With ``check_stale`` (always, for a
+    plan that was saved or waited for a prompt) also StalePlanError when the server
+    changed since the plan was made and InvalidPlanError when its steps are not what
+    its changes make on that server (``check_plan``). Raises ApplyError (with
+    ``applied``, ``failed``, and the extra attributes ``failures`` and ``skipped``)
+    when a step failed; steps of other pools still run to the end, so a new plan +
+    apply converges.
     """
     hooks = hooks or NullHooks()
     started = time.monotonic()
     calls_before = client.count_calls
+    plan = read_plan(plan_json)
     if check_stale:
-        refuse_stale_plan(client, plan_json)
-    runs = group_steps(plan_json.get("steps") or [])
+        check_plan(client, plan)
+    return run_steps(client, plan, hooks=hooks, started=started, calls_before=calls_before)
+
+
+def run_steps(client: Any, plan: Plan, *, hooks: ApplyHooks | None = None, started: float | None = None,
+              calls_before: int | None = None) -> ApplyResult:
+    """Run ``plan.steps`` as they are (one pool's in order, pools concurrently); no checks."""
+    hooks = hooks or NullHooks()
+    started = time.monotonic() if started is None else started
+    calls_before = client.count_calls if calls_before is None else calls_before
+    runs = group_steps(plan.steps)
     executor = _Executor(client, hooks)
     if runs:
         try:
@@ -309,12 +283,12 @@ def apply_plan(client: Any, plan_json: dict[str, Any], *, hooks: ApplyHooks | No
     result.seconds = time.monotonic() - started
     if executor.failures:
         step, exc = executor.failures[0]
-        result.added, result.changed, result.destroyed = _counts(plan_json, executor.applied, complete=False)
-        what = "; ".join(f"{s.get('address', s['pool'])}: {e}" for s, e in executor.failures)
+        result.added, result.changed, result.destroyed = _counts(plan, executor.applied, complete=False)
+        what = "; ".join(f"{s.address}: {e}" for s, e in executor.failures)
         err = ApplyError(f"apply stopped part-way: {what}", applied=executor.applied, failed=step, cause=exc)
         err.failures = executor.failures  # type: ignore[attr-defined]
         err.skipped = executor.skipped  # type: ignore[attr-defined]
         err.result = result  # type: ignore[attr-defined]
         raise err
-    result.added, result.changed, result.destroyed = _counts(plan_json, executor.applied, complete=True)
+    result.added, result.changed, result.destroyed = _counts(plan, executor.applied, complete=True)
     return result

@@ -6,8 +6,10 @@
   terraform's machine-readable UI (``apply_start``, ``apply_complete``,
   ``apply_errored``, ``change_summary``, ``diagnostic``).
 
-Hooks may be called from several threads at once; both renderers lock around
-each write. Must not decide anything about the apply.
+Steps are :class:`reconciler.plan.steps.Step` values; their progress verbs and
+actions come from the step vocabulary (``SPECS``). Hooks may be called from
+several threads at once; both renderers lock around each write. Must not decide
+anything about the apply.
 """
 
 from __future__ import annotations
@@ -20,47 +22,28 @@ from typing import Any, Protocol, TextIO
 
 from reconciler import __version__
 from reconciler.model.state import printable
-
-_VERBS = {
-    # op: (action, progress, done)
-    "create_pool": ("create", "Creating...", "Creation complete"),
-    "create_queue": ("create", "Creating...", "Creation complete"),
-    "update_pool": ("update", "Modifying...", "Modifications complete"),
-    "update_queue": ("update", "Modifying...", "Modifications complete"),
-    "delete_pool": ("delete", "Destroying...", "Destruction complete"),
-    "delete_queue": ("delete", "Destroying...", "Destruction complete"),
-    "converge_priorities": ("update", "Converging queue priorities...", "Queue priorities hold"),
-}
-
-
-def step_address(step: dict[str, Any]) -> str:
-    if step.get("address"):
-        return str(step["address"])
-    if step.get("queue"):
-        return f"work_queue.{step['pool']}.{step['queue']}"
-    return f"work_pool.{step['pool']}"
-
+from reconciler.plan.steps import Step
 
 def summary_line(added: int, changed: int, destroyed: int) -> str:
     return f"Apply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
 
 
 class ApplyHooks(Protocol):
-    def on_step_start(self, step: dict[str, Any]) -> None: ...
+    def on_step_start(self, step: Step) -> None: ...
 
-    def on_step_done(self, step: dict[str, Any], seconds: float) -> None: ...
+    def on_step_done(self, step: Step, seconds: float) -> None: ...
 
-    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None: ...
+    def on_step_error(self, step: Step, error: BaseException) -> None: ...
 
 
 class NullHooks:
-    def on_step_start(self, step: dict[str, Any]) -> None:
+    def on_step_start(self, step: Step) -> None:
         pass
 
-    def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
+    def on_step_done(self, step: Step, seconds: float) -> None:
         pass
 
-    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
+    def on_step_error(self, step: Step, error: BaseException) -> None:
         pass
 
 
@@ -81,16 +64,14 @@ class HumanHooks:
             stream.write(line + "\n")
             stream.flush()
 
-    def on_step_start(self, step: dict[str, Any]) -> None:
-        _, progress, _ = _VERBS.get(step["op"], ("", "Working...", ""))
-        self._write(self.out, f"{self._bold(printable(step_address(step)))}: {progress}")
+    def on_step_start(self, step: Step) -> None:
+        self._write(self.out, f"{self._bold(printable(step.address))}: {step.spec.progress}")
 
-    def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
-        _, _, done = _VERBS.get(step["op"], ("", "", "Complete"))
-        self._write(self.out, f"{self._bold(printable(step_address(step)))}: {done} after {seconds:.0f}s")
+    def on_step_done(self, step: Step, seconds: float) -> None:
+        self._write(self.out, f"{self._bold(printable(step.address))}: {step.spec.done} after {seconds:.0f}s")
 
-    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
-        text = f"Error: {printable(step_address(step))}: {error}"
+    def on_step_error(self, step: Step, error: BaseException) -> None:
+        text = f"Error: {printable(step.address)}: {error}"
         self._write(self.err, f"\x1b[31m{text}\x1b[0m" if self.color else text)
 
     def summary(self, added: int, changed: int, destroyed: int) -> None:
@@ -121,26 +102,21 @@ class JsonLinesHooks:
     def version(self) -> None:
         self.emit("version", f"poolform {__version__}", poolform=__version__, ui="1.0")
 
-    def _hook(self, step: dict[str, Any]) -> dict[str, Any]:
-        action, _, _ = _VERBS.get(step["op"], ("update", "", ""))
-        address = step_address(step)
-        kind = "work_queue" if address.startswith("work_queue.") else "work_pool"
-        return {"resource": {"addr": address, "resource_type": kind, "pool": step.get("pool"),
-                             "name": step.get("queue") or step.get("pool")},
-                "action": action, "op": step["op"]}
+    def _hook(self, step: Step) -> dict[str, Any]:
+        return {"resource": {"addr": step.address, "resource_type": step.spec.target.value, "pool": step.pool,
+                             "name": step.queue or step.pool},
+                "action": step.spec.action.value, "op": step.op.value}
 
-    def on_step_start(self, step: dict[str, Any]) -> None:
-        _, progress, _ = _VERBS.get(step["op"], ("", "Working...", ""))
-        self.emit("apply_start", f"{step_address(step)}: {progress}", hook=self._hook(step))
+    def on_step_start(self, step: Step) -> None:
+        self.emit("apply_start", f"{step.address}: {step.spec.progress}", hook=self._hook(step))
 
-    def on_step_done(self, step: dict[str, Any], seconds: float) -> None:
-        _, _, done = _VERBS.get(step["op"], ("", "", "Complete"))
+    def on_step_done(self, step: Step, seconds: float) -> None:
         hook = {**self._hook(step), "elapsed_seconds": round(seconds, 3)}
-        self.emit("apply_complete", f"{step_address(step)}: {done} after {seconds:.0f}s", hook=hook)
+        self.emit("apply_complete", f"{step.address}: {step.spec.done} after {seconds:.0f}s", hook=hook)
 
-    def on_step_error(self, step: dict[str, Any], error: BaseException) -> None:
+    def on_step_error(self, step: Step, error: BaseException) -> None:
         hook = {**self._hook(step), "error": str(error)}
-        self.emit("apply_errored", f"{step_address(step)}: {error}", level="error", hook=hook)
+        self.emit("apply_errored", f"{step.address}: {error}", level="error", hook=hook)
 
     def change_summary(self, added: int, changed: int, destroyed: int, operation: str = "apply") -> None:
         if operation == "apply":

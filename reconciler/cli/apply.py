@@ -75,11 +75,10 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
         else:
             click.echo("")
             click.echo(f"Applied {len(exc.applied)} of {len(plan_json.get('steps', []))} steps before the failure"
-                       + (f"; skipped {len(skipped)}: " + ", ".join(sorted({s.get('address', s['pool']) for s in skipped}))
+                       + (f"; skipped {len(skipped)}: " + ", ".join(sorted({s.address for s in skipped}))
                           if skipped else "") + ".", err=True)
             for step, error in getattr(exc, "failures", [(exc.failed, exc.cause)]):
-                address = (step or {}).get("address") or (step or {}).get("pool")
-                click.echo(f"Error: {address}: {error}", err=True)
+                click.echo(f"Error: {step.address if step is not None else 'apply'}: {error}", err=True)
             if not common.automation():
                 click.echo("Run `poolform plan` and `poolform apply` again to converge.", err=True)
         sys.exit(1)
@@ -108,6 +107,11 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
           allow_unknown_type: bool, auto_approve: bool, as_json: bool, targets: tuple[str, ...], destroy: bool,
           compact_warnings: bool, parallelism: int | None, api_url: str | None, no_color: bool) -> None:
     """Make the server match the config (or a saved plan).
+
+    A saved plan is applied as written, and nothing is sent when it is not the plan it
+    shows (its steps are not the steps its changes make, a step touches an address that
+    is not among its changes, its summary miscounts them) or when it is stale (anything it
+    read changed on the server, including any queue of a pool it deletes or replaces).
 
     \b
     Examples:

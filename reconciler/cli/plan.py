@@ -18,7 +18,7 @@ from reconciler.cli import _common as common
 if TYPE_CHECKING:
     from reconciler.api.client import PrefectClient
     from reconciler.model.state import DesiredState
-    from reconciler.plan.actions import Plan
+    from reconciler.plan.document import Plan
 
 
 def load_for_plan(files: Sequence[str], variables: Sequence[str], *, var_files: Sequence[str] = (),

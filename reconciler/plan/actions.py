@@ -1,9 +1,7 @@
-"""The plan vocabulary: :class:`Action`, :class:`Reason`, :class:`Change` and :class:`Plan`.
+"""The change vocabulary: :class:`Action`, :class:`Reason` and :class:`Change` (one object's
+planned change, as ``resource_changes`` holds it), and :func:`summarize`.
 
-A :class:`Plan` is a value. ``Plan.to_json()`` gives the plan document described in
-docs/architecture.md (``format_version`` "1.0"), and ``Plan.from_json()`` reads it back
-exactly. Steps, side effects, unmanaged entries and diagnostics are kept as plain JSON
-dicts because the executor and the views consume them as such.
+The plan document is ``document.py``; its steps are ``steps.py``.
 No I/O here, and nothing here decides what to change (that is ``planner.py``).
 """
 
@@ -12,9 +10,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from typing import Any
-
-FORMAT_VERSION = "1.0"
-SUPPORTED_FORMAT_VERSIONS = ("1.0",)
 
 
 class Action(enum.StrEnum):
@@ -52,6 +47,29 @@ class Reason(enum.StrEnum):
     DELETE_BECAUSE_POOL_REPLACED = "delete_because_pool_replaced"
     NO_OP = "no_op"
 
+    @property
+    def action(self) -> Action:
+        """The one action this reason goes with."""
+        return _REASON_ACTIONS[self]
+
+
+_REASON_ACTIONS = {
+    Reason.CREATE_BECAUSE_MISSING: Action.CREATE,
+    Reason.UPDATE_BECAUSE_CONFIG_DIFFERS: Action.UPDATE,
+    Reason.REPLACE_BECAUSE_CANNOT_UPDATE: Action.REPLACE,
+    Reason.DELETE_BECAUSE_PRUNED: Action.DELETE,
+    Reason.DELETE_BECAUSE_DESTROY_MODE: Action.DELETE,
+    Reason.DELETE_BECAUSE_POOL_REPLACED: Action.DELETE,
+    Reason.NO_OP: Action.NOOP,
+}
+
+
+class ResourceType(enum.StrEnum):
+    """What an address names: ``work_pool.<pool>`` or ``work_queue.<pool>.<queue>``."""
+
+    WORK_POOL = "work_pool"
+    WORK_QUEUE = "work_queue"
+
 
 Path = list[str | int]
 
@@ -62,7 +80,7 @@ class Change:
     ``before`` is None for a create, ``after`` None for a delete."""
 
     address: str
-    type: str
+    type: ResourceType
     pool: str
     name: str
     action: Action
@@ -76,7 +94,7 @@ class Change:
     def to_json(self) -> dict[str, Any]:
         return {
             "address": self.address,
-            "type": self.type,
+            "type": ResourceType(self.type).value,
             "pool": self.pool,
             "name": self.name,
             "change": {
@@ -95,7 +113,7 @@ class Change:
         change = data["change"]
         return cls(
             address=data["address"],
-            type=data["type"],
+            type=ResourceType(data["type"]),
             pool=data["pool"],
             name=data["name"],
             action=Action.from_actions(change["actions"]),
@@ -105,83 +123,6 @@ class Change:
             changed_paths=[list(p) for p in change.get("changed_paths", [])],
             reason_detail=data.get("reason_detail", ""),
             destructive=bool(data.get("destructive", False)),
-        )
-
-
-@dataclass
-class Plan:
-    """The whole plan. Field meanings are those of docs/architecture.md "The plan document".
-
-    ``steps`` are executed in order by the executor; ``resource_changes`` describe the
-    end result per address and must not be used to drive the apply.
-    ``created_at`` is None unless the caller injected a clock (the planner reads none).
-    """
-
-    poolform_version: str
-    api_url: str = ""
-    created_at: str | None = None
-    mode: str = "normal"
-    targets: list[str] = field(default_factory=list)
-    complete: bool = True
-    applyable: bool = False
-    errored: bool = False
-    resource_changes: list[Change] = field(default_factory=list)
-    side_effects: list[dict[str, Any]] = field(default_factory=list)
-    unmanaged: list[dict[str, Any]] = field(default_factory=list)
-    ignored: list[dict[str, Any]] = field(default_factory=list)
-    """Config entries that cannot declare pools and were not read (HCL resources of other providers)."""
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    observed: dict[str, str | None] = field(default_factory=dict)
-    diagnostics: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, int] = field(default_factory=dict)
-    format_version: str = FORMAT_VERSION
-
-    @property
-    def has_changes(self) -> bool:
-        """True when applying would call the server (``--detailed-exitcode`` 2)."""
-        return bool(self.steps)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "poolform_version": self.poolform_version,
-            "api_url": self.api_url,
-            "created_at": self.created_at,
-            "mode": self.mode,
-            "targets": list(self.targets),
-            "complete": self.complete,
-            "applyable": self.applyable,
-            "errored": self.errored,
-            "resource_changes": [c.to_json() for c in self.resource_changes],
-            "side_effects": list(self.side_effects),
-            "unmanaged": list(self.unmanaged),
-            "ignored": list(self.ignored),
-            "steps": list(self.steps),
-            "observed": dict(self.observed),
-            "diagnostics": list(self.diagnostics),
-            "summary": dict(self.summary),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Plan":
-        return cls(
-            format_version=data["format_version"],
-            poolform_version=data["poolform_version"],
-            api_url=data.get("api_url", ""),
-            created_at=data.get("created_at"),
-            mode=data.get("mode", "normal"),
-            targets=list(data.get("targets", [])),
-            complete=bool(data.get("complete", True)),
-            applyable=bool(data.get("applyable", False)),
-            errored=bool(data.get("errored", False)),
-            resource_changes=[Change.from_json(c) for c in data.get("resource_changes", [])],
-            side_effects=list(data.get("side_effects", [])),
-            unmanaged=list(data.get("unmanaged", [])),
-            ignored=list(data.get("ignored", [])),
-            steps=list(data.get("steps", [])),
-            observed=dict(data.get("observed", {})),
-            diagnostics=list(data.get("diagnostics", [])),
-            summary=dict(data.get("summary", {})),
         )
 
 

@@ -11,10 +11,8 @@
   equal text.
 * Fingerprints: ``sha256:`` + hex digest of the compact JSON with sorted keys of an
   observed object's managed fields as the server returned them (never ids, status,
-  ``last_polled`` or ``updated``).
-* Wire bodies: ``WorkPoolCreate``/``WorkPoolUpdate``/``WorkQueueCreate``/
-  ``WorkQueueUpdate`` with only the keys to send; an explicit ``None`` clears
-  ``description``/``concurrency_limit``; ``base_job_template`` is never sent as null.
+  ``last_polled`` or ``updated``); a pool's fingerprint can also cover the sorted
+  names of its queues (``with_queues``), so that a queue created in it changes it.
 
 No I/O here.
 """
@@ -24,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from reconciler.model.state import (
     DEFAULT_QUEUE,
@@ -44,8 +42,6 @@ QUEUE_FIELDS = ("pool", "name", "description", "paused", "concurrency_limit", "p
 
 DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
 """What the server writes as the description of the queue it creates with a pool."""
-
-_WIRE_NAMES = {"paused": "is_paused"}
 
 
 def is_managed(value: Any) -> bool:
@@ -143,8 +139,11 @@ def _digest(value: Any) -> str:
     return "sha256:" + hashlib.sha256(_sorted_json(value).encode()).hexdigest()
 
 
-def fingerprint_pool(pool: ObservedPool) -> str:
-    return _digest(observed_pool_form(pool))
+def fingerprint_pool(pool: ObservedPool, *, with_queues: bool = False) -> str:
+    form = observed_pool_form(pool)
+    if with_queues:
+        form["queues"] = sorted(pool.queues)
+    return _digest(form)
 
 
 def fingerprint_queue(queue: ObservedQueue) -> str:
@@ -153,8 +152,10 @@ def fingerprint_queue(queue: ObservedQueue) -> str:
     return _digest(form)
 
 
-def fingerprints(observed: ObservedState, addresses: Iterable[str]) -> dict[str, str | None]:
-    """Fingerprint per address (None when the object does not exist), in the given order."""
+def fingerprints(observed: ObservedState, addresses: Iterable[str], *,
+                 with_queues: Collection[str] = ()) -> dict[str, str | None]:
+    """Fingerprint per address (None when the object does not exist), in the given order;
+    the pools named in ``with_queues`` are fingerprinted with their queue names."""
     result: dict[str, str | None] = {}
     for address in addresses:
         kind, pool_name, queue_name = parse_address(address)
@@ -165,74 +166,9 @@ def fingerprints(observed: ObservedState, addresses: Iterable[str]) -> dict[str,
                 resolve_queue_address(address, observed.pools))
         pool = observed.pools.get(pool_name)
         if kind == "work_pool":
-            result[address] = fingerprint_pool(pool) if pool is not None else None
+            result[address] = (fingerprint_pool(pool, with_queues=pool_name in with_queues)
+                               if pool is not None else None)
         else:
             queue = pool.queues.get(queue_name) if pool is not None and queue_name is not None else None
             result[address] = fingerprint_queue(queue) if queue is not None else None
     return result
-
-
-# -- wire bodies -------------------------------------------------------------------
-
-
-def pool_create_body(desired: DesiredPool) -> dict[str, Any]:
-    """``WorkPoolCreate``: name and type, plus managed fields that differ from the server's defaults."""
-    body: dict[str, Any] = {"name": desired.name, "type": desired.type}
-    if is_managed(desired.description) and desired.description is not None:
-        body["description"] = desired.description
-    if is_managed(desired.paused) and desired.paused:
-        body["is_paused"] = True
-    if is_managed(desired.concurrency_limit) and desired.concurrency_limit is not None:
-        body["concurrency_limit"] = desired.concurrency_limit
-    if is_managed(desired.base_job_template) and desired.base_job_template:
-        body["base_job_template"] = desired.base_job_template
-    return body
-
-
-def pool_update_body(desired: DesiredPool, observed: ObservedPool) -> dict[str, Any]:
-    """``WorkPoolUpdate`` holding only the managed keys that differ (explicit None clears)."""
-    body: dict[str, Any] = {}
-    for key in ("description", "paused", "concurrency_limit"):
-        value = getattr(desired, key)
-        if is_managed(value) and value != getattr(observed, key):
-            body[_WIRE_NAMES.get(key, key)] = value
-    template = desired.base_job_template
-    if is_managed(template) and template is not None and not templates_equal(template, observed.base_job_template):
-        body["base_job_template"] = template
-    return body
-
-
-def queue_create_body(desired: DesiredQueue) -> dict[str, Any]:
-    """``WorkQueueCreate``: the name plus managed fields that differ from the defaults; priority when managed."""
-    body: dict[str, Any] = {"name": desired.name}
-    if is_managed(desired.description) and desired.description:
-        body["description"] = desired.description
-    if is_managed(desired.paused) and desired.paused:
-        body["is_paused"] = True
-    if is_managed(desired.concurrency_limit) and desired.concurrency_limit is not None:
-        body["concurrency_limit"] = desired.concurrency_limit
-    if is_managed(desired.priority):
-        body["priority"] = desired.priority
-    return body
-
-
-def queue_update_body(
-    desired: DesiredQueue | dict[str, Any],
-    observed: ObservedQueue | dict[str, Any],
-    *,
-    include_priority: bool = True,
-) -> dict[str, Any]:
-    """``WorkQueueUpdate`` with only the managed keys that differ.
-
-    ``desired`` may be a :class:`DesiredQueue` or a comparable form; ``observed`` an
-    :class:`ObservedQueue` or a comparable form (e.g. the fresh default queue).
-    """
-    want = desired if isinstance(desired, dict) else desired_queue_form(desired)
-    have = observed if isinstance(observed, dict) else observed_queue_form(observed)
-    body: dict[str, Any] = {}
-    for key in ("description", "paused", "concurrency_limit", "priority"):
-        if key == "priority" and not include_priority:
-            continue
-        if key in want and want[key] != have.get(key):
-            body[_WIRE_NAMES.get(key, key)] = want[key]
-    return body

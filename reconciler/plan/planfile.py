@@ -1,9 +1,13 @@
-"""Plan files: the plan document as text, and back, with shape checks.
+"""Plan files: the plan document as text, and back, refused unless it is a plan as poolform writes it.
 
 ``dumps_plan`` / ``loads_plan`` work on strings only; reading and writing the file is
-the CLI's job. ``loads_plan`` (and ``check_plan_json`` for an already parsed dict)
-raise ``ValueError`` with a readable message for anything that is not a poolform
-plan of a supported ``format_version``.
+the CLI's job. ``read_plan`` (``loads_plan`` after parsing the JSON; ``check_plan_json``
+for callers that keep the dict) checks, in order: that the value is a poolform plan
+of a supported ``format_version``, the type of every top-level field, every change
+and step against the vocabularies (``actions.py``, ``steps.py``), and then that the
+document holds together (``verify.document_problems``). Anything else raises
+:class:`~reconciler.errors.InvalidPlanError` (a ``ValueError``) saying what is wrong
+and what to do.
 """
 
 from __future__ import annotations
@@ -11,26 +15,38 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.plan.actions import SUPPORTED_FORMAT_VERSIONS, Action, Plan, Reason
-
-_STEP_OPS = {
-    "create_pool": ("pool", "body"),
-    "update_pool": ("pool", "body"),
-    "delete_pool": ("pool",),
-    "create_queue": ("pool", "queue", "body"),
-    "update_queue": ("pool", "queue", "body"),
-    "delete_queue": ("pool", "queue"),
-    "converge_priorities": ("pool", "priorities"),
-}
+from reconciler.errors import InvalidPlanError
+from reconciler.plan.actions import Action, Reason, ResourceType
+from reconciler.plan.document import SUPPORTED_FORMAT_VERSIONS, Mode, Plan
+from reconciler.plan.steps import Step
+from reconciler.plan.verify import document_problems, invalid_plan_error
 
 _TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "format_version": str,
     "poolform_version": str,
+    "api_url": str,
+    "created_at": (str, type(None)),
+    "mode": str,
+    "targets": list,
+    "complete": bool,
+    "applyable": bool,
+    "errored": bool,
     "resource_changes": list,
+    "side_effects": list,
+    "unmanaged": list,
+    "ignored": list,
     "steps": list,
     "observed": dict,
+    "diagnostics": list,
     "summary": dict,
 }
+
+_RETIRED_FORMATS = {
+    "1.0": "its fingerprints do not cover the queues of the pools it deletes or replaces, so a queue created "
+           "there since would be deleted unseen",
+}
+
+_MAKE_ONE = "Create one with `poolform plan --out FILE`."
 
 
 def dumps_plan(plan: Plan) -> str:
@@ -39,74 +55,98 @@ def dumps_plan(plan: Plan) -> str:
 
 
 def loads_plan(text: str) -> Plan:
-    """Parse a plan file's text. Raises ValueError saying what is wrong and what to do."""
+    """Parse and check a plan file's text (see the module docstring)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"not a poolform plan file: it is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}). "
-            "Create one with `poolform plan --out FILE`."
-        ) from None
-    check_plan_json(data)
-    try:
-        return Plan.from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"invalid poolform plan file: {exc}") from None
+        raise _invalid(f"not a poolform plan file: it is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}). "
+                       + _MAKE_ONE) from None
+    return read_plan(data)
 
 
 def check_plan_json(data: Any) -> None:
-    """Check that ``data`` is a plan document this version can read; ValueError otherwise."""
+    """Check that ``data`` is a plan document this version applies (see the module docstring)."""
+    read_plan(data)
+
+
+def read_plan(data: Any) -> Plan:
+    """The :class:`Plan` in an already parsed document, checked (see the module docstring)."""
     if not isinstance(data, dict) or "format_version" not in data or "resource_changes" not in data:
-        raise ValueError(
-            "not a poolform plan file (no format_version/resource_changes). "
-            "Create one with `poolform plan --out FILE`."
-        )
+        raise _invalid("not a poolform plan file (no format_version/resource_changes). " + _MAKE_ONE)
     version = data["format_version"]
+    if version in _RETIRED_FORMATS:
+        raise _invalid(f"this plan file has format_version {version!r}, written by an older poolform, and is not "
+                       f"applied: {_RETIRED_FORMATS[version]}. Make a new plan with this poolform "
+                       "(`poolform plan --out FILE`).")
     if version not in SUPPORTED_FORMAT_VERSIONS:
-        raise ValueError(
-            f"unsupported plan format_version {version!r}: this poolform reads "
-            f"{', '.join(SUPPORTED_FORMAT_VERSIONS)}. Re-create the plan with this poolform version."
-        )
-    problems: list[str] = []
+        raise _invalid(f"unsupported plan format_version {version!r}: this poolform reads "
+                       f"{', '.join(SUPPORTED_FORMAT_VERSIONS)}. Re-create the plan with this poolform version.")
+    missing = [key for key in _TOP_LEVEL if key not in data]
+    problems: list[str] = [f"missing {', '.join(map(repr, missing))}"] if missing else []
     for key, kind in _TOP_LEVEL.items():
-        if key not in data:
-            problems.append(f"missing {key!r}")
-        elif not isinstance(data[key], kind):
-            problems.append(f"{key!r} must be a {getattr(kind, '__name__', kind)}")
+        if key in data and not isinstance(data[key], kind):
+            names = " or ".join(t.__name__ if t is not type(None) else "null" for t in (kind if isinstance(kind, tuple) else (kind,)))
+            problems.append(f"{key!r} must be a {names}")
+    unknown = sorted(set(data) - set(_TOP_LEVEL))
+    if unknown:
+        problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
     if not problems:
+        if data["mode"] not in {m.value for m in Mode}:
+            problems.append(f"'mode' {data['mode']!r} is not one of {', '.join(m.value for m in Mode)}")
+        if not all(isinstance(t, str) for t in data["targets"]):
+            problems.append("'targets' must be a list of addresses")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in data["summary"].values()):
+            problems.append("'summary' counts must be integers >= 0")
         for index, change in enumerate(data["resource_changes"]):
             problems.extend(_check_change(index, change))
         for index, step in enumerate(data["steps"]):
-            problems.extend(_check_step(index, step))
+            try:
+                Step.from_json(step, f"steps[{index}]")
+            except ValueError as exc:
+                problems.append(str(exc))
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ValueError(f"invalid poolform plan file: {shown}")
+        raise _invalid(f"invalid poolform plan file: {shown}", problems)
+    plan = Plan.from_json(data)
+    found = document_problems(plan)
+    if found:
+        raise invalid_plan_error(found)
+    return plan
+
+
+def _invalid(message: str, problems: list[str] | None = None) -> InvalidPlanError:
+    return InvalidPlanError(message, problems or [message], [])
 
 
 def _check_change(index: int, change: Any) -> list[str]:
     where = f"resource_changes[{index}]"
     if not isinstance(change, dict):
         return [f"{where} must be an object"]
-    problems = [f"{where} missing {k!r}" for k in ("address", "type", "pool", "name", "change", "action_reason") if k not in change]
+    needed = ("address", "type", "pool", "name", "change", "action_reason", "reason_detail", "destructive")
+    problems = [f"{where} missing {k!r}" for k in needed if k not in change]
     if problems:
         return problems
+    for key in ("address", "pool", "name", "reason_detail"):
+        if not isinstance(change[key], str):
+            problems.append(f"{where}.{key} must be a string")
+    if not isinstance(change["destructive"], bool):
+        problems.append(f"{where}.destructive must be a boolean")
+    if change["type"] not in {t.value for t in ResourceType}:
+        problems.append(f"{where}.type {change['type']!r} is not work_pool or work_queue")
     inner = change["change"]
     if not isinstance(inner, dict) or not isinstance(inner.get("actions"), list):
-        return [f"{where}.change.actions must be a list"]
+        return problems + [f"{where}.change.actions must be a list"]
     try:
         Action.from_actions(inner["actions"])
     except ValueError:
         problems.append(f"{where}.change.actions {inner['actions']!r} is not one of create/update/delete/no-op/delete+create")
+    for key in ("before", "after"):
+        if key not in inner or not (inner[key] is None or isinstance(inner[key], dict)):
+            problems.append(f"{where}.change.{key} must be an object or null")
+    paths = inner.get("changed_paths")
+    if not (isinstance(paths, list) and all(isinstance(p, list) and all(isinstance(k, (str, int)) and not isinstance(k, bool)
+                                                                        for k in p) for p in paths)):
+        problems.append(f"{where}.change.changed_paths must be a list of paths")
     if change["action_reason"] not in {r.value for r in Reason}:
         problems.append(f"{where}.action_reason {change['action_reason']!r} is unknown")
     return problems
-
-
-def _check_step(index: int, step: Any) -> list[str]:
-    where = f"steps[{index}]"
-    if not isinstance(step, dict) or "op" not in step:
-        return [f"{where} must be an object with an 'op'"]
-    needed = _STEP_OPS.get(step["op"])
-    if needed is None:
-        return [f"{where}.op {step['op']!r} is unknown"]
-    return [f"{where} ({step['op']}) missing {k!r}" for k in needed if k not in step]

@@ -6,9 +6,10 @@ or deleted), deletion only with ``manage.prune`` (or ``destroy``), replace on a 
 ``type`` change, priorities planned under the server's bump walk, ``--target``
 restriction, fingerprints of everything read, and the deployment-impact warnings.
 
-Step order: deletes of replaced pools, pool creates/updates, queue creates, queue
-updates (non-priority fields), priority PATCHes, ``converge_priorities``, queue
-deletes, pool deletes. No I/O, no clock (``now`` is injected).
+The planner decides the changes; their steps and side effects come from
+:func:`reconciler.plan.sequence.sequence`, the same function that checks a plan
+file's steps at apply time.
+No I/O, no clock (``now`` is injected).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from reconciler.model.state import (
     queue_address_candidates,
     resolve_queue_address,
 )
-from reconciler.plan.actions import Action, Change, Plan, Reason, summarize
+from reconciler.plan.actions import Action, Change, Reason, ResourceType, summarize
+from reconciler.plan.document import Mode, Plan
 from reconciler.plan.differ import diff_objects
 from reconciler.plan.normalize import (
     desired_pool_form,
@@ -43,12 +45,8 @@ from reconciler.plan.normalize import (
     json_equal,
     observed_pool_form,
     observed_queue_form,
-    pool_create_body,
-    pool_update_body,
-    queue_create_body,
-    queue_update_body,
 )
-from reconciler.plan.priorities import assign_priority_on_create, bump_walk, plan_priorities, simulate
+from reconciler.plan.sequence import queue_set_pools, sequence
 
 __all__ = ["make_plan", "pools_with_variable_changes"]
 
@@ -115,29 +113,13 @@ class _Builder:
         self.diags = diags
         self.changes: list[Change] = []
         self.unmanaged: list[dict[str, Any]] = []
-        self.side_effects: list[dict[str, Any]] = []
         self.read: dict[str, None] = {}
-        self.replace_deletes: list[dict[str, Any]] = []
-        self.pool_writes: list[dict[str, Any]] = []
-        self.queue_creates: list[dict[str, Any]] = []
-        self.queue_updates: list[dict[str, Any]] = []
-        self.priority_steps: list[dict[str, Any]] = []
-        self.converges: list[dict[str, Any]] = []
-        self.queue_deletes: list[dict[str, Any]] = []
-        self.pool_deletes: list[dict[str, Any]] = []
 
     # -- helpers -------------------------------------------------------------------
 
     def _add(self, change: Change) -> None:
         self.changes.append(change)
         self.read[change.address] = None
-
-    @property
-    def steps(self) -> list[dict[str, Any]]:
-        return (
-            self.replace_deletes + self.pool_writes + self.queue_creates + self.queue_updates
-            + self.priority_steps + self.converges + self.queue_deletes + self.pool_deletes
-        )
 
     # -- pools -----------------------------------------------------------------------
 
@@ -170,14 +152,13 @@ class _Builder:
         detail = (f"{why}; deleting the pool also deletes its "
                   + (f"queues ({', '.join(lost)}) and workers" if lost else "workers")
                   + "; its deployments lose their link to it")
-        self._add(Change(have.address, "work_pool", have.name, have.name, Action.DELETE, reason,
+        self._add(Change(have.address, ResourceType.WORK_POOL, have.name, have.name, Action.DELETE, reason,
                          observed_pool_form(have), None, [], detail, True))
         for queue in have.queues.values():
             if self._is_default(have, queue.name):
                 continue
-            self._add(Change(queue.address, "work_queue", have.name, queue.name, Action.DELETE, reason,
+            self._add(Change(queue.address, ResourceType.WORK_QUEUE, have.name, queue.name, Action.DELETE, reason,
                              observed_queue_form(queue), None, [], f"deleted with {have.address}", True))
-        self.pool_deletes.append({"op": "delete_pool", "address": have.address, "pool": have.name})
 
     def _destroy_targeted_queues(self, pool: DesiredPool, have: ObservedPool) -> None:
         """Destroy mode with ``--target work_queue...``: delete just those declared queues (never the default)."""
@@ -189,9 +170,8 @@ class _Builder:
                                    "Destroy the pool to remove it.", address=queue.address,
                                    range=pool.queues[queue.name].source)
                 continue
-            self._add(Change(queue.address, "work_queue", have.name, queue.name, Action.DELETE,
+            self._add(Change(queue.address, ResourceType.WORK_QUEUE, have.name, queue.name, Action.DELETE,
                              Reason.DELETE_BECAUSE_DESTROY_MODE, observed_queue_form(queue), None, [], "destroy mode", True))
-            self.queue_deletes.append({"op": "delete_queue", "address": queue.address, "pool": have.name, "queue": queue.name})
 
     @staticmethod
     def _is_default(have: ObservedPool, queue: str) -> bool:
@@ -207,9 +187,8 @@ class _Builder:
         if have is None:
             if not self.targets.any_queue_of(pool.name):
                 return
-            self._add(Change(address, "work_pool", pool.name, pool.name, Action.CREATE, Reason.CREATE_BECAUSE_MISSING,
+            self._add(Change(address, ResourceType.WORK_POOL, pool.name, pool.name, Action.CREATE, Reason.CREATE_BECAUSE_MISSING,
                              None, after, [[k] for k in after]))
-            self.pool_writes.append({"op": "create_pool", "address": address, "pool": pool.name, "body": pool_create_body(pool)})
         elif have.type != pool.type and self.targets.pool(pool.name):
             replaced = True
             before = observed_pool_form(have, like=after)
@@ -220,22 +199,18 @@ class _Builder:
                 + (f" ({', '.join(lost)})" if lost else "")
                 + ", workers and the link from deployments are lost"
             )
-            self._add(Change(address, "work_pool", pool.name, pool.name, Action.REPLACE, Reason.REPLACE_BECAUSE_CANNOT_UPDATE,
+            self._add(Change(address, ResourceType.WORK_POOL, pool.name, pool.name, Action.REPLACE, Reason.REPLACE_BECAUSE_CANNOT_UPDATE,
                              before, after, diff_objects(before, after), detail, True))
-            self.replace_deletes.append({"op": "delete_pool", "address": address, "pool": pool.name})
-            self.pool_writes.append({"op": "create_pool", "address": address, "pool": pool.name, "body": pool_create_body(pool)})
         elif self.targets.pool(pool.name):
             before = observed_pool_form(have, like=after)
             paths = diff_objects(before, after)
             if paths:
-                self._add(Change(address, "work_pool", pool.name, pool.name, Action.UPDATE, Reason.UPDATE_BECAUSE_CONFIG_DIFFERS,
+                self._add(Change(address, ResourceType.WORK_POOL, pool.name, pool.name, Action.UPDATE, Reason.UPDATE_BECAUSE_CONFIG_DIFFERS,
                                  before, after, paths))
-                self.pool_writes.append({"op": "update_pool", "address": address, "pool": pool.name,
-                                         "body": pool_update_body(pool, have)})
                 if any(p[:2] == ["base_job_template", "variables"] or p == ["base_job_template"] for p in paths):
                     self._deployment_impact(pool, have)
             else:
-                self._add(Change(address, "work_pool", pool.name, pool.name, Action.NOOP, Reason.NO_OP, before, after, []))
+                self._add(Change(address, ResourceType.WORK_POOL, pool.name, pool.name, Action.NOOP, Reason.NO_OP, before, after, []))
         elif self.targets.any_queue_of(pool.name):
             self.read[address] = None
         self._queues(pool, None if (have is None or replaced) else have, replaced_from=have if replaced else None)
@@ -244,13 +219,6 @@ class _Builder:
 
     def _queues(self, pool: DesiredPool, have: ObservedPool | None, replaced_from: ObservedPool | None) -> None:
         creating = have is None
-        if creating:
-            state: dict[str, int] = {DEFAULT_QUEUE: 1}
-        else:
-            state = {q.name: q.priority for q in sorted(have.queues.values(), key=lambda q: q.priority)}
-        initial = dict(state)
-        wanted: dict[str, int] = {}
-        creates: list[tuple[Any, dict[str, Any]]] = []
         for queue in pool.queues.values():
             if not self.targets.queue(pool.name, queue.name):
                 continue
@@ -264,11 +232,7 @@ class _Builder:
                 action = Action.UPDATE if paths else Action.NOOP
                 reason = Reason.UPDATE_BECAUSE_CONFIG_DIFFERS if paths else Reason.NO_OP
                 detail = "the server creates the default queue with the pool" if paths else ""
-                self._add(Change(address, "work_queue", pool.name, queue.name, action, reason, before, after, paths, detail))
-                body = queue_update_body(after, fresh, include_priority=False)
-                if body:
-                    self.queue_updates.append({"op": "update_queue", "address": address, "pool": pool.name,
-                                               "queue": queue.name, "body": body})
+                self._add(Change(address, ResourceType.WORK_QUEUE, pool.name, queue.name, action, reason, before, after, paths, detail))
             elif creating or queue.name not in have.queues:  # type: ignore[union-attr]
                 if queue.name == DEFAULT_QUEUE:
                     renamed = have.default_queue_name if have is not None else None
@@ -281,90 +245,40 @@ class _Builder:
                     )
                     continue
                 if old is not None:
-                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.REPLACE,
-                                     Reason.REPLACE_BECAUSE_CANNOT_UPDATE, observed_queue_form(old, like=after), after,
-                                     diff_objects(observed_queue_form(old, like=after), after),
+                    before = observed_queue_form(old, like=after)
+                    self._add(Change(address, ResourceType.WORK_QUEUE, pool.name, queue.name, Action.REPLACE,
+                                     Reason.REPLACE_BECAUSE_CANNOT_UPDATE, before, after, diff_objects(before, after),
                                      f"recreated with {pool.address}", True))
                 else:
-                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.CREATE, Reason.CREATE_BECAUSE_MISSING,
+                    self._add(Change(address, ResourceType.WORK_QUEUE, pool.name, queue.name, Action.CREATE, Reason.CREATE_BECAUSE_MISSING,
                                      None, after, [[k] for k in after if k not in ("pool",)]))
-                creates.append((queue, {"op": "create_queue", "address": address, "pool": pool.name,
-                                        "queue": queue.name, "body": queue_create_body(queue)}))
             else:
-                observed_queue = have.queues[queue.name]  # type: ignore[union-attr]
-                before = observed_queue_form(observed_queue, like=after)
+                before = observed_queue_form(have.queues[queue.name], like=after)  # type: ignore[union-attr]
                 paths = diff_objects(before, after)
                 if paths:
-                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.UPDATE,
+                    self._add(Change(address, ResourceType.WORK_QUEUE, pool.name, queue.name, Action.UPDATE,
                                      Reason.UPDATE_BECAUSE_CONFIG_DIFFERS, before, after, paths))
-                    body = queue_update_body(after, before, include_priority=False)
-                    if body:
-                        self.queue_updates.append({"op": "update_queue", "address": address, "pool": pool.name,
-                                                   "queue": queue.name, "body": body})
                 else:
-                    self._add(Change(address, "work_queue", pool.name, queue.name, Action.NOOP, Reason.NO_OP, before, after, []))
-            if is_managed(queue.priority):
-                wanted[queue.name] = queue.priority
+                    self._add(Change(address, ResourceType.WORK_QUEUE, pool.name, queue.name, Action.NOOP, Reason.NO_OP, before, after, []))
 
-        moved = False
-        with_priority = sorted((c for c in creates if is_managed(c[0].priority)), key=lambda c: c[0].priority)
-        without = [c for c in creates if not is_managed(c[0].priority)]
-        for queue, step in with_priority + without:
-            self.queue_creates.append(step)
-            if is_managed(queue.priority):
-                state = bump_walk(state, queue.name, queue.priority)
-                moved = True
-            else:
-                state[queue.name] = assign_priority_on_create(state.values())
-
-        deleted: set[str] = set()
-        if replaced_from is not None:
-            for old_queue in replaced_from.queues.values():
-                if old_queue.name in pool.queues or self._is_default(replaced_from, old_queue.name):
-                    continue
-                if self.targets.queue(pool.name, old_queue.name):
-                    self._add(Change(old_queue.address, "work_queue", pool.name, old_queue.name, Action.DELETE,
-                                     Reason.DELETE_BECAUSE_POOL_REPLACED, observed_queue_form(old_queue), None, [],
-                                     f"deleted with {pool.address}, which is replaced", True))
-        elif have is not None:
-            for old_queue in have.queues.values():
-                if old_queue.name in pool.queues or self._is_default(have, old_queue.name):
-                    continue
-                if not self.targets.queue(pool.name, old_queue.name):
-                    continue
-                if self.desired.prune:
-                    deleted.add(old_queue.name)
-                    self._add(Change(old_queue.address, "work_queue", pool.name, old_queue.name, Action.DELETE,
-                                     Reason.DELETE_BECAUSE_PRUNED, observed_queue_form(old_queue), None, [],
-                                     "not declared and manage.prune is on", True))
-                    self.queue_deletes.append({"op": "delete_queue", "address": old_queue.address, "pool": pool.name,
-                                               "queue": old_queue.name})
-                else:
-                    self.unmanaged.append({"address": old_queue.address, "reason": "not declared and manage.prune is off"})
-
-        final = state
-        if wanted:
-            try:
-                moves = plan_priorities(state, wanted, fix_duplicates=bool(deleted))
-            except ValueError as exc:
-                self.diags.error(f"cannot plan the queue priorities of work pool {pool.name!r}: {exc}",
-                                 "Give every managed queue of the pool a different priority (1 or more).",
-                                 address=pool.address, range=pool.source)
-                moves = []
-            for name, priority in moves:
-                self.priority_steps.append({"op": "update_queue", "address": queue_address(pool.name, name),
-                                            "pool": pool.name, "queue": name, "body": {"priority": priority}})
-            moved = moved or bool(moves)
-            final = simulate(state, moves)
-        if moved and wanted:
-            self.converges.append({"op": "converge_priorities", "address": pool.address, "pool": pool.name,
-                                   "priorities": dict(sorted(wanted.items(), key=lambda item: item[1]))})
-        for name, before_priority in initial.items():
-            if name in wanted or name in deleted or name not in final:
+        gone = replaced_from if replaced_from is not None else have
+        if gone is None:
+            return
+        for old_queue in gone.queues.values():
+            if old_queue.name in pool.queues or self._is_default(gone, old_queue.name):
                 continue
-            if final[name] != before_priority:
-                self.side_effects.append({"address": queue_address(pool.name, name), "path": ["priority"],
-                                          "before": before_priority, "after": final[name]})
+            if not self.targets.queue(pool.name, old_queue.name):
+                continue
+            if replaced_from is not None:
+                self._add(Change(old_queue.address, ResourceType.WORK_QUEUE, pool.name, old_queue.name, Action.DELETE,
+                                 Reason.DELETE_BECAUSE_POOL_REPLACED, observed_queue_form(old_queue), None, [],
+                                 f"deleted with {pool.address}, which is replaced", True))
+            elif self.desired.prune:
+                self._add(Change(old_queue.address, ResourceType.WORK_QUEUE, pool.name, old_queue.name, Action.DELETE,
+                                 Reason.DELETE_BECAUSE_PRUNED, observed_queue_form(old_queue), None, [],
+                                 "not declared and manage.prune is on", True))
+            else:
+                self.unmanaged.append({"address": old_queue.address, "reason": "not declared and manage.prune is off"})
 
     # -- deployments -------------------------------------------------------------------
 
@@ -428,6 +342,18 @@ def _closest(address: str, addresses: Sequence[str]) -> str:
     return f' Did you mean "{match[0]}"?' if match else ""
 
 
+def _fingerprints(observed: ObservedState, changes: list[Change], read: dict[str, None]) -> dict[str, str | None]:
+    """What the plan read, fingerprinted; pools whose queue set the plan depends on (``queue_set_pools``)
+    are fingerprinted with their queue names, and each of their queues on its own."""
+    covered = queue_set_pools(changes)
+    addresses = dict(read)
+    for name in covered:
+        addresses.setdefault(pool_address(name), None)
+        for queue in observed.pools[name].queues.values():
+            addresses.setdefault(queue.address, None)
+    return fingerprints(observed, addresses, with_queues=covered)
+
+
 def _timestamp(now: datetime | None) -> str | None:
     if now is None:
         return None
@@ -466,22 +392,28 @@ def make_plan(
             "Use --target for exceptional recovery, not for routine changes.",
         )
         _check_targets_match(parsed, desired, observed, known, diags)
-    steps = builder.steps
+    sequenced = sequence(builder.changes, observed.pools)
+    for pool_name, why in sequenced.errors:
+        declared = desired.pools.get(pool_name)
+        diags.error(f"cannot plan the queue priorities of work pool {pool_name!r}: {why}",
+                    "Give every managed queue of the pool a different priority (1 or more).",
+                    address=pool_address(pool_name), range=declared.source if declared else None)
+    steps = sequenced.steps
     errored = diags.has_errors
     return Plan(
         poolform_version=poolform_version,
         api_url=api_url or observed.api_url,
         created_at=_timestamp(now),
-        mode="destroy" if destroy else "normal",
+        mode=Mode.DESTROY if destroy else Mode.NORMAL,
         targets=list(targets),
         complete=not parsed.active,
         applyable=bool(steps) and not errored,
         errored=errored,
         resource_changes=builder.changes,
-        side_effects=builder.side_effects,
+        side_effects=sequenced.side_effects,
         unmanaged=builder.unmanaged,
         steps=steps,
-        observed=fingerprints(observed, builder.read),
+        observed=_fingerprints(observed, builder.changes, builder.read),
         diagnostics=diags.to_json(),
         summary=summarize(builder.changes, builder.unmanaged),
     )

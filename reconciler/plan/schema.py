@@ -1,28 +1,60 @@
-"""The JSON Schema (Draft 2020-12) of the plan document, ``format_version`` "1.0".
+"""The JSON Schema (Draft 2020-12) of the plan document, built from the plan's vocabularies.
 
-Published so that CI policies can validate plans (``poolform plan --json``); tests
-validate every plan the planner makes against it. A value, no I/O.
+Published as ``provider-schema/plan.schema.json`` (``make schema`` writes it; a test
+checks it is fresh) so that CI policies can validate plans (``poolform plan --json``);
+tests validate every plan the planner makes against it. Steps come from
+``steps.SPECS``, actions and reasons from ``actions.py``, the object forms from
+``normalize.POOL_FIELDS``/``QUEUE_FIELDS``. The schema checks shapes only: whether a
+document holds together is ``verify.py``'s. A value, no I/O.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from reconciler.plan.actions import Action, Reason, ResourceType, summarize
+from reconciler.plan.document import FORMAT_VERSION, Mode
+from reconciler.plan.normalize import POOL_FIELDS, QUEUE_FIELDS
+from reconciler.plan.steps import SPECS, Field
+
+_SUMMARY_KEYS = tuple(summarize([], []))
 _PATH = {"type": "array", "items": {"type": ["string", "integer"]}}
-_BODY = {"type": "object"}
-_NAME = {"type": "string"}
+_NAME = {"type": "string", "minLength": 1}
+_PRIORITY = {"type": "integer", "minimum": 1}
+_FIELD_SCHEMAS: dict[Field, dict[str, Any]] = {
+    Field.QUEUE: _NAME,
+    Field.BODY: {"type": "object"},
+    Field.PRIORITIES: {"type": "object", "additionalProperties": _PRIORITY},
+}
+_FORM_VALUES: dict[str, dict[str, Any]] = {
+    "pool": _NAME,
+    "name": _NAME,
+    "type": _NAME,
+    "description": {"type": ["string", "null"]},
+    "paused": {"type": "boolean"},
+    "concurrency_limit": {"type": ["integer", "null"], "minimum": 0},
+    "base_job_template": {"type": ["object", "null"]},
+    "priority": _PRIORITY,
+}
 
 
-def _step(op: str, required: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    props: dict[str, Any] = {"op": {"const": op}, "address": {"type": "string"}, "pool": _NAME}
-    props.update(extra or {})
-    return {"type": "object", "required": ["op", "address", "pool", *required], "properties": props,
-            "additionalProperties": False}
+def _step(spec_op: Any) -> dict[str, Any]:
+    spec = SPECS[spec_op]
+    props: dict[str, Any] = {"op": {"const": spec_op.value}, "address": {"type": "string"}, "pool": _NAME}
+    props.update({f.value: _FIELD_SCHEMAS[f] for f in spec.fields})
+    return {"type": "object", "required": ["op", "address", "pool", *(f.value for f in spec.fields)],
+            "properties": props, "additionalProperties": False}
+
+
+def _form(fields: tuple[str, ...], identity: list[str]) -> dict[str, Any]:
+    return {"type": ["object", "null"], "required": identity, "additionalProperties": False,
+            "properties": {k: _FORM_VALUES[k] for k in fields}}
 
 
 PLAN_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://poolform.dev/schemas/plan-1.0.json",
+    "$id": f"https://poolform.dev/schemas/plan-{FORMAT_VERSION}.json",
     "title": "poolform plan document",
     "type": "object",
     "required": ["format_version", "poolform_version", "api_url", "created_at", "mode", "targets", "complete",
@@ -30,11 +62,11 @@ PLAN_SCHEMA: dict[str, Any] = {
                  "diagnostics", "summary"],
     "additionalProperties": False,
     "properties": {
-        "format_version": {"const": "1.0"},
+        "format_version": {"const": FORMAT_VERSION},
         "poolform_version": {"type": "string"},
         "api_url": {"type": "string"},
         "created_at": {"type": ["string", "null"]},
-        "mode": {"enum": ["normal", "destroy"]},
+        "mode": {"enum": [m.value for m in Mode]},
         "targets": {"type": "array", "items": {"type": "string"}},
         "complete": {"type": "boolean"},
         "applyable": {"type": "boolean"},
@@ -47,7 +79,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "address": {"type": "string"},
-                    "type": {"enum": ["work_pool", "work_queue"]},
+                    "type": {"enum": [t.value for t in ResourceType]},
                     "pool": _NAME,
                     "name": _NAME,
                     "change": {
@@ -55,15 +87,13 @@ PLAN_SCHEMA: dict[str, Any] = {
                         "required": ["actions", "before", "after", "changed_paths"],
                         "additionalProperties": False,
                         "properties": {
-                            "actions": {"enum": [["create"], ["update"], ["delete"], ["delete", "create"], ["no-op"]]},
-                            "before": {"type": ["object", "null"]},
-                            "after": {"type": ["object", "null"]},
+                            "actions": {"enum": [a.to_actions() for a in Action]},
+                            "before": {"anyOf": [_form(POOL_FIELDS, ["name", "type"]), _form(QUEUE_FIELDS, ["pool", "name"])]},
+                            "after": {"anyOf": [_form(POOL_FIELDS, ["name", "type"]), _form(QUEUE_FIELDS, ["pool", "name"])]},
                             "changed_paths": {"type": "array", "items": _PATH},
                         },
                     },
-                    "action_reason": {"enum": ["create_because_missing", "update_because_config_differs",
-                                               "replace_because_cannot_update", "delete_because_pruned",
-                                               "delete_because_destroy_mode", "delete_because_pool_replaced", "no_op"]},
+                    "action_reason": {"enum": [r.value for r in Reason]},
                     "reason_detail": {"type": "string"},
                     "destructive": {"type": "boolean"},
                 },
@@ -72,7 +102,9 @@ PLAN_SCHEMA: dict[str, Any] = {
         "side_effects": {
             "type": "array",
             "items": {"type": "object", "required": ["address", "path", "before", "after"],
-                      "properties": {"address": {"type": "string"}, "path": _PATH}},
+                      "additionalProperties": False,
+                      "properties": {"address": {"type": "string"}, "path": {"const": ["priority"]},
+                                     "before": _PRIORITY, "after": _PRIORITY}},
         },
         "unmanaged": {
             "type": "array",
@@ -90,18 +122,7 @@ PLAN_SCHEMA: dict[str, Any] = {
         },
         "steps": {
             "type": "array",
-            "items": {
-                "oneOf": [
-                    _step("create_pool", ["body"], {"body": _BODY}),
-                    _step("update_pool", ["body"], {"body": _BODY}),
-                    _step("delete_pool", []),
-                    _step("create_queue", ["queue", "body"], {"queue": _NAME, "body": _BODY}),
-                    _step("update_queue", ["queue", "body"], {"queue": _NAME, "body": _BODY}),
-                    _step("delete_queue", ["queue"], {"queue": _NAME}),
-                    _step("converge_priorities", ["priorities"],
-                          {"priorities": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}}),
-                ]
-            },
+            "items": {"oneOf": [_step(op) for op in SPECS]},
         },
         "observed": {"type": "object", "additionalProperties": {"type": ["string", "null"],
                                                                  "pattern": "^sha256:[0-9a-f]{64}$"}},
@@ -109,8 +130,9 @@ PLAN_SCHEMA: dict[str, Any] = {
                                                    "properties": {"severity": {"enum": ["error", "warning"]}}}},
         "summary": {
             "type": "object",
-            "required": ["add", "change", "destroy", "replace", "unmanaged"],
-            "additionalProperties": {"type": "integer", "minimum": 0},
+            "required": list(_SUMMARY_KEYS),
+            "additionalProperties": False,
+            "properties": {k: {"type": "integer", "minimum": 0} for k in _SUMMARY_KEYS},
         },
     },
 }
@@ -121,3 +143,8 @@ def plan_json_schema() -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(PLAN_SCHEMA)
+
+
+def plan_schema_text() -> str:
+    """:data:`PLAN_SCHEMA` as the exact text checked in at ``provider-schema/plan.schema.json``."""
+    return json.dumps(PLAN_SCHEMA, indent=2, ensure_ascii=False) + "\n"

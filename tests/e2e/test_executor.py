@@ -1,4 +1,7 @@
-"""apply_plan details that need a misbehaving server: a fake client stands in for the HTTP one."""
+"""Running steps (``run_steps``) against a misbehaving server: a fake client stands in for the HTTP one.
+
+The checks that come before (``apply_plan`` reading and verifying the document) are in
+tests/plan/test_verify.py and tests/e2e/test_plan_integrity.py."""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ import threading
 
 import pytest
 
-from reconciler.apply.executor import CONVERGE_ROUNDS, apply_plan, group_steps
+from reconciler.apply.executor import CONVERGE_ROUNDS, apply_plan, group_steps, run_steps
 from reconciler.apply.hooks import JsonLinesHooks
-from reconciler.errors import ApplyError, NotFound, ServerError
+from reconciler.errors import ApplyError, InvalidPlanError, NotFound, ServerError
+from reconciler.plan.document import Plan
+from reconciler.plan.steps import Op, Step
 
 
 class FakeClient:
@@ -63,14 +68,25 @@ class FakeClient:
 
 
 def plan(*steps, summary=None):
-    return {"observed": {}, "resource_changes": [], "steps": list(steps), "summary": summary or {}}
+    return Plan(poolform_version="test", steps=list(steps), summary=summary or {})
+
+
+def cp(pool):
+    return Step(Op.CREATE_POOL, pool, body={"name": pool})
+
+
+def cq(pool, queue, priority=None):
+    return Step(Op.CREATE_QUEUE, pool, queue, body={"name": queue, **({"priority": priority} if priority else {})})
+
+
+def converge(pool, priorities):
+    return Step(Op.CONVERGE_PRIORITIES, pool, priorities=priorities)
 
 
 def test_priorities_that_never_hold_fail_after_bounded_rounds():
     client = FakeClient(queues={"a": 3, "b": 4}, stuck={"a": 3})
-    step = {"op": "converge_priorities", "pool": "p", "address": "work_pool.p", "priorities": {"a": 1, "b": 2}}
     with pytest.raises(ApplyError) as info:
-        apply_plan(client, plan(step), check_stale=False)
+        run_steps(client, plan(converge("p", {"a": 1, "b": 2})))
     assert "did not converge" in str(info.value) and "a is 3 (wanted 1)" in str(info.value)
     assert "b is" not in str(info.value)
     assert [c[0] for c in client.calls].count("read_queues") == CONVERGE_ROUNDS + 1
@@ -78,8 +94,8 @@ def test_priorities_that_never_hold_fail_after_bounded_rounds():
 
 def test_converge_reapplies_in_ascending_order_until_they_hold():
     client = FakeClient(queues={"a": 5, "b": 6, "default": 1})
-    step = {"op": "converge_priorities", "pool": "p", "priorities": {"b": 2, "a": 3}}
-    result = apply_plan(client, plan(step), check_stale=False)
+    step = converge("p", {"b": 2, "a": 3})
+    result = run_steps(client, plan(step))
     assert [c for c in client.calls if c[0] == "update_queue"] == [("update_queue", "p", "b"), ("update_queue", "p", "a")]
     assert client.queues == {"a": 3, "b": 2, "default": 1}
     assert result.applied == [step]
@@ -87,62 +103,49 @@ def test_converge_reapplies_in_ascending_order_until_they_hold():
 
 def test_converge_needs_no_read_for_a_new_pool_created_without_bumps():
     client = FakeClient()
-    steps = [
-        {"op": "create_pool", "pool": "p", "body": {"name": "p"}},
-        {"op": "create_queue", "pool": "p", "queue": "a", "body": {"name": "a", "priority": 2}},
-        {"op": "create_queue", "pool": "p", "queue": "b", "body": {"name": "b", "priority": 5}},
-        {"op": "converge_priorities", "pool": "p", "priorities": {"a": 2, "b": 5}},
-    ]
-    apply_plan(client, plan(*steps), check_stale=False)
+    steps = [cp("p"), cq("p", "a", 2), cq("p", "b", 5), converge("p", {"a": 2, "b": 5})]
+    run_steps(client, plan(*steps))
     assert "read_queues" not in [c[0] for c in client.calls]
 
 
 def test_a_create_that_may_bump_is_verified():
     client = FakeClient(queues={"default": 2, "a": 1})
-    steps = [
-        {"op": "create_pool", "pool": "p", "body": {"name": "p"}},
-        {"op": "create_queue", "pool": "p", "queue": "a", "body": {"name": "a", "priority": 1}},
-        {"op": "converge_priorities", "pool": "p", "priorities": {"a": 1}},
-    ]
-    apply_plan(client, plan(*steps), check_stale=False)
+    steps = [cp("p"), cq("p", "a", 1), converge("p", {"a": 1})]
+    run_steps(client, plan(*steps))
     assert ("read_queues", "p") in client.calls
 
 
 def test_a_failure_stops_that_pool_only_and_reports_what_was_applied():
     client = FakeClient(fail_on={("create_queue", "p1", "b")})
-    steps = [
-        {"op": "create_pool", "pool": "p1", "address": "work_pool.p1", "body": {"name": "p1"}},
-        {"op": "create_queue", "pool": "p1", "queue": "a", "body": {"name": "a"}},
-        {"op": "create_queue", "pool": "p1", "queue": "b", "address": "work_queue.p1.b", "body": {"name": "b"}},
-        {"op": "create_queue", "pool": "p1", "queue": "c", "body": {"name": "c"}},
-        {"op": "create_pool", "pool": "p2", "body": {"name": "p2"}},
-        {"op": "create_queue", "pool": "p2", "queue": "a", "body": {"name": "a"}},
-        {"op": "delete_pool", "pool": "p3"},
-    ]
+    steps = [cp("p1"), cq("p1", "a"), cq("p1", "b"), cq("p1", "c"), cp("p2"), cq("p2", "a"), Step(Op.DELETE_POOL, "p3")]
     with pytest.raises(ApplyError) as info:
-        apply_plan(client, plan(*steps), check_stale=False)
+        run_steps(client, plan(*steps))
     err = info.value
     assert err.failed == steps[2]
     assert err.skipped == [steps[3]]
-    assert [s["op"] + ":" + s["pool"] for s in err.applied] == [
+    assert [s.op + ":" + s.pool for s in err.applied] == [
         "create_pool:p1", "create_queue:p1", "create_pool:p2", "create_queue:p2", "delete_pool:p3"]
     assert "work_queue.p1.b" in str(err) and "injected" in str(err)
 
 
 def test_delete_of_something_already_gone_is_success():
     client = FakeClient()
-    result = apply_plan(client, plan({"op": "delete_pool", "pool": "x"}, summary={"destroy": 1}), check_stale=False)
+    result = run_steps(client, plan(Step(Op.DELETE_POOL, "x"), summary={"destroy": 1}))
     assert result.destroyed == 1
 
 
-def test_unknown_op_is_an_apply_error():
-    with pytest.raises(ApplyError, match="unknown step op 'explode'"):
-        apply_plan(FakeClient(), plan({"op": "explode", "pool": "p"}), check_stale=False)
+def test_an_unknown_op_is_refused_before_any_call():
+    client = FakeClient()
+    document = plan(cp("p")).to_json()
+    document["steps"][0]["op"] = "explode"
+    with pytest.raises(InvalidPlanError, match="steps\\[0\\].op 'explode' is unknown"):
+        apply_plan(client, document, check_stale=False)
+    assert client.calls == []
 
 
 def test_group_steps_keeps_pool_order():
-    steps = [{"op": "x", "pool": p, "n": i} for i, p in enumerate("abab")]
-    assert [[s["n"] for s in r.steps] for r in group_steps(steps)] == [[0, 2], [1, 3]]
+    steps = [Step(Op.DELETE_QUEUE, p, f"q{i}") for i, p in enumerate("abab")]
+    assert [[s.queue for s in r.steps] for r in group_steps(steps)] == [["q0", "q2"], ["q1", "q3"]]
 
 
 def test_json_hooks_emit_typed_lines(capsys):
@@ -151,8 +154,7 @@ def test_json_hooks_emit_typed_lines(capsys):
 
     out = io.StringIO()
     hooks = JsonLinesHooks(out)
-    step = {"op": "create_queue", "pool": "p", "queue": "q", "body": {"name": "q"}}
-    apply_plan(FakeClient(), plan(step), hooks=hooks, check_stale=False)
+    run_steps(FakeClient(), plan(cq("p", "q")), hooks=hooks)
     hooks.change_summary(1, 0, 0)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [m["type"] for m in lines] == ["apply_start", "apply_complete", "change_summary"]
@@ -171,9 +173,8 @@ def test_interrupt_stops_starting_new_steps():
             raise KeyboardInterrupt
 
     client = Interrupting()
-    steps = [{"op": "create_pool", "pool": p, "body": {"name": p}} for p in ("a", "b")]
     with pytest.raises(KeyboardInterrupt):
-        apply_plan(client, plan(*steps), check_stale=False)
+        run_steps(client, plan(cp("a"), cp("b")))
     fn, rest = client.pending
     for run in rest:
         fn(run)

@@ -11,6 +11,8 @@ import copy
 import itertools
 from typing import Any
 
+from hypothesis import strategies as st
+
 from reconciler.model.state import (
     UNMANAGED,
     DesiredPool,
@@ -22,6 +24,7 @@ from reconciler.model.state import (
 )
 from reconciler.plan.normalize import DEFAULT_QUEUE_DESCRIPTION
 from reconciler.plan.priorities import assign_priority_on_create, bump_walk
+from reconciler.plan.steps import Step
 
 _ids = itertools.count(1)
 
@@ -74,10 +77,11 @@ def observed(*pools: ObservedPool) -> ObservedState:
 _WIRE = {"is_paused": "paused"}
 
 
-def apply_steps(state: ObservedState, steps: list[dict[str, Any]]) -> ObservedState:
-    """Apply plan steps to a copy of ``state`` the way the server would."""
+def apply_steps(state: ObservedState, steps: list[Step] | list[dict[str, Any]]) -> ObservedState:
+    """Apply plan steps (typed, or as the plan document spells them) to a copy of ``state`` the way the server would."""
     state = copy.deepcopy(state)
-    for step in steps:
+    for typed in steps:
+        step = typed if isinstance(typed, dict) else typed.to_json()
         op_name = step["op"]
         pool_name = step["pool"]
         if op_name == "create_pool":
@@ -132,9 +136,48 @@ def apply_steps(state: ObservedState, steps: list[dict[str, Any]]) -> ObservedSt
     return state
 
 
+def reordered(value: Any) -> Any:
+    """The same JSON value with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {k: reordered(value[k]) for k in reversed(list(value))}
+    return value
+
+
+_NAMES = st.sampled_from(["a", "b", "c", "d", "default"])
+
+
+@st.composite
+def scenarios(draw):
+    """(desired, observed) pairs: up to three pools with random queues, priorities, templates; some exist."""
+    pools = []
+    observed_pools = []
+    for pool_name in draw(st.lists(st.sampled_from(["p1", "p2", "p3"]), min_size=1, max_size=3, unique=True)):
+        queue_NAMES = draw(st.lists(_NAMES, unique=True, max_size=5))
+        priorities = draw(st.lists(st.integers(1, 9), min_size=len(queue_NAMES), max_size=len(queue_NAMES), unique=True))
+        queues = []
+        for name, priority in zip(queue_NAMES, priorities):
+            queues.append(dq(pool_name, name,
+                             priority=priority if draw(st.booleans()) else UNMANAGED,
+                             description=draw(st.sampled_from(["", "x"])) if name != "default" else DEFAULT_QUEUE_DESCRIPTION,
+                             concurrency_limit=draw(st.sampled_from([None, 1, 5]))))
+        pools.append(dp(pool_name, type=draw(st.sampled_from(["process", "docker"])), queues=queues,
+                        description=draw(st.sampled_from([None, "d"])),
+                        base_job_template=draw(st.sampled_from([UNMANAGED, TEMPLATE, reordered(TEMPLATE), {}]))))
+        if draw(st.booleans()):
+            existing = draw(st.lists(st.sampled_from(["a", "b", "c", "x", "y"]), unique=True, max_size=4))
+            prios = [draw(st.integers(1, 8)) for _ in existing]
+            observed_pools.append(op(pool_name, type=draw(st.sampled_from(["process", "docker"])),
+                                     description=draw(st.sampled_from([None, "old"])),
+                                     queues=[oq("default", draw(st.integers(1, 8)))] + [oq(n, p) for n, p in zip(existing, prios)]))
+    if draw(st.booleans()):
+        observed_pools.append(op("team-z"))
+    return desired(*pools, prune=draw(st.booleans()), scope=["team-*"]), observed(*observed_pools)
+
+
+
 def _set_priorities(pool: ObservedPool, priorities: dict[str, int]) -> None:
     for name, priority in priorities.items():
         pool.queues[name].priority = priority
 
 
-__all__ = ["UNMANAGED", "TEMPLATE", "dq", "dp", "desired", "oq", "op", "observed", "apply_steps"]
+__all__ = ["UNMANAGED", "TEMPLATE", "dq", "dp", "desired", "oq", "op", "observed", "apply_steps", "reordered", "scenarios"]

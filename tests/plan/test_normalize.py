@@ -1,21 +1,17 @@
-"""Comparable forms, template equality, canonical JSON, fingerprints, wire bodies, differ paths."""
+"""Comparable forms, template equality, canonical JSON, fingerprints, differ paths."""
 
 from __future__ import annotations
 
 import pytest
 
 from plan_test_helpers import TEMPLATE, dp, dq, observed, op, oq
-from reconciler.model.state import UNMANAGED, resolve_queue_address
+from reconciler.model.state import resolve_queue_address
 from reconciler.plan.differ import diff_objects, diff_values, get_path
 from reconciler.plan.normalize import (
     canonical_json,
     fingerprint_pool,
     fingerprint_queue,
     fingerprints,
-    pool_create_body,
-    pool_update_body,
-    queue_create_body,
-    queue_update_body,
     templates_equal,
 )
 
@@ -72,28 +68,6 @@ def test_diff_objects_only_over_managed_keys() -> None:
     assert get_path({"a": 1}, ["x"], None) is None
 
 
-def test_pool_bodies() -> None:
-    pool = dp("p", type="kubernetes", description="d", paused=True, concurrency_limit=3, base_job_template=TEMPLATE)
-    assert pool_create_body(pool) == {"name": "p", "type": "kubernetes", "description": "d", "is_paused": True,
-                                      "concurrency_limit": 3, "base_job_template": TEMPLATE}
-    assert pool_create_body(dp("p")) == {"name": "p", "type": "process"}
-    have = op("p", type="kubernetes", description="d", concurrency_limit=5, base_job_template=TEMPLATE)
-    assert pool_update_body(dp("p", type="kubernetes", description=None, concurrency_limit=None), have) == {
-        "description": None, "concurrency_limit": None}
-    assert pool_update_body(dp("p", type="kubernetes", description="d", concurrency_limit=5, base_job_template={}), have) == {
-        "base_job_template": {}}
-    assert "base_job_template" not in pool_update_body(dp("p", base_job_template=UNMANAGED), have)
-
-
-def test_queue_bodies() -> None:
-    queue = dq("p", "q", description="x", paused=True, concurrency_limit=0, priority=4)
-    assert queue_create_body(queue) == {"name": "q", "description": "x", "is_paused": True, "concurrency_limit": 0, "priority": 4}
-    assert queue_create_body(dq("p", "q")) == {"name": "q"}
-    have = observed(op("p", queues=[oq("q", 2, description="x", concurrency_limit=7)])).pools["p"].queues["q"]
-    assert queue_update_body(dq("p", "q", description="x", priority=1), have) == {"concurrency_limit": None, "priority": 1}
-    assert queue_update_body(dq("p", "q", description="x", priority=1), have, include_priority=False) == {"concurrency_limit": None}
-
-
 def test_fingerprints() -> None:
     state = observed(op("p", queues=[oq("default", 1), oq("q", 2)]))
     pool = state.pools["p"]
@@ -105,6 +79,19 @@ def test_fingerprints() -> None:
     assert fingerprint_queue(pool.queues["q"]) != before
     pool.id = "another-id"
     assert fingerprint_pool(pool) == result["work_pool.p"]
+
+
+def test_a_pool_fingerprint_with_queues_covers_the_queue_names_only() -> None:
+    state = observed(op("p", queues=[oq("default", 1), oq("q", 2)]))
+    pool = state.pools["p"]
+    plain = fingerprints(state, ["work_pool.p"])["work_pool.p"]
+    covered = fingerprints(state, ["work_pool.p"], with_queues={"p"})["work_pool.p"]
+    assert covered != plain and covered == fingerprint_pool(pool, with_queues=True)
+    pool.queues["q"].priority = 5
+    assert fingerprint_pool(pool, with_queues=True) == covered, "queue fields are the queue's own fingerprint"
+    pool.queues["late"] = pool.queues["q"]
+    assert fingerprint_pool(pool, with_queues=True) != covered
+    assert fingerprint_pool(pool) == plain
 
 
 @pytest.mark.parametrize(

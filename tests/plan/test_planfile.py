@@ -1,17 +1,22 @@
-"""Plan documents: exact round trip (hypothesis) and clear errors for files that are not plans."""
+"""Plan documents: exact round trip (hypothesis) and clear errors for files that are not plans.
+
+Whether a well-shaped document holds together is tests/plan/test_verify.py."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plan_test_helpers import TEMPLATE, desired, dp, dq, observed, op, oq
-from reconciler.plan.actions import Action, Change, Plan, Reason
+from plan_test_helpers import TEMPLATE, desired, dp, dq, observed, op, oq, scenarios
+from reconciler.errors import InvalidPlanError
+from reconciler.plan.actions import Action, Change, Reason
+from reconciler.plan.document import Mode, Plan
 from reconciler.plan.planfile import dumps_plan, loads_plan
 from reconciler.plan.planner import make_plan
+from reconciler.plan.steps import Op, Step
 
 _json_scalars = st.none() | st.booleans() | st.integers(-10, 10**6) | st.text(max_size=8)
 _json = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
@@ -32,15 +37,15 @@ def _change(draw):
     )
 
 
-_step = st.fixed_dictionaries({"op": st.sampled_from(["update_pool", "create_pool"]), "pool": st.text(max_size=6),
-                               "body": st.dictionaries(st.text(max_size=5), _json, max_size=3)})
+_step = st.builds(Step, op=st.sampled_from([Op.UPDATE_POOL, Op.CREATE_POOL]), pool=st.text(min_size=1, max_size=6),
+                  body=st.dictionaries(st.text(max_size=5), _json, max_size=3))
 
 
 @st.composite
 def _plan(draw):
     return Plan(
         poolform_version="0.1.0", api_url=draw(st.text(max_size=10)), created_at=draw(st.none() | st.just("2026-11-25T15:00:00Z")),
-        mode=draw(st.sampled_from(["normal", "destroy"])), targets=draw(st.lists(st.text(max_size=10), max_size=2)),
+        mode=draw(st.sampled_from(list(Mode))), targets=draw(st.lists(st.text(max_size=10), max_size=2)),
         complete=draw(st.booleans()), applyable=draw(st.booleans()), errored=draw(st.booleans()),
         resource_changes=draw(st.lists(_change(), max_size=4)),
         side_effects=draw(st.lists(st.fixed_dictionaries({"address": st.text(max_size=8), "path": st.just(["priority"]),
@@ -55,12 +60,20 @@ def _plan(draw):
 
 @settings(max_examples=150, deadline=None)
 @given(_plan())
-def test_plan_round_trips_exactly(plan: Plan) -> None:
+def test_plan_document_round_trips_exactly(plan: Plan) -> None:
     text = dumps_plan(plan)
-    again = loads_plan(text)
+    again = Plan.from_json(json.loads(text))
     assert again == plan
     assert dumps_plan(again) == text
-    assert Plan.from_json(plan.to_json()).to_json() == plan.to_json()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.booleans())
+def test_every_plan_the_planner_makes_reads_back_exactly(scenario, destroy: bool) -> None:
+    plan = make_plan(*scenario, destroy=destroy)
+    text = dumps_plan(plan)
+    assert loads_plan(text) == plan
+    assert dumps_plan(loads_plan(text)) == text
 
 
 def test_real_plan_round_trips() -> None:
@@ -72,6 +85,12 @@ def test_real_plan_round_trips() -> None:
     assert list(plan.to_json())[:3] == ["format_version", "poolform_version", "api_url"]
 
 
+def _document(**fields):
+    base = make_plan(desired(dp("p")), observed()).to_json()
+    base.update(fields)
+    return json.dumps(base)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -79,13 +98,19 @@ def test_real_plan_round_trips() -> None:
         pytest.param("[]", "not a poolform plan", id="a-list"),
         pytest.param('{"hello": 1}', "not a poolform plan", id="other-json"),
         pytest.param('{"format_version": "9.0", "resource_changes": []}', "unsupported plan format_version '9.0'", id="future-version"),
-        pytest.param('{"format_version": "1.0", "resource_changes": []}', "missing 'steps'", id="missing-keys"),
-        pytest.param(json.dumps({"format_version": "1.0", "poolform_version": "x", "resource_changes": [{"address": "a"}],
-                                 "steps": [], "observed": {}, "summary": {}}), "resource_changes[0] missing 'type'", id="bad-change"),
-        pytest.param(json.dumps({"format_version": "1.0", "poolform_version": "x", "resource_changes": [],
-                                 "steps": [{"op": "explode"}], "observed": {}, "summary": {}}), "'explode' is unknown", id="bad-step"),
+        pytest.param(_document(format_version="1.0"), "format_version '1.0', written by an older poolform, and is not applied",
+                     id="retired-version"),
+        pytest.param('{"format_version": "1.1", "resource_changes": []}', "missing 'poolform_version', 'api_url', 'created_at', 'mode'", id="missing-keys"),
+        pytest.param(_document(extra=1), "unknown field 'extra'", id="unknown-top-level-field"),
+        pytest.param(_document(complete="false"), "'complete' must be a bool", id="bool-as-string"),
+        pytest.param(_document(mode="wipe"), "'mode' 'wipe' is not one of normal, destroy", id="bad-mode"),
+        pytest.param(_document(summary={"add": -1}), "'summary' counts must be integers >= 0", id="negative-count"),
+        pytest.param(_document(resource_changes=[{"address": "a"}]), "resource_changes[0] missing 'type'", id="bad-change"),
+        pytest.param(_document(steps=[{"op": "explode"}]), "steps[0].op 'explode' is unknown", id="bad-step"),
+        pytest.param(_document(steps=[{"op": "delete_pool", "address": "work_pool.x", "pool": "y"}]),
+                     "steps[0] (delete_pool) has address 'work_pool.x' but acts on 'work_pool.y'", id="step-address-lies"),
     ],
 )
 def test_loads_plan_rejects_with_readable_message(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+    with pytest.raises(InvalidPlanError, match=__import__("re").escape(message)):
         loads_plan(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -11,10 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plan_test_helpers import TEMPLATE, apply_steps, desired, dp, dq, observed, op, oq
+from plan_test_helpers import TEMPLATE, apply_steps, desired, dp, dq, observed, op, oq, reordered, scenarios
 from reconciler.model.state import UNMANAGED, ObservedDeployment, ObservedState
-from reconciler.plan.normalize import DEFAULT_QUEUE_DESCRIPTION
+from reconciler.plan.normalize import DEFAULT_QUEUE_DESCRIPTION, fingerprint_pool
 from reconciler.plan.planner import make_plan, pools_with_variable_changes
+from reconciler.plan.planfile import dumps_plan, read_plan
+from reconciler.plan.steps import Op
+from reconciler.plan.verify import Findings, server_findings
 
 
 def _template(**changes: Any) -> dict[str, Any]:
@@ -26,12 +30,6 @@ def _template(**changes: Any) -> dict[str, Any]:
             node = node[part]
         node[leaf] = value
     return template
-
-
-def _reordered(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _reordered(value[k]) for k in reversed(list(value))}
-    return value
 
 
 @dataclass
@@ -95,7 +93,7 @@ CASES = {
         steps=[("update_queue", "work_queue.p.q", {"description": "x", "is_paused": True, "concurrency_limit": 1})],
     ),
     "template-key-order-is-no-diff": Case(
-        desired(dp("p", base_job_template=_reordered(TEMPLATE))), observed(op("p", base_job_template=TEMPLATE)),
+        desired(dp("p", base_job_template=reordered(TEMPLATE))), observed(op("p", base_job_template=TEMPLATE)),
         {"work_pool.p": ["no-op"]}, steps=[],
     ),
     "template-1-equals-1.0": Case(
@@ -228,6 +226,8 @@ def test_make_plan(case: Case) -> None:
     assert plan["mode"] == ("destroy" if case.kwargs.get("destroy") else "normal")
     assert plan["applyable"] is bool(plan["steps"])
     if not plan["errored"]:
+        read = read_plan(json.loads(json.dumps(plan)))
+        assert server_findings(read, case.observed) == Findings(), "a plan as made is accepted as it is"
         after = apply_steps(case.observed, plan["steps"])
         second = make_plan(case.desired, after, **case.kwargs).to_json()
         assert second["steps"] == [], second["steps"]
@@ -249,9 +249,27 @@ def test_observed_fingerprints_cover_read_addresses() -> None:
     state = observed(op("p", queues=[oq("default", 1), oq("q", 2), oq("junk", 3)]))
     plan = make_plan(desired(dp("p", queues=[dq("p", "q"), dq("p", "new")]), dp("fresh"), prune=True), state).to_json()
     fp = plan["observed"]
-    assert set(fp) == {"work_pool.p", "work_queue.p.q", "work_queue.p.new", "work_queue.p.junk", "work_pool.fresh"}
+    assert set(fp) == {"work_pool.p", "work_queue.p.q", "work_queue.p.new", "work_queue.p.junk", "work_pool.fresh",
+                       "work_queue.p.default"}, "p's queue set matters (a queue is created and one deleted there)"
     assert fp["work_pool.fresh"] is None and fp["work_queue.p.new"] is None
-    assert fp["work_pool.p"].startswith("sha256:") and fp["work_queue.p.q"].startswith("sha256:")
+    assert fp["work_pool.p"] == fingerprint_pool(state.pools["p"], with_queues=True)
+    assert fp["work_queue.p.q"].startswith("sha256:")
+
+
+@pytest.mark.parametrize(("config", "covered"), [
+    pytest.param(dp("p", description="new", queues=[dq("p", "q", description="x")]), False, id="field-updates-only"),
+    pytest.param(dp("p", queues=[dq("p", "q", priority=1)]), True, id="priority-moves"),
+    pytest.param(dp("p", queues=[dq("p", "q"), dq("p", "r")]), True, id="queue-created"),
+    pytest.param(dp("p", type="docker", queues=[dq("p", "q")]), True, id="pool-replaced"),
+])
+def test_pools_whose_queue_set_the_plan_depends_on_are_fingerprinted_with_their_queues(config, covered) -> None:
+    state = observed(op("p", queues=[oq("default", 1), oq("q", 2), oq("other", 3)]))
+    plan = make_plan(desired(config), state)
+    assert (plan.observed["work_pool.p"] == fingerprint_pool(state.pools["p"], with_queues=True)) is covered
+    assert ("work_queue.p.other" in plan.observed) is covered
+    deleting = make_plan(desired(prune=True, scope=["p"]), state)
+    assert deleting.observed["work_pool.p"] == fingerprint_pool(state.pools["p"], with_queues=True)
+    assert {"work_queue.p.default", "work_queue.p.q", "work_queue.p.other"} <= set(deleting.observed)
 
 
 def test_fingerprint_ignores_status_and_polling() -> None:
@@ -315,42 +333,13 @@ def test_pools_with_variable_changes_ignores_job_configuration_only() -> None:
 
 # -- property: plan -> apply -> plan is empty ------------------------------------------------
 
-_names = st.sampled_from(["a", "b", "c", "d", "default"])
-
-
-@st.composite
-def _scenario(draw):
-    pools = []
-    observed_pools = []
-    for pool_name in draw(st.lists(st.sampled_from(["p1", "p2", "p3"]), min_size=1, max_size=3, unique=True)):
-        queue_names = draw(st.lists(_names, unique=True, max_size=5))
-        priorities = draw(st.lists(st.integers(1, 9), min_size=len(queue_names), max_size=len(queue_names), unique=True))
-        queues = []
-        for name, priority in zip(queue_names, priorities):
-            queues.append(dq(pool_name, name,
-                             priority=priority if draw(st.booleans()) else UNMANAGED,
-                             description=draw(st.sampled_from(["", "x"])) if name != "default" else DEFAULT_QUEUE_DESCRIPTION,
-                             concurrency_limit=draw(st.sampled_from([None, 1, 5]))))
-        pools.append(dp(pool_name, type=draw(st.sampled_from(["process", "docker"])), queues=queues,
-                        description=draw(st.sampled_from([None, "d"])),
-                        base_job_template=draw(st.sampled_from([UNMANAGED, TEMPLATE, _reordered(TEMPLATE), {}]))))
-        if draw(st.booleans()):
-            existing = draw(st.lists(st.sampled_from(["a", "b", "c", "x", "y"]), unique=True, max_size=4))
-            prios = [draw(st.integers(1, 8)) for _ in existing]
-            observed_pools.append(op(pool_name, type=draw(st.sampled_from(["process", "docker"])),
-                                     description=draw(st.sampled_from([None, "old"])),
-                                     queues=[oq("default", draw(st.integers(1, 8)))] + [oq(n, p) for n, p in zip(existing, prios)]))
-    if draw(st.booleans()):
-        observed_pools.append(op("team-z"))
-    return desired(*pools, prune=draw(st.booleans()), scope=["team-*"]), observed(*observed_pools)
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_scenario())
+@given(scenarios())
 def test_plan_apply_plan_is_empty(scenario) -> None:
     cfg, state = scenario
     plan = make_plan(cfg, state)
     assert not plan.errored
+    assert server_findings(read_plan(json.loads(dumps_plan(plan))), state) == Findings()
     after = apply_steps(state, plan.steps)
     again = make_plan(cfg, after)
     assert again.steps == [], again.steps
@@ -382,7 +371,7 @@ def test_every_table_plan_validates_against_the_published_schema() -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_scenario(), st.data())
+@given(scenarios(), st.data())
 def test_targets_only_touch_targeted_addresses(scenario, data) -> None:
     cfg, state = scenario
     addresses = sorted({p.address for p in cfg.pools.values()} | {q.address for p in cfg.pools.values() for q in p.queues.values()})
@@ -393,14 +382,14 @@ def test_targets_only_touch_targeted_addresses(scenario, data) -> None:
     queue_pools = {t.split(".")[1] for t in target_queues}
     assert plan.complete is False
     for step in plan.steps:
-        if step["pool"] in target_pools:
+        if step.pool in target_pools:
             continue
-        if step["op"] == "create_pool":
-            assert step["pool"] in queue_pools and step["pool"] not in state.pools
-        elif step["op"] == "converge_priorities":
-            assert set(step["priorities"]) <= {t.split(".")[2] for t in target_queues if t.split(".")[1] == step["pool"]}
+        if step.op is Op.CREATE_POOL:
+            assert step.pool in queue_pools and step.pool not in state.pools
+        elif step.op is Op.CONVERGE_PRIORITIES:
+            assert set(step.priorities) <= {t.split(".")[2] for t in target_queues if t.split(".")[1] == step.pool}
         else:
-            assert step["address"] in target_queues, (step, targets)
+            assert step.address in target_queues, (step, targets)
 
 
 @pytest.mark.parametrize(

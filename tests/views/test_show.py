@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from views_test_scenarios import mixed
 from reconciler.cli.show import show
-from reconciler.plan.actions import Plan
+from reconciler.plan.document import Plan
 from reconciler.plan.planfile import dumps_plan
 from reconciler.views.human import render_human
 from reconciler.views.markdown import MARKER
