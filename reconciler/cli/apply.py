@@ -98,7 +98,8 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
 @common.json_option
 @click.option("--target", "targets", multiple=True, metavar="ADDR",
               help="Apply only this address; repeatable. Not for routine use. A target that matches nothing is an error.")
-@click.option("--destroy", is_flag=True, help="Delete every declared pool.")
+@click.option("--destroy", is_flag=True,
+              help="Delete every declared pool with its queues; never an undeclared pool, whatever manage.prune says.")
 @common.compact_warnings_option
 @common.parallelism_option
 @common.api_url_option

@@ -106,7 +106,8 @@ def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint:
 @click.option("--target", "targets", multiple=True, metavar="ADDR",
               help="Plan only this address (work_pool.NAME or work_queue.POOL.QUEUE); repeatable. Not for routine "
                    "use. A target that matches nothing is an error.")
-@click.option("--destroy", is_flag=True, help="Plan to delete every declared pool.")
+@click.option("--destroy", is_flag=True,
+              help="Plan to delete every declared pool with its queues; never an undeclared pool, whatever manage.prune says.")
 @click.option("--expect-no-changes", is_flag=True, help="Fail (exit 2) when the plan has changes, e.g. for drift checks.")
 @common.compact_warnings_option
 @common.api_url_option

@@ -31,7 +31,9 @@ class Manage(BaseModel):
     prune: bool = Field(
         False,
         description="Delete what this config owns but does not declare: undeclared queues of declared pools, "
-        "and undeclared pools whose names match `scope`. Without it nothing is ever deleted.",
+        "and undeclared pools whose names match `scope`. Without it nothing undeclared is deleted, except the "
+        "queues that go with a declared pool that is replaced (its type changes). `--destroy` deletes the "
+        "declared pools with all their queues whatever `prune` says, and never an undeclared pool.",
         examples=[False, True],
     )
     scope: list[str] = Field(

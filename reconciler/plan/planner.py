@@ -8,7 +8,8 @@ restriction, fingerprints of everything read, and the deployment-impact warnings
 
 The planner decides the changes; their steps and side effects come from
 :func:`reconciler.plan.sequence.sequence`, the same function that checks a plan
-file's steps at apply time.
+file's steps at apply time. ``--destroy`` deletes the declared pools (with their
+queues) and nothing undeclared, whatever ``manage.prune`` says.
 No I/O, no clock (``now`` is injected).
 """
 
@@ -137,12 +138,16 @@ class _Builder:
             if have.name in self.desired.pools:
                 continue
             owned = any(fnmatch.fnmatchcase(have.name, pattern) for pattern in self.desired.scope)
-            if owned and (self.destroy or self.desired.prune):
+            if owned and self.desired.prune and not self.destroy:
                 if self.targets.pool(have.name):
-                    reason = Reason.DELETE_BECAUSE_DESTROY_MODE if self.destroy else Reason.DELETE_BECAUSE_PRUNED
-                    self._delete_pool(have, reason)
+                    self._delete_pool(have, Reason.DELETE_BECAUSE_PRUNED)
             elif self.targets.pool(have.name):
-                why = "in manage.scope but manage.prune is off" if owned else "not declared and not in manage.scope"
+                if self.destroy:
+                    why = "not declared (--destroy deletes only the declared pools)"
+                elif owned:
+                    why = "in manage.scope but manage.prune is off"
+                else:
+                    why = "not declared and not in manage.scope"
                 self.unmanaged.append({"address": have.address, "reason": why})
 
     def _delete_pool(self, have: ObservedPool, reason: Reason) -> None:

@@ -1,8 +1,9 @@
-"""Nothing happens that the plan did not say (issue 8, paths 3 and 4), end to end.
+"""Nothing happens that the plan did not say (issue 8, paths 3-5), end to end.
 
 * An edited plan file is refused before anything is sent (path 3).
 * A change between ``plan --out`` and ``apply`` inside a pool the plan deletes or
   replaces makes the plan stale, naming the changed object (path 4).
+* ``--destroy`` deletes the declared pools and nothing undeclared (path 5).
 
 Against the reference server in process and over a socket, and a real Prefect under ``make compat``.
 """
@@ -144,3 +145,16 @@ def test_a_change_to_the_default_queue_of_a_pool_the_plan_deletes_makes_it_stale
     out = assert_ok(env.cli("apply", path), 1)
     assert "stale" in out and f"work_queue.{env.name('old')}.default" in out, out
     assert env.name("old") in env.pools()
+
+
+@pytest.mark.parametrize("prune", [False, True], ids=["prune-off", "prune-on"])
+def test_destroy_deletes_the_declared_pools_and_nothing_undeclared(env, prune):
+    cfg = env.write("pools.yaml", CONFIG.replace("prune: true", f"prune: {str(prune).lower()}"))
+    assert_ok(env.cli("apply", "-f", cfg, "--auto-approve"))
+    env.client().create_pool({"name": env.name("undeclared"), "type": "process"})
+    out = assert_ok(env.cli("plan", "-f", cfg, "--destroy", "--detailed-exitcode"), 2)
+    assert f"# work_pool.{env.name('k8s')} will be destroyed" in out
+    assert f"work_pool.{env.name('undeclared')} will be destroyed" not in out
+    assert "Plan: 0 to add, 0 to change, 2 to destroy." in out
+    assert_ok(env.cli("apply", "-f", cfg, "--destroy", "--auto-approve"))
+    assert set(env.pools()) == {env.name("undeclared")}

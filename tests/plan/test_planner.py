@@ -190,12 +190,19 @@ CASES = {
         steps=[("create_pool", "work_pool.a", None), ("create_queue", "work_queue.a.q", None)],
         kwargs={"targets": ["work_queue.a.q"]},
     ),
-    "destroy-mode": Case(
+    "destroy-mode-deletes-only-declared-pools": Case(
         desired(dp("a", queues=[dq("a", "q")]), dp("missing"), scope=["team-*"]),
-        observed(op("a", queues=[oq("default", 1), oq("q", 2)]), op("team-x"), op("other")),
-        {"work_pool.a": ["delete"], "work_queue.a.q": ["delete"], "work_pool.team-x": ["delete"]},
-        steps=[("delete_pool", "work_pool.a", None), ("delete_pool", "work_pool.team-x", None)],
-        unmanaged=["work_pool.other"], kwargs={"destroy": True},
+        observed(op("a", queues=[oq("default", 1), oq("q", 2), oq("stray", 3)]), op("team-x"), op("other")),
+        {"work_pool.a": ["delete"], "work_queue.a.q": ["delete"], "work_queue.a.stray": ["delete"]},
+        steps=[("delete_pool", "work_pool.a", None)],
+        unmanaged=["work_pool.team-x", "work_pool.other"], kwargs={"destroy": True},
+    ),
+    "destroy-mode-with-prune-deletes-only-declared-pools": Case(
+        desired(dp("a"), prune=True, scope=["team-*"]),
+        observed(op("a"), op("team-x"), op("other")),
+        {"work_pool.a": ["delete"]},
+        steps=[("delete_pool", "work_pool.a", None)],
+        unmanaged=["work_pool.team-x", "work_pool.other"], kwargs={"destroy": True},
     ),
     "destroy-mode-queue-target": Case(
         desired(dp("a", queues=[dq("a", "q"), dq("a", "r"), dq("a", "default")])),
