@@ -33,6 +33,7 @@ bench: install
 	@$(PY) bench/server_scale.py --prefect-venv $(abspath $(PREFECT_VENV))  # ours only when that venv is absent
 	@$(PY) bench/reconcile.py
 	@$(PY) bench/terraform_plan.py
+	@$(PY) bench/plan_checks.py
 
 schema: install
 	@$(PY) scripts/generate.py

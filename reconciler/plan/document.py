@@ -87,8 +87,9 @@ class Plan:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Plan":
-        """Read a document (ValueError, KeyError or TypeError for one that is not shaped as a plan)."""
+    def from_json(cls, data: dict[str, Any], *, steps: list[Step] | None = None) -> "Plan":
+        """Read a document (ValueError, KeyError or TypeError for one that is not shaped as a plan);
+        ``steps``: the document's steps, when the caller has read them already."""
         return cls(
             format_version=data["format_version"],
             poolform_version=data["poolform_version"],
@@ -103,7 +104,8 @@ class Plan:
             side_effects=list(data.get("side_effects", [])),
             unmanaged=list(data.get("unmanaged", [])),
             ignored=list(data.get("ignored", [])),
-            steps=[Step.from_json(s, f"steps[{i}]") for i, s in enumerate(data.get("steps", []))],
+            steps=steps if steps is not None else [Step.from_json(s, f"steps[{i}]")
+                                                   for i, s in enumerate(data.get("steps", []))],
             observed=dict(data.get("observed", {})),
             diagnostics=list(data.get("diagnostics", [])),
             summary=dict(data.get("summary", {})),

@@ -156,6 +156,7 @@ def fingerprints(observed: ObservedState, addresses: Iterable[str], *,
                  with_queues: Collection[str] = ()) -> dict[str, str | None]:
     """Fingerprint per address (None when the object does not exist), in the given order;
     the pools named in ``with_queues`` are fingerprinted with their queue names."""
+    with_queues = frozenset(with_queues)
     result: dict[str, str | None] = {}
     for address in addresses:
         kind, pool_name, queue_name = parse_address(address)

@@ -47,6 +47,9 @@ _RETIRED_FORMATS = {
 }
 
 _MAKE_ONE = "Create one with `poolform plan --out FILE`."
+_TYPES = frozenset(t.value for t in ResourceType)
+_REASONS = frozenset(r.value for r in Reason)
+_MODES = frozenset(m.value for m in Mode)
 
 
 def dumps_plan(plan: Plan) -> str:
@@ -87,11 +90,12 @@ def read_plan(data: Any) -> Plan:
         if key in data and not isinstance(data[key], kind):
             names = " or ".join(t.__name__ if t is not type(None) else "null" for t in (kind if isinstance(kind, tuple) else (kind,)))
             problems.append(f"{key!r} must be a {names}")
+    steps: list[Step] = []
     unknown = sorted(set(data) - set(_TOP_LEVEL))
     if unknown:
         problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
     if not problems:
-        if data["mode"] not in {m.value for m in Mode}:
+        if data["mode"] not in _MODES:
             problems.append(f"'mode' {data['mode']!r} is not one of {', '.join(m.value for m in Mode)}")
         if not all(isinstance(t, str) for t in data["targets"]):
             problems.append("'targets' must be a list of addresses")
@@ -101,13 +105,13 @@ def read_plan(data: Any) -> Plan:
             problems.extend(_check_change(index, change))
         for index, step in enumerate(data["steps"]):
             try:
-                Step.from_json(step, f"steps[{index}]")
+                steps.append(Step.from_json(step, f"steps[{index}]"))
             except ValueError as exc:
                 problems.append(str(exc))
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise _invalid(f"invalid poolform plan file: {shown}", problems)
-    plan = Plan.from_json(data)
+    plan = Plan.from_json(data, steps=steps)
     found = document_problems(plan)
     if found:
         raise invalid_plan_error(found)
@@ -131,7 +135,7 @@ def _check_change(index: int, change: Any) -> list[str]:
             problems.append(f"{where}.{key} must be a string")
     if not isinstance(change["destructive"], bool):
         problems.append(f"{where}.destructive must be a boolean")
-    if change["type"] not in {t.value for t in ResourceType}:
+    if change["type"] not in _TYPES:
         problems.append(f"{where}.type {change['type']!r} is not work_pool or work_queue")
     inner = change["change"]
     if not isinstance(inner, dict) or not isinstance(inner.get("actions"), list):
@@ -147,6 +151,6 @@ def _check_change(index: int, change: Any) -> list[str]:
     if not (isinstance(paths, list) and all(isinstance(p, list) and all(isinstance(k, (str, int)) and not isinstance(k, bool)
                                                                         for k in p) for p in paths)):
         problems.append(f"{where}.change.changed_paths must be a list of paths")
-    if change["action_reason"] not in {r.value for r in Reason}:
+    if change["action_reason"] not in _REASONS:
         problems.append(f"{where}.action_reason {change['action_reason']!r} is unknown")
     return problems

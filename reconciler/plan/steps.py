@@ -113,7 +113,7 @@ class Step:
     @property
     def address(self) -> str:
         """The address the step acts on (the pool's for ``converge_priorities``)."""
-        if self.spec.target is ResourceType.WORK_QUEUE:
+        if SPECS[self.op].target is ResourceType.WORK_QUEUE:
             return queue_address(self.pool, self.queue or "")
         return pool_address(self.pool)
 
@@ -140,32 +140,40 @@ class Step:
         except ValueError:
             raise ValueError(f"{where}.op {data.get('op')!r} is unknown "
                              f"(one of {', '.join(o.value for o in Op)})") from None
-        spec = SPECS[op]
-        allowed = {"op", "address", "pool", *(f.value for f in spec.fields)}
-        missing = [k for k in ("address", "pool", *(f.value for f in spec.fields)) if k not in data]
-        if missing:
-            raise ValueError(f"{where} ({op}) missing {', '.join(repr(k) for k in missing)}")
-        extra = sorted(set(data) - allowed)
-        if extra:
+        required, allowed = _KEYS[op]
+        if len(data) != len(required) or not all(k in data for k in required):
+            missing = [k for k in required if k not in data]
+            if missing:
+                raise ValueError(f"{where} ({op}) missing {', '.join(repr(k) for k in missing)}")
+            extra = sorted(set(data) - allowed)
             raise ValueError(f"{where} ({op}) has unknown field{'s' if len(extra) > 1 else ''} "
                              f"{', '.join(repr(k) for k in extra)}")
-        if not isinstance(data["pool"], str) or not data["pool"]:
+        pool = data["pool"]
+        if not isinstance(pool, str) or not pool:
             raise ValueError(f"{where}.pool must be a non-empty string")
-        queue = data.get(Field.QUEUE.value)
-        if Field.QUEUE in spec.fields and (not isinstance(queue, str) or not queue):
+        queue = data.get("queue")
+        if "queue" in allowed and (not isinstance(queue, str) or not queue):
             raise ValueError(f"{where}.queue must be a non-empty string")
-        body = data.get(Field.BODY.value)
-        if Field.BODY in spec.fields and not isinstance(body, dict):
+        body = data.get("body")
+        if "body" in allowed and not isinstance(body, dict):
             raise ValueError(f"{where}.body must be an object")
-        priorities = data.get(Field.PRIORITIES.value)
-        if Field.PRIORITIES in spec.fields and not (
+        priorities = data.get("priorities")
+        if "priorities" in allowed and not (
                 isinstance(priorities, dict)
-                and all(isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in priorities.values())):
+                and all(type(p) is int and p >= 1 for p in priorities.values())):
             raise ValueError(f"{where}.priorities must map queue names to integers >= 1")
-        step = cls(op, data["pool"], queue, body, priorities)
+        step = cls(op, pool, queue, body, priorities)
         if data["address"] != step.address:
             raise ValueError(f"{where} ({op}) has address {data['address']!r} but acts on {step.address!r}")
         return step
+
+
+_KEYS: dict[Op, tuple[tuple[str, ...], frozenset[str]]] = {
+    op: (("op", "address", "pool", *(f.value for f in spec.fields)),
+         frozenset(("op", "address", "pool", *(f.value for f in spec.fields))))
+    for op, spec in SPECS.items()
+}
+"""Per operation: the keys its JSON has, in order, and as a set (spelled once, from SPECS)."""
 
 
 __all__ = ["Field", "Op", "OpSpec", "Phase", "SPECS", "Step"]
