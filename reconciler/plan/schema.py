@@ -58,8 +58,8 @@ PLAN_SCHEMA: dict[str, Any] = {
     "title": "poolform plan document",
     "type": "object",
     "required": ["format_version", "poolform_version", "api_url", "created_at", "mode", "targets", "complete",
-                 "applyable", "errored", "resource_changes", "side_effects", "unmanaged", "steps", "observed",
-                 "diagnostics", "summary"],
+                 "applyable", "errored", "resource_changes", "side_effects", "unmanaged", "ignored", "steps",
+                 "observed", "diagnostics", "summary"],
     "additionalProperties": False,
     "properties": {
         "format_version": {"const": FORMAT_VERSION},

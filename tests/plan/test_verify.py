@@ -224,7 +224,8 @@ def test_refusals_name_no_values() -> None:
 
 # -- any single edit ----------------------------------------------------------------------
 
-_FREE_TEXT = {"poolform_version", "api_url", "created_at", "targets", "unmanaged", "diagnostics", "reason_detail"}
+_FREE_TEXT = {"poolform_version", "api_url", "created_at", "targets", "unmanaged", "ignored", "diagnostics",
+              "reason_detail"}
 
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
