@@ -65,7 +65,8 @@ CODES: dict[Code, str] = {
                        "put the real value back",
     Code.INVALID_CONFIG: "any other problem in the configuration (format, names, priorities, templates)",
     Code.INVALID_PLAN_FILE: "a plan file cannot be applied or shown as it is: unreadable, not a poolform plan, "
-                            "errored, made for another server, or printed with masked values",
+                            "not the plan it shows (edited), errored, made for another server, or printed with "
+                            "masked values",
     Code.STALE_PLAN: "the server changed since the plan was made; make a new plan",
     Code.API_UNREACHABLE: "the server could not be reached, timed out or did not answer JSON",
     Code.API_UNAUTHORIZED: "the server refused the credentials (401)",

@@ -107,6 +107,10 @@ def test_an_edited_plan_file_is_refused_and_nothing_is_sent(env, edit, named, wh
         assert env.pools()[env.name("k8s")]["description"] == "Production"
         live = env.client().read_pool(victim)
         assert (live["description"], live["concurrency_limit"]) == ("not ours", None)
+        raw = assert_ok(env.cli("apply", path, "--json"), 1)
+        lines = [json.loads(line) for line in raw.splitlines() if line.startswith("{")]
+        errors = [m["diagnostic"] for m in lines if m.get("type") == "diagnostic"]
+        assert [e["code"] for e in errors] == ["invalid_plan_file"] and why in errors[0]["summary"], errors
         if why != "does not carry what its change shows":
             out = assert_ok(env.cli("show", path), 1)
             assert why in out, "show renders no plan file that apply would refuse on its face"
