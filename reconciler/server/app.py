@@ -178,7 +178,7 @@ def create_app(
 
     @app.exception_handler(Refusal)
     async def _refusal(request: Request, exc: Refusal) -> Response:
-        return _json(status_of(exc), {"detail": exc.detail})
+        return _json(status_of(exc), exc.body())
 
     @app.exception_handler(StoreValueError)
     async def _store_value(request: Request, exc: StoreValueError) -> Response:

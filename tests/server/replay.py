@@ -42,10 +42,6 @@ KNOWN: dict[tuple[str, str], tuple[set[str], str]] = {
     ("queue-filter", "legacy POST /api/work_queues/filter with work_pools filter"): (
         {"<all>"}, "we apply the work_pools filter; 3.9.1 ignores it and lists every queue",
     ),
-    ("cli-support-endpoints", "worker metadata (default base job templates per type; served from a bundled copy when offline)"): (
-        {"prefect.process.default_base_job_configuration"},
-        "we serve the template the 3.9.1 process worker generates, not the older registry copy",
-    ),
 }
 # Pools whose template differs from the capture after pool-update-base-job-template: 3.9.1
 # stored templates there that we refuse (see KNOWN_STATUS), so later reads show the older one.

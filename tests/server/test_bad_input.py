@@ -51,7 +51,7 @@ CASES = [
     ("flow-run-bad-state", "POST", "/api/flow_runs/", {"flow_id": "x", "state": {"type": "NOPE"}}, 422, "Input should be"),
     ("flow-run-missing-flow", "POST", "/api/flow_runs/", {"flow_id": "00000000-0000-0000-0000-000000000000"}, 404, "create it with POST /api/flows/"),
     ("flow-run-filter-sort", "POST", "/api/flow_runs/filter", {"sort": "SIDEWAYS"}, 422, "Input should be"),
-    ("set-state-missing-run", "POST", "/api/flow_runs/00000000-0000-0000-0000-000000000000/set_state", {"state": {"type": "PENDING"}}, 404, "Flow run not found"),
+    ("set-state-missing-run", "POST", "/api/flow_runs/00000000-0000-0000-0000-000000000000/set_state", {"state": {"type": "PENDING"}}, 404, "Flow run with id 00000000-0000-0000-0000-000000000000 not found"),
     ("deployment-missing-flow", "POST", "/api/deployments/", {"name": "d", "flow_id": "nope"}, 404, "Flow nope not found"),
     ("legacy-queue-missing", "GET", "/api/work_queues/00000000-0000-0000-0000-000000000000", None, 404, "not found"),
     ("body-is-a-list", "POST", "/api/work_pools/", [1, 2], 422, "Invalid request received."),

@@ -100,3 +100,29 @@ def test_migrations_are_numbered_in_order() -> None:
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
     assert SCHEMA_VERSION == len(MIGRATIONS)
     assert all(m.summary and m.statements for m in MIGRATIONS)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_queues_of_the_previous_layout_keep_their_creation_order(backend: str, request, tmp_path: Path) -> None:
+    """Migration 4 numbers existing queues by creation time (ids only break ties), so equal
+    priorities keep Prefect's order after the upgrade, and new queues come after them."""
+    db = _database(backend, request, tmp_path)
+    _previous_layout_with_data(db)
+    conn, mark, _ = _raw(db)
+    for queue_id, created, name in (("qz", T, "a"), ("qa", LATER, "b")):  # ids against creation order
+        conn.execute(
+            "INSERT INTO work_queue (id, created, updated, work_pool_id, name, description, is_paused, concurrency_limit, "
+            f"priority, last_polled, status) VALUES ({', '.join([mark] * 11)})",
+            (queue_id, created, created, "p1", name, "", 0, None, 1, None, "NOT_READY"),
+        )
+    conn.close()
+    store = open_store(db)
+    client = TestClient(create_app(store), raise_server_exceptions=False)
+
+    def listing() -> list[tuple[str, int]]:
+        return [(q["name"], q["priority"]) for q in client.post("/api/work_pools/old-pool/queues/filter", json={}).json()]
+
+    assert listing() == [("default", 1), ("a", 1), ("b", 1)]
+    assert client.post("/api/work_pools/old-pool/queues", json={"name": "t", "priority": 2}).status_code == 201
+    assert listing() == [("default", 1), ("a", 2), ("t", 2), ("b", 3)]
+    store.close()

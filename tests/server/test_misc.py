@@ -28,11 +28,17 @@ def test_support_endpoints(client, path, status, body):
     assert (response.status_code, response.json()) == (status, body)
 
 
-def test_worker_metadata_has_process_and_kubernetes(client):
+def test_worker_metadata_is_served_as_prefect_serves_it(client):
+    """The body is the captured 3.9.1 response, whose process template is the registry's (not the
+    one the process worker generates)."""
     views = client.get("/api/collections/views/aggregate-worker-metadata").json()
+    capture = json.loads((Path(__file__).parent / "fixtures" / "cli-support-endpoints.json").read_text())
+    served = next(e for e in capture["exchanges"] if e["path"] == "/api/collections/views/aggregate-worker-metadata")
+    assert views == served["response_body"]
     process = views["prefect"]["process"]["default_base_job_configuration"]
     worker_generated = json.loads((Path(__file__).parent / "fixtures" / "process-default-base-job-template.json").read_text())
-    assert process == worker_generated
+    assert process["job_configuration"] == worker_generated["job_configuration"]
+    assert process != worker_generated
     kubernetes = views["prefect-kubernetes"]["kubernetes"]["default_base_job_configuration"]
     assert kubernetes["job_configuration"]["job_manifest"]["kind"] == "Job"
     created = client.post("/api/work_pools/", json={"name": "k", "type": "kubernetes", "base_job_template": kubernetes})

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import queues
+from reconciler.plan.priorities import bump_walk
 
 
 def make(client, name, priority=None, pool="pool"):
@@ -72,3 +77,169 @@ def test_delete_keeps_gaps_and_fixes_duplicates(client, pool):
     make(client, "d", 9)
     client.delete("/api/work_pools/pool/queues/d")
     assert sorted(queues(client).values()) == [1, 2, 3]
+
+
+# ------------------------------------------------------------------ exactly as Prefect 3.9.1
+#
+# Recorded against a real Prefect 3.9.1 server (scripts/prefect_server.py) with the same requests;
+# tests/compat/test_priority_walk.py replays random sequences against both servers. Equal
+# priorities are taken in creation order, by the walk and by the listing alike.
+
+
+def _op(client, op, name, priority=None, pool="pool"):
+    if op == "create":
+        return make(client, name, priority, pool)
+    if op == "patch":
+        response = client.patch(f"/api/work_pools/{pool}/queues/{name}", json={"priority": priority})
+    elif op == "legacy":
+        queue_id = client.get(f"/api/work_pools/{pool}/queues/{name}").json()["id"]
+        response = client.patch(f"/api/work_queues/{queue_id}", json={"priority": priority})
+    else:
+        raise AssertionError(op)
+    assert response.status_code == 204, response.text
+
+
+def listing(client, pool="pool"):
+    response = client.post(f"/api/work_pools/{pool}/queues/filter", json={})
+    assert response.status_code == 200, response.text
+    return [(q["name"], q["priority"]) for q in response.json()]
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([("create", "a"), ("legacy", "a", 1), ("create", "t", 2)], [("default", 1), ("a", 2), ("t", 2)]),
+        ([("create", "b"), ("create", "a"), ("legacy", "a", 1), ("legacy", "b", 1), ("create", "t", 1)],
+         [("t", 1), ("default", 2), ("b", 3), ("a", 4)]),
+        ([("create", "a"), ("create", "b"), ("legacy", "b", 1), ("legacy", "a", 1), ("legacy", "default", 1),
+          ("create", "t", 3)], [("default", 1), ("a", 2), ("b", 3), ("t", 3)]),
+        ([("create", "z"), ("create", "y"), ("legacy", "default", 5), ("legacy", "z", 5), ("legacy", "y", 5),
+          ("create", "t", 1)], [("t", 1), ("default", 5), ("z", 6), ("y", 7)]),
+        ([("create", "a"), ("legacy", "a", 1), ("patch", "a", 1)], [("a", 1), ("default", 2)]),
+        ([("create", "a"), ("legacy", "a", 1), ("patch", "default", 1)], [("default", 1), ("a", 2)]),
+        ([("create", "a", 3), ("patch", "a", 9)], [("default", 1), ("a", 9)]),
+    ],
+    ids=["create-above-all-is-not-inserted", "ties-in-creation-order", "ties-bumped-to-a-non-inserted-create",
+         "create-first-bumps-the-ties-apart", "same-priority-patch-still-walks", "patch-default-onto-a-tie",
+         "patch-above-all-keeps-the-gap"],
+)
+def test_walk_as_prefect_3_9_1(client, pool, steps, expected):
+    """With the manual clock standing still: creation order is kept by the store, not the clock."""
+    for step in steps:
+        _op(client, *step)
+    assert listing(client) == expected
+
+
+class PrefectWalk:
+    """A plain re-statement of Prefect 3.9.1's queue priorities for one pool (the model the
+    server must match): queues in creation order with their priorities; ``bulk_update`` is
+    ``bulk_update_work_queue_priorities`` for one queue; the legacy id routes set or delete
+    without walking; a pool-scoped delete walks with no target."""
+
+    def __init__(self) -> None:
+        self.queues: list[list] = [["default", 1]]  # [name, priority], creation order
+
+    def listing(self) -> list[tuple[str, int]]:
+        return [(n, p) for n, p in sorted(self.queues, key=lambda q: q[1])]  # stable: ties by creation
+
+    def _find(self, name):
+        return next((q for q in self.queues if q[0] == name), None)
+
+    def _walk(self, target=None) -> None:
+        order = [q for q in sorted(self.queues, key=lambda q: q[1]) if q is not target]
+        if target is not None:
+            for index, queue in enumerate(order):
+                if queue[1] >= target[1]:
+                    order.insert(index, target)
+                    break
+        last = 0
+        for queue in order:
+            if queue[1] <= last:
+                last += 1
+                queue[1] = last
+            else:
+                last = queue[1]
+
+    def apply(self, op: str, name: str, priority: int | None) -> int:
+        """The status Prefect answers, after changing the model as it would."""
+        queue = self._find(name)
+        if op == "create":
+            if queue is not None:
+                return 409
+            if priority is None:
+                taken = sorted(p for _, p in self.queues)
+                priority = next((i + 1 for i, p in enumerate(taken) if p != i + 1), (taken[-1] if taken else 0) + 1)
+                self.queues.append([name, priority])
+            else:
+                self.queues.append([name, priority])
+                self._walk(self.queues[-1])
+            return 201
+        if queue is None:
+            return 404
+        if op in ("patch", "legacy"):
+            queue[1] = priority
+            if op == "patch":
+                self._walk(queue)
+            return 204
+        if name == "default":
+            return 409
+        self.queues.remove(queue)
+        if op == "delete":
+            self._walk()
+        return 204
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["create", "create", "patch", "patch", "legacy", "delete", "legacy_delete"]),
+        st.sampled_from(["default", "a", "b", "c", "d"]),
+        st.one_of(st.none(), st.integers(min_value=1, max_value=6)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_walk_matches_a_restatement_of_prefects(client, ops):
+    """Random creates, PATCHes (pool-scoped and legacy) and deletes: same statuses, same queues in
+    the same order as the model, after every step."""
+    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    assert client.post("/api/work_pools/", json={"name": pool, "type": "process"}).status_code == 201
+    model = PrefectWalk()
+    for op, name, priority in ops:
+        if op in ("patch", "legacy") and priority is None:
+            priority = 1
+        expected = model.apply(op, name, priority)
+        if op == "create":
+            body = {"name": name} if priority is None else {"name": name, "priority": priority}
+            response = client.post(f"/api/work_pools/{pool}/queues", json=body)
+        elif op == "patch":
+            response = client.patch(f"/api/work_pools/{pool}/queues/{name}", json={"priority": priority})
+        elif op == "delete":
+            response = client.delete(f"/api/work_pools/{pool}/queues/{name}")
+        else:
+            found = client.get(f"/api/work_pools/{pool}/queues/{name}")
+            if found.status_code == 404:
+                assert expected == 404
+                continue
+            queue_id = found.json()["id"]
+            if op == "legacy":
+                response = client.patch(f"/api/work_queues/{queue_id}", json={"priority": priority})
+            else:
+                response = client.delete(f"/api/work_queues/{queue_id}")
+        assert response.status_code == expected, (op, name, priority, response.text)
+        assert listing(client, pool) == model.listing(), (op, name, priority)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=OPS)
+def test_the_planners_walk_is_the_same_restatement(ops):
+    """reconciler.plan.priorities.bump_walk (what plans simulate) agrees with the model."""
+    model = PrefectWalk()
+    for op, name, priority in ops:
+        if op not in ("create", "patch") or priority is None:
+            continue
+        before = dict(model.listing())
+        if model.apply(op, name, priority) in (201, 204):
+            assert bump_walk(before, name, priority) == dict(model.listing())

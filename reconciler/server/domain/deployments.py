@@ -32,10 +32,16 @@ def deployment_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str
     now = now or ctx.now()
     body = loads(row["body"])
     polled = [from_text(row["last_polled"])]
+    # As Prefect: the queue's (and its pool's) name while it has one, else the name last given.
+    queue_name, pool_name = row["work_queue_name"], None
     if row["work_queue_id"]:
-        q = ctx.store.one("SELECT last_polled FROM work_queue WHERE id = ?", (row["work_queue_id"],))
+        q = ctx.store.one(
+            "SELECT q.name, q.last_polled, p.name AS pool FROM work_queue q JOIN work_pool p ON p.id = q.work_pool_id "
+            "WHERE q.id = ?", (row["work_queue_id"],),
+        )
         if q is not None:
             polled.append(from_text(q["last_polled"]))
+            queue_name, pool_name = q["name"], q["pool"]
     ready = any(p is not None and now - p <= timedelta(seconds=POLL_TIMEOUT) for p in polled)
     return {
         "id": row["id"], "created": row["created"], "updated": row["updated"], "name": row["name"],
@@ -44,20 +50,21 @@ def deployment_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str
         "concurrency_limit": body.get("concurrency_limit"), "global_concurrency_limit": None,
         "concurrency_options": body.get("concurrency_options"), "job_variables": body.get("job_variables", {}),
         "parameters": body.get("parameters", {}), "tags": body.get("tags", []), "labels": body.get("labels", {}),
-        "work_queue_name": row["work_queue_name"], "work_queue_id": row["work_queue_id"],
+        "work_queue_name": queue_name, "work_queue_id": row["work_queue_id"],
         "last_polled": row["last_polled"], "parameter_openapi_schema": body.get("parameter_openapi_schema") or {},
         "path": body.get("path"), "pull_steps": body.get("pull_steps") or [], "entrypoint": body.get("entrypoint"),
         "storage_document_id": body.get("storage_document_id"),
         "infrastructure_document_id": body.get("infrastructure_document_id"), "created_by": None,
-        "updated_by": None, "work_pool_name": row["work_pool_name"], "status": "READY" if ready else "NOT_READY",
+        "updated_by": None, "work_pool_name": pool_name, "status": "READY" if ready else "NOT_READY",
         "enforce_parameter_schema": body.get("enforce_parameter_schema", True),
     }
 
 
-def _deployment_row(ctx: Ctx, deployment_id: str) -> Row:
+def _deployment_row(ctx: Ctx, deployment_id: str, missing: str = "Deployment not found") -> Row:
+    """The deployment, or a refusal worded ``missing`` (Prefect's PATCH route ends it with a period)."""
     row = ctx.store.one("SELECT * FROM deployment WHERE id = ?", (deployment_id,))
     if row is None:
-        raise NotFound("Deployment not found")
+        raise NotFound(missing)
     return row
 
 
@@ -77,8 +84,8 @@ def create_deployment(ctx: Ctx, fields: dict[str, Any], explicit: set[str] | Non
             failure = job_variables_problem(loads(pool["base_job_template"]), fields["job_variables"], enforce_required=False)
             if failure is not None:
                 raise _refused(failure, "creating deployment")
-        _, queue = queues.resolve_queue(ctx, pool_name, queue_name, create=True)
-        queue_id, queue_name = queue["id"], queue["name"]
+    queue = _queue_for(ctx, pool_name, queue_name)
+    queue_id, pool_name = (queue["id"], queue["work_pool_name"]) if queue is not None else (None, None)
     labels = {"prefect.flow.id": fields["flow_id"], **(fields.get("labels") or {})}
     body = {k: v for k, v in fields.items() if k not in ("name", "flow_id", "work_pool_name", "work_queue_name")}
     body["labels"] = labels
@@ -148,34 +155,49 @@ def filter_deployments(ctx: Ctx, body: Any, count: bool = False) -> Any:
     return [deployment_json(ctx, r, now) for r in rows]
 
 
+def _queue_for(ctx: Ctx, pool_name: str | None, queue_name: str | None) -> Row | None:
+    """The queue a deployment create or PATCH names, as Prefect 3.9.1 resolves it: a pool and a
+    queue name that queue of the pool (created when missing), a pool alone its default queue, a
+    queue name alone :func:`queues.ensure_queue`, neither no queue."""
+    if pool_name:
+        return queues.resolve_queue(ctx, pool_name, queue_name or None, create=True)[1]
+    if queue_name:
+        return queues.ensure_queue(ctx, queue_name)
+    return None
+
+
 @atomic
 def update_deployment(ctx: Ctx, deployment_id: str, changes: dict[str, Any]) -> None:
-    """Set the fields in ``changes``; naming a pool checks the new ``job_variables`` alone
-    against its template (a 409 in Prefect's words)."""
-    row = _deployment_row(ctx, deployment_id)
-    pool_name = row["work_pool_name"]
-    queue_name = row["work_queue_name"]
-    queue_id = row["work_queue_id"]
-    if "work_pool_name" in changes:
-        pool_name = changes["work_pool_name"]
-        if pool_name:
-            pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (pool_name,))
-            if pool is None:
-                raise pool_not_found(pool_name)
-            if changes.get("job_variables") is not None:
-                failure = patch_job_variables_problem(loads(pool["base_job_template"]), changes["job_variables"])
-                if failure is not None:
-                    raise Conflict(f"Error creating deployment: {failure!r}")
-    if ("work_pool_name" in changes or "work_queue_name" in changes) and pool_name:
-        queue_name = changes["work_queue_name"] if "work_queue_name" in changes else None
-        _, queue = queues.resolve_queue(ctx, pool_name, queue_name, create=True)
-        queue_id, queue_name = queue["id"], queue["name"]
-    elif "work_queue_name" in changes:
-        queue_name = changes["work_queue_name"]
+    """Set the fields in ``changes``. Where it runs, as Prefect 3.9.1 decides: a pool and a queue
+    name that queue of the pool (created when missing), a pool alone its default queue, a null
+    pool no queue, and a queue name alone the queue :func:`queues.ensure_queue` finds or makes
+    (by name across pools, so the deployment may move pool). Naming a pool checks the new
+    ``job_variables`` alone against its template (a 409 in Prefect's words)."""
+    row = _deployment_row(ctx, deployment_id, "Deployment not found.")
+    seen = (row["work_pool_name"], row["work_queue_id"])
+    pool_name, queue_id = seen
+    queue_name = changes["work_queue_name"] if "work_queue_name" in changes else row["work_queue_name"]
+    new_pool = changes.get("work_pool_name")
+    if new_pool:
+        pool = ctx.store.one("SELECT * FROM work_pool WHERE name = ?", (new_pool,))
+        if pool is None:
+            raise pool_not_found(new_pool)
+        if changes.get("job_variables") is not None:
+            failure = patch_job_variables_problem(loads(pool["base_job_template"]), changes["job_variables"])
+            if failure is not None:
+                raise Conflict(f"Error creating deployment: {failure!r}")
+    clears = "work_pool_name" in changes and new_pool is None
+    moves = clears or bool(new_pool) or bool(changes.get("work_queue_name"))
+    if clears:
+        pool_name, queue_id = None, None
+    elif moves:
+        queue = _queue_for(ctx, new_pool, changes.get("work_queue_name"))
+        assert queue is not None
+        pool_name, queue_id = queue["work_pool_name"], queue["id"]
     ctx.store.lock("deployment", [deployment_id])  # after the pool's lock (resolve_queue), as everywhere
-    row = _deployment_row(ctx, deployment_id)
-    if "work_pool_name" not in changes and row["work_pool_name"] != pool_name:
-        raise StoreBusy("the deployment moved to another pool meanwhile")  # atomic runs it again
+    row = _deployment_row(ctx, deployment_id, "Deployment not found.")
+    if not moves and (row["work_pool_name"], row["work_queue_id"]) != seen:
+        raise StoreBusy("the deployment moved to another queue meanwhile")  # atomic runs it again
     body = loads(row["body"])
     for key, value in changes.items():
         if key not in ("work_pool_name", "work_queue_name"):

@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.server import leases, orchestration, scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
 from reconciler.server.domain import Ctx, atomic, flows, pools, queues, slots, workers
-from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, NotNow, null_field
+from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, NotNow, null_field, object_not_found
 from reconciler.server.domain.sql import (
     RUN_COLUMN_NAMES,
     RUN_COLUMNS,
@@ -179,8 +179,9 @@ def create_run(
 
 def _locked_run(ctx: Ctx, run_id: str, *, takes_slot: bool) -> Row:
     """The run, read once its row is locked — after its pool's when the change may take one of
-    the pool's slots, so claims in one pool are checked and written one at a time."""
-    row = run_row(ctx, run_id)
+    the pool's slots, so claims in one pool are checked and written one at a time. A missing run
+    is refused as Prefect's ``set_state`` words it."""
+    row = run_row(ctx, run_id, object_not_found("Flow run", run_id))
     locked_queue = None
     if takes_slot and row["work_queue_id"]:
         pool_id = _lock_pool_of_queue(ctx, row["work_queue_id"])
@@ -188,7 +189,7 @@ def _locked_run(ctx: Ctx, run_id: str, *, takes_slot: bool) -> Row:
         if pool_id is not None:
             _reclaim_in_pool(ctx, pool_id, ctx.now())
     lock_run(ctx.store, run_id)
-    row = run_row(ctx, run_id)
+    row = run_row(ctx, run_id, object_not_found("Flow run", run_id))
     if takes_slot and row["work_queue_id"] and row["work_queue_id"] != locked_queue:
         raise StoreBusy("the run moved to another queue meanwhile")  # atomic runs it again
     return row
@@ -219,10 +220,11 @@ def _make_state(run_id: str, state: dict[str, Any], now: datetime) -> dict[str, 
     }
 
 
-def run_row(ctx: Ctx, run_id: str) -> Row:
+def run_row(ctx: Ctx, run_id: str, missing: NotFound | None = None) -> Row:
+    """The run, or ``missing`` (default: Prefect's route-level "Flow run not found") raised."""
     row = ctx.store.one(f"SELECT {RUN_COLUMNS} FROM flow_run WHERE id = ?", (run_id,))
     if row is None:
-        raise NotFound("Flow run not found")
+        raise missing or NotFound("Flow run not found")
     return row
 
 
@@ -371,7 +373,7 @@ def update_flow_run(ctx: Ctx, run_id: str, changes: dict[str, Any]) -> None:
 @atomic
 def update_flow_run_labels(ctx: Ctx, run_id: str, labels: dict[str, Any]) -> None:
     lock_run(ctx.store, run_id)
-    row = run_row(ctx, run_id)
+    row = run_row(ctx, run_id, object_not_found("Flow run", run_id))
     body = loads(row["body"])
     body["labels"] = {**(body.get("labels") or {}), **labels}
     ctx.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), ctx.now_text(), run_id))

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from reconciler.server import scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
 from reconciler.server.domain import Ctx, atomic, flow_runs, queues, slots
-from reconciler.server.domain.refusals import pool_not_found, queue_not_found
+from reconciler.server.domain.refusals import object_not_found, pool_not_found, queue_not_found
 from reconciler.server.domain.sql import RUN_COLUMNS, count, dumps, in_clause, page_limit, states_in
 from reconciler.server.orchestration import ACTIVE_TYPES
 
@@ -146,7 +146,7 @@ def legacy_get_runs(ctx: Ctx, queue_id: str, before: datetime | None, limit: int
 @atomic
 def _legacy_runs(ctx: Ctx, queue_id: str, before: datetime | None, limit: int | None) -> tuple[list[dict[str, Any]], datetime]:
     limit = page_limit(limit)
-    queue = queues.queue_by_id(ctx, queue_id)
+    queue = queues.queue_by_id(ctx, queue_id, object_not_found("Work queue", queue_id, "."))
     now = ctx.now()
     pool = ctx.store.one("SELECT is_paused FROM work_pool WHERE id = ?", (queue["work_pool_id"],))
     if queue["is_paused"] or (pool is not None and pool["is_paused"]):

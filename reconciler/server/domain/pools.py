@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from reconciler.server.domain import Ctx, atomic, slots, workers
-from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, null_field, pool_not_found
+from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, NotFound, null_field, pool_not_found
 from reconciler.server.domain.sql import (
     POOL_COLUMNS,
     count,
@@ -28,7 +28,7 @@ from reconciler.server.domain.sql import (
     page_limit,
 )
 from reconciler.server.store import Row
-from reconciler.template_rules import defaults_problem
+from reconciler.template_rules import defaults_problem, schema_problem
 
 AGENT_POOL = "default-agent-pool"
 AGENT_TYPE = "prefect-agent"
@@ -93,10 +93,41 @@ def pool_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any]
     }
 
 
-def _check_template(template: dict[str, Any] | None) -> None:
-    problem = defaults_problem(template) if template else None
+def _check_template(template: dict[str, Any] | None, *, create: bool = False) -> None:
+    """Refuse a template whose ``variables`` or defaults ``template_rules`` rejects; on create,
+    as Prefect 3.9.1, also one whose default names a block document (there are none here):
+    after the schema check, before the defaults are validated."""
+    if not template:
+        return
+    if create and _block_reference(template) is not None:
+        problem = schema_problem(template["variables"])
+        if problem is not None:
+            raise Invalid(problem)
+        raise NotFound("Block not found.")
+    problem = defaults_problem(template)
     if problem is not None:
         raise Invalid(problem)
+
+
+def _block_reference(template: dict[str, Any]) -> str | None:
+    """The first variable whose default is a block reference with a block document id
+    (``{"$ref": {"block_document_id": ...}}``), or None. A ``$ref`` that is not an object is
+    refused (Prefect fails with a 500 there)."""
+    variables = template.get("variables")
+    properties = variables.get("properties") if isinstance(variables, dict) else None
+    if not isinstance(properties, dict):
+        return None
+    for name, prop in properties.items():
+        default = prop.get("default") if isinstance(prop, dict) else None
+        if not isinstance(default, dict) or "$ref" not in default:
+            continue
+        ref = default["$ref"]
+        if not isinstance(ref, dict):
+            raise Invalid(f"The default of variable {name!r} is a block reference whose '$ref' is not an object; "
+                          'write it as {"$ref": {"block_document_id": "<id>"}}.')
+        if ref.get("block_document_id") is not None:
+            return name
+    return None
 
 
 @atomic
@@ -114,7 +145,7 @@ def create_pool(
     """A new pool and its ``default`` queue (priority 1)."""
     if is_reserved(name):
         raise Forbidden("Work pools starting with 'Prefect' are reserved for internal use.")
-    _check_template(base_job_template)
+    _check_template(base_job_template, create=True)
     now = ctx.now_text()
     pool_id, queue_id = new_id(), new_id()
     inserted = ctx.store.execute(
@@ -202,20 +233,18 @@ def delete_pool(ctx: Ctx, name: str) -> None:
     row = locked_pool(ctx, name)
     lock_queues(ctx.store, row["id"])
     queue_ids = [q["id"] for q in ctx.store.query("SELECT id FROM work_queue WHERE work_pool_id = ?", (row["id"],))]
-    detach_queues(ctx, queue_ids, pool_gone=True)
+    detach_queues(ctx, queue_ids)
     ctx.store.execute("DELETE FROM worker WHERE work_pool_id = ?", (row["id"],))
     ctx.store.execute("DELETE FROM work_queue WHERE work_pool_id = ?", (row["id"],))
     ctx.store.execute("DELETE FROM work_pool WHERE id = ?", (row["id"],))
 
 
-def detach_queues(ctx: Ctx, queue_ids: Sequence[str], *, pool_gone: bool) -> None:
-    """Deployments and runs forget queues about to be deleted (and, with ``pool_gone``, their pool)."""
+def detach_queues(ctx: Ctx, queue_ids: Sequence[str]) -> None:
+    """Deployments and runs forget queues about to be deleted (Prefect's ``ON DELETE SET NULL``;
+    a deployment then has no pool either, since its pool is its queue's)."""
     if not queue_ids:
         return
     params: list[Any] = []
     clause = in_clause("work_queue_id", queue_ids, params)
-    if pool_gone:
-        ctx.store.execute(f"UPDATE deployment SET work_queue_id = NULL, work_pool_name = NULL WHERE {clause}", params)
-    else:
-        ctx.store.execute(f"UPDATE deployment SET work_queue_id = NULL WHERE {clause}", params)
+    ctx.store.execute(f"UPDATE deployment SET work_queue_id = NULL, work_pool_name = NULL WHERE {clause}", params)
     ctx.store.execute(f"UPDATE flow_run SET work_queue_id = NULL WHERE {clause}", params)

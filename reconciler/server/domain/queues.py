@@ -15,9 +15,13 @@ from typing import Any
 
 from reconciler.server.clock import as_utc, from_text, to_text
 from reconciler.server.domain import Ctx, atomic, pools, slots
-from reconciler.server.domain.refusals import Conflict, NotFound, null_field, pool_not_found, queue_id_not_found, queue_not_found
+from reconciler.server.domain.refusals import (
+    Conflict, NotFound, null_field, object_not_found, pool_not_found, queue_id_not_found, queue_not_found,
+)
 from reconciler.server.domain.sql import (
+    CREATION_ORDER,
     QUEUE_COLUMNS,
+    QUEUE_ORDER,
     QUEUES,
     count,
     in_clause,
@@ -34,6 +38,8 @@ POLL_TIMEOUT = 60
 """Seconds after its last poll that a queue stays READY."""
 DUPLICATE = "A work queue with this name already exists in work pool {work_pool_name!r}."
 """Prefect 3.9.1's text, its placeholder unformatted."""
+LEGACY_DUPLICATE = "A work queue with this name already exists."
+"""The legacy ``POST /work_queues/`` route's text."""
 
 
 def queue_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any]:
@@ -74,10 +80,12 @@ def queue_row(ctx: Ctx, pool: str, name: str, *, pool_message: bool) -> Row:
     return row
 
 
-def queue_by_id(ctx: Ctx, queue_id: str) -> Row:
+def queue_by_id(ctx: Ctx, queue_id: str, missing: NotFound | None = None) -> Row:
+    """The queue, or ``missing`` (default: Prefect's "work queue not found") raised; each
+    legacy route words a missing queue its own way."""
     row = ctx.store.one(f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.id = ?", (queue_id,))
     if row is None:
-        raise queue_id_not_found()
+        raise missing or queue_id_not_found()
     return row
 
 
@@ -93,26 +101,34 @@ def _locked(ctx: Ctx, row: Row, missing: Exception) -> Row:
 
 
 def _priorities(ctx: Ctx, pool_id: str) -> list[Row]:
-    return ctx.store.query("SELECT id, priority FROM work_queue WHERE work_pool_id = ? ORDER BY priority, name", (pool_id,))
+    """The pool's queues as the walk sees them: by priority, equal ones in creation order."""
+    return ctx.store.query(f"SELECT q.id, q.priority FROM work_queue q WHERE q.work_pool_id = ? ORDER BY {QUEUE_ORDER}", (pool_id,))
 
 
 def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str) -> None:
-    """Prefect's bump walk: place ``target`` before the first queue at >= its priority,
-    then push every queue that is not above its predecessor down to predecessor + 1."""
-    rows = [(r["id"], r["priority"]) for r in _priorities(ctx, pool_id)]
+    """Prefect 3.9.1's ``bulk_update_work_queue_priorities`` for one queue (the target is
+    already stored at its new priority, or None after a delete).
+
+    The other queues are taken by priority, equal ones in creation order; the target goes
+    just before the first of them whose priority is >= its own, and when there is none it is
+    left out of the walk (it keeps its priority, even when the walk then moves another queue
+    up to the same value). The walk gives every queue whose priority is <= the previous one's
+    the previous + 1, so gaps stay and only collisions move.
+    """
+    current = [(r["id"], r["priority"]) for r in _priorities(ctx, pool_id)]
+    order = current
     if target is not None:
-        rows = [r for r in rows if r[0] != target[0]]
-        at = next((i for i, (_, p) in enumerate(rows) if p >= target[1]), len(rows))
-        rows.insert(at, target)
-    changed: dict[str, int] = {}
-    previous: int | None = None
-    for queue_id, priority in rows:
-        if previous is not None and priority <= previous:
-            priority = previous + 1
-        changed[queue_id] = priority
-        previous = priority
-    current = {r["id"]: r["priority"] for r in _priorities(ctx, pool_id)}
-    updates = [(p, now, q) for q, p in changed.items() if current.get(q) != p]
+        order = [r for r in current if r[0] != target[0]]
+        at = next((i for i, (_, p) in enumerate(order) if p >= target[1]), None)
+        if at is not None:
+            order.insert(at, target)
+    walked: dict[str, int] = {}
+    last = 0
+    for queue_id, priority in order:
+        last = last + 1 if priority <= last else priority
+        walked[queue_id] = last
+    before = dict(current)
+    updates = [(p, now, q) for q, p in walked.items() if before[q] != p]
     if updates:
         ctx.store.executemany("UPDATE work_queue SET priority = ?, updated = ? WHERE id = ?", updates)
 
@@ -191,7 +207,7 @@ def filter_queues(ctx: Ctx, pool: str, flt: Any, limit: int | None, offset: int 
         raise pool_not_found(pool)
     where, params = queue_where(flt)
     rows = ctx.store.query(
-        f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ?{where} ORDER BY q.priority, q.name LIMIT ? OFFSET ?",
+        f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.work_pool_id = ?{where} ORDER BY {QUEUE_ORDER} LIMIT ? OFFSET ?",
         (pool_row["id"], *params, limit, offset or 0),
     )
     now = ctx.now()
@@ -256,13 +272,13 @@ def _apply_update(ctx: Ctx, row: Row, changes: dict[str, Any], *, walk_priority:
             ready = polled is not None and now - as_utc(polled) <= timedelta(seconds=POLL_TIMEOUT)
             sets.append("status = ?")
             params.append("READY" if ready else "NOT_READY")
-    if "priority" in changes and not walk_priority:
+    if "priority" in changes:
         sets.append("priority = ?")
         params.append(changes["priority"])
     sets.append("updated = ?")
     params.append(now_text)
     ctx.store.execute(f"UPDATE work_queue SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
-    if "priority" in changes and walk_priority and changes["priority"] != row["priority"]:
+    if "priority" in changes and walk_priority:
         walk(ctx, row["work_pool_id"], (row["id"], changes["priority"]), now_text)
 
 
@@ -285,7 +301,7 @@ def _refuse_default(ctx: Ctx, row: Row) -> None:
 def delete_queue(ctx: Ctx, pool: str, name: str) -> None:
     row = _locked(ctx, queue_row(ctx, pool, name, pool_message=True), queue_not_found(pool, name))
     _refuse_default(ctx, row)
-    pools.detach_queues(ctx, [row["id"]], pool_gone=False)
+    pools.detach_queues(ctx, [row["id"]])
     ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
     walk(ctx, row["work_pool_id"], None, ctx.now_text())
 
@@ -297,18 +313,63 @@ def delete_queue(ctx: Ctx, pool: str, name: str) -> None:
 def legacy_create_queue(
     ctx: Ctx, *, name: str, description: str | None, is_paused: bool, concurrency_limit: int | None, priority: int | None
 ) -> dict[str, Any]:
-    """A queue in the agent pool, created on first use."""
-    pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+    """A queue in the agent pool (created on first use, with its own ``default`` queue, which a
+    request for ``default`` then gets, as in Prefect)."""
+    return queue_json(ctx, _legacy_create(ctx, name, description, is_paused, concurrency_limit, priority))
+
+
+def _legacy_create(
+    ctx: Ctx, name: str, description: str | None, is_paused: bool, concurrency_limit: int | None, priority: int | None
+) -> Row:
+    pool_row = ctx.store.one("SELECT id, name, default_queue_id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
     if pool_row is None:
         try:
             pools.create_pool(
                 ctx, name=pools.AGENT_POOL, type=pools.AGENT_TYPE, description=None, base_job_template={},
                 is_paused=False, concurrency_limit=None, storage_configuration=dict(pools.EMPTY_STORAGE),
             )
+            created_pool = True
         except Conflict:
-            pass  # another replica created it at the same moment
-        pool_row = ctx.store.one("SELECT id, name FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
-    return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)  # type: ignore[arg-type]
+            created_pool = False  # another replica created it at the same moment
+        pool_row = ctx.store.one("SELECT id, name, default_queue_id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+        assert pool_row is not None
+        if created_pool and name == "default":
+            return queue_by_id(ctx, pool_row["default_queue_id"])
+    lock_pool(ctx.store, pool_row["id"])
+    lock_queues(ctx.store, pool_row["id"])
+    if ctx.store.one("SELECT 1 FROM work_queue WHERE work_pool_id = ? AND name = ?", (pool_row["id"], name)):
+        raise Conflict(LEGACY_DUPLICATE)
+    created = create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)
+    return queue_by_id(ctx, created["id"])
+
+
+def queue_named(ctx: Ctx, name: str) -> Row | None:
+    """Prefect's ``read_work_queue_by_name``: the queue of that name in the agent pool when that
+    pool exists, else the first-created queue of that name in any pool."""
+    agent = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+    base = f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.name = ?"
+    if agent is not None:
+        return ctx.store.one(base + " AND q.work_pool_id = ?", (name, agent["id"]))
+    return ctx.store.one(base + f" ORDER BY {CREATION_ORDER} LIMIT 1", (name,))
+
+
+def ensure_queue(ctx: Ctx, name: str) -> Row:
+    """Prefect's ``ensure_work_queue_exists`` (a deployment naming only a queue): the queue
+    :func:`queue_named` finds, else a new one of that name at priority 1 in the agent pool
+    (created on first use; ``default`` is then that pool's default queue)."""
+    row = queue_named(ctx, name)
+    if row is not None:
+        return row
+    agent = ctx.store.one("SELECT id, default_queue_id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
+    if agent is not None:
+        lock_pool(ctx.store, agent["id"])
+        lock_queues(ctx.store, agent["id"])
+        row = queue_named(ctx, name)  # again, now that no one else can add it
+        if row is not None:
+            return row
+        if name == "default":
+            return queue_by_id(ctx, agent["default_queue_id"])
+    return _legacy_create(ctx, name, None, False, None, 1)
 
 
 @atomic
@@ -318,29 +379,24 @@ def legacy_read_queue(ctx: Ctx, queue_id: str) -> dict[str, Any]:
 
 @atomic
 def legacy_read_queue_by_name(ctx: Ctx, name: str) -> dict[str, Any]:
-    """The queue named in the agent pool, or (without one) the first by pool name."""
-    agent = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (pools.AGENT_POOL,))
-    base = f"SELECT {QUEUE_COLUMNS} FROM {QUEUES} WHERE q.name = ?"
-    if agent is not None:
-        row = ctx.store.one(base + " AND q.work_pool_id = ?", (name, agent["id"]))
-    else:
-        row = ctx.store.one(base + " ORDER BY p.name LIMIT 1", (name,))
+    row = queue_named(ctx, name)
     if row is None:
-        raise NotFound(f"Work queue '{name}' not found.")
+        raise queue_id_not_found()
     return queue_json(ctx, row)
 
 
 @atomic
 def legacy_update_queue(ctx: Ctx, queue_id: str, changes: dict[str, Any]) -> None:
     """As Prefect's legacy route: a priority is set as given, without the walk."""
-    _apply_update(ctx, _locked(ctx, queue_by_id(ctx, queue_id), queue_id_not_found()), changes, walk_priority=False)
+    missing = NotFound(f"Work Queue {queue_id} not found")
+    _apply_update(ctx, _locked(ctx, queue_by_id(ctx, queue_id, missing), missing), changes, walk_priority=False)
 
 
 @atomic
 def legacy_delete_queue(ctx: Ctx, queue_id: str) -> None:
     row = _locked(ctx, queue_by_id(ctx, queue_id), queue_id_not_found())
     _refuse_default(ctx, row)
-    pools.detach_queues(ctx, [row["id"]], pool_gone=False)
+    pools.detach_queues(ctx, [row["id"]])
     ctx.store.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
 
 
@@ -361,7 +417,7 @@ def legacy_filter_queues(ctx: Ctx, flt: Any, pool_filter: Any, limit: int | None
 
 @atomic
 def legacy_queue_status(ctx: Ctx, queue_id: str) -> dict[str, Any]:
-    row = queue_by_id(ctx, queue_id)
+    row = queue_by_id(ctx, queue_id, object_not_found("Work queue", queue_id))
     now = ctx.now()
     late = count(ctx.store.one(
         "SELECT COUNT(*) AS n FROM flow_run WHERE work_queue_id = ? AND state_type = 'SCHEDULED' "

@@ -10,11 +10,16 @@ from typing import Any
 
 
 class Refusal(Exception):
-    """The request cannot be done; ``detail`` is the body's ``detail`` (usually a sentence)."""
+    """The request cannot be done; ``detail`` is the body's ``detail`` (usually a sentence),
+    or its ``exception_message`` where Prefect answers with that key (``key``)."""
 
-    def __init__(self, detail: Any) -> None:
+    def __init__(self, detail: Any, *, key: str = "detail") -> None:
         super().__init__(detail)
         self.detail = detail
+        self.key = key
+
+    def body(self) -> dict[str, Any]:
+        return {self.key: self.detail}
 
 
 class NotFound(Refusal):
@@ -49,9 +54,16 @@ def queue_id_not_found() -> NotFound:
     return NotFound("work queue not found")
 
 
+def object_not_found(kind: str, object_id: str, end: str = "") -> NotFound:
+    """Prefect's ``ObjectNotFoundError`` body (``{"exception_message": ...}``), as the routes
+    that let it through word it: ``Work queue with id <id> not found`` (``end`` adds a period
+    where Prefect's text has one)."""
+    return NotFound(f"{kind} with id {object_id} not found{end}", key="exception_message")
+
+
 def null_field(key: str) -> Invalid:
     return Invalid(f"{key} cannot be null; send a value or leave the key out.")
 
 
 __all__ = ["Refusal", "NotFound", "Conflict", "Forbidden", "Invalid", "NotNow", "pool_not_found",
-           "queue_not_found", "queue_id_not_found", "null_field"]
+           "queue_not_found", "queue_id_not_found", "object_not_found", "null_field"]

@@ -14,8 +14,8 @@ from typing import Any
 from reconciler.server import scheduling
 from reconciler.server.clock import from_text
 from reconciler.server.domain import Ctx, atomic
-from reconciler.server.domain.refusals import pool_not_found, queue_id_not_found
-from reconciler.server.domain.sql import active, count, page_limit
+from reconciler.server.domain.refusals import NotFound
+from reconciler.server.domain.sql import QUEUE_ORDER, active, count, page_limit, pages
 
 
 def active_in_pool(ctx: Ctx, pool_id: str) -> int:
@@ -88,12 +88,12 @@ def pool_concurrency_status(ctx: Ctx, pool_name: str, page: int, limit: int | No
     limit = page_limit(limit)
     pool = ctx.store.one("SELECT id, concurrency_limit FROM work_pool WHERE name = ?", (pool_name,))
     if pool is None:
-        raise pool_not_found(pool_name)
+        raise NotFound(f"Work pool {pool_name!r} not found.")
     now = ctx.now()
     total = count(ctx.store.one("SELECT COUNT(*) AS n FROM work_queue WHERE work_pool_id = ?", (pool["id"],)))
     rows = ctx.store.query(
-        "SELECT id, name, concurrency_limit FROM work_queue WHERE work_pool_id = ? "
-        "ORDER BY priority, name LIMIT ? OFFSET ?",
+        "SELECT q.id, q.name, q.concurrency_limit FROM work_queue q WHERE q.work_pool_id = ? "
+        f"ORDER BY {QUEUE_ORDER} LIMIT ? OFFSET ?",
         (pool["id"], limit, (page - 1) * limit),
     )
     queues = []
@@ -107,7 +107,7 @@ def pool_concurrency_status(ctx: Ctx, pool_name: str, page: int, limit: int | No
     return {
         "active_slots": active_in_pool(ctx, pool["id"]), "concurrency_limit": pool["concurrency_limit"],
         "queues": queues, "count": total, "limit": limit,
-        "pages": max(1, -(-total // limit)) if limit else 1, "page": page,
+        "pages": pages(total, limit), "page": page,
     }
 
 
@@ -116,10 +116,10 @@ def queue_concurrency_status(ctx: Ctx, queue_id: str, page: int, limit: int | No
     limit = page_limit(limit)
     queue = ctx.store.one("SELECT concurrency_limit FROM work_queue WHERE id = ?", (queue_id,))
     if queue is None:
-        raise queue_id_not_found()
+        raise NotFound("Work queue not found.")
     busy = active_in_queue(ctx, queue_id)
     return {
         "active_slots": busy, "concurrency_limit": queue["concurrency_limit"],
         "flow_runs": _slot_runs(ctx, queue_id, limit, (page - 1) * limit, ctx.now()),
-        "count": busy, "limit": limit, "pages": max(1, -(-busy // limit)) if limit else 1, "page": page,
+        "count": busy, "limit": limit, "pages": pages(busy, limit), "page": page,
     }

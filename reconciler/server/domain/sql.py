@@ -25,6 +25,12 @@ QUEUE_COLUMNS = ("q.id, q.created, q.updated, q.work_pool_id, q.name, q.descript
                  "q.priority, q.last_polled, q.status, p.name AS work_pool_name")
 QUEUES = "work_queue q JOIN work_pool p ON p.id = q.work_pool_id"
 """``FROM`` for :data:`QUEUE_COLUMNS`."""
+CREATION_ORDER = "q.seq, q.id"
+"""Queues in the order they were created (``seq``; the order of the rows in Prefect's SQLite
+database); queues created at once by two replicas may share a ``seq``, and then go by id."""
+QUEUE_ORDER = f"q.priority, {CREATION_ORDER}"
+"""A pool's queues in Prefect's order: by priority, equal priorities in creation order (the
+order of the rows in Prefect's SQLite database, which its priority walk and listings follow)."""
 RUN_COLUMNS = (
     "id, created, updated, name, flow_id, deployment_id, work_queue_id, work_queue_name, idempotency_key, "
     "state_type, state_name, state_timestamp, next_scheduled_start_time, expected_start_time, start_time, "
@@ -73,6 +79,11 @@ def page_limit(limit: int | None) -> int:
     return limit
 
 
+def pages(total: int, limit: int) -> int:
+    """How many pages of ``limit`` hold ``total`` items (0 for none, or for a limit of 0), as Prefect counts."""
+    return (total + limit - 1) // limit if limit > 0 else 0
+
+
 def count(row: Any) -> int:
     """The ``n`` of a ``SELECT COUNT(*) AS n`` row."""
     return int(row["n"]) if row else 0
@@ -80,10 +91,11 @@ def count(row: Any) -> int:
 
 def insert_queue(store: Any, queue_id: str, pool_id: str, name: str, description: str, is_paused: bool,
                  concurrency_limit: int | None, priority: int, now: str) -> None:
-    """One new work queue row (status NOT_READY, never polled)."""
+    """One new work queue row (status NOT_READY, never polled), after every other in creation order."""
     store.execute(
         "INSERT INTO work_queue (id, created, updated, work_pool_id, name, description, is_paused, "
-        "concurrency_limit, priority, last_polled, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'NOT_READY')",
+        "concurrency_limit, priority, last_polled, status, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'NOT_READY', "
+        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM work_queue))",
         (queue_id, now, now, pool_id, name, description, int(is_paused), concurrency_limit, priority),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Optional
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -87,30 +88,30 @@ async def read_deployment_by_name(flow_name: str, deployment_name: str, request:
     return json_response(deployments.read_deployment_by_name(ctx(request), flow_name, deployment_name))
 
 
-@router.get("/deployments/{deployment_id}")
-async def read_deployment(deployment_id: str, request: Request) -> Response:
-    return json_response(deployments.read_deployment(ctx(request), deployment_id))
+@router.get("/deployments/{deployment_id:uuid}")
+async def read_deployment(deployment_id: UUID, request: Request) -> Response:
+    return json_response(deployments.read_deployment(ctx(request), str(deployment_id)))
 
 
-@router.patch("/deployments/{deployment_id}")
-async def update_deployment(deployment_id: str, body: DeploymentUpdate, request: Request) -> Response:
+@router.patch("/deployments/{deployment_id:uuid}")
+async def update_deployment(deployment_id: UUID, body: DeploymentUpdate, request: Request) -> Response:
     changes = {key: getattr(body, key) for key in body.model_fields_set}
-    deployments.update_deployment(ctx(request), deployment_id, changes)
+    deployments.update_deployment(ctx(request), str(deployment_id), changes)
     return no_content()
 
 
-@router.delete("/deployments/{deployment_id}")
-async def delete_deployment(deployment_id: str, request: Request) -> Response:
-    deployments.delete_deployment(ctx(request), deployment_id)
+@router.delete("/deployments/{deployment_id:uuid}")
+async def delete_deployment(deployment_id: UUID, request: Request) -> Response:
+    deployments.delete_deployment(ctx(request), str(deployment_id))
     return no_content()
 
 
-@router.post("/deployments/{deployment_id}/create_flow_run")
+@router.post("/deployments/{deployment_id:uuid}/create_flow_run")
 async def create_deployment_flow_run(
-    deployment_id: str, request: Request, body: Optional[DeploymentFlowRunCreate] = None
+    deployment_id: UUID, request: Request, body: Optional[DeploymentFlowRunCreate] = None
 ) -> Response:
     body = body or DeploymentFlowRunCreate()
     fields = body.model_dump()
     if body.state is not None:
         fields["state"] = body.state.model_dump()
-    return json_response(deployments.create_deployment_run(ctx(request), deployment_id, fields), 201)
+    return json_response(deployments.create_deployment_run(ctx(request), str(deployment_id), fields), 201)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Optional
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
@@ -38,20 +39,20 @@ async def count_flow_runs(request: Request, body: Optional[FlowRunFilterBody] = 
     return json_response(flow_runs.count_flow_runs(ctx(request), body or FlowRunFilterBody()))
 
 
-@router.get("/flow_runs/{run_id}")
-async def read_flow_run(run_id: str, request: Request) -> Response:
-    return json_response(flow_runs.read_flow_run(ctx(request), run_id))
+@router.get("/flow_runs/{run_id:uuid}")
+async def read_flow_run(run_id: UUID, request: Request) -> Response:
+    return json_response(flow_runs.read_flow_run(ctx(request), str(run_id)))
 
 
-@router.patch("/flow_runs/{run_id}")
-async def update_flow_run(run_id: str, body: FlowRunUpdate, request: Request) -> Response:
-    flow_runs.update_flow_run(ctx(request), run_id, {key: getattr(body, key) for key in body.model_fields_set})
+@router.patch("/flow_runs/{run_id:uuid}")
+async def update_flow_run(run_id: UUID, body: FlowRunUpdate, request: Request) -> Response:
+    flow_runs.update_flow_run(ctx(request), str(run_id), {key: getattr(body, key) for key in body.model_fields_set})
     return no_content()
 
 
-@router.patch("/flow_runs/{run_id}/labels")
-async def update_flow_run_labels(run_id: str, request: Request, labels: dict[str, Any] = Body(...)) -> Response:
-    flow_runs.update_flow_run_labels(ctx(request), run_id, labels)
+@router.patch("/flow_runs/{run_id:uuid}/labels")
+async def update_flow_run_labels(run_id: UUID, request: Request, labels: dict[str, Any] = Body(...)) -> Response:
+    flow_runs.update_flow_run_labels(ctx(request), str(run_id), labels)
     return no_content()
 
 
@@ -59,7 +60,7 @@ async def update_flow_run_labels(run_id: str, request: Request, labels: dict[str
 @router.post("/logs", include_in_schema=False)
 async def create_logs(request: Request, records: list[LogCreate] = Body(...)) -> Response:
     logs.create_logs(ctx(request), records)
-    return Response(status_code=201)
+    return json_response(None, 201)
 
 
 @router.post("/logs/filter")
@@ -67,14 +68,14 @@ async def filter_logs(request: Request, body: Optional[LogFilterBody] = None) ->
     return json_response(logs.filter_logs(ctx(request), body or LogFilterBody()))
 
 
-@router.delete("/flow_runs/{run_id}")
-async def delete_flow_run(run_id: str, request: Request) -> Response:
-    flow_runs.delete_flow_run(ctx(request), run_id)
+@router.delete("/flow_runs/{run_id:uuid}")
+async def delete_flow_run(run_id: UUID, request: Request) -> Response:
+    flow_runs.delete_flow_run(ctx(request), str(run_id))
     return no_content()
 
 
-@router.post("/flow_runs/{run_id}/set_state")
-async def set_flow_run_state(run_id: str, body: SetStateBody, request: Request) -> Response:
+@router.post("/flow_runs/{run_id:uuid}/set_state")
+async def set_flow_run_state(run_id: UUID, body: SetStateBody, request: Request) -> Response:
     worker = request.headers.get("x-prefect-worker-name") or None  # sent by Prefect 3.9.1 workers and their runs
-    outcome = flow_runs.set_state(ctx(request), run_id, _state(body.state), body.force, worker)  # type: ignore[arg-type]
+    outcome = flow_runs.set_state(ctx(request), str(run_id), _state(body.state), body.force, worker)  # type: ignore[arg-type]
     return json_response(outcome.result, created_or_ok(outcome.written))

@@ -63,10 +63,9 @@ async def related_automations(resource_id: str) -> Response:
 
 @lru_cache(maxsize=1)
 def worker_metadata() -> dict[str, Any]:
-    """The worker registry view as a 3.9.1 server serves it offline, except that
-    ``prefect.process`` carries the template the 3.9.1 process worker generates
-    (what ``prefect work-pool create --type process`` sends), so pools made from
-    either source are equal."""
+    """The worker registry view as a 3.9.1 server serves it offline (its bundled copy of the
+    collection registry, unchanged: ``prefect.process`` there is an older template than the one
+    the 3.9.1 process worker generates for ``prefect work-pool create --type process``)."""
     return json.loads((DATA / "aggregate-worker-metadata.json").read_text(encoding="utf-8"))
 
 

@@ -1,11 +1,17 @@
-"""Work pool routes (prefect-api.md §1.1) and the scheduled-run poll (§4)."""
+"""Work pool routes (prefect-api.md §1.1) and the scheduled-run poll (§4).
+
+As Prefect 3.9.1, a pool answered to a Prefect client at 3.3.7 or older (its ``User-Agent``,
+``prefect/<version> (API <version>)``) lacks ``storage_configuration.default_result_storage_block_id``,
+which those clients refuse (create, read and filter)."""
 
 from __future__ import annotations
 
-from typing import Optional
+import re
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from packaging.version import InvalidVersion, Version
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import polls, pools, slots
@@ -21,6 +27,26 @@ from reconciler.server.schemas import (
 
 router = APIRouter(route_class=StrictJsonRoute)
 
+CLIENT_USER_AGENT = re.compile(r"^prefect/(\d+\.\d+\.\d+(?:[a-z.+0-9]+)?) \(API \S+\)$")
+"""The ``User-Agent`` a Prefect client sends, as Prefect's server parses it."""
+LAST_CLIENT_WITHOUT_RESULT_STORAGE = Version("3.3.7")
+
+
+def _for_client(request: Request, pools_json: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pools as the calling client can read them (see the module docstring)."""
+    match = CLIENT_USER_AGENT.match(request.headers.get("user-agent", ""))
+    if match is None:
+        return pools_json
+    try:
+        old = Version(match.group(1)) <= LAST_CLIENT_WITHOUT_RESULT_STORAGE
+    except InvalidVersion:
+        return pools_json
+    if old:
+        for pool in pools_json:
+            if isinstance(pool.get("storage_configuration"), dict):
+                pool["storage_configuration"].pop("default_result_storage_block_id", None)
+    return pools_json
+
 
 @router.post("/work_pools/")
 @router.post("/work_pools", include_in_schema=False)
@@ -35,13 +61,13 @@ async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
         concurrency_limit=body.concurrency_limit,
         storage_configuration=body.storage_configuration.model_dump(),
     )
-    return json_response(pool, 201)
+    return json_response(_for_client(request, [pool])[0], 201)
 
 
 @router.post("/work_pools/filter")
 async def filter_work_pools(request: Request, body: Optional[WorkPoolFilterBody] = None) -> Response:
     body = body or WorkPoolFilterBody()
-    return json_response(pools.filter_pools(ctx(request), body.work_pools, body.limit, body.offset))
+    return json_response(_for_client(request, pools.filter_pools(ctx(request), body.work_pools, body.limit, body.offset)))
 
 
 @router.post("/work_pools/count")
@@ -52,7 +78,7 @@ async def count_work_pools(request: Request, body: Optional[WorkPoolCountBody] =
 
 @router.get("/work_pools/{name}")
 async def read_work_pool(name: str, request: Request) -> Response:
-    return json_response(pools.read_pool(ctx(request), name))
+    return json_response(_for_client(request, [pools.read_pool(ctx(request), name)])[0])
 
 
 @router.patch("/work_pools/{name}")

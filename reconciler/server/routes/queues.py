@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Optional
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -91,36 +92,36 @@ async def legacy_read_queue_by_name(name: str, request: Request) -> Response:
     return json_response(queues.legacy_read_queue_by_name(ctx(request), name))
 
 
-@router.get("/work_queues/{queue_id}")
-async def legacy_read_queue(queue_id: str, request: Request) -> Response:
-    return json_response(queues.legacy_read_queue(ctx(request), queue_id))
+@router.get("/work_queues/{queue_id:uuid}")
+async def legacy_read_queue(queue_id: UUID, request: Request) -> Response:
+    return json_response(queues.legacy_read_queue(ctx(request), str(queue_id)))
 
 
-@router.patch("/work_queues/{queue_id}")
-async def legacy_update_queue(queue_id: str, body: WorkQueueUpdate, request: Request) -> Response:
-    queues.legacy_update_queue(ctx(request), queue_id, _changes(body))
+@router.patch("/work_queues/{queue_id:uuid}")
+async def legacy_update_queue(queue_id: UUID, body: WorkQueueUpdate, request: Request) -> Response:
+    queues.legacy_update_queue(ctx(request), str(queue_id), _changes(body))
     return no_content()
 
 
-@router.delete("/work_queues/{queue_id}")
-async def legacy_delete_queue(queue_id: str, request: Request) -> Response:
-    queues.legacy_delete_queue(ctx(request), queue_id)
+@router.delete("/work_queues/{queue_id:uuid}")
+async def legacy_delete_queue(queue_id: UUID, request: Request) -> Response:
+    queues.legacy_delete_queue(ctx(request), str(queue_id))
     return no_content()
 
 
-@router.get("/work_queues/{queue_id}/status")
-async def legacy_queue_status(queue_id: str, request: Request) -> Response:
-    return json_response(queues.legacy_queue_status(ctx(request), queue_id))
+@router.get("/work_queues/{queue_id:uuid}/status")
+async def legacy_queue_status(queue_id: UUID, request: Request) -> Response:
+    return json_response(queues.legacy_queue_status(ctx(request), str(queue_id)))
 
 
-@router.post("/work_queues/{queue_id}/get_runs")
-async def legacy_get_runs(queue_id: str, request: Request, body: Optional[LegacyGetRunsBody] = None) -> Response:
+@router.post("/work_queues/{queue_id:uuid}/get_runs")
+async def legacy_get_runs(queue_id: UUID, request: Request, body: Optional[LegacyGetRunsBody] = None) -> Response:
     body = body or LegacyGetRunsBody()
     record = request.headers.get("x-prefect-ui", "").lower() != "true"
-    return json_response(polls.legacy_get_runs(ctx(request), queue_id, body.scheduled_before, body.limit, record=record))
+    return json_response(polls.legacy_get_runs(ctx(request), str(queue_id), body.scheduled_before, body.limit, record=record))
 
 
-@router.post("/work_queues/{queue_id}/concurrency_status")
-async def legacy_queue_concurrency_status(queue_id: str, request: Request, body: Optional[QueueConcurrencyBody] = None) -> Response:
+@router.post("/work_queues/{queue_id:uuid}/concurrency_status")
+async def legacy_queue_concurrency_status(queue_id: UUID, request: Request, body: Optional[QueueConcurrencyBody] = None) -> Response:
     body = body or QueueConcurrencyBody()
-    return json_response(slots.queue_concurrency_status(ctx(request), queue_id, body.page, body.limit))
+    return json_response(slots.queue_concurrency_status(ctx(request), str(queue_id), body.page, body.limit))

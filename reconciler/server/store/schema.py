@@ -146,6 +146,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE flow_run ADD COLUMN reclaimed_from TEXT",
         "CREATE INDEX IF NOT EXISTS ix_flow_run_state_time ON flow_run (state_type, state_timestamp)",
     ), adds_columns={"flow_run": ("claimant", "reclaimed_from")}),
+    Migration(4, "queues keep their creation order (Prefect takes equal priorities in that order)", (
+        "ALTER TABLE work_queue ADD COLUMN seq INTEGER",
+        "UPDATE work_queue SET seq = (SELECT COUNT(*) FROM work_queue o WHERE o.created < work_queue.created "
+        "OR (o.created = work_queue.created AND o.id <= work_queue.id))",
+        "CREATE INDEX IF NOT EXISTS ix_work_queue_seq ON work_queue (seq)",
+    ), adds_columns={"work_queue": ("seq",)}),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
