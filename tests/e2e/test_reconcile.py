@@ -44,7 +44,9 @@ def _plan_json(env, *files, extra=()):
     args = ["plan", "--json"]
     for f in files:
         args += ["-f", f]
-    return json.loads(assert_ok(env.cli(*args, *extra)))
+    result = env.cli(*args, *extra)
+    assert_ok(result)
+    return json.loads(result.stdout)
 
 
 def test_apply_from_empty_then_second_plan_is_empty(env):
@@ -297,8 +299,9 @@ def test_json_outputs_are_machine_readable(env):
     plan = _plan_json(env, cfg)
     assert plan["format_version"] == "1.1" and plan["summary"]["add"] == 6
     assert plan["api_url"] == env.api_url
-    out = assert_ok(env.cli("apply", "-f", cfg, "--auto-approve", "--json"))
-    messages = [json.loads(line) for line in out.splitlines() if line.strip()]
+    result = env.cli("apply", "-f", cfg, "--auto-approve", "--json")
+    assert_ok(result)
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     types = [m["type"] for m in messages]
     assert types[0] == "version" and types[-1] == "change_summary"
     assert "apply_start" in types and "apply_complete" in types
