@@ -29,7 +29,7 @@ from reconciler.server.clock import system_clock
 from reconciler.server.domain import Ctx
 from reconciler.server.leases import PENDING_TIMEOUT
 from reconciler.server.domain.refusals import Refusal
-from reconciler.server.store import Store, StoreBusy, StoreValueError
+from reconciler.server.store import Store, StoreBusy, StoreUnavailable, StoreValueError
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _AUTH_EXEMPT = {"/api/health", "/api/ready"}
@@ -183,6 +183,10 @@ def create_app(
     @app.exception_handler(StoreValueError)
     async def _store_value(request: Request, exc: StoreValueError) -> Response:
         return _json(422, {"detail": str(exc)})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        return _json(503, {"exception_message": "Service Unavailable", "detail": str(exc)})
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:

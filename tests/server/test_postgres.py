@@ -93,3 +93,32 @@ def test_postgres_database_with_prefect_tables_is_refused(postgres_url: str) -> 
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'prefectlike'")]
     assert tables == ["flow"]
+
+
+def test_postgres_disk_full_is_503_with_the_cause_and_nothing_written(postgres_url: str) -> None:
+    """PostgreSQL's disk-full error (SQLSTATE 53100, what it raises when it cannot extend a file),
+    raised by the real server from a trigger on the default queue's insert: the pool insert before
+    it in the same transaction is rolled back, the client gets 503 with the cause, reads go on, and
+    writes work again once there is room."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS fulldisk")
+    url = postgres_url + "?options=-csearch_path%3Dfulldisk"
+    store = open_store(url)
+    client = TestClient(create_app(store), raise_server_exceptions=False)
+    assert client.post("/api/work_pools/", json={"name": "before"}).status_code == 201
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""CREATE FUNCTION fulldisk.no_space() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+            RAISE EXCEPTION 'could not extend file "base/5/16400": No space left on device' USING ERRCODE = 'disk_full';
+            END $$""")
+        conn.execute("CREATE TRIGGER no_space BEFORE INSERT ON fulldisk.work_queue FOR EACH ROW EXECUTE FUNCTION fulldisk.no_space()")
+    refused = client.post("/api/work_pools/", json={"name": "after"})
+    assert refused.status_code == 503, refused.text
+    assert "No space left on device" in refused.json()["detail"] and "SQLSTATE 53100" in refused.json()["detail"]
+    assert client.get("/api/work_pools/after").status_code == 404
+    assert [p["name"] for p in client.post("/api/work_pools/filter", json={}).json()] == ["before"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER no_space ON fulldisk.work_queue")
+    assert client.post("/api/work_pools/", json={"name": "after"}).status_code == 201
+    store.close()

@@ -63,6 +63,11 @@ class StoreValueError(StoreError):
     """A value the database cannot hold (PostgreSQL text with a NUL character): the client's input is at fault."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot do the work now (disk full, out of resources, connection lost); nothing was
+    written.  The message names the cause and what the operator should do; the app answers 503 with it."""
+
+
 def open_store(url_or_path: str = ":memory:") -> Store:
     """Open (creating the schema on first use) the store named by ``url_or_path``.
 
@@ -80,4 +85,4 @@ def open_store(url_or_path: str = ":memory:") -> Store:
     return SqliteStore(target)
 
 
-__all__ = ["Row", "Store", "StoreError", "StoreBusy", "StoreValueError", "open_store"]
+__all__ = ["Row", "Store", "StoreError", "StoreBusy", "StoreUnavailable", "StoreValueError", "open_store"]

@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from reconciler.server.store import Row, StoreBusy, StoreError, StoreValueError
+from reconciler.server.store import Row, StoreBusy, StoreError, StoreUnavailable, StoreValueError
 from reconciler.server.store.schema import SchemaError, table_columns, upgrade
 
 SCHEMA_LOCK = 0x706F6F6C666F726D
@@ -39,9 +39,22 @@ def _ddl(sql: str) -> str:
 
 def _value_error(exc: Exception) -> StoreValueError:
     text = " ".join(str(exc).split())
-    if "NUL" in text:
+    if "NUL" in text or "\\u0000" in text:
         return StoreValueError("A value contains the NUL character (\\u0000), which a PostgreSQL-backed server cannot store; remove it.")
     return StoreValueError(f"A value cannot be stored in PostgreSQL: {text}")
+
+
+def _unavailable(exc: Exception, operational: bool) -> StoreUnavailable | None:
+    """A 503 for what the operator must fix (SQLSTATE class 53: disk full, out of memory, too many
+    connections; 08 or an operational error without a SQLSTATE: the connection is gone; 57P: the
+    server is shutting down), else None."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if not state.startswith(("53", "08", "57P")) and not (operational and not state):
+        return None
+    text = " ".join(str(exc).split())
+    action = "free space on the PostgreSQL server's disk" if state == "53100" else "check the PostgreSQL server"
+    return StoreUnavailable(f"The database cannot do this now: PostgreSQL says \"{text}\" (SQLSTATE {state or 'none'}); "
+                            f"{action}, then retry. Nothing was written.")
 
 
 class PostgresStore:
@@ -87,13 +100,27 @@ class PostgresStore:
             actual.setdefault(row["table_name"], set()).add(row["column_name"])
         return actual
 
-    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """Errors someone can act on become the store's: ``StoreValueError`` (the client's value,
+        422), ``StoreBusy`` (run it again), ``StoreUnavailable`` (the operator's, 503 with the cause)."""
         try:
+            yield
+        except self._psycopg.Error as exc:
+            mapped: StoreError | None
+            if isinstance(exc, self._psycopg.DataError):
+                mapped = _value_error(exc)
+            elif isinstance(exc, self._busy_errors):
+                mapped = StoreBusy(" ".join(str(exc).split()))
+            else:
+                mapped = _unavailable(exc, isinstance(exc, self._psycopg.OperationalError))
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        with self._mapped():
             return self._conn.execute(_pg(sql), tuple(params))
-        except self._psycopg.DataError as exc:
-            raise _value_error(exc) from exc
-        except self._busy_errors as exc:
-            raise StoreBusy(" ".join(str(exc).split())) from exc
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._run(sql, params).fetchall()
@@ -105,13 +132,8 @@ class PostgresStore:
         return self._run(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        try:
-            with self._conn.cursor() as cur:
-                cur.executemany(_pg(sql), [tuple(r) for r in rows])
-        except self._psycopg.DataError as exc:
-            raise _value_error(exc) from exc
-        except self._busy_errors as exc:
-            raise StoreBusy(" ".join(str(exc).split())) from exc
+        with self._mapped(), self._conn.cursor() as cur:
+            cur.executemany(_pg(sql), [tuple(r) for r in rows])
 
     def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]:
         """Lock these rows of ``table`` until the transaction ends, in id order (so two
@@ -142,7 +164,7 @@ class PostgresStore:
                 return
             self._depth = 1
             try:
-                with self._conn.transaction():
+                with self._mapped(), self._conn.transaction():  # BEGIN and COMMIT; the work inside is mapped already
                     yield
             finally:
                 self._depth = 0

@@ -18,13 +18,29 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from reconciler.server.store import Row, StoreError
+from reconciler.server.store import Row, StoreError, StoreUnavailable
 from reconciler.server.store.schema import SchemaError, table_columns, upgrade
 
 
 def _busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+_UNAVAILABLE = {
+    sqlite3.SQLITE_FULL: "free disk space on the volume that holds {path}",
+    sqlite3.SQLITE_IOERR: "check the disk that holds {path}",
+    sqlite3.SQLITE_READONLY: "make {path} writable",
+}
+
+
+def _unavailable(exc: sqlite3.Error, path: str) -> StoreUnavailable | None:
+    """A 503 for a database that cannot take writes now (full disk, I/O error, read-only file), else None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    action = _UNAVAILABLE.get(code & 0xFF) if isinstance(code, int) else None
+    if action is None:
+        return None
+    return StoreUnavailable(f"The database cannot take writes: SQLite says \"{exc}\"; {action.format(path=path)}, then retry. Nothing was written.")
 
 
 class SqliteStore:
@@ -89,17 +105,38 @@ class SqliteStore:
                 found[table] = columns
         return found
 
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            unavailable = _unavailable(exc, self.url)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(sql, params).fetchall()
+        with self._mapped():
+            return self._conn.execute(sql, params).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return self._conn.execute(sql, params).fetchone()
+        with self._mapped():
+            return self._conn.execute(sql, params).fetchone()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._conn.execute(sql, params).rowcount
+        with self._mapped():
+            return self._conn.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
+        with self._mapped():
+            self._conn.executemany(sql, rows)
+
+    def _rollback(self) -> None:
+        """End the open transaction; SQLite may already have rolled it back itself (a full disk does)."""
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
     def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]:
         """Nothing to do: ``BEGIN IMMEDIATE`` already holds the database's write lock."""
@@ -119,16 +156,22 @@ class SqliteStore:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            with self._mapped():
+                self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield
             except BaseException:
                 self._depth = 0
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._depth = 0
-            self._conn.execute("COMMIT")
+            try:
+                with self._mapped():
+                    self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     def ping(self) -> bool:
         try:
