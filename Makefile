@@ -31,6 +31,7 @@ compat: install $(PREFECT_VENV)/.installed-stamp
 bench: install
 	@$(PY) bench/server_poll.py
 	@$(PY) bench/server_scale.py --prefect-venv $(abspath $(PREFECT_VENV))  # ours only when that venv is absent
+	@$(PY) bench/server_validation.py
 	@$(PY) bench/reconcile.py
 	@$(PY) bench/terraform_plan.py
 	@$(PY) bench/plan_checks.py

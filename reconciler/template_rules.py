@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -29,7 +32,7 @@ __all__ = [
     "PLACEHOLDER_RE", "STRUCTURE_MESSAGE", "Failure", "placeholder_names", "placeholder_sites",
     "structure_problem", "preprocess_schema", "without_required", "schema_errors", "schema_problem",
     "template_defaults", "defaults_errors", "defaults_problem", "job_variables_errors",
-    "job_variables_problem", "patch_job_variables_problem", "field_message",
+    "job_variables_problem", "patch_job_variables_problem", "field_message", "Prepared", "prepared", "prepare",
 ]
 
 PLACEHOLDER_RE = re.compile(r"{{\s*([\w\.\-\[\]$]+)\s*}}")
@@ -283,31 +286,15 @@ def defaults_errors(template: Any) -> list[Any]:
 def defaults_problem(template: Any) -> str | None:
     """Why Prefect refuses a template on pool create (422 detail), or None: ``variables`` not a
     valid JSON Schema ("Invalid schema: ..."), or a default that fails it ("Validation failed for
-    work pool's job variable defaults: ..."). Memoized on ``variables``' canonical JSON: fleets
-    repeat one template per pool and the meta-schema check costs milliseconds."""
+    work pool's job variable defaults: ..."). Memoized (:func:`prepared`): fleets repeat one
+    template per pool and the meta-schema check costs milliseconds, seconds for megabytes."""
     if not isinstance(template, dict) or not template or not template.get("variables"):
         return None
-    variables = template["variables"]
-    try:
-        canonical = json.dumps(variables, sort_keys=True)
-    except (TypeError, ValueError):
-        return _defaults_problem(variables)
-    if canonical not in _DEFAULTS_SEEN:
-        if len(_DEFAULTS_SEEN) >= 512:
-            _DEFAULTS_SEEN.clear()
-        _DEFAULTS_SEEN[canonical] = _defaults_problem(variables)
-    return _DEFAULTS_SEEN[canonical]
+    return prepared(template["variables"]).defaults_problem
 
 
-_DEFAULTS_SEEN: dict[str, str | None] = {}
-"""Memo of :func:`defaults_problem` by canonical ``variables`` (a plain dict, so the message
-quotes the schema as it was sent, key order kept)."""
-
-
-def _defaults_problem(variables: Any) -> str | None:
-    problem = schema_problem(variables)
-    if problem is not None:
-        return problem
+def _defaults_failure(variables: Any) -> str | None:
+    """The create-time verdict on the defaults of ``variables`` that passed :func:`schema_problem`."""
     prefix = "Validation failed for work pool's job variable defaults: "
     try:
         error = _best(defaults_errors({"variables": variables}))
@@ -316,22 +303,163 @@ def _defaults_problem(variables: Any) -> str | None:
     return None if error is None else prefix + field_message(error)
 
 
+# ------------------------------------------------------------------ memo per schema
+
+
+class Prepared:
+    """What checking values against one ``variables`` schema needs, each part computed once, when
+    first asked: the meta-schema verdict, the create-time defaults verdict, the defaults valid on
+    their own, and the preprocessed schemas. Holds the ``variables`` first seen (messages quote
+    them as sent, key order kept). Callers must not mutate what it returns. Two threads asking
+    for a part at once may both compute it; neither waits for the other."""
+
+    def __init__(self, variables: dict[str, Any]) -> None:
+        self.variables = variables
+        self._parts: dict[str, Any] = {}
+
+    def _part(self, name: str, compute: Any) -> Any:
+        if name not in self._parts:
+            self._parts[name] = compute()
+        return self._parts[name]
+
+    @property
+    def schema_problem(self) -> str | None:
+        return self._part("schema_problem", lambda: schema_problem(self.variables))
+
+    @property
+    def defaults_problem(self) -> str | None:
+        return self._part("defaults_problem", lambda: self.schema_problem or _defaults_failure(self.variables))
+
+    @property
+    def valid_defaults(self) -> tuple[dict[str, Any], bool]:
+        return self._part("valid_defaults", lambda: _valid_defaults(self.variables))
+
+    @property
+    def job_schema(self) -> dict[str, Any]:
+        return self._part("job_schema", lambda: preprocess_schema(self.variables, allow_none_with_default=True))
+
+    @property
+    def job_schema_without_required(self) -> dict[str, Any]:
+        return self._part("job_schema_without_required", lambda: without_required(self.job_schema))
+
+    @property
+    def patch_schema(self) -> dict[str, Any]:
+        return self._part("patch_schema", lambda: without_required(preprocess_schema(self.variables)))
+
+    def surely_passes(self, strict: bool, kept: dict[str, Any], merged: dict[str, Any]) -> bool:
+        """True when ``merged`` (``kept`` = :attr:`valid_defaults` overlaid with job variables) certainly
+        passes the job schema (``strict``: ``required`` enforced), found without validating every
+        default again: the defaults that pass are known per schema, and only the values the layers
+        set are validated. False means "validate it whole" (so errors are Prefect's, in its order)."""
+        schema = self.job_schema if strict else self.job_schema_without_required
+        plain = {key: value for key, value in schema.items() if key != "required"}
+        required = schema.get("required", [])
+        if not set(plain) <= _PER_PROPERTY_KEYWORDS or not isinstance(required, list):
+            return False
+        if any(name not in merged for name in required if isinstance(name, str)):
+            return False
+        passing = self._part(("passing", strict), lambda: _passing(plain, kept))
+        if passing is None:
+            return False
+        changed = {name: value for name, value in merged.items() if not (name in passing and kept.get(name) is value)}
+        return not changed or next(iter(_validator(plain).iter_errors(changed)), None) is None
+
+    def warm(self) -> None:
+        """Compute every part now (a schema jsonschema cannot use leaves the failing part to be
+        raised again when asked)."""
+        for part in ("defaults_problem", "valid_defaults", "job_schema_without_required", "patch_schema"):
+            try:
+                getattr(self, part)
+            except Exception:  # noqa: BLE001 - the caller that asks for the part reports it
+                pass
+        try:
+            kept, _ = self.valid_defaults
+            for strict in (False, True):
+                self.surely_passes(strict, kept, kept)
+        except Exception:  # noqa: BLE001 - as above
+            pass
+
+
+_PREPARED: "OrderedDict[bytes, tuple[Prepared, int]]" = OrderedDict()
+_PREPARED_LOCK = threading.Lock()
+_PREPARED_BUDGET = 32_000_000
+"""Sum of the canonical JSON sizes of the schemas kept, least recently used dropped first."""
+
+
+def prepared(variables: dict[str, Any]) -> Prepared:
+    """The memo entry for ``variables``, by the digest of their canonical JSON (equal schemas with
+    keys in another order share it); a schema that is not JSON gets a fresh, unshared entry."""
+    try:
+        canonical = json.dumps(variables, sort_keys=True).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError):
+        return Prepared(variables)
+    key = hashlib.sha256(canonical).digest()
+    with _PREPARED_LOCK:
+        found = _PREPARED.get(key)
+        if found is not None:
+            _PREPARED.move_to_end(key)
+            return found[0]
+        entry = Prepared(variables)
+        _PREPARED[key] = (entry, len(canonical))
+        total = sum(size for _, size in _PREPARED.values())
+        while total > _PREPARED_BUDGET and len(_PREPARED) > 1:
+            _, (_, size) = _PREPARED.popitem(last=False)
+            total -= size
+        return entry
+
+
+def prepare(template: Any) -> None:
+    """Compute and keep now everything that checking values against ``template``'s ``variables``
+    will need, so that a later check is quick (the server runs this off its event loop)."""
+    variables = template.get("variables") if isinstance(template, dict) else None
+    if variables and isinstance(variables, dict):
+        prepared(variables).warm()
+
+
 # ------------------------------------------------------------------ job variables
 
 
+_PER_PROPERTY_KEYWORDS = frozenset({
+    "type", "properties", "patternProperties", "additionalProperties", "definitions", "$defs",
+    "$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+})
+"""Top-level keywords under which an object's properties are judged one by one: whether one
+property's value passes never depends on which other properties are present."""
+
+
 def _valid_defaults(variables: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The defaults that are valid on their own (Prefect drops the others), and whether any was dropped."""
-    kept: dict[str, Any] = {}
-    dropped = False
+    """The defaults that are valid on their own (Prefect drops the others), and whether any was
+    dropped. Prefect validates ``{name: default}`` once per default, which costs the number of
+    defaults times the number of properties; when the schema judges properties one by one
+    (``_PER_PROPERTY_KEYWORDS``), one validation of all defaults together gives the same verdict
+    (each error's path starts with the property it is about) in linear time."""
     schema = without_required(variables)
-    for name, value in template_defaults(variables).items():
-        if _is_block_reference(value):
-            continue
-        if _errors(schema, {name: value}, formats=True):
-            dropped = True
-        else:
+    defaults = {name: value for name, value in template_defaults(variables).items() if not _is_block_reference(value)}
+    if set(schema) <= _PER_PROPERTY_KEYWORDS:
+        failing: set[Any] | None = set()
+        for error in _validator(schema, formats=True).iter_errors(defaults):
+            if not error.path:
+                failing = None
+                break
+            failing.add(error.path[0])
+        if failing is not None:
+            return {name: value for name, value in defaults.items() if name not in failing}, bool(failing)
+    kept: dict[str, Any] = {}
+    for name, value in defaults.items():
+        if not _errors(schema, {name: value}, formats=True):
             kept[name] = value
-    return kept, dropped
+    return kept, len(kept) != len(defaults)
+
+
+def _passing(schema: dict[str, Any], values: dict[str, Any]) -> set[str] | None:
+    """The names in ``values`` whose value passes ``schema`` (a schema judging properties one by
+    one), from one validation of them all; None if an error is not about one property."""
+    failing: set[Any] = set()
+    for error in _validator(schema).iter_errors(values):
+        if not error.path:
+            return None
+        failing.add(error.path[0])
+    return {name for name in values if name not in failing}
 
 
 def job_variables_errors(template: Any, *layers: Mapping[str, Any] | None, enforce_required: bool) -> list[Any] | Failure:
@@ -343,18 +471,20 @@ def job_variables_errors(template: Any, *layers: Mapping[str, Any] | None, enfor
     variables = template.get("variables") if isinstance(template, dict) else None
     if not variables or not isinstance(variables, dict):
         return []
-    problem = schema_problem(variables)
+    known = prepared(variables)
+    problem = known.schema_problem
     if problem is not None:
         return Failure(problem, problem[len("Invalid schema: "):], invalid_schema=True)
     try:
-        merged, dropped = _valid_defaults(variables)
+        kept, dropped = known.valid_defaults
+        merged = dict(kept)
         for layer in layers:
             if isinstance(layer, Mapping):
                 merged.update(layer)
-        schema = preprocess_schema(variables, allow_none_with_default=True)
-        if not enforce_required or dropped:
-            schema = without_required(schema)
-        errors = _errors(schema, merged)
+        strict = enforce_required and not dropped
+        if known.surely_passes(strict, kept, merged):
+            return []
+        errors = _errors(known.job_schema if strict else known.job_schema_without_required, merged)
     except Exception as exc:  # a $ref that resolves nowhere, a schema jsonschema cannot walk
         return _unusable(exc)
     best = _best(errors)
@@ -379,8 +509,7 @@ def patch_job_variables_problem(template: Any, job_variables: Mapping[str, Any])
     if variables is None or not isinstance(variables, dict):
         return None
     try:
-        schema = without_required(preprocess_schema(variables))
-        errors = _errors(schema, dict(job_variables), formats=True)
+        errors = _errors(prepared(variables).patch_schema, dict(job_variables), formats=True)
     except Exception as exc:
         return _unusable(exc)
     return Failure(field_message(errors[0]), errors[0].message) if errors else None

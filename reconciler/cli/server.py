@@ -173,6 +173,7 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
                             ws="websockets-sansio")
+    sys.setswitchinterval(0.001)  # template checks run in threads: the event loop gets the GIL back within 1 ms
     runner = _quiet_server_class()(config)
     from reconciler.server.runner import quiet_uvicorn
 

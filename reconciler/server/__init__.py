@@ -66,3 +66,6 @@ Prefect 3.9.1 sets no limit on these (a 300-character pool name is in its captur
 
 MAX_DESCRIPTION_LENGTH = 10_000
 """Longest pool, queue or deployment description, in characters: 422 beyond (Prefect 3.9.1 sets none)."""
+
+VALIDATION_THREADS = 2
+"""CPU-heavy template checks running at once in worker threads, per event loop (more wait their turn)."""

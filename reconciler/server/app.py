@@ -15,6 +15,7 @@ import binascii
 import hmac
 import json
 import re
+import weakref
 from datetime import datetime
 from typing import Any, Callable
 
@@ -158,6 +159,7 @@ def create_app(
     app.state.clock = clock or system_clock
     app.state.auth_string = auth_string
     app.state.ctx = Ctx(store, lambda: app.state.clock(), pending_timeout=pending_timeout)
+    app.state.validation_limiters = weakref.WeakKeyDictionary()  # event loop -> its limiter (routes.off_the_loop)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

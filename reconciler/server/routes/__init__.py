@@ -4,14 +4,20 @@ raises (:func:`status_of`) — to a status code and a body. Must not hold domain
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import threading
+from typing import Any, Callable
 
+import anyio
 from fastapi import Request
 from fastapi.responses import Response
 
+from reconciler.server import VALIDATION_THREADS
 from reconciler.server.domain import Ctx
+from reconciler.server.domain.pools import pool_template
 from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, NotFound, NotNow, Refusal
+from reconciler.template_rules import prepare
 
 STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, Invalid: 422, NotNow: 400}
 """The status code of each kind of refusal."""
@@ -23,6 +29,37 @@ def status_of(refusal: Refusal) -> int:
 
 def ctx(request: Request) -> Ctx:
     return request.app.state.ctx
+
+
+_LIMITERS_LOCK = threading.Lock()
+
+
+def validation_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The running event loop's bound on CPU-heavy checks (``VALIDATION_THREADS``). One per loop:
+    a limiter's waiters belong to the loop they wait on (a test client may run a loop per request)."""
+    loop = asyncio.get_running_loop()
+    limiters = request.app.state.validation_limiters
+    with _LIMITERS_LOCK:
+        if loop not in limiters:
+            limiters[loop] = anyio.CapacityLimiter(VALIDATION_THREADS)
+        return limiters[loop]
+
+
+async def off_the_loop(request: Request, work: Callable[..., Any], *args: Any) -> Any:
+    """``work(*args)`` in a worker thread, at most ``VALIDATION_THREADS`` at once, while the event
+    loop goes on answering: for pure CPU-heavy checks a handler awaits *before* its store work
+    (which stays one block with no await in it)."""
+    return await anyio.to_thread.run_sync(work, *args, limiter=validation_limiter(request))
+
+
+async def prepare_pool_template(request: Request, pool_name: str | None) -> None:
+    """Checking job variables against a pool's base job template costs CPU time the first time
+    (seconds for a template of megabytes): do that part off the event loop now, so the domain's
+    check, inside its store work, is answered from ``template_rules``' memo."""
+    if pool_name:
+        template = pool_template(ctx(request), pool_name)
+        if template.get("variables"):
+            await off_the_loop(request, prepare, template)
 
 
 def json_response(body: Any, status: int = 200) -> Response:

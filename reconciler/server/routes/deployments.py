@@ -10,7 +10,8 @@ from fastapi.responses import Response
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import deployments, flows
-from reconciler.server.routes import created_or_ok, ctx, json_response, no_content
+from reconciler.server.domain.refusals import Refusal
+from reconciler.server.routes import created_or_ok, ctx, json_response, no_content, prepare_pool_template
 from reconciler.server.schemas import (
     DeploymentCreate,
     DeploymentFilterBody,
@@ -29,6 +30,14 @@ class FlowFilterBody(Loose):
     flows: Optional[dict[str, Any]] = None
     limit: Optional[Int] = None
     offset: Optional[NonNegInt] = None
+
+
+def deployment_pool(request: Request, deployment_id: str | None) -> str | None:
+    """The name of the pool a deployment is in (None for none, or no such deployment)."""
+    try:
+        return deployments.read_deployment(ctx(request), deployment_id)["work_pool_name"] if deployment_id else None
+    except Refusal:
+        return None
 
 
 @router.post("/flows/")
@@ -69,6 +78,8 @@ async def read_flow(flow_id: str, request: Request) -> Response:
 @router.post("/deployments/")
 @router.post("/deployments", include_in_schema=False)
 async def create_deployment(body: DeploymentCreate, request: Request) -> Response:
+    if body.job_variables:
+        await prepare_pool_template(request, body.work_pool_name)
     deployment, created = deployments.create_deployment(ctx(request), body.model_dump(), set(body.model_fields_set))
     return json_response(deployment, created_or_ok(created))
 
@@ -96,6 +107,8 @@ async def read_deployment(deployment_id: UUID, request: Request) -> Response:
 @router.patch("/deployments/{deployment_id:uuid}")
 async def update_deployment(deployment_id: UUID, body: DeploymentUpdate, request: Request) -> Response:
     changes = {key: getattr(body, key) for key in body.model_fields_set}
+    if changes.get("job_variables") is not None:
+        await prepare_pool_template(request, changes.get("work_pool_name"))
     deployments.update_deployment(ctx(request), str(deployment_id), changes)
     return no_content()
 
@@ -111,6 +124,7 @@ async def create_deployment_flow_run(
     deployment_id: UUID, request: Request, body: Optional[DeploymentFlowRunCreate] = None
 ) -> Response:
     body = body or DeploymentFlowRunCreate()
+    await prepare_pool_template(request, deployment_pool(request, str(deployment_id)))
     fields = body.model_dump()
     if body.state is not None:
         fields["state"] = body.state.model_dump()

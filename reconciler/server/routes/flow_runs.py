@@ -10,7 +10,9 @@ from fastapi.responses import Response
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import flow_runs, logs
-from reconciler.server.routes import created_or_ok, ctx, json_response, no_content
+from reconciler.server.domain.refusals import Refusal
+from reconciler.server.routes import created_or_ok, ctx, json_response, no_content, prepare_pool_template
+from reconciler.server.routes.deployments import deployment_pool
 from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, FlowRunUpdate, LogCreate, LogFilterBody, SetStateBody
 
 router = APIRouter(route_class=StrictJsonRoute)
@@ -46,6 +48,12 @@ async def read_flow_run(run_id: UUID, request: Request) -> Response:
 
 @router.patch("/flow_runs/{run_id:uuid}")
 async def update_flow_run(run_id: UUID, body: FlowRunUpdate, request: Request) -> Response:
+    if body.job_variables is not None:
+        try:
+            deployment_id = flow_runs.read_flow_run(ctx(request), str(run_id))["deployment_id"]
+        except Refusal:
+            deployment_id = None
+        await prepare_pool_template(request, deployment_pool(request, deployment_id))
     flow_runs.update_flow_run(ctx(request), str(run_id), {key: getattr(body, key) for key in body.model_fields_set})
     return no_content()
 
