@@ -122,3 +122,19 @@ def test_postgres_disk_full_is_503_with_the_cause_and_nothing_written(postgres_u
         conn.execute("DROP TRIGGER no_space ON fulldisk.work_queue")
     assert client.post("/api/work_pools/", json={"name": "after"}).status_code == 201
     store.close()
+
+
+def test_postgres_filters_with_huge_lists(postgres_url: str) -> None:
+    """The big-filter table of ``test_big_filters`` on PostgreSQL (JSON array parameters run as
+    ``json_array_elements_text``)."""
+    import psycopg
+
+    from test_big_filters import MANY, run_cases
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bigfilters")
+    store = open_store(postgres_url + "?options=-csearch_path%3Dbigfilters")
+    client = TestClient(create_app(store), raise_server_exceptions=False)
+    problems = run_cases(client, MANY)
+    store.close()
+    assert problems == []

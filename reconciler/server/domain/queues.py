@@ -30,6 +30,7 @@ from reconciler.server.domain.sql import (
     lock_queues,
     new_id,
     page_limit,
+    prefix_clause,
 )
 from reconciler.server.orchestration import LATE_AFTER_SECONDS
 from reconciler.server.store import Row
@@ -226,12 +227,7 @@ def queue_where(flt: Any) -> tuple[str, list[Any]]:
         if flt.name.any_ is not None:
             parts.append(in_clause("q.name", flt.name.any_, params))
         if flt.name.startswith_ is not None:
-            if flt.name.startswith_:
-                parts.append(" OR ".join("LOWER(SUBSTR(q.name, 1, ?)) = ?" for _ in flt.name.startswith_))
-                for prefix in flt.name.startswith_:
-                    params.extend([len(prefix), prefix.lower()])
-            else:
-                parts.append("1 = 0")
+            parts.append(prefix_clause("q.name", flt.name.startswith_, params))
         if flt.name.like_ is not None:
             parts.append("LOWER(q.name) LIKE ?")
             params.append(f"%{flt.name.like_.lower()}%")

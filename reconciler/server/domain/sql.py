@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any, Iterable
-from uuid import UUID
 
 from reconciler.server.domain.refusals import Invalid
 from reconciler.server.orchestration import ACTIVE_TYPES
@@ -62,12 +61,24 @@ def new_id() -> str:
 
 
 def in_clause(column: str, values: Iterable[Any], params: list[Any]) -> str:
-    """``column IN (?, ...)`` with the values appended to ``params``; an empty list matches nothing."""
-    values = [str(v) if isinstance(v, UUID) else v for v in values]
+    """``column IN (...)`` over the values, passed as one JSON array parameter (``json_each``, which
+    the PostgreSQL store runs as ``json_array_elements_text``), so a list of any length is one
+    variable (SQLite allows 32,766); an empty list matches nothing."""
+    values = [v if isinstance(v, str) else str(v) for v in values]
     if not values:
         return "1 = 0"
-    params.extend(values)
-    return f"{column} IN ({', '.join('?' for _ in values)})"
+    params.append(json.dumps(values))
+    return f"{column} IN (SELECT value FROM json_each(?))"
+
+
+def prefix_clause(column: str, prefixes: Iterable[str], params: list[Any]) -> str:
+    """Whether ``column`` starts with one of ``prefixes``, ignoring case (one JSON parameter, as
+    :func:`in_clause`); an empty list matches nothing."""
+    lowered = [p.lower() for p in prefixes]
+    if not lowered:
+        return "1 = 0"
+    params.append(json.dumps(lowered))
+    return f"EXISTS (SELECT 1 FROM json_each(?) WHERE LOWER(SUBSTR({column}, 1, LENGTH(value))) = value)"
 
 
 def page_limit(limit: int | None) -> int:

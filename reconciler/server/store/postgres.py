@@ -29,7 +29,9 @@ _TABLES = frozenset({"work_pool", "work_queue", "worker", "flow", "deployment", 
 
 
 def _pg(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
+    """The shared dialect in psycopg's: ``%s`` placeholders, and a JSON array parameter's elements
+    (SQLite's ``json_each(?)``, from ``domain.sql.in_clause``) as text rows named ``value``."""
+    return sql.replace("%", "%%").replace("?", "%s").replace("json_each(%s)", "json_array_elements_text(%s::json)")
 
 
 def _ddl(sql: str) -> str:
