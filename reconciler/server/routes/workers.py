@@ -35,7 +35,7 @@ async def filter_workers(pool: str, request: Request, body: Optional[WorkerFilte
     return json_response(workers.filter_workers(ctx(request), pool, body.workers, body.limit, body.offset))
 
 
-@router.api_route("/work_pools/{pool}/workers/connect", methods=["GET", "POST"])
+@router.api_route("/work_pools/{pool}/workers/connect", methods=["GET", "POST"], include_in_schema=False)
 async def worker_channel_http(pool: str) -> Response:
     return json_response({"detail": "Not Found"}, 404)
 
