@@ -25,7 +25,13 @@ $(PREFECT_VENV)/.installed-stamp:
 	@$(PREFECT_VENV)/bin/python -m pip install -q --disable-pip-version-check 'prefect==3.9.1'
 	@touch $@
 
-compat: install $(PREFECT_VENV)/.installed-stamp
+# pytest and pytest-asyncio in the Prefect venv run Prefect's own API tests against our server
+# (tests/compat/test_upstream_api.py, with POOLFORM_PREFECT_SOURCE set).
+$(PREFECT_VENV)/.test-tools-stamp: $(PREFECT_VENV)/.installed-stamp
+	@$(PREFECT_VENV)/bin/python -m pip install -q --disable-pip-version-check 'pytest==9.2.0' 'pytest-asyncio==1.4.1.post1'
+	@touch $@
+
+compat: install $(PREFECT_VENV)/.installed-stamp $(PREFECT_VENV)/.test-tools-stamp
 	@$(PY) scripts/compat.py --venv $(abspath $(PREFECT_VENV))
 
 bench: install

@@ -2,6 +2,10 @@
 where a deployment PATCH naming only a queue moves it, empty concurrency pages, block references
 in template defaults, and pools as old Prefect clients read them. The expected values were
 recorded from a real 3.9.1 server with the same requests (tests/compat replays them against it).
+
+Prefect's own API tests cannot be fetched from PyPI (tests/compat/test_upstream_api.py runs them
+when given a Prefect source); the cases of theirs that failed against us are reproduced here,
+each citing the upstream test (tests/server/orchestration/api/test_workers.py).
 """
 
 from __future__ import annotations
@@ -148,6 +152,8 @@ def _template(default, schema_type="string"):
     ids=["missing-block", "missing-block-uuid", "schema-checked-first", "null-id-skipped", "ref-not-an-object"],
 )
 def test_block_reference_defaults_on_create(client, default, schema_type, status, detail):
+    """Upstream: TestCreateWorkPool::test_create_work_pool_template_validation_missing_block_document
+    (the first case)."""
     response = client.post("/api/work_pools/", json={"name": "p", "base_job_template": _template(default, schema_type)})
     assert response.status_code == status, response.text
     if detail is not None:
@@ -178,6 +184,8 @@ def test_block_reference_defaults_are_not_looked_up_on_patch(client, pool):
     ],
 )
 def test_old_clients_get_pools_without_the_result_storage_block(client, user_agent, has_field):
+    """Upstream: TestCreateWorkPool, TestReadWorkPool and TestReadWorkPools::
+    test_*_with_3_3_7_client_version_does_not_include_default_result_storage_block_id."""
     headers = {"User-Agent": user_agent} if user_agent else {}
     if user_agent is None:
         client.headers.pop("user-agent", None)
