@@ -72,6 +72,8 @@ class ProviderBlock:
     endpoint: str | None = None
     api_key: str | None = field(default=None, repr=False)
     basic_auth_key: str | None = field(default=None, repr=False)
+    allow_unknown_type: bool = False
+    """Not a connection setting: a pool type that is no known worker type is accepted (``--allow-unknown-type``)."""
 
 
 def in_automation(environ: Mapping[str, str] | None = None) -> bool:

@@ -11,6 +11,8 @@
   jsonschema, so neither side can grow its own copy of the rules, and both use it;
 * the server's domain (``server/domain/``) speaks no HTTP: no web framework, no routes, no status
   codes; the pure modules (``scheduling``, ``orchestration``) import only the standard library;
+* the rules of one pool or queue live in ``model/rules.py`` only, which the config loader and the
+  Terraform provider both import;
 * ``poolform --version`` stays light: the CLI entry imports no heavy library;
 * the plan's step operations are spelled in one place, ``reconciler/plan/steps.py``: no other
   module of the package holds an operation's name as a string literal.
@@ -111,6 +113,23 @@ def test_template_rules_are_one_module_both_sides_import() -> None:
     }
     assert "reconciler/templates.py" in importers, "the reconciler's template checks must use template_rules"
     assert any(p.startswith("reconciler/server/") for p in importers), "the server's template checks must use template_rules"
+
+
+def test_object_rules_are_one_module_the_loader_and_the_provider_import() -> None:
+    """``model/rules.py`` holds the rules of one pool or queue; the config loader and the Terraform
+    provider both call it, and neither spells a rule of its own (no name pattern, no 2**31 bound)."""
+    rules = PACKAGE / "model" / "rules.py"
+    own = sorted(name for name in imports_of(rules) if name.startswith("reconciler"))
+    assert own == ["reconciler.model.worker_types"], f"model/rules.py must stand on worker_types only: {own}"
+    for user in ("config/load.py", "provider/resources.py", "provider/siblings.py"):
+        assert "reconciler.model.rules" in imports_of(PACKAGE / user) or "reconciler.model" in imports_of(PACKAGE / user), user
+    copies = [
+        f"{path.relative_to(PACKAGE.parent)}: {needle}"
+        for path in [*files_under("config"), *files_under("provider")]
+        for needle in ("[/%&><]", "2**31", "2 ** 31", "2147483647", "both have priority", "is reserved")
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert not copies, "a rule spelled outside model/rules.py:\n" + "\n".join(copies)
 
 
 def _imports_name(path: Path, name: str) -> bool:

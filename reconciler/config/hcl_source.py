@@ -6,7 +6,8 @@ Owns: parsing a root module's ``.tf`` files (python-hcl2's lark tree, positions 
 evaluating their ``variable`` (inputs, defaults, types with ``optional()``, ``validation``),
 ``locals``, ``output``, ``resource "prefect_work_pool"`` and ``resource "prefect_work_queue"``
 blocks with :mod:`reconciler.config.hcl_eval`; reading the root's ``provider "prefect"``
-block (``endpoint``, ``api_key``, ``basic_auth_key``, ``account_id``/``workspace_id``)
+block (``endpoint``, ``api_key``, ``basic_auth_key``, ``allow_unknown_type``; ``account_id``/``workspace_id``
+refused)
 into :attr:`RawDoc.provider`; and mapping the Terraform provider's attributes onto the
 YAML document shape (pool: ``name, type, description, paused, concurrency_limit,
 base_job_template`` as a JSON string; queue: ``work_pool_name, name, description,
@@ -64,8 +65,9 @@ INT_FIELDS = {"concurrency_limit", "priority"}
 BOOL_FIELDS = {"paused"}
 STRING_FIELDS = {"type", "description"}
 
-PROVIDER_ATTRIBUTES = ("endpoint", "api_key", "basic_auth_key", "csrf_enabled")
-"""Attributes of ``provider "prefect"`` that poolform honours (``csrf_enabled``: its client always does CSRF)."""
+PROVIDER_ATTRIBUTES = ("endpoint", "api_key", "basic_auth_key", "csrf_enabled", "allow_unknown_type")
+"""Attributes of ``provider "prefect"`` that poolform honours (``csrf_enabled``: its client always does CSRF;
+``allow_unknown_type``: as ``--allow-unknown-type``, and the Terraform provider reads it too)."""
 REFUSED_PROVIDER_ATTRIBUTES = {
     "account_id": "poolform does not build Prefect Cloud workspace URLs: put the workspace in the endpoint "
                   "(https://api.prefect.cloud/api/accounts/ACCOUNT/workspaces/WORKSPACE) and remove account_id.",
@@ -1096,6 +1098,15 @@ class _Module:
             if value is None:
                 continue
             if attribute == "csrf_enabled":
+                continue
+            if attribute == "allow_unknown_type":
+                try:
+                    flag = to_bool(value, "allow_unknown_type")
+                except HclValueError as exc:
+                    self._error(block.filename, expr, f"provider \"prefect\": {exc}")
+                    continue
+                line, column = position(expr)
+                settings[attribute] = (flag, block.filename, line or 1, column or 1)
                 continue
             if not isinstance(value, str):
                 self._error(block.filename, expr, f"provider \"prefect\": {attribute} must be a string")

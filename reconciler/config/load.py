@@ -28,6 +28,13 @@ from reconciler.config.source import RawDoc, merge
 from reconciler.config.var_files import VarValue
 from reconciler.config.yaml_source import parse_yaml_text, top_level_keys
 from reconciler.diagnostics import Code, Diagnostics, Pos, SourceRange
+from reconciler.model import rules
+from reconciler.model.rules import (  # noqa: F401 - the template bounds, re-exported for the docs and tests
+    MAX_TEMPLATE_BYTES,
+    MAX_TEMPLATE_DEPTH,
+    measure_template,
+    template_bounds_problem,
+)
 from reconciler.model.state import (
     DEFAULT_POOL_TYPE,
     DEFAULT_QUEUE,
@@ -49,12 +56,6 @@ CLAIM_CUTOFF = 0.8
 """A key this close to one of CLAIM_KEYS (a typo such as ``work_pool``) claims the file too."""
 _MODELINE = re.compile(r"#\s*(?:yaml-language-server:\s*)?\$schema[=:]\s*\S*(?:poolform|provider-schema/config\.schema\.json)")
 
-MAX_TEMPLATE_BYTES = 1024 * 1024
-"""The largest base job template, as compact JSON."""
-MAX_TEMPLATE_DEPTH = 64
-"""The deepest nesting of mappings and lists in a base job template."""
-
-_BAD_NAME_CHARS = re.compile(r"[/%&><]")
 _TEMPLATE_TAGS = ("inline", "file", "template")
 
 
@@ -388,6 +389,10 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
             summary = f"unsupported version: {_describe(error.get('input'))}"
             detail = "This poolform reads `version: 1`."
             where = doc.where(path)
+        elif kind in ("greater_than_equal", "less_than_equal", "int_type", "int_from_float") and field in rules.MINIMUM and (
+                found := rules.number_problems(field, error.get("input"))):
+            summary, detail = found[0].summary, found[0].detail
+            where = doc.where(path)
         elif kind in _EXPECTED:
             value = error.get("input")
             summary = f"{field} must be {_EXPECTED[kind]}, not {_describe(value)}"
@@ -395,17 +400,6 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
                 detail = "YAML 1.2 reads yes/no/on/off as strings: write true or false."
             elif isinstance(value, str) and kind.startswith("int"):
                 detail = "Write the number without quotes."
-            where = doc.where(path)
-        elif kind == "greater_than_equal":
-            summary = f"{field} must be at least {error['ctx']['ge']}, not {_describe(error.get('input'))}"
-            if field == "priority":
-                detail = "Priority 1 is the highest; numbers grow towards lower priority."
-            elif field == "concurrency_limit":
-                detail = "Use 0 to block all runs, or null for no limit."
-            where = doc.where(path)
-        elif kind == "less_than_equal":
-            summary = f"{field} must be at most {error['ctx']['le']}, not {_describe(error.get('input'))}"
-            detail = "Prefect stores it as a 32-bit integer; a PostgreSQL-backed server refuses larger values."
             where = doc.where(path)
         elif kind in ("string_too_short", "too_short"):
             summary = f"{field} must not be empty"
@@ -433,38 +427,6 @@ class _Template:
     """Path of the template inside ``source`` (or inside the config document for inline templates)."""
     measure: tuple[int, int] | None = None
     """(depth, JSON size), once measured."""
-
-
-def measure_template(value: Any) -> tuple[int, int]:
-    """(nesting depth, size as compact JSON) of a template; the size is 0 when the depth is already
-    over :data:`MAX_TEMPLATE_DEPTH` (it is not serialized then). No recursion."""
-    import json
-
-    depth = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        depth = max(depth, level)
-        if level > MAX_TEMPLATE_DEPTH:
-            return level, 0
-        stack.extend((child, level + 1) for child in children)
-    return depth, len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
-
-
-def template_bounds_problem(depth: int, size: int) -> tuple[str, str] | None:
-    if depth > MAX_TEMPLATE_DEPTH:
-        return (f"the base job template is nested too deeply (over {MAX_TEMPLATE_DEPTH} levels)",
-                "Flatten it: job configurations and variable schemas need far fewer levels.")
-    if size > MAX_TEMPLATE_BYTES:
-        return (f"the base job template is too large: {size:,} bytes as JSON, over {MAX_TEMPLATE_BYTES:,}",
-                "Move large content (scripts, manifests) out of the template, e.g. into the image.")
-    return None
 
 
 class _Resolver:
@@ -554,40 +516,21 @@ def _with_address(diags: Diagnostics, address: str | None) -> list[Any]:
 
 # --------------------------------------------------------------------------- state
 
-_LINE_BREAK_DETAIL = ("Prefect 3 creates it but cannot find it by name afterwards (its routes answer 404 for a name "
-                      "with a line break), so it could never be read, updated or deleted. Remove the line break.")
+def _report(problems: list[rules.Problem], diags: Diagnostics, *, address: str, range: SourceRange) -> None:
+    """Problems of :mod:`reconciler.model.rules` as diagnostics at ``range``."""
+    for problem in problems:
+        add = diags.error if problem.severity == "error" else diags.warning
+        add(problem.summary, problem.detail, address=address, range=range)
 
 
 def _check_pool_name(name: str, doc: RawDoc, diags: Diagnostics) -> None:
-    if (name and not _BAD_NAME_CHARS.search(name) and name.strip(" '\"") and not name.lower().startswith("prefect")
-            and "\n" not in name):
-        return
-    at = doc.where(("work_pools", name), key=True)
-    address = pool_address(name)
-    if "\n" in name:
-        diags.error(f"pool name {name!r} contains a line break", _LINE_BREAK_DETAIL, address=address, range=at)
-    if _BAD_NAME_CHARS.search(name):
-        diags.error(f"pool name {name!r} contains a character the server refuses",
-                    "Pool names must not contain / % & > <.", address=address, range=at)
-    elif not name.replace(" ", "").replace("'", "").replace('"', ""):
-        diags.error("pool name cannot be an empty string", "Give the pool a name with letters or digits.",
-                    address=address, range=at)
-    if name.lower().startswith("prefect"):
-        diags.error(f"pool name {name!r} is reserved",
-                    "Prefect's server refuses pool names starting with \"prefect\" (any case): "
-                    "\"Work pools starting with 'Prefect' are reserved for internal use.\" Rename the pool.",
-                    address=address, range=at)
+    _report(rules.pool_name_problems(name), diags, address=pool_address(name),
+            range=doc.where(("work_pools", name), key=True))
 
 
 def _check_queue_name(pool: str, name: str, doc: RawDoc, diags: Diagnostics) -> None:
-    if "\n" in name:
-        diags.error(f"queue name {name!r} contains a line break", _LINE_BREAK_DETAIL,
-                    address=queue_address(pool, name), range=doc.where(("work_pools", pool, "queues", name), key=True))
-    elif not name or _BAD_NAME_CHARS.search(name):
-        at = doc.where(("work_pools", pool, "queues", name), key=True)
-        diags.error(f"queue name {name!r} is not allowed",
-                    "Queue names must be non-empty and must not contain / % & > <.",
-                    address=queue_address(pool, name), range=at)
+    _report(rules.queue_name_problems(name), diags, address=queue_address(pool, name),
+            range=doc.where(("work_pools", pool, "queues", name), key=True))
 
 
 def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = False) -> DesiredState:
@@ -633,6 +576,8 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
     pools = data.get("work_pools")
     if not isinstance(pools, dict):
         return state
+    if state.provider is not None and state.provider.allow_unknown_type:
+        allow_unknown_types = True  # the provider block of an HCL config, as the Terraform provider reads it
     for name, raw in pools.items():
         _check_pool_name(name, doc, diags)
         if raw is None:
@@ -647,14 +592,13 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
     return state
 
 
-def _check_pool_type(pool: DesiredPool, doc: RawDoc, diags: Diagnostics) -> None:
-    from reconciler.model.worker_types import unknown_worker_type_problem
+_ALLOW_UNKNOWN_TYPE = ("A custom worker's type is accepted with --allow-unknown-type, or in HCL with "
+                       "allow_unknown_type = true in the provider \"prefect\" block.")
 
-    problem = unknown_worker_type_problem(pool.type)
-    if problem is not None:
-        summary, detail = problem
-        diags.error(summary, detail + " A custom worker's type is accepted with --allow-unknown-type.",
-                    address=pool.address, range=doc.where(("work_pools", pool.name, "type")))
+
+def _check_pool_type(pool: DesiredPool, doc: RawDoc, diags: Diagnostics) -> None:
+    _report(rules.pool_type_problems(pool.type, allow_unknown=False, how_to_allow=_ALLOW_UNKNOWN_TYPE), diags,
+            address=pool.address, range=doc.where(("work_pools", pool.name, "type")))
 
 
 def _build_pool(name: str, raw: dict[str, Any], doc: RawDoc, diags: Diagnostics, bad: set[tuple[Any, ...]],
@@ -668,10 +612,7 @@ def _build_pool(name: str, raw: dict[str, Any], doc: RawDoc, diags: Diagnostics,
     pool = DesiredPool(name=name, source=doc.where(path, key=True))
     if raw.get("type") is None:
         if "type" not in raw:
-            diags.warning(
-                "type not set: the pool will be created as prefect-agent",
-                "Set type: process|kubernetes|docker|ecs|cloud-run|... (the worker type; it cannot change later "
-                "without replacing the pool).", address=address, range=doc.where(path, key=True))
+            _report([rules.missing_type_problem()], diags, address=address, range=doc.where(path, key=True))
         pool.type = DEFAULT_POOL_TYPE
     else:
         pool.type = raw["type"]
@@ -703,17 +644,13 @@ def _build_pool(name: str, raw: dict[str, Any], doc: RawDoc, diags: Diagnostics,
         queue.priority = UNMANAGED if priority is None else priority
         if priority is not None:
             if priority in priorities:
-                first = priorities[priority]
-                diags.error(f"queues {first!r} and {queue_name!r} both have priority {priority}",
-                            "Priorities are unique within a pool (the server bumps collisions). Give each queue its own.",
-                            address=queue.address, range=doc.where(queue_path + ("priority",)))
+                _report([rules.duplicate_priority_problem(priorities[priority], queue_name, priority)], diags,
+                        address=queue.address, range=doc.where(queue_path + ("priority",)))
             else:
                 priorities[priority] = queue_name
-        limit = queue.concurrency_limit
-        if isinstance(limit, int) and isinstance(pool.concurrency_limit, int) and limit > pool.concurrency_limit:
-            diags.warning(f"queue concurrency_limit {limit} is above the pool's {pool.concurrency_limit}",
-                          "The pool's limit caps the queue anyway; lower the queue's limit or raise the pool's.",
-                          address=queue.address, range=doc.where(queue_path + ("concurrency_limit",)))
+        above = rules.queue_limit_problem(queue.concurrency_limit, pool.concurrency_limit)
+        if above is not None:
+            _report([above], diags, address=queue.address, range=doc.where(queue_path + ("concurrency_limit",)))
         queues[queue_name] = queue
     pool.queues = queues
     return pool

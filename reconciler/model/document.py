@@ -3,9 +3,10 @@
 Owns the shape of a config document as users write it (YAML, or HCL mapped
 onto it): which keys exist, their types, bounds, descriptions and examples,
 and :func:`config_json_schema`, the draft-07 JSON Schema published as
-``provider-schema/config.schema.json``. Cross-object rules (names, priorities,
-templates, references) live in ``reconciler.config``; turning a document into a
-``DesiredState`` too. No I/O here.
+``provider-schema/config.schema.json``. The bounds come from :mod:`reconciler.model.rules`,
+which holds every rule of one object (names, types, numbers) and of siblings (priorities),
+shared with the Terraform provider; references and merging live in ``reconciler.config``.
+No I/O here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from reconciler.model.rules import INT32_MAX, LIMIT_MIN, PRIORITY_MIN
 
 SCHEMA_ID = "https://poolform.dev/schema/config.schema.json"
 """Stable ``$id`` of the config schema (an identifier, never fetched)."""
@@ -129,8 +132,6 @@ NamedTemplate = Annotated[
 ]
 
 
-INT32_MAX = 2**31 - 1
-"""Prefect stores priorities and concurrency limits in 32-bit integer columns (PostgreSQL refuses more)."""
 
 
 class WorkQueue(BaseModel):
@@ -140,14 +141,14 @@ class WorkQueue(BaseModel):
 
     priority: int | None = Field(
         None,
-        ge=1,
+        ge=PRIORITY_MIN,
         le=INT32_MAX,
         description="1 is the highest. Unique within the pool. Absent: not managed (the server's value stands).",
         examples=[1, 5, 10],
     )
     concurrency_limit: int | None = Field(
         None,
-        ge=0,
+        ge=LIMIT_MIN,
         le=INT32_MAX,
         description="Most runs of this queue PENDING or RUNNING at once; 0 blocks delivery; null: no limit.",
         examples=[3, None],
@@ -172,15 +173,16 @@ class WorkPool(BaseModel):
                     "Must be a known worker type (process, kubernetes, docker, ecs, cloud-run, cloud-run-v2, vertex-ai, "
                     "azure-container-instance, their :push variants, modal:push, coiled:push, prefect:managed); "
                     "anything else is an error with a did-you-mean. A custom worker's type is accepted with the "
-                    "--allow-unknown-type flag of validate, plan, apply and render (a flag, not a config key, so the "
-                    "same file means the same in YAML, in HCL and to the Terraform provider).",
+                    "--allow-unknown-type flag of validate, plan, apply and render, or in HCL with "
+                    "allow_unknown_type = true in the provider \"prefect\" block (which the Terraform provider "
+                    "reads too, so a .tf file means the same to both).",
         examples=["process", "kubernetes", "docker", "ecs", "cloud-run"],
     )
     description: str | None = Field(None, description="Free text. Absent: null.", examples=["Production Kubernetes"])
     paused: bool = Field(False, description="A paused pool hands out no runs.", examples=[False, True])
     concurrency_limit: int | None = Field(
         None,
-        ge=0,
+        ge=LIMIT_MIN,
         le=INT32_MAX,
         description="Most runs of the pool PENDING or RUNNING at once; 0 blocks delivery; null: no limit.",
         examples=[20, None],

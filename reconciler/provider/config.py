@@ -3,6 +3,8 @@
 Precedence: attribute, then environment (``reconciler.settings.ConnectionSettings``),
 then the settings default. ``endpoint`` works with or without ``/api``.
 ``account_id`` / ``workspace_id`` are accepted for compatibility and ignored.
+``allow_unknown_type`` (not in the official provider) accepts pool types that are no known
+worker type. :attr:`ProviderState.planned` holds what this process planned (sibling rules).
 The client (httpx) is created on first use, once, under a lock.
 """
 
@@ -31,8 +33,16 @@ class ProviderState:
         self._readers: tuple[Any, Any, Any] | None = None
         self._problem: tuple[str, str] | None = ("Provider not configured",
                                                  "Terraform did not configure the prefect provider before use.")
+        self.allow_unknown_type = False
+        """``allow_unknown_type`` of the provider block: a pool type that is no known worker type is accepted."""
+        from reconciler.provider.siblings import Planned
+
+        self.planned = Planned()
 
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
+        allow = config.get("allow_unknown_type")
+        if allow is not None and allow is not UNKNOWN and not isinstance(allow, bool):
+            diags.error("Invalid allow_unknown_type", "Set it to true or false.", ("allow_unknown_type",))
         endpoint = config.get("endpoint")
         if isinstance(endpoint, str):
             problem = _endpoint_problem(endpoint)
@@ -44,6 +54,7 @@ class ProviderState:
 
         with self._lock:
             self._client = None
+            self.allow_unknown_type = config.get("allow_unknown_type") in (True, UNKNOWN)  # unknown: cannot refuse
             unknown = [name for name in _CLIENT_ATTRS if config.get(name) is UNKNOWN]
             if unknown:
                 self._problem = ("Provider configuration not known yet",

@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from reconciler.model import rules
 from reconciler.model.state import DEFAULT_QUEUE
 from reconciler.plan.normalize import DEFAULT_QUEUE_DESCRIPTION, canonical_json, templates_equal
 from reconciler.provider import schema
@@ -96,7 +97,9 @@ def _same_json(text_a: Any, text_b: Any) -> bool:
 
 
 def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
-    """Diagnostics for a template string (``reconciler.templates.check_template``), on the attribute; memoized."""
+    """Diagnostics for a template string, on the attribute: its size and nesting
+    (:func:`reconciler.model.rules.template_size_problems`), then its content
+    (``reconciler.templates.check_template``), as ``poolform validate`` checks them; memoized."""
     with _CHECK_LOCK:
         found = _CHECKED.get(text)
         if found is not None:
@@ -104,20 +107,66 @@ def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ..
         from reconciler.templates import check_template
 
         diags = Diags()
+        problems = []
         try:
-            problems = check_template(parse_template(text))
+            value = parse_template(text)
         except ProviderError as exc:
             diags.error(exc.summary, exc.detail, exc.path)
-            problems = []
+        else:
+            too_large = rules.template_size_problems(value)
+            _add_problems(diags, too_large)
+            problems = [] if too_large else check_template(value)
         for problem in problems:
             where = ".".join(str(p) for p in problem.path)
             detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
             add = diags.warning if problem.severity == "warning" else diags.error
-            add(f"base_job_template: {problem.summary}", detail, ("base_job_template",))
+            add(problem.summary, detail, ("base_job_template",))
         if len(_CHECKED) > 256:
             _CHECKED.clear()
         _CHECKED[text] = tuple(diags)
         return _CHECKED[text]
+
+
+def _add_problems(diags: Diags, problems: list[rules.Problem], *, errors_only: bool = False, detail_prefix: str = "",
+                  field: str | None = None) -> None:
+    """Problems of :mod:`reconciler.model.rules` as diagnostics on their attribute (the same words as the CLI's)."""
+    for problem in problems:
+        path = (field or problem.field,)
+        if problem.severity == "error":
+            diags.error(problem.summary, detail_prefix + problem.detail, path)
+        elif not errors_only:
+            diags.warning(problem.summary, detail_prefix + problem.detail, path)
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def pool_problems(config: dict[str, Any]) -> list[rules.Problem]:
+    """The per-object rules a pool's configuration breaks (values unknown yet are checked once known)."""
+    out: list[rules.Problem] = []
+    name = _string(config.get("name"))
+    if name is not None:
+        out += rules.pool_name_problems(name)
+    if config.get("type") is None:
+        out.append(rules.missing_type_problem())
+    out += rules.number_problems("concurrency_limit", config.get("concurrency_limit"))
+    return out
+
+
+def queue_problems(config: dict[str, Any]) -> list[rules.Problem]:
+    """The per-object rules a queue's configuration breaks."""
+    out: list[rules.Problem] = []
+    name = _string(config.get("name"))
+    if name is not None:
+        out += rules.queue_name_problems(name)
+    for key in ("priority", "concurrency_limit"):
+        out += rules.number_problems(key, config.get(key))
+    return out
+
+
+ALLOW_UNKNOWN_TYPE = ("A custom worker's type is accepted with allow_unknown_type = true in the provider \"prefect\" "
+                      "block (poolform reads it too).")
 
 
 def pool_attributes(body: dict[str, Any], template_text: Any) -> dict[str, Any]:
@@ -264,14 +313,22 @@ class WorkPool(Resource):
     def plan(self, prior: dict[str, Any] | None, proposed: dict[str, Any] | None, config: dict[str, Any] | None,
              diags: Diags) -> tuple[dict[str, Any] | None, list[str]]:
         if config is not None:
-            # a template unknown at validation (e.g. from another resource) is checked once it is known;
+            # values unknown at validation (e.g. from another resource) are checked once known;
             # warnings were already reported by ValidateResourceConfig
             found = Diags()
             self.validate(config, found)
             diags.extend(d for d in found if d[0] == "error")
+            kind = _string(config.get("type"))
+            if kind is not None:  # needs the provider's allow_unknown_type, known only once it is configured
+                _add_problems(diags, rules.pool_type_problems(kind, allow_unknown=self.provider.allow_unknown_type,
+                                                              how_to_allow=ALLOW_UNKNOWN_TYPE))
+        if config is not None and proposed is not None:
+            for queue, problem in self.provider.planned.pool(config.get("name"), config.get("concurrency_limit")):
+                _add_problems(diags, [problem], detail_prefix=f"Queue {queue!r} of this pool: ")
         return super().plan(prior, proposed, config, diags)
 
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
+        _add_problems(diags, pool_problems(config))
         text = config.get("base_job_template")
         if isinstance(text, str):
             diags.extend(_template_diagnostics(text))
@@ -358,12 +415,21 @@ class WorkQueue(Resource):
         return attr.default
 
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
-        for key in ("priority", "concurrency_limit"):
-            value = config.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                low = 1 if key == "priority" else 0
-                if value < low or value != int(value):
-                    diags.error(f"Invalid {key}", f"{key} must be a whole number >= {low}; got {value}.", (key,))
+        _add_problems(diags, queue_problems(config))
+
+    def plan(self, prior: dict[str, Any] | None, proposed: dict[str, Any] | None, config: dict[str, Any] | None,
+             diags: Diags) -> tuple[dict[str, Any] | None, list[str]]:
+        if config is not None:
+            found = Diags()
+            self.validate(config, found)  # values unknown at validation are checked once known
+            diags.extend(d for d in found if d[0] == "error")
+        if proposed is None or config is None:
+            if prior is not None:
+                self.provider.planned.forget_queue(prior.get("work_pool_name"), prior.get("name"))
+        else:  # the declared values: an omitted priority is the server's choice, as in poolform
+            _add_problems(diags, self.provider.planned.queue(config.get("work_pool_name"), config.get("name"),
+                                                             config.get("priority"), config.get("concurrency_limit")))
+        return super().plan(prior, proposed, config, diags)
 
     def _get(self, pool: str, name: str) -> dict[str, Any] | None:
         from reconciler.errors import NotFound

@@ -79,6 +79,9 @@ PROVIDER = Block(
              optional=True, sensitive=True),
         Attr("account_id", STRING, "Accepted for compatibility; ignored by Prefect OSS.", optional=True),
         Attr("workspace_id", STRING, "Accepted for compatibility; ignored by Prefect OSS.", optional=True),
+        Attr("allow_unknown_type", BOOL, "Accept a work pool type that is no known worker type (a custom "
+             "worker's). Without it such a type is an error at plan time with a did-you-mean, as in "
+             "`poolform validate`, which reads this attribute too. Not in the official provider.", optional=True),
     ),
 )
 

@@ -8,6 +8,7 @@ Without ``terraform`` on the PATH every test here fails and says so.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -194,3 +195,34 @@ def names(request: pytest.FixtureRequest):
     """Unique, readable pool names for this test: names("a") -> "t-<test>-a"."""
     base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     return lambda suffix="p": f"t-{base}-{suffix}"
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _prefect_server_module():
+    spec = importlib.util.spec_from_file_location("poolform_prefect_server_tf", REPO / "scripts" / "prefect_server.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def real_server():
+    helper = _prefect_server_module()
+    venv = Path(os.environ.get("POOLFORM_PREFECT_VENV") or REPO / ".venv-prefect")
+    given = os.environ.get("POOLFORM_TEST_API_URL")
+
+    class Handle:
+        def __init__(self, api_url: str) -> None:
+            self.api_url = api_url.rstrip("/")
+
+    if given:
+        yield Handle(given)
+        return
+    try:
+        with helper.running_prefect_server(venv) as url:
+            yield Handle(url)
+    except helper.PrefectServerError as exc:
+        pytest.fail(f"{exc}; point POOLFORM_PREFECT_VENV at a venv with prefect==3.9.1", pytrace=False)

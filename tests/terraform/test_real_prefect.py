@@ -7,44 +7,11 @@ sibling queues free of priority ping-pong.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.compat
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _prefect_server_module():
-    spec = importlib.util.spec_from_file_location("poolform_prefect_server_tf", REPO / "scripts" / "prefect_server.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def real_server():
-    helper = _prefect_server_module()
-    venv = Path(os.environ.get("POOLFORM_PREFECT_VENV") or REPO / ".venv-prefect")
-    given = os.environ.get("POOLFORM_TEST_API_URL")
-
-    class Handle:
-        def __init__(self, api_url: str) -> None:
-            self.api_url = api_url.rstrip("/")
-
-    if given:
-        yield Handle(given)
-        return
-    try:
-        with helper.running_prefect_server(venv) as url:
-            yield Handle(url)
-    except helper.PrefectServerError as exc:
-        pytest.fail(f"{exc}; point POOLFORM_PREFECT_VENV at a venv with prefect==3.9.1", pytrace=False)
 
 
 @pytest.fixture
