@@ -212,9 +212,67 @@ def config_markdown(schema: dict[str, Any] | None = None) -> str:
         else:
             lines.append(f"Type: {type_of(node)}.")
         lines.append("")
+    lines += validation_rules_markdown()
     lines += HCL_SECTION.splitlines()
     lines += [""] + reading_rules_markdown()
     return "\n".join(lines)
+
+
+def validation_rules_markdown() -> list[str]:
+    """The rules of a pool and a queue, from ``reconciler.model.rules`` (one copy for the CLI and the provider)."""
+    from reconciler.model import rules
+
+    lines = ["## Validation rules", "",
+             "`poolform validate` (and `plan`, `apply`, `render`) and the Terraform provider apply the same rules, "
+             "from one module (`reconciler/model/rules.py`), with the same words: poolform at file:line, the "
+             "provider on the attribute (`terraform validate` and `plan` for one object's rules; `terraform plan` "
+             "for the pool type, which needs the provider block's `allow_unknown_type`, and for the rules between "
+             "resources, which the provider checks across the resources it plans). "
+             "`tests/terraform/test_rules_parity.py` checks that both tools give the same diagnostics on the same "
+             "objects.", "",
+             "| rule | applies to | severity | the rule |", "|---|---|---|---|"]
+    lines += [f"| `{r.id}` | {r.applies_to} | {r.severity} | {_cell(r.statement)} |" for r in rules.RULES]
+    lines += ["", *EQUAL_PRIORITIES.splitlines(), ""]
+    return lines
+
+
+EQUAL_PRIORITIES = """\
+### Equal priorities
+
+Two declared queues of one pool at the same priority are an **error** in both tools (`priority_duplicate`).
+Why, from Prefect 3.9.1's code and checked on a real 3.9.1 and on the reference server
+(`tests/terraform/test_priority_ties.py`, also under `make compat`):
+
+* Prefect keeps a pool's priorities unique. Creating a queue with a priority, a pool-scoped `PATCH` of a
+  priority and a pool-scoped `DELETE` run `bulk_update_work_queue_priorities`, which renumbers queues that
+  share a priority (`a=2, b=2` becomes `a=2, b=3`). Only the legacy id routes make or keep a tie
+  (`PATCH /work_queues/{id}` stores the exact value; `DELETE /work_queues/{id}` walks nothing). A tie
+  therefore lasts until the next priority change, queue created with a priority or queue deleted through
+  the pool's routes, which the official provider, poolform's plan and Prefect's own client (creating a
+  queue in a pool) use: declared, it would come back as drift after each of them.
+* The walk itself never makes a tie from distinct priorities; from an existing tie it can move one (a
+  queue set above every other keeps its value while the walk bumps a tied queue onto it).
+* While a tie lasts, the tied queues form one tier: their runs are handed out by scheduled time across
+  them (`get_scheduled_flow_runs` orders by priority, then scheduled time; equal times in an order Prefect
+  leaves to the database, by queue name on the reference server). The queues are not ordered among
+  themselves: one queue hands out its runs the same way, and lasts.
+* The official PrefectHQ provider writes priorities through the pool-scoped routes, so two of its queues
+  at one priority renumber each other on every apply: no configuration migrating from it relies on a
+  tie, and the error replaces an endless diff.
+
+poolform reports the tie at the second queue's `priority`. The Terraform provider plans each queue on its
+own, but one provider process plans every resource of a `terraform plan`: it remembers the priorities it
+planned per pool and reports the tie on the queue planned second (`reconciler/provider/siblings.py`).
+Reading the server's queues at plan time would not do: two new queues are not on the server yet. Limits:
+queues of one pool declared in different configurations are not compared (poolform compares one
+configuration too), `-target` compares the targeted queues, a priority known only at apply is compared
+when apply plans it again, and `terraform validate` (which plans nothing) does not check ties.
+
+A declared priority equal to that of a queue the configuration does **not** declare (`default` at 1, say)
+is no error in either tool: poolform's plan moves the undeclared queue through the walk and lists it under
+`side_effects`; the provider sets exact priorities through the legacy route and never moves a queue it
+does not manage, so the two queues stay tied until the pool's next walk.
+"""
 
 
 HCL_SECTION = """\
@@ -224,8 +282,9 @@ A directory given with `-f` that holds `.tf` files is read as a Terraform root m
 terraform binary: `resource "prefect_work_pool"` and `resource "prefect_work_queue"` blocks with the
 Terraform provider's attributes become pools and queues, exactly as the YAML format would declare them.
 
-**Read:** `variable` (from `--var`, `--var-file`, `*.auto.tfvars`, `terraform.tfvars`, `TF_VAR_*`,
-the default; `type` conversions with `optional()` defaults, `validation` blocks, `nullable`),
+**Read:** `variable` (from `--var`, `--var-file`, `*.auto.tfvars` and `*.auto.tfvars.json` by name,
+`terraform.tfvars.json`, `terraform.tfvars`, `TF_VAR_*`, the default, highest first, as Terraform
+orders them; other `.tfvars` files only with `--var-file`, as in Terraform; `type` conversions with `optional()` defaults, `validation` blocks, `nullable`),
 `locals`, `output`, `count` / `for_each` on resources and modules, `lifecycle { prevent_destroy }`,
 references to pools and queues, string templates, `for` expressions, splats, and Terraform's
 built-in functions with Terraform's results and errors (`format`, `formatlist`, `join`, `split`,
@@ -243,13 +302,23 @@ git, http, bucket: vendor it and use its local path), any other `prefect_*` reso
 references to other providers' resources, an aliased or a second `provider "prefect"` block,
 `account_id` / `workspace_id` / `custom_headers` / `profile` on the provider, `timestamp()`,
 `uuid()` and `sensitive()` (known only during apply, or hidden by terraform but shown by poolform),
-provider-defined functions, override files and `.tf.json` files in a module. `try` and `can` never
-hide such an error, as in Terraform.
+provider-defined functions. `try` and `can` never hide such an error, as in Terraform.
+
+**Refused at the file:** Terraform's JSON syntax (`*.tf.json`) and override files (`override.tf`,
+`*_override.tf`, `*_override.tf.json`), in the root module (a `-f` directory, or the working
+directory without `-f`), given by name with `-f`, and in a local module alike. Terraform reads them
+as part of the module, so skipping one would drop the pools it declares (and with `prune: true` plan
+them for deletion); reading JSON syntax correctly needs the provider's schema (an object is a block
+or an attribute by schema, and strings are templates), which poolform's reader does not have.
+Write such a file in HCL (`.tf`) or YAML, or keep it out of the directories poolform reads.
 
 **Ignored, and listed:** resources and data sources of other providers cannot declare a pool; they
 are not evaluated and are listed under `ignored` in `poolform validate --json` and in the plan JSON.
 `terraform`, `moved`, `import`, `removed` and `check` blocks concern terraform's state, not the
 server, and are not read.
+
+**Worker types:** `provider "prefect" { allow_unknown_type = true }` accepts a custom worker's pool
+`type`, in poolform as with `--allow-unknown-type` and in the Terraform provider alike.
 
 **Connection:** `provider "prefect" { endpoint, api_key, basic_auth_key }` is where `plan`, `apply`
 and `render` go. Precedence: `--api-url` first (the provider block is then not used at all, and a
@@ -274,8 +343,9 @@ def reading_rules_markdown() -> list[str]:
     claim = ", ".join(f"`{k}`" for k in load.CLAIM_KEYS)
     return [
         "## Which files are read", "",
-        "* `-f FILE` reads that file, whatever its name. `-f DIR` reads the directory's `*.yaml`, `*.yml` and `*.tf` "
-        "files, sorted by name, not recursively; as terraform does, it passes over names that start with `.` "
+        "* `-f FILE` reads that file, whatever its name (but Terraform's JSON syntax and override files, refused: "
+        "see *Refused at the file* above). `-f DIR` reads the directory's `*.yaml`, `*.yml` and `*.tf` "
+        "files (and refuses its `*.tf.json` and override files), sorted by name, not recursively; as terraform does, it passes over names that start with `.` "
         "(`.pre-commit-config.yaml`, editor lock files such as `.#pools.yaml`), end with `~` or are `#...#`.",
         "* Every other file given or found is read. One that cannot be (a dangling or looping symbolic link, no "
         "permission, not UTF-8, a directory or named pipe with a config suffix) is an error naming it "

@@ -203,6 +203,12 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def ignored_name(name: str) -> bool:
+    """Names a directory scan passes over, as terraform does: hidden files (``.pre-commit-config.yaml``,
+    editor lock files such as ``.#pools.yaml``), backups ending in ``~``, ``#autosave#`` files."""
+    return name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
+
+
 def read_text(filename: str, diags: Diagnostics, *, referenced_at: SourceRange | None = None,
               address: str | None = None, named: bool = False) -> str | None:
     """:func:`read_confined`, with a refusal reported as an error diagnostic (at ``referenced_at``,

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping
 
 from lark import Tree
 
-from reconciler.config.files import did_you_mean, read_text
+from reconciler.config.files import did_you_mean, ignored_name, read_text
 from reconciler.config.hcl_eval import (
     Context,
     EvalError,
@@ -339,7 +339,7 @@ class _Module:
         self.calls: dict[str, _Call] = {}
         self.resources: set[str] = set()
         self.memo: dict[tuple[str, ...], Any] = {}
-        self.file_vars: dict[str, tuple[str, Tree]] = {}
+        self.file_vars: dict[str, tuple[str, Tree | VarValue]] = {}
         self.ok = True
 
     @property
@@ -519,6 +519,15 @@ class _Module:
                                           range=SourceRange(filename, Pos(line or 1, column or 1)))
                 continue
             self.file_vars[name] = (filename, _children(item)[-1])
+
+    def collect_json_tfvars(self, filename: str, values: Mapping[str, VarValue]) -> None:
+        """A ``terraform.tfvars.json`` or ``*.auto.tfvars.json``: literal values, as Terraform reads them."""
+        for name, value in values.items():
+            if name not in self.variables:
+                self.config.diags.warning(f"{filename} sets {name!r}, but no variable \"{name}\" is declared",
+                                          "Declare the variable or remove the line.", range=value.origin)
+                continue
+            self.file_vars[name] = (filename, value)
 
     def _add(self, target: dict[str, _Block], name: str, block: _Block, what: str) -> None:
         if name in target:
@@ -706,6 +715,8 @@ class _Module:
                     block.filename)
         if name in self.file_vars:
             filename, expr = self.file_vars[name]
+            if isinstance(expr, VarValue):  # from a .tfvars.json file: already a value
+                return expr.value, filename, block.node, block.filename
             try:
                 return evaluate(expr, Context(_no_refs, ".")), filename, expr, filename
             except EvalError as exc:
@@ -1148,7 +1159,8 @@ def _kind_name(kind: Any) -> str:
 
 
 def _module_files(directory: str, config: _Configuration, call: _Block) -> list[str]:
-    """The ``.tf`` files of a module directory, sorted; override files and JSON syntax are refused."""
+    """The ``.tf`` files of a module directory, sorted, passed over as in the root (hidden and backup
+    files); override files and JSON syntax are refused (:func:`refused_terraform_file`) at the file."""
     try:
         names = sorted(os.listdir(directory))
     except OSError as exc:
@@ -1157,16 +1169,38 @@ def _module_files(directory: str, config: _Configuration, call: _Block) -> list[
         return []
     files = []
     for name in names:
-        path = os.path.join(directory, name)
-        if name.endswith(".tf.json"):
-            config.error(path, call.node, f"{path}: Terraform's JSON syntax is not read by poolform",
-                         "Write the module in HCL (.tf).")
-        elif name.endswith(".tf") and (name == "override.tf" or name.endswith("_override.tf")):
-            config.error(path, call.node, f"{path}: override files are not read by poolform",
-                         "Merge the override into the module's files.")
-        elif name.endswith(".tf") and os.path.isfile(path):
-            files.append(os.path.normpath(path))
+        path = os.path.normpath(os.path.join(directory, name))
+        if ignored_name(name):
+            continue
+        refused = refused_terraform_file(path)
+        if refused is not None:
+            config.diags.error(refused[0], refused[1] + f" (module {call.labels[0]!r}, called at "
+                               f"{call.filename}:{call.where()[0]})", range=SourceRange(path, Pos(1, 1)))
+        elif name.endswith(".tf"):
+            files.append(path)  # whatever it is: one that cannot be read is an error when it is read
     return files
+
+
+def refused_terraform_file(name: str) -> tuple[str, str] | None:
+    """``(summary, detail)`` for a file Terraform would read as part of a module but poolform does not:
+    Terraform's JSON syntax (``*.tf.json``) and override files (``override.tf``, ``*_override.tf``, and
+    their ``.tf.json`` forms). The root module and local modules refuse them alike: skipped, such a
+    file's pools would be missing from the plan (and, with ``prune``, planned for deletion)."""
+    base = os.path.basename(name)
+    stem = base[:-len(".tf.json")] if base.endswith(".tf.json") else base[:-len(".tf")] if base.endswith(".tf") else None
+    if stem is None:
+        return None
+    if stem == "override" or stem.endswith("_override"):
+        return (f"{name}: override files are not read by poolform",
+                "Terraform merges override.tf and *_override.tf(.json) into the blocks they name; poolform does "
+                "not. Move the settings into the module's own .tf files, or keep the override out of the "
+                "directories poolform reads.")
+    if base.endswith(".tf.json"):
+        return (f"{name}: Terraform's JSON syntax (.tf.json) is not read by poolform",
+                "It could declare pools or queues that poolform cannot see, so the directory is not planned. "
+                "Write the module in HCL (.tf; `terraform fmt` keeps it tidy), or declare the pools in YAML, or "
+                "keep the file out of the directories poolform reads.")
+    return None
 
 
 class _Failed:
@@ -1196,12 +1230,14 @@ def _no_refs(name: str, attrs: list[str], node: Any) -> tuple[Any, int]:
 
 
 def tfvars_files(directory: str) -> list[str]:
-    """Variable files Terraform reads on its own: terraform.tfvars, then *.auto.tfvars by name."""
+    """Variable files Terraform reads on its own, in its order (later wins): terraform.tfvars,
+    terraform.tfvars.json, then *.auto.tfvars and *.auto.tfvars.json together by name."""
     try:
         names = sorted(os.listdir(directory))
     except OSError:
         return []
-    found = [n for n in names if n == "terraform.tfvars"] + [n for n in names if n.endswith(".auto.tfvars")]
+    found = [n for n in ("terraform.tfvars", "terraform.tfvars.json") if n in names]
+    found += [n for n in names if n.endswith((".auto.tfvars", ".auto.tfvars.json")) and not ignored_name(n)]
     return [os.path.normpath(os.path.join(directory, n)) for n in found]
 
 
@@ -1216,6 +1252,15 @@ def load_module(files: list[str], diags: Diagnostics, *, variables: Mapping[str,
     ok = module.read()
     used.update(module.variables)
     for filename in tfvars_files(module.directory):
+        if filename.endswith(".json"):
+            from reconciler.config.var_files import read_var_file
+
+            local = Diagnostics()
+            values = read_var_file(filename, local)
+            diags.append(local)
+            ok = ok and not local.has_errors
+            module.collect_json_tfvars(filename, values)
+            continue
         text = read_text(filename, diags)
         tree = _parse(filename, text, diags) if text is not None else None
         if tree is None:

@@ -23,7 +23,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from reconciler.config.files import ReadPolicy, current_policy, did_you_mean, read_policy, read_text
+from reconciler.config.files import (
+    ReadPolicy,
+    current_policy,
+    did_you_mean,
+    ignored_name,
+    read_policy,
+    read_text,
+)
 from reconciler.config.source import RawDoc, merge
 from reconciler.config.var_files import VarValue
 from reconciler.config.yaml_source import parse_yaml_text, top_level_keys
@@ -48,6 +55,8 @@ from reconciler.model.state import (
 
 DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
 CONFIG_SUFFIXES = (".yaml", ".yml", ".tf")
+REFUSED_SUFFIXES = (".tf.json",)
+"""Found in a directory and refused at the file (Terraform's JSON syntax; see ``hcl_source.refused_terraform_file``)."""
 
 CLAIM_KEYS = ("work_pools", "base_job_templates", "manage")
 """Top-level keys that make a YAML file found without ``-f`` a poolform config (``version`` is
@@ -68,18 +77,13 @@ def address_of(path: Sequence[Any]) -> str | None:
     return None
 
 
-def ignored_name(name: str) -> bool:
-    """Names a directory scan passes over, as terraform does: hidden files (``.pre-commit-config.yaml``,
-    editor lock files such as ``.#pools.yaml``), backups ending in ``~``, ``#autosave#`` files."""
-    return name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
-
-
 def _scan(directory: str, diags: Diagnostics) -> list[str] | None:
     """The config-suffixed entries of a directory, sorted by name, whatever they are (a dangling
     symlink is listed, and reading it reports it); None when the directory cannot be listed."""
     try:
         with os.scandir(directory) as entries:
-            names = sorted(e.name for e in entries if os.path.splitext(e.name)[1] in CONFIG_SUFFIXES
+            names = sorted(e.name for e in entries if (os.path.splitext(e.name)[1] in CONFIG_SUFFIXES
+                                                       or e.name.endswith(REFUSED_SUFFIXES))
                            and not ignored_name(e.name))
     except OSError as exc:
         diags.error(f"cannot read the directory {directory}: {exc.strerror or exc}",
@@ -90,7 +94,8 @@ def _scan(directory: str, diags: Diagnostics) -> list[str] | None:
 
 
 def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
-    """Files named by ``-f`` arguments, in order: a directory gives its ``*.yaml``, ``*.yml``, ``*.tf``
+    """Files named by ``-f`` arguments, in order: a directory gives its ``*.yaml``, ``*.yml``, ``*.tf`` (and
+    ``*.tf.json``, which :func:`load_documents` refuses)
     sorted by name (not recursive; hidden and backup files passed over, see :func:`ignored_name`).
     Whatever cannot be listed or reached is an error here or when it is read."""
     files: list[str] = []
@@ -172,7 +177,13 @@ def load_documents(
     env = os.environ if env is None else env
     modules: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []
+    from reconciler.config.hcl_source import refused_terraform_file
+
     for filename in files:
+        refused = refused_terraform_file(filename)
+        if refused is not None:
+            diags.error(*refused, range=SourceRange(filename, Pos(1, 1)))
+            continue
         if filename.endswith(".tf"):
             directory = os.path.dirname(filename) or "."
             if directory not in modules:

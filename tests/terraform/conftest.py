@@ -100,9 +100,10 @@ class TF:
     def write(self, body: str, name: str = "main.tf", header: bool = True) -> None:
         (self.dir / name).write_text((HEADER if header else "") + body)
 
-    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None,
+            input_text: str | None = None) -> subprocess.CompletedProcess:
         proc = subprocess.run([self.binary, *args], cwd=self.dir, env={**self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, input=input_text)
         if check and proc.returncode != 0:
             raise AssertionError(f"terraform {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
