@@ -345,7 +345,9 @@ def reading_rules_markdown() -> list[str]:
         "## Which files are read", "",
         "* `-f FILE` reads that file, whatever its name (but Terraform's JSON syntax and override files, refused: "
         "see *Refused at the file* above). `-f DIR` reads the directory's `*.yaml`, `*.yml` and `*.tf` "
-        "files (and refuses its `*.tf.json` and override files), sorted by name, not recursively; as terraform does, it passes over names that start with `.` "
+        "files (and refuses its `*.tf.json` and override files, and a `*.json` file that is a poolform config: "
+        "a JSON object with a " + claim + " key, which would otherwise be skipped; rename it `.yaml` or name it "
+        "with `-f`; other JSON, such as templates, is not configuration), sorted by name, not recursively; as terraform does, it passes over names that start with `.` "
         "(`.pre-commit-config.yaml`, editor lock files such as `.#pools.yaml`), end with `~` or are `#...#`.",
         "* Every other file given or found is read. One that cannot be (a dangling or looping symbolic link, no "
         "permission, not UTF-8, a directory or named pipe with a config suffix) is an error naming it "

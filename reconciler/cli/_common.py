@@ -79,7 +79,8 @@ def var_file_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def allow_unknown_type_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--allow-unknown-type", is_flag=True,
-                        help="Accept a pool type that is no known worker type (a custom worker's).")(fn)
+                        help="Accept a pool type that is no known worker type (a custom worker's). In HCL, "
+                        "allow_unknown_type = true in the provider \"prefect\" block does the same.")(fn)
 
 
 _VAR_ORDER = "poolform.variable_order"

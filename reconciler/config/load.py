@@ -90,7 +90,41 @@ def _scan(directory: str, diags: Diagnostics) -> list[str] | None:
                     "poolform must read every config file of a directory it is given; fix its permissions.",
                     code=Code.UNREADABLE_INPUT)
         return None
+    _refuse_json_configs(directory, diags)
     return [os.path.normpath(os.path.join(directory, name)) for name in names]
+
+
+def _refuse_json_configs(directory: str, diags: Diagnostics) -> None:
+    """A ``*.json`` file of a directory that is a poolform config (a JSON object with a key of
+    :data:`CLAIM_KEYS`) is refused at the file: a directory gives its YAML and ``.tf`` files, so it
+    would be skipped, and its pools missing from the plan. Other JSON (templates, ``.tfvars.json``,
+    tool settings, JSON that does not parse) is not configuration. Named with ``-f``, such a file is read."""
+    import json
+
+    try:
+        names = sorted(n for n in os.listdir(directory)
+                       if n.endswith(".json") and not n.endswith((".tf.json", ".tfvars.json")) and not ignored_name(n))
+    except OSError:
+        return
+    for name in names:
+        path = os.path.normpath(os.path.join(directory, name))
+        if not os.path.isfile(path):
+            continue
+        local = Diagnostics()
+        text = read_text(path, local)
+        if text is None:
+            continue  # unreadable JSON cannot be shown to be a config: a template {file:} names is read and reported then
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and any(key in CLAIM_KEYS for key in data):
+            yaml_name = os.path.splitext(name)[0] + ".yaml"
+            diags.error(f"{path}: a poolform config in JSON is not read from a directory",
+                        f"A directory given with -f (or the working directory) gives its *.yaml, *.yml and *.tf files; "
+                        f"this file declares {', '.join(k for k in CLAIM_KEYS if k in data)} and would be skipped. "
+                        f"Rename it to {yaml_name} (JSON is YAML), or name it with -f.",
+                        range=SourceRange(path, Pos(1, 1)))
 
 
 def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:

@@ -115,3 +115,29 @@ def test_tfvars_json_problems_are_diagnostics_at_the_line(tree):
     tree.write("infra/terraform.tfvars.json", '{\n  "name": \n}\n')
     state, diags = load(["infra"])
     assert state is None and diags.errors[0].range.filename == "infra/terraform.tfvars.json"
+
+
+@pytest.mark.parametrize("where", ["given", "discovered"])
+def test_a_json_poolform_config_in_a_directory_is_refused_other_json_is_not_configuration(tree, where):
+    tree.write("infra/pools.yaml", "version: 1\nwork_pools:\n  p: {type: process}\n")
+    tree.write("infra/template.json", json.dumps({"job_configuration": {}, "variables": {}}))
+    tree.write("infra/tsconfig.json", "{ // comments: not JSON\n}")
+    tree.write("infra/prod.tfvars.json", json.dumps({"work_pools": "a variable, not a config"}))
+    state, diags = load(["infra"]) if where == "given" else (tree.root / "infra").exists() and _in(tree, "infra")
+    assert state is not None and not diags.errors, _errors(diags)
+    tree.write("infra/more.json", json.dumps({"version": 1, "work_pools": {"q": {"type": "process"}}}))
+    state, diags = load(["infra"]) if where == "given" else _in(tree, "infra")
+    assert state is None
+    prefix = "infra/" if where == "given" else ""
+    assert _errors(diags) == [(f"{prefix}more.json", 1, f"{prefix}more.json: a poolform config in JSON is not read "
+                                                        "from a directory")]
+    assert "Rename it to more.yaml" in diags.errors[0].detail
+    state, diags = load(["infra/pools.yaml", "infra/more.json"] if where == "given" else ["pools.yaml", "more.json"])
+    assert sorted(state.pools) == ["p", "q"], "named with -f, it is read"
+
+
+def _in(tree, directory):
+    import os
+
+    os.chdir(tree.root / directory)
+    return load([])

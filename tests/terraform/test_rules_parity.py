@@ -167,7 +167,7 @@ def _object(case: Case, obj: str, expected_objects: set[str]) -> str:
 
 def _poolform(args: list[str]) -> dict[str, Any]:
     result = CliRunner().invoke(cli, ["validate", "--json", *args])
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code in (0, 1) and result.stdout.strip(), (result.exit_code, result.output, result.exception)
     return json.loads(result.stdout)
 
 
@@ -262,3 +262,24 @@ def test_a_custom_worker_type_is_allowed_by_the_provider_block_in_both_tools(tf)
                    if json.loads(line).get("type") == "diagnostic"]
     assert [(d["severity"], d["summary"]) for d in diagnostics] == [("error", "unknown work pool type 'my-company-worker'")]
     assert "allow_unknown_type = true" in diagnostics[0]["detail"]
+
+
+def test_a_tie_with_a_queue_that_does_not_change_is_refused_and_nothing_is_applied(tf, api, names):
+    """Terraform plans every resource, unchanged ones too: a queue moved onto an existing queue's
+    priority is refused at plan time, as poolform refuses the same file."""
+    pool = names()
+    body = (f'resource "prefect_work_pool" "p" {{\n  name = "{pool}"\n  type = "process"\n}}\n'
+            'resource "prefect_work_queue" "a" {\n  work_pool_name = prefect_work_pool.p.name\n  name = "a"\n'
+            '  priority = 2\n}\n'
+            'resource "prefect_work_queue" "b" {\n  work_pool_name = prefect_work_pool.p.name\n  name = "b"\n'
+            '  priority = PRIORITY\n}\n')
+    tf.write(body.replace("PRIORITY", "3"))
+    tf.init()
+    tf.apply()
+    tf.write(body.replace("PRIORITY", "2"))
+    proc = tf.run("apply", "-auto-approve", "-input=false", "-no-color", check=False)
+    assert proc.returncode == 1
+    assert "queues 'a' and 'b' both have priority 2" in proc.stderr or "queues 'b' and 'a' both have priority 2" in proc.stderr
+    assert {n: q["priority"] for n, q in api.queues(pool).items()} == {"default": 1, "a": 2, "b": 3}
+    document = _poolform(["-f", str(tf.dir)])
+    assert [d["summary"] for d in document["diagnostics"]] == ["queues 'a' and 'b' both have priority 2"]
