@@ -1,5 +1,11 @@
 """``prefect_work_pool`` and ``prefect_work_queue``: validate, plan, apply, read, import.
 
+Validation: every rule of ``reconciler.model.rules`` (the ones ``poolform validate`` applies),
+in the same words, on the attribute: one object's rules in ValidateResourceConfig and again
+in PlanResourceChange once unknown values are known; the pool ``type`` at plan (it needs the
+provider's ``allow_unknown_type``); ties and limits between resources at plan, over what this
+process planned (``reconciler.provider.siblings``).
+
 Planning rules (what the official provider gets wrong, terraform.md §1.5):
 
 * ``base_job_template`` is a JSON string compared as JSON
@@ -127,15 +133,11 @@ def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ..
         return _CHECKED[text]
 
 
-def _add_problems(diags: Diags, problems: list[rules.Problem], *, errors_only: bool = False, detail_prefix: str = "",
-                  field: str | None = None) -> None:
+def _add_problems(diags: Diags, problems: list[rules.Problem], *, detail_prefix: str = "") -> None:
     """Problems of :mod:`reconciler.model.rules` as diagnostics on their attribute (the same words as the CLI's)."""
     for problem in problems:
-        path = (field or problem.field,)
-        if problem.severity == "error":
-            diags.error(problem.summary, detail_prefix + problem.detail, path)
-        elif not errors_only:
-            diags.warning(problem.summary, detail_prefix + problem.detail, path)
+        add = diags.error if problem.severity == "error" else diags.warning
+        add(problem.summary, detail_prefix + problem.detail, (problem.field,))
 
 
 def _string(value: Any) -> str | None:
