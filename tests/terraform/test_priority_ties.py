@@ -46,6 +46,13 @@ def check_tie_facts(api, pool: str) -> None:
     api.delete(f"/work_pools/{pool}/queues/e")
     assert _priorities(api, pool)["b"] == 3, "a pool-scoped delete renumbers"
 
+    # the walk makes no tie from distinct priorities, but it can move one: a queue set above every
+    # other keeps its value while the walk bumps a tied queue onto it
+    tie()
+    api.patch(f"/work_pools/{pool}/queues/d", {"priority": 3})
+    assert _priorities(api, pool) == {"default": 1, "a": 2, "b": 3, "d": 3}
+    api.patch(f"/work_pools/{pool}/queues/d", {"priority": 5})
+
     # while a tie lasts, the tied queues are one tier: their runs go out by scheduled time
     tie()
     flow = api.post("/flows/", {"name": f"flow-{pool}"})["id"]
