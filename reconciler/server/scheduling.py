@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 __all__ = ["PoolSlots", "QueueSlots", "Candidate", "free_slots", "select_runs", "claim_refusal"]
 
@@ -36,8 +36,9 @@ class QueueSlots:
     active: int
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A SCHEDULED run a poll may hand out (a tuple: a poll makes hundreds)."""
+
     id: str
     queue_id: str
     next_scheduled_start_time: datetime

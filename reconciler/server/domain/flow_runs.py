@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from reconciler.server import leases, orchestration, scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
@@ -163,18 +163,18 @@ def create_run(
         if refusal is not None:  # the limit check every way into a slot goes through
             raise Conflict(f"{refusal} A run cannot be created {new_state['type']} there; create it SCHEDULED "
                            "and let a worker claim it, or raise the limit.")
+    row = dict(zip(RUN_COLUMN_NAMES, values))
     inserted = ctx.store.execute(
-        f"INSERT INTO flow_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (flow_id, idempotency_key) DO NOTHING",
-        values,
+        (*values, run_wire(row, state=new_state)),
     )
     if not inserted:  # another request (another replica) created the run with this key meanwhile
         existing = ctx.store.one(
             f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
         )
         return run_json(ctx, existing), False  # type: ignore[arg-type]
-    row = dict(zip(RUN_COLUMN_NAMES, values))
-    return run_json(ctx, row, now, pool=pool), True
+    return run_json(ctx, row, now, pool=pool, body=body, state=new_state), True
 
 
 def _locked_run(ctx: Ctx, run_id: str, *, takes_slot: bool) -> Row:
@@ -235,9 +235,10 @@ def is_late(row: Row, now: datetime) -> bool:
     return when is not None and now - when > timedelta(seconds=LATE_AFTER_SECONDS)
 
 
-def _run_common(row: Row, now: datetime) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
-    body = loads(row["body"])
-    state = loads(row["state"])
+def _run_common(row: Row, now: datetime, body: dict[str, Any] | None = None,
+                state: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    body = loads(row["body"]) if body is None else body
+    state = loads(row["state"]) if state is None else state
     name = row["state_name"]
     if state is not None and is_late(row, now):
         name = "Late"
@@ -257,10 +258,12 @@ def _timing(row: Row, body: dict[str, Any], now: datetime) -> tuple[float, float
     return estimated, delta
 
 
-def run_json(ctx: Ctx, row: Row, now: datetime | None = None, *, pool: tuple[str | None, ...] | None = None) -> dict[str, Any]:
-    """FlowRunResponse. ``pool`` = (pool id, pool name[, queue name]) skips the lookup."""
+def run_json(ctx: Ctx, row: Row, now: datetime | None = None, *, pool: tuple[str | None, ...] | None = None,
+             body: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """FlowRunResponse. ``pool`` = (pool id, pool name[, queue name]) skips the lookup; ``body`` and
+    ``state``, the row's JSON columns as the caller just wrote them, skip parsing them."""
     now = now or ctx.now()
-    body, state, state_name = _run_common(row, now)
+    body, state, state_name = _run_common(row, now, body, state)
     estimated, delta = _timing(row, body, now)
     queue_name = row["work_queue_name"]
     if pool is not None and len(pool) > 2:
@@ -298,36 +301,85 @@ def run_json(ctx: Ctx, row: Row, now: datetime | None = None, *, pool: tuple[str
     }
 
 
-def core_run_text(row: Row, now: datetime) -> str:
-    """The core FlowRun a poll returns (no work_pool_* keys, the stored queue name), as JSON
-    text spliced from the stored JSON columns so a 200-run poll parses nothing."""
-    state_text = row["state"] or "null"
-    state_name = row["state_name"]
-    if is_late(row, now):
-        state_name = "Late"
-        state_text = state_text.replace('"name":"Scheduled"', '"name":"Late"', 1)
+def run_wire(row: Mapping[str, Any], *, state: dict[str, Any] | None = None, estimated: float | None = None) -> str | None:
+    """The part of a run's core FlowRun JSON (what a poll returns) that changes only when the run
+    is written, kept in the ``wire`` column by every write (:func:`_update_run`, ``create_run``), so
+    a poll of 200 runs concatenates text instead of serializing 200 runs: the object's keys up to
+    the state's ``name``, without the opening brace, the keys that depend on the clock or the
+    queue (``state_name``, ``estimated_start_time_delta``, ``work_queue_id``; see
+    :func:`wire_text`) and the state's name itself. None for a run without a state, and for a
+    RUNNING run (its ``estimated_run_time`` grows with the clock): those are rendered whole.
+    ``estimated`` (default: the stored ``total_run_time``) is for rendering a RUNNING run."""
+    if row["state"] is None or (estimated is None and row["state_type"] == "RUNNING"):
+        return None
+    state = loads(row["state"]) if state is None else state
     body_text = row["body"]
-    match = _TOTAL_RE.search(body_text)
-    total = float(match.group(1)) if match else 0.0
-    estimated = total
-    if row["state_type"] == "RUNNING" and row["state_timestamp"]:
-        estimated += max(0.0, (now - from_text(row["state_timestamp"])).total_seconds())  # type: ignore[operator]
-    delta = 0.0
-    expected = from_text(row["expected_start_time"])
-    if row["start_time"] is None and expected is not None and row["state_type"] not in TERMINAL:
-        delta = max(0.0, (now - expected).total_seconds())
-    state_id = _STATE_ID_RE.match(state_text)
+    if estimated is None:
+        match = _TOTAL_RE.search(body_text)
+        estimated = float(match.group(1)) if match else 0.0
     head = dumps({
         "id": row["id"], "created": row["created"], "updated": row["updated"], "name": row["name"],
-        "flow_id": row["flow_id"], "state_id": state_id.group(1) if state_id else None,
-        "deployment_id": row["deployment_id"], "work_queue_name": row["work_queue_name"],
-        "idempotency_key": row["idempotency_key"], "state_type": row["state_type"], "state_name": state_name,
-        "run_count": row["run_count"], "expected_start_time": row["expected_start_time"],
+        "flow_id": row["flow_id"], "state_id": state.get("id"), "deployment_id": row["deployment_id"],
+        "work_queue_name": row["work_queue_name"], "idempotency_key": row["idempotency_key"],
+        "state_type": row["state_type"], "run_count": row["run_count"], "expected_start_time": row["expected_start_time"],
         "next_scheduled_start_time": row["next_scheduled_start_time"], "start_time": row["start_time"],
-        "end_time": row["end_time"], "estimated_run_time": estimated, "estimated_start_time_delta": delta,
-        "created_by": None, "work_queue_id": row["work_queue_id"],
+        "end_time": row["end_time"], "estimated_run_time": estimated, "created_by": None, "tags": None,
     })
-    return f'{head[:-1]},"tags":{row["tags"]},{body_text[1:-1]},"state":{state_text}}}'
+    state_inner = dumps({key: value for key, value in state.items() if key != "name"})[1:-1]
+    parts = [head[1:-len('null}')] + row["tags"], body_text[1:-1], '"state":{' + state_inner]
+    return ",".join(part for part in parts if part) + ('' if not state_inner else ',') + '"name":'
+
+
+def wire_text(wire: str, queue_id: str | None, state_type: str, state_name: str | None, next_start: str | None,
+              expected_start: str | None, start_time: str | None, now: datetime, late_before: str) -> str:
+    """A run's core FlowRun JSON from its ``wire`` text and the keys that move (:func:`poll_item`)."""
+    head = f'{{"work_queue_id":{dumps(queue_id)},"state_name":'
+    return poll_item(head, wire, state_type, state_name, next_start, expected_start, start_time, now, to_text(now),
+                     late_before)[:-1]
+
+
+def poll_item(head: str, wire: str, state_type: str, state_name: str | None, next_start: str | None,
+              expected_start: str | None, start_time: str | None, now: datetime, now_text: str, late_before: str) -> str:
+    """``head`` (the text before the run's ``state_name`` value), the run's JSON from its ``wire``,
+    and one closing brace more (the poll's item around the run): "Late" for a SCHEDULED run named Scheduled whose start is more
+    than ``LATE_AFTER_SECONDS`` past (``late_before``: now minus that, as stored text, whose order
+    is time order), and ``estimated_start_time_delta`` for a run that has not started."""
+    if state_name == "Scheduled":
+        name = '"Late"' if state_type == "SCHEDULED" and next_start is not None and next_start < late_before else '"Scheduled"'
+    else:
+        name = dumps(state_name)
+    if start_time is not None or expected_start is None or expected_start >= now_text or state_type in TERMINAL:
+        return f'{head}{name},"estimated_start_time_delta":0.0,{wire}{name}}}}}}}'
+    delta = max(0.0, (now - from_text(expected_start)).total_seconds())  # type: ignore[operator]
+    return f'{head}{name},"estimated_start_time_delta":{delta!r},{wire}{name}}}}}}}'
+
+
+def late_before(now: datetime) -> str:
+    """The stored text of the latest start time that makes a SCHEDULED run Late at ``now``."""
+    return to_text(now - timedelta(seconds=LATE_AFTER_SECONDS))  # type: ignore[return-value]
+
+
+def core_run_text(row: Row, now: datetime) -> str:
+    """The core FlowRun a poll returns (no work_pool_* keys, the stored queue name), as JSON text:
+    :func:`wire_text` over the row's ``wire`` (computed here when the row has none)."""
+    estimated = None
+    if row["state_type"] == "RUNNING" and row["state_timestamp"]:
+        match = _TOTAL_RE.search(row["body"])
+        estimated = (float(match.group(1)) if match else 0.0) + max(
+            0.0, (now - from_text(row["state_timestamp"])).total_seconds())  # type: ignore[operator]
+    wire = run_wire(row, estimated=estimated)
+    if wire is None:  # a run without a state
+        return dumps(run_json_core(row, now))
+    return wire_text(wire, row["work_queue_id"], row["state_type"], row["state_name"], row["next_scheduled_start_time"],
+                     row["expected_start_time"], row["start_time"], now, late_before(now))
+
+
+def run_json_core(row: Row, now: datetime) -> dict[str, Any]:
+    """The core FlowRun of a run as a dict (no work_pool_* keys, the stored queue name)."""
+    full = run_json(None, row, now, pool=(None, None, row["work_queue_name"]))  # type: ignore[arg-type]
+    full.pop("work_pool_id")
+    full.pop("work_pool_name")
+    return full
 
 
 @atomic
@@ -351,23 +403,20 @@ def update_flow_run(ctx: Ctx, run_id: str, changes: dict[str, Any]) -> None:
             )
             if failure is not None:
                 raise Invalid(failure.message if failure.invalid_schema else f"Error updating flow run: {failure.message}")
-    sets, params = ["updated = ?"], [ctx.now_text()]
+    columns: dict[str, Any] = {"updated": ctx.now_text()}
     for key, value in changes.items():
         if key == "name":
             if value is None:
                 raise null_field("name")
-            sets.append("name = ?")
-            params.append(value)
+            columns["name"] = value
         elif key == "tags":
-            sets.append("tags = ?")
-            params.append(dumps(value or []))
+            columns["tags"] = dumps(value or [])
         elif key == "empirical_policy":
             body[key] = {**EMPIRICAL_POLICY, **(value or {})}
         else:
             body[key] = value if value is not None or key in ("flow_version", "infrastructure_pid") else {}
-    sets.append("body = ?")
-    params.append(dumps(body))
-    ctx.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, run_id))
+    columns["body"] = dumps(body)
+    _update_run(ctx, row, columns)
 
 
 @atomic
@@ -376,7 +425,7 @@ def update_flow_run_labels(ctx: Ctx, run_id: str, labels: dict[str, Any]) -> Non
     row = run_row(ctx, run_id, object_not_found("Flow run", run_id))
     body = loads(row["body"])
     body["labels"] = {**(body.get("labels") or {}), **labels}
-    ctx.store.execute("UPDATE flow_run SET body = ?, updated = ? WHERE id = ?", (dumps(body), ctx.now_text(), run_id))
+    _update_run(ctx, row, {"body": dumps(body), "updated": ctx.now_text()})
 
 
 @atomic
@@ -608,6 +657,10 @@ def _reclaim_in_pool(ctx: Ctx, pool_id: str, now: datetime) -> int:
         if reason is None:
             continue
         lock_run(ctx.store, row["id"])
+        locked = run_row(ctx, row["id"])
+        if locked["state_type"] != "PENDING" or locked["state_timestamp"] != row["state_timestamp"]:
+            continue  # it moved on before its lock was ours
+        row = locked
         details = (loads(row["state"]) or {}).get("state_details") or {}
         _write_state(ctx, row, {"type": "SCHEDULED", "message": reason,
                                 "state_details": {"scheduled_time": details.get("scheduled_time")}}, now)
@@ -624,30 +677,37 @@ def _write_state(ctx: Ctx, row: Row, proposed: dict[str, Any], now: datetime) ->
         carried = (current.get("state_details") or {}).get("scheduled_time")
         if carried:
             new_state["state_details"]["scheduled_time"] = carried
-    body = loads(row["body"])
     now_text = to_text(now)
-    sets = ["updated = ?", "state_type = ?", "state_name = ?", "state_timestamp = ?", "state = ?"]
-    params: list[Any] = [now_text, kind, new_state["name"], new_state["timestamp"], dumps(new_state)]
-    sets.append("next_scheduled_start_time = ?")
-    params.append(new_state["state_details"]["scheduled_time"] if kind == "SCHEDULED" else None)
+    columns: dict[str, Any] = {
+        "updated": now_text, "state_type": kind, "state_name": new_state["name"],
+        "state_timestamp": new_state["timestamp"], "state": dumps(new_state),
+        "next_scheduled_start_time": new_state["state_details"]["scheduled_time"] if kind == "SCHEDULED" else None,
+    }
     if row["expected_start_time"] is None:
-        sets.append("expected_start_time = ?")
-        params.append(new_state["state_details"].get("scheduled_time") or now_text)
+        columns["expected_start_time"] = new_state["state_details"].get("scheduled_time") or now_text
     if kind == "RUNNING":
-        sets.append("run_count = run_count + 1")
+        columns["run_count"] = int(row["run_count"] or 0) + 1
         if row["start_time"] is None:
-            sets.append("start_time = ?")
-            params.append(now_text)
+            columns["start_time"] = now_text
     if row["state_type"] == "RUNNING" and row["state_timestamp"]:
+        body = loads(row["body"])
         elapsed = (now - from_text(row["state_timestamp"])).total_seconds()  # type: ignore[operator]
         body["total_run_time"] = float(body.get("total_run_time") or 0.0) + max(0.0, elapsed)
-        sets.append("body = ?")
-        params.append(dumps(body))
+        columns["body"] = dumps(body)
     if kind in TERMINAL:
-        sets.append("end_time = ?")
-        params.append(now_text)
-    ctx.store.execute(f"UPDATE flow_run SET {', '.join(sets)} WHERE id = ?", (*params, row["id"]))
+        columns["end_time"] = now_text
+    _update_run(ctx, row, columns, state=new_state)
     return new_state
+
+
+def _update_run(ctx: Ctx, row: Row, columns: dict[str, Any], *, state: dict[str, Any] | None = None) -> None:
+    """Write ``columns`` of the run ``row`` (read in this transaction, under its lock) and its
+    ``wire`` made from the row as it becomes: every write of a column a FlowRun shows goes
+    through here, so the text a poll sends is always the run's."""
+    new = {**{key: row[key] for key in RUN_COLUMN_NAMES}, **columns}
+    columns = {**columns, "wire": run_wire(new, state=state)}
+    ctx.store.execute(f"UPDATE flow_run SET {', '.join(f'{key} = ?' for key in columns)} WHERE id = ?",
+                      (*columns.values(), row["id"]))
 
 
 

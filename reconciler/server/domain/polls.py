@@ -9,71 +9,93 @@ workers claim with ``set_state`` (``flow_runs``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from reconciler.server import scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
-from reconciler.server.domain import Ctx, atomic, flow_runs, queues, slots
+from reconciler.server.domain import Ctx, atomic, flow_runs, queues
 from reconciler.server.domain.refusals import object_not_found, pool_not_found, queue_not_found
-from reconciler.server.domain.sql import RUN_COLUMNS, count, dumps, in_clause, page_limit, states_in
+from reconciler.server.domain.sql import RUN_COLUMNS, active, count, dumps, in_clause, page_limit, states_in
 from reconciler.server.orchestration import ACTIVE_TYPES
+
+
+POLL_COLUMNS = ("id, work_queue_id, next_scheduled_start_time, expected_start_time, start_time, state_type, state_name, "
+                "wire")
+"""What a poll reads of a run, as a tuple in this order: the text it sends (``wire``) and the
+columns that move with the clock."""
 
 
 @atomic
 def record_poll(ctx: Ctx, queue_ids: Sequence[str], now_text: str) -> None:
-    """The queues polled are READY (unless paused) and their deployments polled now: its own
-    short transaction after the poll's. A row another poll is recording at this moment is left
-    to that poll (``skip_locked``: it writes the same instant, give or take milliseconds), so
-    polls never wait for each other; rows are locked queues first, then deployments, by id."""
-    queue_ids = ctx.store.lock("work_queue", queue_ids, skip_locked=True)
+    """The queues polled are READY (unless paused) and their deployments polled now, in their
+    own short transaction (the legacy ``get_runs``); see :func:`_record`."""
+    _record(ctx, queue_ids, now_text)
+
+
+def _record(ctx: Ctx, queue_ids: Sequence[str], now_text: str) -> None:
+    """Two statements, each skipping the rows another poll is recording at this moment (it writes
+    the same instant, give or take milliseconds; ``Store.update_unlocked``), so polls never wait
+    for each other."""
     if not queue_ids:
         return
     params: list[Any] = [now_text]
     clause = in_clause("id", queue_ids, params)
-    ctx.store.execute(
-        "UPDATE work_queue SET last_polled = ?, status = CASE WHEN status = 'NOT_READY' THEN 'READY' ELSE status END "
-        f"WHERE {clause}",
-        params,
-    )
-    found: list[Any] = []
-    deployments = [r["id"] for r in ctx.store.query(
-        f"SELECT id FROM deployment WHERE {in_clause('work_queue_id', queue_ids, found)}", found)]
-    deployments = ctx.store.lock("deployment", deployments, skip_locked=True)
-    if deployments:
-        dparams: list[Any] = [now_text]
-        ctx.store.execute(f"UPDATE deployment SET last_polled = ? WHERE {in_clause('id', deployments, dparams)}", dparams)
+    ctx.store.update_unlocked(
+        "work_queue", "last_polled = ?, status = CASE WHEN status = 'NOT_READY' THEN 'READY' ELSE status END", clause, params)
+    params = [now_text]
+    clause = in_clause("work_queue_id", queue_ids, params)
+    ctx.store.update_unlocked("deployment", "last_polled = ?", clause, params)
 
 
 def scheduled_runs(
     ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
     limit: int | None,
 ) -> str:
-    """The poll's answer as JSON text: ``[{work_pool_id, work_queue_id, flow_run}]``. First the
-    pool's stale claims go back to SCHEDULED (``leases``), so their slots and runs are handed out
-    again; last the poll is recorded."""
-    stale = flow_runs.stale_pool(ctx, pool_name)
-    if stale is not None:
-        flow_runs.reclaim_stale(ctx, stale)
-    text, polled, now = _hand_out(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit)
-    record_poll(ctx, polled, to_text(now))  # type: ignore[arg-type]
-    return text
+    """The poll's answer as JSON text: ``[{work_pool_id, work_queue_id, flow_run}]``, handed out and
+    recorded in one transaction. A pool with stale claims (``leases``) first has them returned to
+    SCHEDULED in a transaction of their own (it locks the pool), so their slots and runs are handed
+    out again."""
+    outcome = _poll(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit)
+    if isinstance(outcome, _Stale):
+        flow_runs.reclaim_stale(ctx, outcome.pool_id)
+        outcome = _poll(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit, reclaim=False)
+    return outcome  # type: ignore[return-value]
 
 
 @atomic
-def _hand_out(
+def _poll(
     ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
-    limit: int | None,
-) -> tuple[str, list[str], datetime]:
+    limit: int | None, reclaim: bool = True,
+) -> str | _Stale:
+    """Load (the pool with its queues and their occupancy in one query; the runs the queues could
+    give, highest priority first, until enough) -> decide (``scheduling.select_runs``) -> answer and
+    record. Returns the pool's id instead (a :class:`_Stale`) when it holds claims to reclaim first."""
     limit = page_limit(limit)
     before = as_utc(before) if before else None
     after = as_utc(after) if after else None
-    pool = ctx.store.one(
-        "SELECT id, is_paused, concurrency_limit FROM work_pool WHERE name = ?", (pool_name,)
+    now = ctx.now()
+    cutoff = to_text(now - timedelta(seconds=ctx.pending_timeout))
+    rows = ctx.store.query(
+        "SELECT p.id AS pool_id, p.is_paused AS pool_paused, p.concurrency_limit AS pool_limit, "
+        "q.id, q.name, q.priority, q.is_paused, q.concurrency_limit, "
+        f"(SELECT COUNT(*) FROM flow_run r WHERE r.work_queue_id = q.id AND {active('r.state_type')}) AS active, "
+        "CASE WHEN EXISTS (SELECT 1 FROM flow_run r WHERE r.work_queue_id = q.id AND r.state_type = 'PENDING' "
+        "AND r.state_timestamp < ?) THEN 1 ELSE 0 END AS stale "
+        "FROM work_pool p LEFT JOIN work_queue q ON q.work_pool_id = p.id WHERE p.name = ? ORDER BY q.priority, q.name",
+        (cutoff, pool_name),
     )
-    if pool is None:
+    if not rows:
         raise pool_not_found(pool_name)
-    in_pool = slots.queues_with_occupancy(ctx, pool["id"])
+    pool = rows[0]
+    if reclaim and any(r["stale"] for r in rows):
+        return _Stale(pool["pool_id"])
+    in_pool = [
+        scheduling.QueueSlots(id=q["id"], name=q["name"], priority=q["priority"], is_paused=bool(q["is_paused"]),
+                              concurrency_limit=q["concurrency_limit"], active=int(q["active"]))
+        for q in rows if q["id"] is not None
+    ]
     by_name = {q.name: q for q in in_pool}
     queue_ids: set[str] | None = None
     if queue_names:
@@ -83,51 +105,101 @@ def _hand_out(
                 raise queue_not_found(pool_name, name)
             queue_ids.add(by_name[name].id)
     pool_slots = scheduling.PoolSlots(
-        is_paused=bool(pool["is_paused"]), concurrency_limit=pool["concurrency_limit"],
+        is_paused=bool(pool["pool_paused"]), concurrency_limit=pool["pool_limit"],
         active=sum(q.active for q in in_pool), name=pool_name,
     )
-    now = ctx.now()
     polled = [q.id for q in in_pool if queue_ids is None or q.id in queue_ids]
+    text = _hand_out(ctx, pool["pool_id"], pool_slots, in_pool, queue_ids, before, after, limit, now)
+    _record(ctx, polled, to_text(now))  # type: ignore[arg-type]
+    return text
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """A pool with runs PENDING longer than the lease: its stale claims are reclaimed before a poll
+    hands anything out (the reclaim decides which are: a heartbeating worker's are not)."""
+
+    pool_id: str
+
+
+def _hand_out(ctx: Ctx, pool_id: str, pool_slots: scheduling.PoolSlots, in_pool: list[scheduling.QueueSlots],
+              queue_ids: set[str] | None, before: datetime | None, after: datetime | None, limit: int,
+              now: datetime) -> str:
     pool_free = scheduling.free_slots(pool_slots.concurrency_limit, pool_slots.active)
-    candidates: list[scheduling.Candidate] = []
-    if not pool_slots.is_paused and limit > 0 and pool_free != 0:
-        for q in in_pool:
-            if q.is_paused or (queue_ids is not None and q.id not in queue_ids):
-                continue
-            cap = min(x for x in (limit, pool_free, scheduling.free_slots(q.concurrency_limit, q.active)) if x is not None)
-            if cap <= 0:
-                continue
-            sql = ("SELECT id, work_queue_id, next_scheduled_start_time FROM flow_run "
-                   "WHERE work_queue_id = ? AND state_type = 'SCHEDULED'")
-            params: list[Any] = [q.id]
-            if before is not None:
-                sql += " AND next_scheduled_start_time <= ?"
-                params.append(to_text(before))
-            if after is not None:
-                sql += " AND next_scheduled_start_time >= ?"
-                params.append(to_text(after))
-            sql += " ORDER BY next_scheduled_start_time, id LIMIT ?"
-            params.append(cap)
-            candidates.extend(
-                scheduling.Candidate(id=r["id"], queue_id=r["work_queue_id"],
-                                     next_scheduled_start_time=from_text(r["next_scheduled_start_time"]))  # type: ignore[arg-type]
-                for r in ctx.store.query(sql, params)
-            )
+    if pool_slots.is_paused or limit <= 0 or pool_free == 0:
+        return "[]"
+    wanted = limit if pool_free is None else min(limit, pool_free)
+    caps: dict[str, int] = {}
+    for q in in_pool:
+        if q.is_paused or (queue_ids is not None and q.id not in queue_ids):
+            continue
+        cap = min(x for x in (wanted, scheduling.free_slots(q.concurrency_limit, q.active)) if x is not None)
+        if cap > 0:
+            caps[q.id] = cap
+    found = _candidate_runs(ctx, [q for q in in_pool if q.id in caps], caps, wanted, before, after)
+    by_id = {r[0]: r for r in found}
     chosen = scheduling.select_runs(
-        pool_slots, in_pool, candidates, queue_ids=queue_ids, scheduled_before=before,
-        scheduled_after=after, limit=limit,
+        pool_slots, in_pool,
+        [scheduling.Candidate(r[0], r[1], from_text(r[2])) for r in found],  # type: ignore[arg-type]
+        queue_ids=queue_ids, scheduled_before=before, scheduled_after=after, limit=limit,
     )
     if not chosen:
-        return "[]", polled, now
-    params = []
-    clause = in_clause("id", [c.id for c in chosen], params)
-    rows = {r["id"]: r for r in ctx.store.query(f"SELECT {RUN_COLUMNS} FROM flow_run WHERE {clause}", params)}
-    prefix = f'{{"work_pool_id":{dumps(pool["id"])},"work_queue_id":'
-    return "[" + ",".join(
-        f'{prefix}{dumps(c.queue_id)},"flow_run":{flow_runs.core_run_text(rows[c.id], now)}}}'
-        for c in chosen
-        if c.id in rows
-    ) + "]", polled, now
+        return "[]"
+    unwritten = [c.id for c in chosen if by_id[c.id][7] is None]  # runs from before the wire column
+    full: dict[str, Any] = {}
+    if unwritten:
+        params: list[Any] = []
+        full = {r["id"]: r for r in ctx.store.query(f"SELECT {RUN_COLUMNS} FROM flow_run WHERE {in_clause('id', unwritten, params)}", params)}
+    late, now_text = flow_runs.late_before(now), to_text(now)
+    pool_text = dumps(pool_id)
+    heads = {q: (f'{{"work_pool_id":{pool_text},"work_queue_id":{dumps(q)},"flow_run":'
+                 f'{{"work_queue_id":{dumps(q)},"state_name":') for q in caps}
+    item = flow_runs.poll_item
+    parts = []
+    for c in chosen:
+        run_id, queue_id, next_start, expected, start_time, state_type, state_name, wire = by_id[c.id]
+        if wire is not None:
+            parts.append(item(heads[queue_id], wire, state_type, state_name, next_start, expected, start_time,
+                              now, now_text, late))  # type: ignore[arg-type]
+        elif run_id in full:
+            parts.append(f'{{"work_pool_id":{pool_text},"work_queue_id":{dumps(queue_id)},'
+                         f'"flow_run":{flow_runs.core_run_text(full[run_id], now)}}}')
+    return "[" + ",".join(parts) + "]"
+
+
+def _candidate_runs(ctx: Ctx, queues_in_order: list[scheduling.QueueSlots], caps: dict[str, int], wanted: int,
+                    before: datetime | None, after: datetime | None) -> list[Any]:
+    """Each queue's oldest SCHEDULED runs in the window, up to its cap, read highest priority first
+    and no further than needed: ``select_runs`` takes runs by priority before time, so once the
+    queues above a priority give ``wanted`` runs, no run below it can be chosen. The first
+    priority's queues are one query; if they fall short, every other queue is the second."""
+    if not queues_in_order:
+        return []
+    first = [q for q in queues_in_order if q.priority == queues_in_order[0].priority]
+    rows = _runs_of(ctx, first, caps, before, after)
+    rest = queues_in_order[len(first):]
+    if rest and len(rows) < wanted:
+        rows += _runs_of(ctx, rest, caps, before, after)
+    return rows
+
+
+def _runs_of(ctx: Ctx, queues: list[scheduling.QueueSlots], caps: dict[str, int], before: datetime | None,
+             after: datetime | None) -> list[Any]:
+    """One statement: for each queue, its oldest SCHEDULED runs in the window, up to its cap."""
+    window = ""
+    bounds: list[Any] = []
+    if before is not None:
+        window += " AND next_scheduled_start_time <= ?"
+        bounds.append(to_text(before))
+    if after is not None:
+        window += " AND next_scheduled_start_time >= ?"
+        bounds.append(to_text(after))
+    selects, params = [], []
+    for i, q in enumerate(queues):
+        selects.append(f"SELECT * FROM (SELECT {POLL_COLUMNS} FROM flow_run WHERE work_queue_id = ? "
+                       f"AND state_type = 'SCHEDULED'{window} ORDER BY next_scheduled_start_time, id LIMIT ?) AS q{i}")
+        params.extend([q.id, *bounds, caps[q.id]])
+    return ctx.store.tuples(" UNION ALL ".join(selects), params)
 
 
 def legacy_get_runs(ctx: Ctx, queue_id: str, before: datetime | None, limit: int | None, *,

@@ -70,6 +70,9 @@ class PostgresStore:
             raise StoreError("PostgreSQL needs psycopg 3: pip install 'poolform[postgres]'") from exc
         self.url = url
         self._psycopg = psycopg
+        from psycopg.rows import tuple_row
+
+        self._tuple_row = tuple_row
         self._busy_errors = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure,
                              psycopg.errors.LockNotAvailable)
         try:
@@ -127,6 +130,10 @@ class PostgresStore:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._run(sql, params).fetchall()
 
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._mapped(), self._conn.cursor(row_factory=self._tuple_row) as cursor:
+            return cursor.execute(_pg(sql), tuple(params)).fetchall()
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         return self._run(sql, params).fetchone()
 
@@ -149,6 +156,16 @@ class PostgresStore:
             return []
         skip = " SKIP LOCKED" if skip_locked else ""
         return [r["id"] for r in self._run(f"SELECT id FROM {table} WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE{skip}", (wanted,)).fetchall()]
+
+    def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> int:
+        """``UPDATE table SET assignments`` on the rows matching ``where`` that no other transaction
+        holds, locked in id order (so two such updates cannot deadlock), in one statement.
+        ``params`` fill ``assignments`` first, then ``where``."""
+        if table not in _TABLES:
+            raise ValueError(f"no table {table!r}")
+        return self._run(
+            f"UPDATE {table} SET {assignments} WHERE id IN "
+            f"(SELECT id FROM {table} WHERE {where} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)", params).rowcount
 
     @property
     def in_transaction(self) -> bool:

@@ -152,6 +152,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "OR (o.created = work_queue.created AND o.id <= work_queue.id))",
         "CREATE INDEX IF NOT EXISTS ix_work_queue_seq ON work_queue (seq)",
     ), adds_columns={"work_queue": ("seq",)}),
+    Migration(5, "a run's FlowRun JSON kept as it is written, so a poll sends text instead of serializing runs", (
+        # Runs from before stay NULL and are rendered from their columns when polled.
+        "ALTER TABLE flow_run ADD COLUMN wire TEXT",
+    ), adds_columns={"flow_run": ("wire",)}),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -119,6 +119,12 @@ class SqliteStore:
         with self._mapped():
             return self._conn.execute(sql, params).fetchall()
 
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._mapped():
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         with self._mapped():
             return self._conn.execute(sql, params).fetchone()
@@ -141,6 +147,11 @@ class SqliteStore:
     def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]:
         """Nothing to do: ``BEGIN IMMEDIATE`` already holds the database's write lock."""
         return [str(i) for i in ids if i is not None]
+
+    def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> int:
+        """``UPDATE table SET assignments WHERE where`` (no other transaction holds a row here)."""
+        with self._mapped():
+            return self._conn.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params).rowcount
 
     @property
     def in_transaction(self) -> bool:
