@@ -364,6 +364,9 @@ class Prepared:
         changed = {name: value for name, value in merged.items() if not (name in passing and kept.get(name) is value)}
         return not changed or next(iter(_validator(plain).iter_errors(changed)), None) is None
 
+    warmed = False
+    """Whether :meth:`warm` ran to its end."""
+
     def warm(self) -> None:
         """Compute every part now (a schema jsonschema cannot use leaves the failing part to be
         raised again when asked)."""
@@ -378,6 +381,7 @@ class Prepared:
                 self.surely_passes(strict, kept, kept)
         except Exception:  # noqa: BLE001 - as above
             pass
+        self.warmed = True
 
 
 _PREPARED: "OrderedDict[bytes, tuple[Prepared, int]]" = OrderedDict()
@@ -386,9 +390,21 @@ _PREPARED_BUDGET = 32_000_000
 """Sum of the canonical JSON sizes of the schemas kept, least recently used dropped first."""
 
 
+_SEEN: "OrderedDict[int, tuple[Any, Prepared]]" = OrderedDict()
+_SEEN_SIZE = 64
+"""The ``variables`` objects :func:`prepare` was given most recently, by identity (each held, so
+its id stays its own): asked again with the same object (the server keeps one parse per stored
+template), :func:`prepared` answers without serializing and digesting the schema again."""
+
+
 def prepared(variables: dict[str, Any]) -> Prepared:
     """The memo entry for ``variables``, by the digest of their canonical JSON (equal schemas with
     keys in another order share it); a schema that is not JSON gets a fresh, unshared entry."""
+    with _PREPARED_LOCK:
+        seen = _SEEN.get(id(variables))
+        if seen is not None and seen[0] is variables:
+            _SEEN.move_to_end(id(variables))
+            return seen[1]
     try:
         canonical = json.dumps(variables, sort_keys=True).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError):
@@ -403,17 +419,38 @@ def prepared(variables: dict[str, Any]) -> Prepared:
         _PREPARED[key] = (entry, len(canonical))
         total = sum(size for _, size in _PREPARED.values())
         while total > _PREPARED_BUDGET and len(_PREPARED) > 1:
-            _, (_, size) = _PREPARED.popitem(last=False)
+            _, (dropped, size) = _PREPARED.popitem(last=False)
             total -= size
+            for ident in [i for i, (_, e) in _SEEN.items() if e is dropped]:
+                del _SEEN[ident]
         return entry
+
+
+def is_prepared(template: Any) -> bool:
+    """Whether :func:`prepare` has nothing left to do for ``template`` (known by identity: the
+    same object was prepared before), so a caller may skip handing it to a thread."""
+    variables = template.get("variables") if isinstance(template, dict) else None
+    if not variables or not isinstance(variables, dict):
+        return True
+    with _PREPARED_LOCK:
+        seen = _SEEN.get(id(variables))
+        return seen is not None and seen[0] is variables and seen[1].warmed
 
 
 def prepare(template: Any) -> None:
     """Compute and keep now everything that checking values against ``template``'s ``variables``
-    will need, so that a later check is quick (the server runs this off its event loop)."""
+    will need, so that a later check is quick (the server runs this off its event loop), and
+    know the object from now on by its identity (:func:`is_prepared`): the caller must not change
+    ``template`` afterwards."""
     variables = template.get("variables") if isinstance(template, dict) else None
     if variables and isinstance(variables, dict):
-        prepared(variables).warm()
+        entry = prepared(variables)
+        entry.warm()
+        with _PREPARED_LOCK:
+            _SEEN[id(variables)] = (variables, entry)
+            _SEEN.move_to_end(id(variables))
+            while len(_SEEN) > _SEEN_SIZE:
+                _SEEN.popitem(last=False)
 
 
 # ------------------------------------------------------------------ job variables

@@ -102,9 +102,11 @@ def test_health_answers_while_job_variables_checks_are_prepared(monkeypatch: pyt
     run of a deployment in the pool) prepares the template off the loop before the store work."""
     held = HeldValidation(routes.prepare)
     monkeypatch.setattr(routes, "prepare", held)
+    # a template this process has not prepared yet (one it has is known and needs no thread)
+    template = {**TEMPLATE, "variables": {**TEMPLATE["variables"], "description": f"for the {what} test"}}
     with serve_in_thread() as server, ThreadPoolExecutor(1) as pool:
         api = server.api_url
-        assert httpx.post(api + "/work_pools/", json={"name": "p", "base_job_template": TEMPLATE}).status_code == 201
+        assert httpx.post(api + "/work_pools/", json={"name": "p", "base_job_template": template}).status_code == 201
         flow = httpx.post(api + "/flows/", json={"name": "f"}).json()
         if what == "deployment":
             slow = pool.submit(httpx.post, api + "/deployments/", timeout=60,
@@ -123,3 +125,23 @@ def test_health_answers_while_job_variables_checks_are_prepared(monkeypatch: pyt
         assert result.status_code == 201, result.text
     else:  # the check itself still runs, in the domain: 1 is not a string
         assert result.status_code == 422 and "command" in result.text, result.text
+
+
+def test_a_prepared_template_is_not_sent_to_a_thread_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of a deployment whose pool's template was prepared once are checked on the loop straight
+    away (the template's parse is kept per stored text and known by identity): no thread hop per run."""
+    calls: list[object] = []
+    real = routes.prepare
+    monkeypatch.setattr(routes, "prepare", lambda template: (calls.append(template), real(template))[1])
+    template = {**TEMPLATE, "variables": {**TEMPLATE["variables"], "description": "prepared once"}}
+    with serve_in_thread() as server:
+        api = server.api_url
+        assert httpx.post(api + "/work_pools/", json={"name": "p", "base_job_template": template}).status_code == 201
+        flow = httpx.post(api + "/flows/", json={"name": "f"}).json()
+        deployment = httpx.post(api + "/deployments/", json={"name": "d", "flow_id": flow["id"], "work_pool_name": "p"}).json()
+        created = [httpx.post(api + f"/deployments/{deployment['id']}/create_flow_run", json={"job_variables": {"command": "go"}})
+                   for _ in range(3)]
+        refused = httpx.post(api + f"/deployments/{deployment['id']}/create_flow_run", json={"job_variables": {"command": 1}})
+    assert [r.status_code for r in created] == [201, 201, 201]
+    assert refused.status_code == 422 and "command" in refused.text  # still checked, on the loop
+    assert len(calls) == 1

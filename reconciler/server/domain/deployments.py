@@ -115,6 +115,20 @@ def read_deployment(ctx: Ctx, deployment_id: str) -> dict[str, Any]:
     return deployment_json(ctx, _deployment_row(ctx, deployment_id))
 
 
+def deployment_pool_name(ctx: Ctx, deployment_id: str) -> str | None:
+    """The name of the pool a deployment is in (None: no pool, or no such deployment); one read."""
+    row = ctx.store.one("SELECT work_pool_name FROM deployment WHERE id = ?", (deployment_id,))
+    return None if row is None else row["work_pool_name"]
+
+
+def deployment_template(ctx: Ctx, deployment_id: str) -> dict[str, Any]:
+    """The base job template of the deployment's pool (``pools.parsed_template``: not to be
+    changed), ``{}`` for none; one read."""
+    row = ctx.store.one("SELECT p.base_job_template FROM deployment d JOIN work_pool p ON p.name = d.work_pool_name "
+                        "WHERE d.id = ?", (deployment_id,))
+    return {} if row is None else pools.parsed_template(row["base_job_template"])
+
+
 @atomic
 def read_deployment_by_name(ctx: Ctx, flow_name: str, name: str) -> dict[str, Any]:
     row = ctx.store.one(
@@ -222,10 +236,14 @@ def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) 
     body = loads(dep["body"])
     queue_id, queue_name = dep["work_queue_id"], dep["work_queue_name"]
     if dep["work_pool_name"]:
+        template = None
         if fields.get("work_queue_name"):
-            _, queue = queues.resolve_queue(ctx, dep["work_pool_name"], fields["work_queue_name"], create=True)
+            pool, queue = queues.resolve_queue(ctx, dep["work_pool_name"], fields["work_queue_name"], create=True)
             queue_id, queue_name = queue["id"], queue["name"]
-        failure = job_variables_problem(pools.pool_template(ctx, dep["work_pool_name"]), body.get("job_variables") or {},
+            template = pools.parsed_template(pool["base_job_template"])
+        if template is None:
+            template = pools.pool_template(ctx, dep["work_pool_name"])
+        failure = job_variables_problem(template, body.get("job_variables") or {},
                                         fields.get("job_variables") or {}, enforce_required=True)
         if failure is not None:
             raise _refused(failure, "creating flow run")

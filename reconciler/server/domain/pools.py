@@ -10,6 +10,8 @@ queue beyond inserting the default one: that is ``queues``.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -60,11 +62,39 @@ def locked_pool(ctx: Ctx, name: str, *, missing: Any = None) -> Row:
 
 
 def pool_template(ctx: Ctx, pool_name: str | None) -> dict[str, Any]:
-    """The base job template of the pool named, ``{}`` when there is none."""
+    """The base job template of the pool named, ``{}`` when there is none. The same text gives the
+    same object (:func:`parsed_template`): callers must not change it."""
     if not pool_name:
         return {}
     row = ctx.store.one("SELECT base_job_template FROM work_pool WHERE name = ?", (pool_name,))
-    return loads(row["base_job_template"]) if row else {}
+    return parsed_template(row["base_job_template"]) if row else {}
+
+
+_TEMPLATES: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+_TEMPLATES_LOCK = threading.Lock()
+TEMPLATE_CACHE_CHARS = 8_000_000
+"""Sum of the lengths of the template texts whose parse is kept, least recently used dropped first."""
+
+
+def parsed_template(text: str) -> dict[str, Any]:
+    """A stored template text parsed, once per text: a run created from a deployment checks its job
+    variables against its pool's template, and parsing it each time (and digesting its
+    ``variables`` for ``template_rules``' memo, which knows an object it has seen) cost more than
+    the rest of the check. Callers must not change what it returns."""
+    with _TEMPLATES_LOCK:
+        found = _TEMPLATES.get(text)
+        if found is not None:
+            _TEMPLATES.move_to_end(text)
+            return found
+    parsed = loads(text)
+    if len(text) <= TEMPLATE_CACHE_CHARS:
+        with _TEMPLATES_LOCK:
+            _TEMPLATES[text] = parsed
+            total = sum(len(t) for t in _TEMPLATES)
+            while total > TEMPLATE_CACHE_CHARS:
+                dropped, _ = _TEMPLATES.popitem(last=False)
+                total -= len(dropped)
+    return parsed
 
 
 def pool_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from reconciler.server import VALIDATION_THREADS
 from reconciler.server.domain import Ctx
 from reconciler.server.domain.pools import pool_template
 from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, NotFound, NotNow, Refusal
-from reconciler.template_rules import prepare
+from reconciler.template_rules import is_prepared, prepare
 
 STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, Invalid: 422, NotNow: 400}
 """The status code of each kind of refusal."""
@@ -57,9 +57,14 @@ async def prepare_pool_template(request: Request, pool_name: str | None) -> None
     (seconds for a template of megabytes): do that part off the event loop now, so the domain's
     check, inside its store work, is answered from ``template_rules``' memo."""
     if pool_name:
-        template = pool_template(ctx(request), pool_name)
-        if template.get("variables"):
-            await off_the_loop(request, prepare, template)
+        await prepare_template(request, pool_template(ctx(request), pool_name))
+
+
+async def prepare_template(request: Request, template: dict[str, Any]) -> None:
+    """:func:`prepare_pool_template` for a template in hand (``pools.parsed_template``'s object, so
+    one seen before is known by identity and costs no thread)."""
+    if not is_prepared(template):
+        await off_the_loop(request, prepare, template)
 
 
 def json_response(body: Any, status: int = 200) -> Response:

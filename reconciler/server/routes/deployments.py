@@ -10,8 +10,14 @@ from fastapi.responses import Response
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import deployments, flows
-from reconciler.server.domain.refusals import Refusal
-from reconciler.server.routes import created_or_ok, ctx, json_response, no_content, prepare_pool_template
+from reconciler.server.routes import (
+    created_or_ok,
+    ctx,
+    json_response,
+    no_content,
+    prepare_pool_template,
+    prepare_template,
+)
 from reconciler.server.schemas import (
     DeploymentCreate,
     DeploymentFilterBody,
@@ -34,10 +40,19 @@ class FlowFilterBody(Loose):
 
 def deployment_pool(request: Request, deployment_id: str | None) -> str | None:
     """The name of the pool a deployment is in (None for none, or no such deployment)."""
-    try:
-        return deployments.read_deployment(ctx(request), deployment_id)["work_pool_name"] if deployment_id else None
-    except Refusal:
-        return None
+    return deployments.deployment_pool_name(ctx(request), deployment_id) if deployment_id else None
+
+
+@router.post("/deployments/{deployment_id:uuid}/create_flow_run")
+async def create_deployment_flow_run(
+    deployment_id: UUID, request: Request, body: Optional[DeploymentFlowRunCreate] = None
+) -> Response:
+    body = body or DeploymentFlowRunCreate()
+    await prepare_template(request, deployments.deployment_template(ctx(request), str(deployment_id)))
+    fields = body.model_dump()
+    if body.state is not None:
+        fields["state"] = body.state.model_dump()
+    return json_response(deployments.create_deployment_run(ctx(request), str(deployment_id), fields), 201)
 
 
 @router.post("/flows/")
@@ -117,15 +132,3 @@ async def update_deployment(deployment_id: UUID, body: DeploymentUpdate, request
 async def delete_deployment(deployment_id: UUID, request: Request) -> Response:
     deployments.delete_deployment(ctx(request), str(deployment_id))
     return no_content()
-
-
-@router.post("/deployments/{deployment_id:uuid}/create_flow_run")
-async def create_deployment_flow_run(
-    deployment_id: UUID, request: Request, body: Optional[DeploymentFlowRunCreate] = None
-) -> Response:
-    body = body or DeploymentFlowRunCreate()
-    await prepare_pool_template(request, deployment_pool(request, str(deployment_id)))
-    fields = body.model_dump()
-    if body.state is not None:
-        fields["state"] = body.state.model_dump()
-    return json_response(deployments.create_deployment_run(ctx(request), str(deployment_id), fields), 201)

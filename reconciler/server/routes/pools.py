@@ -51,6 +51,20 @@ def _for_client(request: Request, pools_json: list[dict[str, Any]]) -> list[dict
     return pools_json
 
 
+@router.post("/work_pools/{name}/get_scheduled_flow_runs")
+async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[ScheduledRunsBody] = None) -> Response:
+    body = body or ScheduledRunsBody()
+    text = polls.scheduled_runs(
+        ctx(request),
+        name,
+        queue_names=body.work_queue_names,
+        before=body.scheduled_before,
+        after=body.scheduled_after,
+        limit=body.limit,
+    )
+    return Response(content=text.encode("utf-8"), media_type="application/json")
+
+
 @router.post("/work_pools/")
 @router.post("/work_pools", include_in_schema=False)
 async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
@@ -99,20 +113,6 @@ async def update_work_pool(name: str, body: WorkPoolUpdate, request: Request) ->
 async def delete_work_pool(name: str, request: Request) -> Response:
     pools.delete_pool(ctx(request), name)
     return no_content()
-
-
-@router.post("/work_pools/{name}/get_scheduled_flow_runs")
-async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[ScheduledRunsBody] = None) -> Response:
-    body = body or ScheduledRunsBody()
-    text = polls.scheduled_runs(
-        ctx(request),
-        name,
-        queue_names=body.work_queue_names,
-        before=body.scheduled_before,
-        after=body.scheduled_after,
-        limit=body.limit,
-    )
-    return Response(content=text.encode("utf-8"), media_type="application/json")
 
 
 @router.post("/work_pools/{name}/concurrency_status")

@@ -1,0 +1,46 @@
+"""The server's routes are the app's own (``app._add_routes``) in an order chosen for speed; that
+order must not change which route answers: no request path matches routes of two route modules."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import uuid
+
+from fastapi.routing import APIRoute
+
+import reconciler.server.routes as routes
+from reconciler.server.app import create_app
+from reconciler.server.store import open_store
+
+
+def _modules() -> dict[str, list[APIRoute]]:
+    return {info.name: list(importlib.import_module(f"{routes.__name__}.{info.name}").router.routes)
+            for info in pkgutil.iter_modules(routes.__path__)}
+
+
+def _sample(path: str, value: str) -> str:
+    return re.sub(r"\{[^}:]+\}", value, re.sub(r"\{[^}:]+:uuid\}", str(uuid.UUID(int=1)), path))
+
+
+def test_no_path_matches_routes_of_two_modules():
+    modules = _modules()
+    assert len(modules) >= 6
+    clashes = []
+    for name, own in modules.items():
+        for route in own:
+            for value in ("x", "filter", "count", "name", str(uuid.UUID(int=2))):
+                path = _sample(route.path, value)
+                for other, theirs in modules.items():
+                    if other != name:
+                        clashes += [(name, route.path, other, r.path) for r in theirs if r.path_regex.match(path)]
+    assert clashes == []
+
+
+def test_every_route_is_served_under_api_once():
+    """As its module declares it, route class included (the strict JSON reader)."""
+    app = create_app(open_store(":memory:"))
+    served = [(r.path, tuple(sorted(r.methods)), type(r).__name__) for r in app.routes if isinstance(r, APIRoute)]
+    expected = [("/api" + r.path, tuple(sorted(r.methods)), type(r).__name__) for own in _modules().values() for r in own]
+    assert sorted(p for p in served if p[0] != "/{path:path}") == sorted(expected)
