@@ -1,238 +1,50 @@
-"""The tfplugin6 gRPC server: go-plugin handshake, in-memory mTLS, and the Provider service.
+"""The tfplugin6 gRPC server: the go-plugin handshake, in-memory TLS, and the Provider service
+behind it (``servicer``, loaded on the first call).
 
-Every RPC handler is wrapped: an exception becomes an error diagnostic in the
-response (with the exception's message), never a plugin crash. The servicer
-only translates between protobuf and the Python values of ``codec``; what a
-call means lives in ``resources`` and ``datasources``. Built on the tfplugin6
-stubs generated in ``tf.gen`` (only the stubs: the servicer and runner are ours).
+Terraform starts the provider three times a plan, so what comes before the handshake line is
+kept to what it needs: gRPC, the generated stubs, a fresh certificate (``tls``). Built on the
+tfplugin6 stubs generated in ``tf.gen`` (only the stubs: the servicer and runner are ours).
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
-import functools
-import json
 import os
 import sys
-import tempfile
 import threading
-import traceback
 from concurrent import futures
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 from tf.gen import grpc_controller_pb2 as controller_pb
 from tf.gen import grpc_controller_pb2_grpc as controller_rpc
 from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
-from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
-from reconciler.provider import codec, schema
-from reconciler.provider.codec import Diags, ProviderError
-
-_SEVERITY = {"error": pb.Diagnostic.ERROR, "warning": pb.Diagnostic.WARNING}
+from reconciler.provider import tls
 
 
-def _diag_pb(diags: Diags) -> list[Any]:
-    out = []
-    for severity, summary, detail, path in diags:
-        kwargs: dict[str, Any] = {"severity": _SEVERITY[severity], "summary": summary, "detail": detail}
-        if path:
-            kwargs["attribute"] = pb.AttributePath(steps=[pb.AttributePath.Step(**s) for s in codec.path_steps(path)])
-        out.append(pb.Diagnostic(**kwargs))
-    return out
+class _OnFirstCall:
+    """Stands in for ``servicer.ProviderServicer`` when the gRPC server is built, and creates it
+    on the first call: the service's modules (codec, msgpack, the schemas, the provider state)
+    load after the handshake line, not before it."""
 
-
-def _dv(value: Any) -> Any:
-    return pb.DynamicValue(msgpack=codec.encode(value))
-
-
-def _schema_pb(block: schema.Block) -> Any:
-    attrs = [
-        pb.Schema.Attribute(
-            name=a.name, type=json.dumps(a.type).encode(), description=a.description,
-            required=a.required, optional=a.optional, computed=a.computed, sensitive=a.sensitive,
-            description_kind=pb.PLAIN,
-        )
-        for a in block.attributes
-    ]
-    return pb.Schema(version=0, block=pb.Schema.Block(attributes=attrs, description=block.description,
-                                                       description_kind=pb.PLAIN))
-
-
-def _handler(response_cls: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run ``fn(self, request, diags) -> dict of response fields``; report every failure as a diagnostic."""
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def call(self: "ProviderServicer", request: Any, context: Any) -> Any:
-            diags = Diags()
-            fields: dict[str, Any] = {}
-            try:
-                fields = fn(self, request, diags) or {}
-            except ProviderError as exc:
-                diags.error(exc.summary, exc.detail, exc.path)
-            except Exception as exc:  # noqa: BLE001 - the point: no plugin crash
-                traceback.print_exc(file=sys.stderr)
-                diags.error(f"Unexpected error in the prefect provider ({fn.__name__})",
-                            f"{type(exc).__name__}: {exc}\nThis is a bug; the provider log (TF_LOG=DEBUG) has "
-                            "the traceback.")
-            return response_cls(diagnostics=_diag_pb(diags), **fields)
-
-        return call
-
-    return wrap
-
-
-class ProviderServicer(rpc.ProviderServicer):
     def __init__(self) -> None:
-        from reconciler.provider.config import ProviderState
-
-        self.state = ProviderState()
-        self._schema_response: Any = None
         self._lock = threading.Lock()
+        self._servicer: Any = None
 
-    def _resource(self, type_name: str) -> Any:
-        from reconciler.provider import resources
-
-        return resources.get(type_name, self.state)
-
-    def _data_source(self, type_name: str) -> Any:
-        from reconciler.provider import datasources
-
-        return datasources.get(type_name, self.state)
-
-    def GetMetadata(self, request: Any, context: Any) -> Any:
-        return pb.GetMetadata.Response(
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=False),
-            resources=[pb.GetMetadata.ResourceMetadata(type_name=n) for n in schema.RESOURCES],
-            data_sources=[pb.GetMetadata.DataSourceMetadata(type_name=n) for n in schema.DATA_SOURCES],
-        )
-
-    def GetProviderSchema(self, request: Any, context: Any) -> Any:
+    def _real(self) -> Any:
         with self._lock:
-            if self._schema_response is None:
-                self._schema_response = pb.GetProviderSchema.Response(
-                    provider=_schema_pb(schema.PROVIDER),
-                    resource_schemas={n: _schema_pb(b) for n, b in schema.RESOURCES.items()},
-                    data_source_schemas={n: _schema_pb(b) for n, b in schema.DATA_SOURCES.items()},
-                    server_capabilities=pb.ServerCapabilities(plan_destroy=False,
-                                                              get_provider_schema_optional=False),
-                )
-            return self._schema_response
+            if self._servicer is None:
+                from reconciler.provider.servicer import ProviderServicer
 
-    @_handler(pb.ValidateProviderConfig.Response)
-    def ValidateProviderConfig(self, request: Any, diags: Diags) -> None:
-        self.state.validate(codec.read_dynamic(request.config) or {}, diags)
+                self._servicer = ProviderServicer()
+            return self._servicer
 
-    @_handler(pb.ConfigureProvider.Response)
-    def ConfigureProvider(self, request: Any, diags: Diags) -> None:
-        self.state.configure(codec.read_dynamic(request.config) or {}, diags)
-
-    @_handler(pb.ValidateResourceConfig.Response)
-    def ValidateResourceConfig(self, request: Any, diags: Diags) -> None:
-        self._resource(request.type_name).validate(codec.read_dynamic(request.config) or {}, diags)
-
-    @_handler(pb.ValidateDataResourceConfig.Response)
-    def ValidateDataResourceConfig(self, request: Any, diags: Diags) -> None:
-        self._data_source(request.type_name)
-
-    @_handler(pb.UpgradeResourceState.Response)
-    def UpgradeResourceState(self, request: Any, diags: Diags) -> dict[str, Any]:
-        block = schema.RESOURCES[request.type_name]
-        raw = request.raw_state
-        if not raw.json:
-            raise ProviderError("Unsupported state format",
-                                "This state predates JSON state (flatmap); re-import the resource.")
-        state = codec.conform(json.loads(raw.json), block.names)
-        return {"upgraded_state": _dv(state)}
-
-    @_handler(pb.ReadResource.Response)
-    def ReadResource(self, request: Any, diags: Diags) -> dict[str, Any]:
-        current = codec.read_dynamic(request.current_state)
-        new = self._resource(request.type_name).read(current, diags) if current is not None else None
-        return {"new_state": _dv(new), "private": request.private}
-
-    @_handler(pb.PlanResourceChange.Response)
-    def PlanResourceChange(self, request: Any, diags: Diags) -> dict[str, Any]:
-        resource = self._resource(request.type_name)
-        prior = codec.read_dynamic(request.prior_state)
-        proposed = codec.read_dynamic(request.proposed_new_state)
-        config = codec.read_dynamic(request.config)
-        planned, replace = resource.plan(prior, proposed, config, diags)
-        return {
-            "planned_state": _dv(planned),
-            "requires_replace": [pb.AttributePath(steps=[pb.AttributePath.Step(attribute_name=n)]) for n in replace],
-            "planned_private": request.prior_private,
-        }
-
-    @_handler(pb.ApplyResourceChange.Response)
-    def ApplyResourceChange(self, request: Any, diags: Diags) -> dict[str, Any]:
-        resource = self._resource(request.type_name)
-        prior = codec.read_dynamic(request.prior_state)
-        planned = codec.read_dynamic(request.planned_state)
-        config = codec.read_dynamic(request.config)
-        try:
-            new = resource.apply(prior, planned, config, diags)
-        except ProviderError as exc:
-            diags.error(exc.summary, exc.detail, exc.path)
-            new = prior
-        return {"new_state": _dv(new), "private": request.planned_private}
-
-    @_handler(pb.ImportResourceState.Response)
-    def ImportResourceState(self, request: Any, diags: Diags) -> dict[str, Any]:
-        state = self._resource(request.type_name).import_(request.id, diags)
-        return {"imported_resources": [
-            pb.ImportResourceState.ImportedResource(type_name=request.type_name, state=_dv(state))
-        ]}
-
-    @_handler(pb.ReadDataSource.Response)
-    def ReadDataSource(self, request: Any, diags: Diags) -> dict[str, Any]:
-        config = codec.read_dynamic(request.config) or {}
-        return {"state": _dv(self._data_source(request.type_name).read(config, diags))}
-
-    def MoveResourceState(self, request: Any, context: Any) -> Any:
-        diags = Diags()
-        diags.error("Moving resources between types is not supported by the prefect provider")
-        return pb.MoveResourceState.Response(diagnostics=_diag_pb(diags))
-
-    def GetFunctions(self, request: Any, context: Any) -> Any:
-        return pb.GetFunctions.Response()
-
-    def StopProvider(self, request: Any, context: Any) -> Any:
-        return pb.StopProvider.Response()
-
-
-def _certificate() -> tuple[bytes, bytes, bytes]:
-    """A fresh self-signed ECDSA P-256 certificate in memory: (key PEM, cert PEM, cert DER)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "poolform")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                                     data_encipherment=False, key_agreement=True, key_cert_sign=True,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                       critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM), cert.public_bytes(serialization.Encoding.DER)
+    def __getattr__(self, name: str) -> Any:
+        if not name[:1].isupper():  # the RPC methods; anything else is not ours to answer
+            raise AttributeError(name)
+        return lambda request, context: getattr(self._real(), name)(request, context)
 
 
 def serve() -> int:
@@ -249,17 +61,17 @@ def serve() -> int:
             return iter(())
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    rpc.add_ProviderServicer_to_server(ProviderServicer(), server)
+    rpc.add_ProviderServicer_to_server(_OnFirstCall(), server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
 
-    key_pem, cert_pem, cert_der = _certificate()
+    key_pem, cert_pem, cert_der = tls.certificate()
     # Terraform's client certificate (PLUGIN_CLIENT_CERT) is ECDSA P-521, which the gRPC TLS stack does not
     # request, so client auth cannot be required; the socket's 0700 directory keeps other users out.
     credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)], require_client_auth=False)
-    with tempfile.TemporaryDirectory(prefix="tfprefect-") as tmp:
-        os.chmod(tmp, 0o700)
-        sock = os.path.join(tmp, "plugin.sock")
+    tmp = _private_directory()
+    sock = os.path.join(tmp, "plugin.sock")
+    try:
         server.add_secure_port(f"unix://{sock}", credentials)
         server.start()
         cert_b64 = base64.b64encode(cert_der).decode().rstrip("=")
@@ -271,4 +83,24 @@ def serve() -> int:
         except KeyboardInterrupt:
             pass
         server.stop(grace=0.2)
+    finally:
+        for remove, path in ((os.unlink, sock), (os.rmdir, tmp)):
+            try:
+                remove(path)
+            except OSError:
+                pass
     return 0
+
+
+def _private_directory() -> str:
+    """A new directory only we can enter, in the temporary directory (what ``tempfile.mkdtemp``
+    makes, without its import: the provider starts three times a plan)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    for _ in range(100):
+        path = os.path.join(base, "tfprefect-" + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"cannot create a private directory in {base}")

@@ -196,8 +196,8 @@ def test_install_into_unwritable_dir_is_a_clear_error(tmp_path):
 
 
 def test_startup_path_keeps_heavy_libraries_unloaded():
-    code = ("import sys; import reconciler.provider.main, reconciler.provider.server; "
-            "s = reconciler.provider.server.ProviderServicer(); "
+    code = ("import sys; import reconciler.provider.main, reconciler.provider.servicer; "
+            "s = reconciler.provider.servicer.ProviderServicer(); "
             "print(sorted(m for m in ('httpx', 'pydantic', 'jsonschema', 'fastapi', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -291,9 +291,10 @@ def test_valid_unknown_or_unset_templates_pass(value):
 def test_handler_exceptions_become_diagnostics_not_crashes(monkeypatch):
     from tf.gen import tfplugin_pb2 as pb
 
-    from reconciler.provider import resources, server
+    from reconciler.provider import resources
+    from reconciler.provider.servicer import ProviderServicer
 
-    servicer = server.ProviderServicer()
+    servicer = ProviderServicer()
 
     def boom(self, current, diags):
         raise RuntimeError("kaboom")
@@ -307,3 +308,31 @@ def test_handler_exceptions_become_diagnostics_not_crashes(monkeypatch):
 
     response = servicer.ImportResourceState(pb.ImportResourceState.Request(type_name="prefect_nothing", id="x"), None)
     assert "Unknown resource type" in response.diagnostics[0].summary
+
+
+def test_handshake_path_loads_only_what_the_handshake_needs():
+    """Terraform starts the provider three times a plan: up to the handshake line, nothing of the
+    service (codec, msgpack, schemas, provider state) nor cryptography's x509/serialization layers
+    loads, and the certificate it prints is a valid self-signed one for its key."""
+    code = ("import sys; import reconciler.provider.main, reconciler.provider.server as s; "
+            "from reconciler.provider import tls; key, pem, der = tls.certificate(); s._OnFirstCall(); "
+            "sys.stdout.buffer.write(key + b'\\0' + pem + b'\\0'); "
+            "print(sorted(m for m in ('msgpack', 'reconciler.provider.codec', 'reconciler.provider.schema', "
+            "'reconciler.provider.config', 'reconciler.provider.servicer', 'cryptography.x509', "
+            "'cryptography.hazmat.primitives.serialization', 'tempfile', 'httpx', 'pydantic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    key_pem, cert_pem, loaded = out.stdout.split(b"\0")
+    assert loaded.decode().strip() == "[]"
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = serialization.load_pem_private_key(key_pem, None)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    assert cert.public_key() == key.public_key() and cert.issuer == cert.subject
+    cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName) == ["localhost"]
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).total_seconds() > 86400
