@@ -12,6 +12,7 @@ Must not hold plan logic or decide what to change.
 from __future__ import annotations
 
 import email.utils
+import json as _json
 import random
 import threading
 import time
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -163,11 +164,14 @@ class PrefectClient:
         self.settings = settings
         self.api_url = settings.api_url.rstrip("/")
         self._owns_http = http is None
+        self._direct: Any = None
         if http is None and self.api_url.startswith("http:") and not _proxied(self.api_url):
             from reconciler.api.transport import KeepAliveTransport
 
-            http = httpx.Client(timeout=settings.timeout, follow_redirects=True,
-                                transport=KeepAliveTransport(settings.timeout, verify=settings.verify))
+            transport = KeepAliveTransport(settings.timeout, verify=settings.verify)
+            http = httpx.Client(timeout=settings.timeout, follow_redirects=True, transport=transport)
+            url = httpx.URL(self.api_url)
+            self._direct = (transport, url.host, url.port or 80, url.raw_path.decode("ascii").rstrip("/"))
         self.http = http if http is not None else httpx.Client(
             timeout=settings.timeout,
             verify=settings.verify if self.api_url.startswith("https:") else False,
@@ -297,7 +301,7 @@ class PrefectClient:
                 headers.update(self._csrf_headers())
             self._count(method, route or path)
             try:
-                response = self.http.request(method, url, json=json, params=params, headers=headers)
+                response = self._send(method, path, url, json, params, headers)
             except httpx.ConnectError as exc:
                 raise self._transport(method, url, _reason(exc), exc, attempt) from None
             except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -322,13 +326,32 @@ class PrefectClient:
                 continue
             return self._decode(method, url, response, attempt)
 
+    def _send(self, method: str, path: str, url: str, body: Any, params: dict[str, str] | None,
+              headers: dict[str, str]) -> Any:
+        """One HTTP exchange: straight through the lean transport's sockets for a plain http URL
+        (the request's bytes written, the answer read as a ``transport.Reply``), else (and for a
+        redirect, which httpx follows) through ``self.http``."""
+        if self._direct is None:
+            return self.http.request(method, url, json=body, params=params, headers=headers)
+        transport, host, port, base = self._direct
+        target = base + path + (("?" + urlencode(params)) if params else "")
+        data = None
+        if body is not None:
+            data = _json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            headers = {**headers, "Content-Type": "application/json"}
+        reply = transport.exchange(method, host, port, target, list(headers.items()), data)
+        if 300 <= reply.status_code < 400:
+            return self.http.request(method, url, json=body, params=params, headers=headers)
+        return reply
+
     def _retry(self, method: str, route: str, reason: str, status: int | None, wait: float, attempt: int) -> None:
         """Announce the retry (``events``), then wait before it."""
         if self.events is not None:
             self.events.on_retry(RetryNotice(method, route, reason, status, wait, attempt, self.settings.max_retries))
         self._sleep(wait)
 
-    def _decode(self, method: str, url: str, response: httpx.Response, attempt: int) -> Any:
+    def _decode(self, method: str, url: str, response: Any, attempt: int) -> Any:
+        """The body of ``response`` (an ``httpx.Response`` or a ``transport.Reply``), or the error it means."""
         status = response.status_code
         if 200 <= status < 300 and (status == 204 or not response.content):
             return None

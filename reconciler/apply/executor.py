@@ -243,11 +243,12 @@ def _counts(plan: Plan, applied: list[Step], complete: bool) -> tuple[int, int, 
 
 
 def apply_plan(client: Any, plan_json: dict[str, Any], *, hooks: ApplyHooks | None = None,
-               check_stale: bool = True) -> ApplyResult:
+               check_stale: bool = True, plan: Plan | None = None) -> ApplyResult:
     """Run the plan's steps; see the module docstring.
 
     Raises InvalidPlanError before touching anything when the document does not hold
-    together (``reconciler.plan.planfile.read_plan``). With ``check_stale`` (always, for a
+    together (``reconciler.plan.planfile.read_plan``; ``plan`` is the document read so
+    already, when the caller has it). With ``check_stale`` (always, for a
     plan that was saved or waited for a prompt) also StalePlanError when the server
     changed since the plan was made and InvalidPlanError when its steps are not what
     its changes make on that server (``check_plan``). Raises ApplyError (with
@@ -258,7 +259,8 @@ def apply_plan(client: Any, plan_json: dict[str, Any], *, hooks: ApplyHooks | No
     hooks = hooks or NullHooks()
     started = time.monotonic()
     calls_before = client.count_calls
-    plan = read_plan(plan_json)
+    if plan is None:
+        plan = read_plan(plan_json)
     if check_stale:
         check_plan(client, plan)
     return run_steps(client, plan, hooks=hooks, started=started, calls_before=calls_before)

@@ -37,7 +37,8 @@ def _json_diagnostics(plan_json: dict[str, Any], hooks: Any) -> None:
                          diag.get("address"), range=diag.get("range"), code=diag.get("code"))
 
 
-def _read_plan_file(path: str) -> dict[str, Any]:
+def _read_plan_file(path: str) -> tuple[Any, dict[str, Any]]:
+    """The plan in ``path``, checked (``planfile.read_plan``), and its document."""
     from reconciler.plan.planfile import loads_plan
     from reconciler.secrets import MASK_PATTERN
 
@@ -52,18 +53,21 @@ def _read_plan_file(path: str) -> dict[str, Any]:
         common.fail(f"{path} holds a value masked on output ({masked.group()}): it is printed output, not a plan "
                     "file. Save plans with `poolform plan --out FILE` and apply that file.", code=Code.MASKED_VALUE)
     try:
-        return loads_plan(text).to_json()
+        with common.gc_paused():  # a plan of 1,000 pools is millions of small objects: no collector passes over them
+            plan = loads_plan(text)
+            return plan, plan.to_json()
     except ValueError as exc:
         common.fail(f"{path}: {exc}", code=Code.INVALID_PLAN_FILE)
 
 
-def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, *, check_stale: bool) -> None:
+def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, *, check_stale: bool,
+             plan: Any = None) -> None:
     from reconciler.apply.executor import apply_plan
     from reconciler.errors import ApplyError
 
     try:
         with common.gc_paused():
-            result = apply_plan(client, plan_json, hooks=hooks, check_stale=check_stale)
+            result = apply_plan(client, plan_json, hooks=hooks, check_stale=check_stale, plan=plan)
     except ApplyError as exc:
         skipped = getattr(exc, "skipped", [])
         partial = getattr(exc, "result", None)
@@ -143,7 +147,7 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
         if files or variables or var_files or targets or destroy or allow_unknown_type:
             common.usage("a saved plan is applied as it is: -f, --var, --var-file, --allow-unknown-type, --target and "
                          "--destroy cannot be used with a plan file")
-        plan_json = _read_plan_file(planfile)
+        plan, plan_json = _read_plan_file(planfile)
         if api_url is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
             api_url = plan_json["api_url"]
         with common.errors_to_exit():
@@ -161,7 +165,7 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
                 if not plan_json.get("steps"):
                     _no_changes(as_json, hooks)
                     return
-                _execute(client, plan_json, hooks, as_json, check_stale=True)
+                _execute(client, plan_json, hooks, as_json, check_stale=True, plan=plan)
             finally:
                 client.close()
         return

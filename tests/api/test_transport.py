@@ -46,6 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         self.server.requests.append((self.command, self.path, body))
         time.sleep(self.server.delay)
+        if self._odd(body):
+            return
         if self.path.endswith("/missing") or self.path.endswith("/csrf-token"):
             payload, status = json.dumps({"detail": "Work pool \"missing\" not found."}).encode(), 404
         else:
@@ -63,6 +65,41 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.close_after_next:
             self.server.close_after_next = False
             self.close_connection = True
+
+    def _odd(self, body: bytes) -> bool:
+        """Answers a server may give that the client must read all the same."""
+        payload = json.dumps({"echo": json.loads(body) if body else None, "path": self.path}).encode()
+        if self.path.endswith("/moved"):  # a redirect, followed (through httpx)
+            self.send_response(307)
+            self.send_header("Location", self.path[:-len("/moved")] + "/here")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.endswith("/gzip-anyway"):  # a content coding nobody asked for
+            payload = gzip.compress(payload)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        elif self.path.endswith("/chunked"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (payload[:5], payload[5:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path.endswith("/until-close"):  # no length: the body ends with the connection
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+            self.close_connection = True
+        else:
+            return False
+        return True
 
     do_GET = do_POST = do_PATCH = do_DELETE = _answer
 
@@ -187,3 +224,19 @@ def test_a_proxied_environment_keeps_httpx_transport(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "pools.internal")
     bypassed = PrefectClient(settings)
     assert isinstance(bypassed.http._transport, KeepAliveTransport)
+
+
+@pytest.mark.parametrize("ending", ["gzip-anyway", "chunked", "until-close", "moved"])
+def test_answers_in_every_framing_are_read_whole(server, ending):
+    """Read straight from the socket (the client's direct path): a body with a content coding the
+    client did not ask for, a chunked one, one that ends with the connection, and a redirect (which
+    httpx follows); the connection is reused after each whenever the server keeps it."""
+    client = _client(_url(server))
+    try:
+        for i in range(2):
+            answer = client.request("POST", f"/work_pools/{i}/{ending}", json={"n": i, "name": "ü"})
+            expected = f"/api/work_pools/{i}/{'here' if ending == 'moved' else ending}"
+            assert answer == {"echo": {"n": i, "name": "ü"}, "path": expected}
+        assert server.connections == (2 if ending == "until-close" else 1)
+    finally:
+        client.close()
