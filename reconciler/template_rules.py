@@ -317,6 +317,10 @@ class Prepared:
         self.variables = variables
         self._parts: dict[str, Any] = {}
 
+    def has(self, name: str) -> bool:
+        """Whether the part ``name`` is computed already."""
+        return name in self._parts
+
     def _part(self, name: str, compute: Any) -> Any:
         if name not in self._parts:
             self._parts[name] = compute()
@@ -405,9 +409,8 @@ def prepared(variables: dict[str, Any]) -> Prepared:
         if seen is not None and seen[0] is variables:
             _SEEN.move_to_end(id(variables))
             return seen[1]
-    try:
-        canonical = json.dumps(variables, sort_keys=True).encode("utf-8", "surrogatepass")
-    except (TypeError, ValueError):
+    canonical = _canonical(variables)
+    if canonical is None:
         return Prepared(variables)
     key = hashlib.sha256(canonical).digest()
     with _PREPARED_LOCK:
@@ -424,6 +427,27 @@ def prepared(variables: dict[str, Any]) -> Prepared:
             for ident in [i for i, (_, e) in _SEEN.items() if e is dropped]:
                 del _SEEN[ident]
         return entry
+
+
+def _canonical(variables: Any) -> bytes | None:
+    try:
+        return json.dumps(variables, sort_keys=True).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError):
+        return None
+
+
+def defaults_problem_known(template: Any) -> bool:
+    """Whether :func:`defaults_problem` of ``template`` is answered without validating anything (no
+    ``variables``, or their verdict is in the memo): asking then costs one digest of the schema."""
+    variables = template.get("variables") if isinstance(template, dict) else None
+    if not variables:
+        return True
+    canonical = _canonical(variables)
+    if canonical is None:
+        return False
+    with _PREPARED_LOCK:
+        found = _PREPARED.get(hashlib.sha256(canonical).digest())
+        return found is not None and found[0].has("defaults_problem")
 
 
 def is_prepared(template: Any) -> bool:

@@ -49,8 +49,7 @@ def to_text(value: datetime | None) -> str | None:
     """Store/wire form: ``2026-11-25T15:12:07.614111Z``."""
     if value is None:
         return None
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_text(value: str | None) -> datetime | None:

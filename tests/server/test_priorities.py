@@ -213,7 +213,11 @@ def test_walk_matches_a_restatement_of_prefects(client, ops):
         expected = model.apply(op, name, priority)
         if op == "create":
             body = {"name": name} if priority is None else {"name": name, "priority": priority}
+            if priority is not None and priority % 2:
+                body["concurrency_limit"] = priority
             response = client.post(f"/api/work_pools/{pool}/queues", json=body)
+            if response.status_code == 201:  # the answer is the queue as read back
+                assert response.json() == client.get(f"/api/work_pools/{pool}/queues/{name}").json()
         elif op == "patch":
             response = client.patch(f"/api/work_pools/{pool}/queues/{name}", json={"priority": priority})
         elif op == "delete":
@@ -270,3 +274,18 @@ def test_a_priority_plan_lands_in_one_pass(client, ops, data):
         assert client.patch(f"/api/work_pools/{pool}/queues/{queue}", json={"priority": priority}).status_code == 204
     after = dict(listing(client, pool))
     assert {q: after[q] for q in desired} == desired
+
+
+def test_a_created_queue_bumped_by_the_walk_is_answered_as_stored(client, pool):
+    """Ties left by legacy PATCHes (default, a and b at 1) push a new queue at priority 3 up to 4:
+    the create's answer says 4, as a read does."""
+    for name in ("a", "b"):
+        assert client.post("/api/work_pools/pool/queues", json={"name": name}).status_code == 201
+    assert client.post("/api/work_pools/pool/queues", json={"name": "z", "priority": 5}).status_code == 201
+    for name in ("a", "b"):
+        queue_id = client.get(f"/api/work_pools/pool/queues/{name}").json()["id"]
+        assert client.patch(f"/api/work_queues/{queue_id}", json={"priority": 1}).status_code == 204
+    created = client.post("/api/work_pools/pool/queues", json={"name": "new", "priority": 3, "concurrency_limit": 2})
+    assert created.status_code == 201
+    assert created.json()["priority"] == 4
+    assert created.json() == client.get("/api/work_pools/pool/queues/new").json()

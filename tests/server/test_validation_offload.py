@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from reconciler.server import VALIDATION_THREADS, routes
-from reconciler.server.routes import pools as pool_routes
 from reconciler.server.runner import serve_in_thread
 
 TEMPLATE = {
@@ -50,9 +50,15 @@ class HeldValidation:
 
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch) -> HeldValidation:
-    holder = HeldValidation(pool_routes.defaults_problem)
-    monkeypatch.setattr(pool_routes, "defaults_problem", holder)
+    holder = HeldValidation(routes.defaults_problem)
+    monkeypatch.setattr(routes, "defaults_problem", holder)
     return holder
+
+
+def _fresh(template: dict) -> dict:
+    """``template`` with a schema this process has not checked yet (a checked one is answered from
+    the memo without a thread)."""
+    return {**template, "variables": {**template["variables"], "description": uuid.uuid4().hex}}
 
 
 def _wait_until(condition, what: str) -> None:
@@ -64,12 +70,13 @@ def _wait_until(condition, what: str) -> None:
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
 def test_health_and_reads_answer_while_a_template_is_validated(held: HeldValidation, method: str) -> None:
+    template = _fresh(TEMPLATE)
     with serve_in_thread() as server, ThreadPoolExecutor(1) as pool:
         assert httpx.post(server.api_url + "/work_pools/", json={"name": "other"}).status_code == 201
         if method == "POST":
-            slow = pool.submit(httpx.post, server.api_url + "/work_pools/", json={"name": "big", "base_job_template": TEMPLATE}, timeout=60)
+            slow = pool.submit(httpx.post, server.api_url + "/work_pools/", json={"name": "big", "base_job_template": template}, timeout=60)
         else:
-            slow = pool.submit(httpx.patch, server.api_url + "/work_pools/other", json={"base_job_template": TEMPLATE}, timeout=60)
+            slow = pool.submit(httpx.patch, server.api_url + "/work_pools/other", json={"base_job_template": template}, timeout=60)
         assert held.started.acquire(timeout=30)
         answered = [httpx.get(server.api_url + "/health", timeout=10).json(),
                     httpx.get(server.api_url + "/work_pools/other", timeout=10).status_code]
@@ -78,14 +85,15 @@ def test_health_and_reads_answer_while_a_template_is_validated(held: HeldValidat
         assert answered == [True, 200]
         assert still_validating
         assert slow.result().status_code in (201, 204), slow.result().text
-        assert httpx.get(server.api_url + "/work_pools/" + ("big" if method == "POST" else "other")).json()["base_job_template"] == TEMPLATE
+        assert httpx.get(server.api_url + "/work_pools/" + ("big" if method == "POST" else "other")).json()["base_job_template"] == template
 
 
 def test_at_most_validation_threads_validations_run_at_once(held: HeldValidation) -> None:
     requests = VALIDATION_THREADS + 2
+    template = _fresh(TEMPLATE)
     with serve_in_thread() as server, ThreadPoolExecutor(requests) as pool:
         limiters = server.app.state.validation_limiters
-        posts = [pool.submit(httpx.post, server.api_url + "/work_pools/", json={"name": f"p{i}", "base_job_template": TEMPLATE}, timeout=60)
+        posts = [pool.submit(httpx.post, server.api_url + "/work_pools/", json={"name": f"p{i}", "base_job_template": template}, timeout=60)
                  for i in range(requests)]
         _wait_until(lambda: len(limiters) == 1 and next(iter(limiters.values())).statistics().tasks_waiting == requests - VALIDATION_THREADS,
                     "the requests over the bound to queue")
@@ -103,7 +111,7 @@ def test_health_answers_while_job_variables_checks_are_prepared(monkeypatch: pyt
     held = HeldValidation(routes.prepare)
     monkeypatch.setattr(routes, "prepare", held)
     # a template this process has not prepared yet (one it has is known and needs no thread)
-    template = {**TEMPLATE, "variables": {**TEMPLATE["variables"], "description": f"for the {what} test"}}
+    template = _fresh(TEMPLATE)
     with serve_in_thread() as server, ThreadPoolExecutor(1) as pool:
         api = server.api_url
         assert httpx.post(api + "/work_pools/", json={"name": "p", "base_job_template": template}).status_code == 201
@@ -133,7 +141,7 @@ def test_a_prepared_template_is_not_sent_to_a_thread_again(monkeypatch: pytest.M
     calls: list[object] = []
     real = routes.prepare
     monkeypatch.setattr(routes, "prepare", lambda template: (calls.append(template), real(template))[1])
-    template = {**TEMPLATE, "variables": {**TEMPLATE["variables"], "description": "prepared once"}}
+    template = _fresh(TEMPLATE)
     with serve_in_thread() as server:
         api = server.api_url
         assert httpx.post(api + "/work_pools/", json={"name": "p", "base_job_template": template}).status_code == 201
@@ -145,3 +153,24 @@ def test_a_prepared_template_is_not_sent_to_a_thread_again(monkeypatch: pytest.M
     assert [r.status_code for r in created] == [201, 201, 201]
     assert refused.status_code == 422 and "command" in refused.text  # still checked, on the loop
     assert len(calls) == 1
+
+
+def test_a_known_defaults_verdict_costs_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet's pools share a template: once its defaults verdict is in the memo, creating another
+    pool with it (a small body) is checked on the loop, a refused one too; a body over
+    ``routes.ON_LOOP_BYTES`` still goes to a thread."""
+    calls: list[object] = []
+    real = routes.defaults_problem
+    monkeypatch.setattr(routes, "defaults_problem", lambda template: (calls.append(template), real(template))[1])
+    template = _fresh(TEMPLATE)
+    bad = {**template, "variables": {**template["variables"], "properties": {"command": {"type": "integer", "default": "x"}}}}
+    with serve_in_thread() as server:
+        api = server.api_url
+        answers = [httpx.post(api + "/work_pools/", json={"name": f"p{i}", "base_job_template": template}).status_code
+                   for i in range(3)]
+        refusals = [httpx.post(api + "/work_pools/", json={"name": f"bad{i}", "base_job_template": bad}).status_code
+                    for i in range(2)]
+        big = {**template, "variables": {**template["variables"], "title": "x" * routes.ON_LOOP_BYTES}}
+        assert httpx.post(api + "/work_pools/", json={"name": "big", "base_job_template": big}).status_code == 201
+    assert answers == [201, 201, 201] and refusals == [422, 422]
+    assert len(calls) == 3  # the first of each template, and the big body

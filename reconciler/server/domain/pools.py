@@ -52,6 +52,11 @@ def pool_row(ctx: Ctx, name: str) -> Row:
 def locked_pool(ctx: Ctx, name: str, *, missing: Any = None) -> Row:
     """The pool named, its row locked (``sql.lock_pool``) and read after the lock; a missing pool
     is refused with ``missing`` (default: the pool's own not-found)."""
+    if not ctx.store.locks_rows:  # the transaction holds the database's write lock already
+        row = ctx.store.one(f"SELECT {POOL_COLUMNS} FROM work_pool WHERE name = ?", (name,))
+        if row is not None:
+            return row
+        raise missing if missing is not None else pool_not_found(name)
     found = ctx.store.one("SELECT id FROM work_pool WHERE name = ?", (name,))
     if found is not None:
         lock_pool(ctx.store, found["id"])
@@ -97,15 +102,24 @@ def parsed_template(text: str) -> dict[str, Any]:
     return parsed
 
 
-def pool_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any]:
+def pool_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: dict[str, Any] | None = None) -> dict[str, Any]:
+    """WorkPoolResponse. ``new``: the pool was inserted in this transaction from these parsed
+    ``base_job_template`` and ``storage_configuration``, so it has no worker and no run yet."""
     now = now or ctx.now()
     if row["type"] == AGENT_TYPE:
         status = None
     elif row["is_paused"]:
         status = "PAUSED"
     else:
-        status = "READY" if workers.any_online(ctx, row["id"], now) else "NOT_READY"
+        status = "NOT_READY" if new is not None or not workers.any_online(ctx, row["id"], now) else "READY"
     limit = row["concurrency_limit"]
+    if new is not None:
+        return {
+            **{key: row[key] for key in ("id", "created", "updated", "name", "description", "type")},
+            "base_job_template": new["base_job_template"], "is_paused": bool(row["is_paused"]),
+            "concurrency_limit": limit, "status": status, "default_queue_id": row["default_queue_id"],
+            "storage_configuration": new["storage_configuration"], "active_slots": None if limit is None else 0,
+        }
     return {
         "id": row["id"],
         "created": row["created"],
@@ -178,15 +192,17 @@ def create_pool(
     _check_template(base_job_template, create=True)
     now = ctx.now_text()
     pool_id, queue_id = new_id(), new_id()
+    values = (pool_id, now, now, name, description, type, dumps(base_job_template), int(is_paused),
+              concurrency_limit, queue_id, dumps(storage_configuration))
     inserted = ctx.store.execute(
         f"INSERT INTO work_pool ({POOL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-        (pool_id, now, now, name, description, type, dumps(base_job_template), int(is_paused),
-         concurrency_limit, queue_id, dumps(storage_configuration)),
+        values,
     )
     if not inserted:  # the unique name decides, also between replicas creating it at once
         raise Conflict("A work pool with this name already exists.")
     insert_queue(ctx.store, queue_id, pool_id, "default", DEFAULT_QUEUE_DESCRIPTION, False, None, 1, now)
-    return pool_json(ctx, pool_row(ctx, name))
+    row = dict(zip((c.strip() for c in POOL_COLUMNS.split(",")), values))
+    return pool_json(ctx, row, new={"base_job_template": base_job_template, "storage_configuration": storage_configuration})
 
 
 @atomic

@@ -43,7 +43,8 @@ LEGACY_DUPLICATE = "A work queue with this name already exists."
 """The legacy ``POST /work_queues/`` route's text."""
 
 
-def queue_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any]:
+def queue_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: bool = False) -> dict[str, Any]:
+    """WorkQueueResponse; ``new``: the queue was inserted in this transaction, so no run is in it."""
     now = now or ctx.now()
     status = row["status"]
     if status == "READY":
@@ -65,7 +66,7 @@ def queue_json(ctx: Ctx, row: Row, now: datetime | None = None) -> dict[str, Any
         "last_polled": row["last_polled"],
         "work_pool_name": row["work_pool_name"],
         "status": status,
-        "active_slots": None if limit is None else slots.active_in_queue(ctx, row["id"]),
+        "active_slots": None if limit is None else 0 if new else slots.active_in_queue(ctx, row["id"]),
     }
 
 
@@ -106,7 +107,8 @@ def _priorities(ctx: Ctx, pool_id: str) -> list[Row]:
     return ctx.store.query(f"SELECT q.id, q.priority FROM work_queue q WHERE q.work_pool_id = ? ORDER BY {QUEUE_ORDER}", (pool_id,))
 
 
-def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str) -> None:
+def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str,
+         current: list[tuple[str, int]] | None = None) -> dict[str, int]:
     """Prefect 3.9.1's ``bulk_update_work_queue_priorities`` for one queue (the target is
     already stored at its new priority, or None after a delete).
 
@@ -114,9 +116,11 @@ def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str) -> No
     just before the first of them whose priority is >= its own, and when there is none it is
     left out of the walk (it keeps its priority, even when the walk then moves another queue
     up to the same value). The walk gives every queue whose priority is <= the previous one's
-    the previous + 1, so gaps stay and only collisions move.
+    the previous + 1, so gaps stay and only collisions move. ``current``: the pool's queues as
+    :func:`_priorities` reads them, when the caller has them. Returns every queue's priority.
     """
-    current = [(r["id"], r["priority"]) for r in _priorities(ctx, pool_id)]
+    if current is None:
+        current = [(r["id"], r["priority"]) for r in _priorities(ctx, pool_id)]
     order = current
     if target is not None:
         order = [r for r in current if r[0] != target[0]]
@@ -132,6 +136,7 @@ def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str) -> No
     updates = [(p, now, q) for q, p in walked.items() if before[q] != p]
     if updates:
         ctx.store.executemany("UPDATE work_queue SET priority = ?, updated = ? WHERE id = ?", updates)
+    return {**before, **walked}
 
 
 @atomic
@@ -151,11 +156,15 @@ def create_queue_in(
     lock on queues, deployments or runs yet)."""
     lock_pool(ctx.store, pool_row["id"])
     lock_queues(ctx.store, pool_row["id"])
-    if ctx.store.one("SELECT 1 FROM work_queue WHERE work_pool_id = ? AND name = ?", (pool_row["id"], name)):
+    rows = ctx.store.query(  # the pool's queues as _priorities reads them, with their names
+        f"SELECT q.id, q.priority, q.name FROM work_queue q WHERE q.work_pool_id = ? ORDER BY {QUEUE_ORDER}",
+        (pool_row["id"],))
+    if any(r["name"] == name for r in rows):
         raise Conflict(DUPLICATE)
     now = ctx.now_text()
     queue_id = new_id()
-    existing = sorted(r["priority"] for r in _priorities(ctx, pool_row["id"]))
+    siblings = [(r["id"], r["priority"]) for r in rows]
+    existing = sorted(p for _, p in siblings)
     if priority is None:
         chosen = next((i + 1 for i, p in enumerate(existing) if p != i + 1), len(existing) + 1)
         if existing and chosen == len(existing) + 1:
@@ -163,8 +172,13 @@ def create_queue_in(
         insert_queue(ctx.store, queue_id, pool_row["id"], name, description or "", is_paused, concurrency_limit, chosen, now)
     else:
         insert_queue(ctx.store, queue_id, pool_row["id"], name, description or "", is_paused, concurrency_limit, priority, now)
-        walk(ctx, pool_row["id"], (queue_id, priority), now)
-    return queue_json(ctx, queue_by_id(ctx, queue_id))
+        # the new queue is the pool's last created: among equal priorities it comes last (sort is stable)
+        current = sorted([*siblings, (queue_id, priority)], key=lambda q: q[1])
+        chosen = walk(ctx, pool_row["id"], (queue_id, priority), now, current)[queue_id]
+    row = {"id": queue_id, "created": now, "updated": now, "work_pool_id": pool_row["id"], "name": name,
+           "description": description or "", "is_paused": int(is_paused), "concurrency_limit": concurrency_limit,
+           "priority": chosen, "last_polled": None, "status": "NOT_READY", "work_pool_name": pool_row["name"]}
+    return queue_json(ctx, row, new=True)  # as queue_by_id would read it back
 
 
 def resolve_queue(ctx: Ctx, pool_name: str, queue_name: str | None, *, create: bool) -> tuple[Row, Row]:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Iterable
 
 from reconciler.server.domain.refusals import Invalid
+from reconciler.server.jsontext import json_text
 from reconciler.server.orchestration import ACTIVE_TYPES
 
 MAX_LIMIT = 200
@@ -49,7 +50,7 @@ def active(column: str = "state_type") -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json_text(value)
 
 
 def loads(text: str | None) -> Any:
@@ -124,7 +125,8 @@ def lock_pool(store: Any, pool_id: str) -> None:
 
 def lock_queues(store: Any, pool_id: str) -> None:
     """Every queue row of the pool (after the pool's), for writes to several of them."""
-    store.lock("work_queue", [r["id"] for r in store.query("SELECT id FROM work_queue WHERE work_pool_id = ?", (pool_id,))])
+    if store.locks_rows:
+        store.lock("work_queue", [r["id"] for r in store.query("SELECT id FROM work_queue WHERE work_pool_id = ?", (pool_id,))])
 
 
 def lock_run(store: Any, run_id: str) -> None:

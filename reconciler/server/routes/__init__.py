@@ -5,7 +5,6 @@ raises (:func:`status_of`) — to a status code and a body. Must not hold domain
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from typing import Any, Callable
 
@@ -14,10 +13,11 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from reconciler.server import VALIDATION_THREADS
+from reconciler.server.jsontext import json_bytes
 from reconciler.server.domain import Ctx
 from reconciler.server.domain.pools import pool_template
 from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, NotFound, NotNow, Refusal
-from reconciler.template_rules import is_prepared, prepare
+from reconciler.template_rules import defaults_problem, defaults_problem_known, is_prepared, prepare
 
 STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, Invalid: 422, NotNow: 400}
 """The status code of each kind of refusal."""
@@ -52,6 +52,23 @@ async def off_the_loop(request: Request, work: Callable[..., Any], *args: Any) -
     return await anyio.to_thread.run_sync(work, *args, limiter=validation_limiter(request))
 
 
+ON_LOOP_BYTES = 65_536
+"""A request body up to this size may have its template's memo looked up on the event loop (a
+digest of its ``variables``); a larger or unannounced one goes to a worker thread directly."""
+
+
+async def check_defaults(request: Request, template: Any) -> None:
+    """Have ``template_rules.defaults_problem(template)`` computed before the store work (pool create
+    and PATCH): in a worker thread, unless the verdict is in the memo already (a fleet's pools
+    share a template) and the body is small enough to look it up on the loop."""
+    if not template:
+        return
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= ON_LOOP_BYTES and defaults_problem_known(template):
+        return
+    await off_the_loop(request, defaults_problem, template)
+
+
 async def prepare_pool_template(request: Request, pool_name: str | None) -> None:
     """Checking job variables against a pool's base job template costs CPU time the first time
     (seconds for a template of megabytes): do that part off the event loop now, so the domain's
@@ -69,7 +86,7 @@ async def prepare_template(request: Request, template: dict[str, Any]) -> None:
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(
-        content=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        content=json_bytes(body),
         status_code=status,
         media_type="application/json",
     )

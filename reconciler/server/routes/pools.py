@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import polls, pools, slots
-from reconciler.server.routes import ctx, json_response, no_content, off_the_loop
+from reconciler.server.routes import check_defaults, ctx, json_response, no_content
 from reconciler.server.schemas import (
     PoolConcurrencyBody,
     ScheduledRunsBody,
@@ -24,11 +24,11 @@ from reconciler.server.schemas import (
     WorkPoolFilterBody,
     WorkPoolUpdate,
 )
-from reconciler.template_rules import defaults_problem
 
 router = APIRouter(route_class=StrictJsonRoute)
 # Creating or changing a template costs CPU time in ``defaults_problem`` (seconds for megabytes):
-# it runs first off the event loop, and the domain's own check is then answered from its memo.
+# it runs first off the event loop unless its memo has it (``routes.check_defaults``), and the
+# domain's own check is then answered from the memo.
 
 CLIENT_USER_AGENT = re.compile(r"^prefect/(\d+\.\d+\.\d+(?:[a-z.+0-9]+)?) \(API \S+\)$")
 """The ``User-Agent`` a Prefect client sends, as Prefect's server parses it."""
@@ -68,7 +68,7 @@ async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[Sc
 @router.post("/work_pools/")
 @router.post("/work_pools", include_in_schema=False)
 async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
-    await off_the_loop(request, defaults_problem, body.base_job_template)
+    await check_defaults(request, body.base_job_template)
     pool = pools.create_pool(
         ctx(request),
         name=body.name,
@@ -104,7 +104,7 @@ async def update_work_pool(name: str, body: WorkPoolUpdate, request: Request) ->
     changes = {key: getattr(body, key) for key in body.model_fields_set}
     if "storage_configuration" in changes and changes["storage_configuration"] is not None:
         changes["storage_configuration"] = body.storage_configuration.model_dump()  # type: ignore[union-attr]
-    await off_the_loop(request, defaults_problem, changes.get("base_job_template"))
+    await check_defaults(request, changes.get("base_job_template"))
     pools.update_pool(ctx(request), name, changes)
     return no_content()
 

@@ -34,6 +34,9 @@ class Store(Protocol):
 
     dialect: str  # "sqlite" | "postgresql"
     url: str
+    locks_rows: bool
+    """Whether ``lock`` takes row locks (PostgreSQL); SQLite's transactions hold the whole file's
+    write lock, so there a caller may skip reading what it would only lock."""
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 

@@ -61,6 +61,7 @@ def _unavailable(exc: Exception, operational: bool) -> StoreUnavailable | None:
 
 class PostgresStore:
     dialect = "postgresql"
+    locks_rows = True
 
     def __init__(self, url: str) -> None:
         try:

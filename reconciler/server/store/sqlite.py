@@ -45,6 +45,7 @@ def _unavailable(exc: sqlite3.Error, path: str) -> StoreUnavailable | None:
 
 class SqliteStore:
     dialect = "sqlite"
+    locks_rows = False
 
     def __init__(self, path: str = ":memory:", *, busy_timeout: float = 5.0) -> None:
         self.url = path
