@@ -315,8 +315,8 @@ async def create_runs(api_url, result, flow_id, pool, start, stop, t0, concurren
     async def worker() -> None:
         conn = RawConnection(api_url)
         try:
-            for i in indexes:
-                await conn.post("/flow_runs/", bodies[i], result)
+            for i in indexes:  # Prefect on SQLite answers 503 "database is locked" under concurrent writes: retried
+                await conn.post("/flow_runs/", bodies[i], result, attempts=500)
         finally:
             conn.close()
 
@@ -578,12 +578,15 @@ class Measured:
     rss_idle_mb: float | None = None
     rss_end_mb: float | None = None
     runs_at_end: int = 0
+    steal_s: float = 0.0
+    """CPU time the hypervisor gave other machines while this server was measured (/proc/stat)."""
 
 
 def run_one(make_server, sizes: list[int], args) -> Measured:
     """Start (or attach to) one server, measure it, stop it if we started it: one at a time."""
     server = make_server()
     out = Measured()
+    stolen = steal()
     try:
         if "table" in args.sections:
             out.table = asyncio.run(measure_table(server, args.polls))
@@ -596,9 +599,18 @@ def run_one(make_server, sizes: list[int], args) -> Measured:
             out.runs_at_end += sizes[-1]
         if server.pid:
             out.rss_end_mb = rss_mb(server.pid)
+        out.steal_s = (steal() - stolen) / os.sysconf("SC_CLK_TCK")
         return out
     finally:
         server.stop()
+
+
+def steal() -> int:
+    """Jiffies of CPU the hypervisor gave other machines so far (the 8th field of /proc/stat's cpu line)."""
+    try:
+        return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def memory_lines(ours: Measured, theirs: Measured | None) -> list[str]:
@@ -621,6 +633,8 @@ def full_report(store: str, ours: Measured, theirs: Measured | None, sizes: list
     if ours.sizes is not None:
         lines.append(report(ours.sizes, theirs.sizes if theirs else None, sizes))
     lines.extend(memory_lines(ours, theirs))
+    lines.append(f"CPU time stolen by other machines while measured: ours {ours.steal_s:.1f} s"
+                 + (f", theirs {theirs.steal_s:.1f} s" if theirs else ""))
     return "\n".join(lines)
 
 
