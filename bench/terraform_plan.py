@@ -102,7 +102,8 @@ resource "prefect_work_queue" "queue" {
 
 
 def handshake_time(executable: Path) -> float:
-    env = {**os.environ, MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "6"}
+    env = {**os.environ, MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "6",
+           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
     start = time.perf_counter()
     proc = subprocess.Popen([str(executable)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline() if proc.stdout else ""
@@ -133,7 +134,7 @@ def main() -> int:
         (work / "main.tf").write_text(CONFIG % {"pools": args.pools, "queues": args.queues})
         server = Server(root / "bench.db")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PREFECT_"))}
-        env.update({"TF_CLI_CONFIG_FILE": str(root / "cli.tfrc"), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1",
+        env.update({"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),"TF_CLI_CONFIG_FILE": str(root / "cli.tfrc"), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1",
                     "PREFECT_API_URL": server.api_url})
 
         def tf(*cmd: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:

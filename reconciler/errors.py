@@ -17,7 +17,8 @@ operation::
      ├── InvalidPlanError          a plan file that does not hold together: its steps are not its
      │                             changes' steps, its summary miscounts, ... (also a ValueError)
      ├── ApplyError                an apply stopped part-way (carries what was applied)
-     └── ConfigError               a config could not be read at all (carries diagnostics)
+     ├── ConfigError               a config could not be read at all (carries diagnostics)
+     └── InstallError              the provider's mirror cannot be written (its index is not one)
 
 HTTP responses are mapped to these in one place: ``reconciler.api.client``.
 Only the CLI turns them into messages and exit codes.
@@ -132,3 +133,7 @@ class ConfigError(PoolformError):
     def __init__(self, diagnostics: Any) -> None:
         super().__init__("invalid configuration")
         self.diagnostics = diagnostics
+
+
+class InstallError(PoolformError):
+    """``poolform terraform install`` cannot write its mirror: an existing index file is not one."""

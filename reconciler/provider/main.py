@@ -1,5 +1,7 @@
 """Entry point ``terraform-provider-prefect``: refuse to run outside Terraform, then serve.
 
+The launcher ``poolform terraform install`` writes runs this and sets ``POOLFORM_PROVIDER_VERSION``
+to its own version: another version of poolform refuses to serve in its place.
 Kept tiny: only the stdlib before the handshake checks; gRPC, the stubs, msgpack
 and cryptography load in ``server``; httpx, pydantic and jsonschema load on first use.
 """
@@ -11,6 +13,8 @@ import sys
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+VERSION_ENV = "POOLFORM_PROVIDER_VERSION"
+"""Set by the installed launcher to the version Terraform selected (and the lock file pins)."""
 
 
 def main() -> int:
@@ -18,6 +22,15 @@ def main() -> int:
         sys.stderr.write(
             "This is the Terraform provider poolform/prefect. Terraform starts it; it is not meant to be run "
             "directly.\nInstall it with `poolform terraform install` and run `terraform init`.\n")
+        return 1
+    from reconciler import __version__
+
+    wanted = os.environ.get(VERSION_ENV)
+    if wanted and wanted != __version__:
+        sys.stderr.write(
+            f"Terraform selected poolform/prefect {wanted}, but the poolform that runs it is {__version__} "
+            f"({sys.argv[0]}). Install poolform {wanted} (pip install 'poolform=={wanted}'), or, to move to "
+            f"{__version__}, run `poolform terraform install` and `terraform init -upgrade`.\n")
         return 1
     versions = os.environ.get("PLUGIN_PROTOCOL_VERSIONS", "6").split(",")
     if "6" not in [v.strip() for v in versions]:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +140,14 @@ class TF:
         raise AssertionError(f"{address} is not in the state")
 
 
+VENV_BIN = str(Path(sys.executable).parent)
+"""Holds this interpreter's ``terraform-provider-prefect``, which the installed launcher finds on PATH."""
+
+
 def tf_env(mirror: dict[str, Path], server, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PREFECT_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PREFECT_", "POOLFORM_PROVIDER"))}
     env.update({
+        "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
         "TF_CLI_CONFIG_FILE": str(mirror["cli_config"]),
         "TF_PLUGIN_CACHE_DIR": str(mirror["cache"]),
         "CHECKPOINT_DISABLE": "1",

@@ -165,7 +165,8 @@ def test_launcher_refuses_to_run_outside_terraform(tmp_path):
     from reconciler.provider.install import install
 
     exe = install(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "TF_PLUGIN_MAGIC_COOKIE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_PLUGIN_MAGIC_COOKIE", "POOLFORM_PROVIDER")}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     proc = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert "not meant to be run directly" in proc.stderr and proc.stdout == ""
@@ -173,14 +174,15 @@ def test_launcher_refuses_to_run_outside_terraform(tmp_path):
 
 def test_install_command_writes_mirror_and_prints_cli_config(tmp_path):
     from reconciler.cli.terraform import terraform
-    from reconciler.provider.install import interpreter, os_arch
+    from reconciler.provider.install import PLATFORMS, launcher_source
 
     result = CliRunner().invoke(terraform, ["install", "--dir", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
-    exe = tmp_path / "m" / "registry.terraform.io" / "poolform" / "prefect" / "0.1.0" / os_arch() / "terraform-provider-prefect_v0.1.0"
-    assert os.access(exe, os.X_OK)
-    assert exe.read_text().startswith(f"#!{interpreter()}\n")
-    assert os.path.samefile(interpreter(), sys.executable)
+    version_dir = tmp_path / "m" / "registry.terraform.io" / "poolform" / "prefect" / "0.1.0"
+    for platform in PLATFORMS:
+        exe = version_dir / platform / "terraform-provider-prefect_v0.1.0"
+        assert os.access(exe, os.X_OK)
+        assert exe.read_text() == launcher_source()
     assert f'path    = "{tmp_path / "m"}"' in result.output
     assert 'include = ["registry.terraform.io/poolform/prefect"]' in result.output
 
