@@ -120,7 +120,8 @@ class WorkerMetadataData(DataSource):
                 for worker_type, entry in package.items():
                     if isinstance(entry, dict) and "default_base_job_configuration" in entry:
                         by_type[worker_type] = entry["default_base_job_configuration"]
-        configs = {attr: (_canonical(by_type[t]) if t in by_type else None)
+        # the official provider's values: "" (not null) for a type the server does not list
+        configs = {attr: (_canonical(by_type[t]) if t in by_type else "")
                    for attr, t in schema.WORKER_TYPES.items()}
         return self.out(config, {"base_job_configs": configs})
 

@@ -173,6 +173,7 @@ WORKER_TYPES: dict[str, str] = {
     "cloud_run_v2_push": "cloud-run-v2:push",
     "ecs_push": "ecs:push",
     "modal_push": "modal:push",
+    "prefect_managed": "prefect:managed",
 }
 
 DATA_WORK_POOL = Block("Look up one work pool by name.", _POOL_OUT + (_ACCOUNT, _WORKSPACE))
@@ -211,7 +212,8 @@ DATA_WORKER_METADATA = Block(
         _ACCOUNT,
         _WORKSPACE,
         Attr("base_job_configs", ["object", {name: STRING for name in WORKER_TYPES}],
-             "Default base job template (JSON string) for each worker type the server knows; null for others. "
+             "Default base job template (JSON string) for each worker type the server knows; an empty string for "
+             "others, as the official provider gives. "
              "Keys: " + ", ".join(WORKER_TYPES) + ".", computed=True),
     ),
 )

@@ -335,6 +335,8 @@ output "pools" {{ value = [for p in data.prefect_work_pools.some.work_pools : p.
 output "priority" {{ value = data.prefect_work_queue.q.priority }}
 output "queues" {{ value = sort([for q in data.prefect_work_queues.all.work_queues : q.name]) }}
 output "process" {{ value = jsondecode(data.prefect_worker_metadata.m.base_job_configs.process) }}
+output "types" {{ value = keys(data.prefect_worker_metadata.m.base_job_configs) }}
+output "managed" {{ value = data.prefect_worker_metadata.m.base_job_configs.prefect_managed }}
 ''')
     tf.init()
     tf.apply()
@@ -344,6 +346,8 @@ output "process" {{ value = jsondecode(data.prefect_worker_metadata.m.base_job_c
     assert out["priority"]["value"] == 1
     assert out["queues"]["value"] == ["default", "high"]
     assert set(out["process"]["value"]) == {"job_configuration", "variables"}
+    assert len(out["types"]["value"]) == 15, "the official provider's 15 types, prefect_managed included"
+    assert out["managed"]["value"] == "", "a type the server does not list: an empty string, as the official provider"
 
 
 def test_provider_configuration_errors_are_clear_diagnostics(tf, names):
