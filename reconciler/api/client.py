@@ -543,6 +543,10 @@ class PrefectClient:
                          list(_chunks(wanted, PAGE)))
         return [f for page in pages for f in page]
 
+    def count_flow_runs(self, body: dict[str, Any]) -> int:
+        """``POST /flow_runs/count`` with a flow run filter body."""
+        return int(self.request("POST", "/flow_runs/count", json=body))
+
     def read_worker_metadata(self) -> dict[str, Any]:
         return self.request("GET", "/collections/views/aggregate-worker-metadata")
 

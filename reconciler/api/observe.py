@@ -7,6 +7,7 @@ Must not compare anything with the config or decide what to change.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from reconciler.errors import ApiError, NotFound
@@ -143,3 +144,23 @@ def observe_deployments(client: Any, pools: Iterable[str]) -> dict[str, list[Obs
     for deployments in out.values():
         deployments.sort(key=lambda d: ((d.flow_name or ""), d.name))
     return out
+
+
+def due_runs_filter(pool: str, queue: str | None, now: datetime) -> dict[str, Any]:
+    """The ``/flow_runs/count`` body for the SCHEDULED runs of ``pool`` (of its ``queue``) due at ``now``."""
+    body: dict[str, Any] = {
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}},
+                      "next_scheduled_start_time": {"before_": now.isoformat()}},
+        "work_pools": {"name": {"any_": [pool]}},
+    }
+    if queue is not None:
+        body["work_pool_queues"] = {"name": {"any_": [queue]}}
+    return body
+
+
+def observe_due_runs(client: Any, targets: Iterable[tuple[str, str, str | None]], now: datetime) -> dict[str, int]:
+    """Due SCHEDULED runs per address, for ``(address, pool, queue or None)`` targets (one count call each,
+    concurrent). ``now``: an aware datetime, the instant runs must be due by."""
+    wanted = list(dict.fromkeys(targets))
+    counts = client.map(lambda t: client.count_flow_runs(due_runs_filter(t[1], t[2], now)), wanted)
+    return {address: count for (address, _, _), count in zip(wanted, counts)}

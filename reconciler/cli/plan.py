@@ -33,11 +33,12 @@ def load_for_plan(files: Sequence[str], variables: Sequence[str], *, var_files: 
 
 def run_plan(client: "PrefectClient", desired: "DesiredState", warnings: Sequence[dict[str, Any]] = (), *,
              targets: Sequence[str] = (), destroy: bool = False) -> "Plan":
-    """Observe, read deployments where templates change, plan."""
+    """Observe, read deployments where templates change, plan, count the due runs the changes hold back."""
     from datetime import datetime, timezone
 
-    from reconciler.api.observe import observe, observe_deployments
+    from reconciler.api.observe import observe, observe_deployments, observe_due_runs
     from reconciler.plan.planner import make_plan, pools_with_variable_changes
+    from reconciler.plan.runs import affected, run_notes
 
     targets = common.check_targets(targets)
     with common.gc_paused():
@@ -45,9 +46,13 @@ def run_plan(client: "PrefectClient", desired: "DesiredState", warnings: Sequenc
         impacted = pools_with_variable_changes(desired, observed)
         if impacted:
             observed.deployments = observe_deployments(client, impacted)
+        now = datetime.now(timezone.utc)
+        plan = make_plan(desired, observed, targets=targets, destroy=destroy, now=now, api_url=client.api_url)
+        held = affected(plan.resource_changes)
+        if held:  # the due runs the changes hold back, counted only where there are such changes
+            observed.due_runs = observe_due_runs(client, [(a.address, a.pool, a.queue) for a in held], now)
+            plan.runs = run_notes(plan.resource_changes, observed.due_runs)
         common.finish_progress(client)
-        plan = make_plan(desired, observed, targets=targets, destroy=destroy,
-                         now=datetime.now(timezone.utc), api_url=client.api_url)
     plan.diagnostics[:0] = list(warnings)
     plan.ignored = list(desired.ignored)
     return plan

@@ -273,3 +273,6 @@ class ObservedState:
     """Deployments per pool name; filled only for pools whose template variables would change."""
     api_url: str = ""
     server_version: str | None = None
+    due_runs: dict[str, int] = field(default_factory=dict)
+    """Due SCHEDULED runs per pool or queue address; filled only for the addresses whose planned
+    change holds runs back (``plan.runs.affected``), by ``observe_due_runs``."""

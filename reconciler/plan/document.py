@@ -1,4 +1,4 @@
-"""The plan document: :class:`Plan`, a value, and its JSON form (``format_version`` "1.1").
+"""The plan document: :class:`Plan`, a value, and its JSON form (``format_version`` "1.2").
 
 ``Plan.to_json()`` gives the document described in docs/architecture.md "The plan
 document"; ``Plan.from_json()`` reads it back exactly, steps through the step
@@ -17,12 +17,13 @@ from typing import Any
 from reconciler.plan.actions import Change
 from reconciler.plan.steps import Step
 
-FORMAT_VERSION = "1.1"
-"""1.1: a pool's fingerprint covers its queue names when the plan deletes or replaces it or
+FORMAT_VERSION = "1.2"
+"""1.2: ``runs``, the due runs each change holds back (``runs.py``); 1.1 files have none and
+are still read and applied (as plans with no such note). 1.1: a pool's fingerprint covers its queue names when the plan deletes or replaces it or
 writes its queues (``sequence.queue_set_pools``), and apply checks that the steps are the
 changes' steps. 1.0 files, written before, are refused (see ``planfile.check_plan_json``)."""
 
-SUPPORTED_FORMAT_VERSIONS = (FORMAT_VERSION,)
+SUPPORTED_FORMAT_VERSIONS = ("1.1", FORMAT_VERSION)
 
 
 class Mode(enum.StrEnum):
@@ -58,6 +59,8 @@ class Plan:
     observed: dict[str, str | None] = field(default_factory=dict)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, int] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """Due runs held back by a change (``runs.run_notes``): ``{address, effect, due_runs, start_late_on_resume}``."""
     format_version: str = FORMAT_VERSION
 
     @property
@@ -84,6 +87,7 @@ class Plan:
             "observed": dict(self.observed),
             "diagnostics": list(self.diagnostics),
             "summary": dict(self.summary),
+            "runs": list(self.runs),
         }
 
     @classmethod
@@ -109,6 +113,7 @@ class Plan:
             observed=dict(data.get("observed", {})),
             diagnostics=list(data.get("diagnostics", [])),
             summary=dict(data.get("summary", {})),
+            runs=list(data.get("runs", [])),
         )
 
 

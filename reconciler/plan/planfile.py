@@ -41,6 +41,9 @@ _TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "summary": dict,
 }
 
+_OPTIONAL: dict[str, type] = {"runs": list}
+"""Fields a 1.1 document lacks (written before they existed): read as empty."""
+
 _RETIRED_FORMATS = {
     "1.0": "its fingerprints do not cover the queues of the pools it deletes or replaces, so a queue created "
            "there since would be deleted unseen",
@@ -90,8 +93,11 @@ def read_plan(data: Any) -> Plan:
         if key in data and not isinstance(data[key], kind):
             names = " or ".join(t.__name__ if t is not type(None) else "null" for t in (kind if isinstance(kind, tuple) else (kind,)))
             problems.append(f"{key!r} must be a {names}")
+    for key, kind in _OPTIONAL.items():
+        if key in data and not isinstance(data[key], kind):
+            problems.append(f"{key!r} must be a {kind.__name__}")
     steps: list[Step] = []
-    unknown = sorted(set(data) - set(_TOP_LEVEL))
+    unknown = sorted(set(data) - set(_TOP_LEVEL) - set(_OPTIONAL))
     if unknown:
         problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
     if not problems:

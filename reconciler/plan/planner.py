@@ -47,6 +47,7 @@ from reconciler.plan.normalize import (
     observed_pool_form,
     observed_queue_form,
 )
+from reconciler.plan.runs import run_notes
 from reconciler.plan.sequence import queue_set_pools, sequence
 
 __all__ = ["make_plan", "pools_with_variable_changes"]
@@ -421,4 +422,5 @@ def make_plan(
         observed=_fingerprints(observed, builder.changes, builder.read),
         diagnostics=diags.to_json(),
         summary=summarize(builder.changes, builder.unmanaged),
+        runs=run_notes(builder.changes, observed.due_runs),
     )

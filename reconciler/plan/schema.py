@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.plan.actions import Action, Reason, ResourceType, summarize
 from reconciler.plan.document import FORMAT_VERSION, Mode
 from reconciler.plan.normalize import POOL_FIELDS, QUEUE_FIELDS
+from reconciler.plan.runs import NOTE_KEYS, Effect
 from reconciler.plan.steps import SPECS, Field
 
 _SUMMARY_KEYS = tuple(summarize([], []))
@@ -59,7 +60,7 @@ PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["format_version", "poolform_version", "api_url", "created_at", "mode", "targets", "complete",
                  "applyable", "errored", "resource_changes", "side_effects", "unmanaged", "ignored", "steps",
-                 "observed", "diagnostics", "summary"],
+                 "observed", "diagnostics", "summary", "runs"],
     "additionalProperties": False,
     "properties": {
         "format_version": {"const": FORMAT_VERSION},
@@ -133,6 +134,16 @@ PLAN_SCHEMA: dict[str, Any] = {
             "required": list(_SUMMARY_KEYS),
             "additionalProperties": False,
             "properties": {k: {"type": "integer", "minimum": 0} for k in _SUMMARY_KEYS},
+        },
+        "runs": {
+            "description": "Due SCHEDULED runs (as the server counted them while planning) that a change holds "
+                           "back: a pause (they start late on resume), a lowered concurrency limit, or the delete "
+                           "of their pool or queue. Absent from 1.1 documents.",
+            "type": "array",
+            "items": {"type": "object", "required": list(NOTE_KEYS), "additionalProperties": False,
+                      "properties": {"address": {"type": "string"}, "effect": {"enum": [e.value for e in Effect]},
+                                     "due_runs": {"type": "integer", "minimum": 1},
+                                     "start_late_on_resume": {"type": "boolean"}}},
         },
     },
 }

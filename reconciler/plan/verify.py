@@ -13,8 +13,9 @@ derived from, or checked against, what the views show:
   a queue replaced only with its pool), every step touches only addresses among the
   changes, ``summary`` counts the changes, ``errored``/``applyable``/``complete``
   follow from the diagnostics, steps and targets, a destroy plan holds only
-  destroy-mode deletes (and a normal one none), and ``observed`` fingerprints every
-  changed address.
+  destroy-mode deletes (and a normal one none), every ``runs`` note is one of the
+  notes its changes can have (``runs.note_problems``), and ``observed`` fingerprints
+  every changed address.
 * :func:`server_findings` (apply calls it with what it has just read): first
   staleness, any fingerprint that differs (a pool's covers its queue names when the
   plan depends on its queue set, ``sequence.queue_set_pools``, so a queue created in
@@ -48,6 +49,7 @@ from reconciler.plan.normalize import (
     observed_pool_form,
     observed_queue_form,
 )
+from reconciler.plan.runs import note_problems
 from reconciler.plan.sequence import queue_set_pools, sequence
 from reconciler.plan.steps import Step
 
@@ -250,6 +252,7 @@ def document_problems(plan: Plan) -> list[Problem]:
         others = [c.address for c in plan.resource_changes if c.reason is not Reason.DELETE_BECAUSE_DESTROY_MODE]
         if others:
             out.append((others[0], f"a destroy plan only deletes, because of destroy mode; {others[0]} is not such a delete"))
+    out.extend(note_problems(plan.resource_changes, plan.runs))
     for address in sorted(seen - set(plan.observed)):
         out.append((address, f"observed has no fingerprint of {address}, which the plan changes"))
     for address, value in plan.observed.items():

@@ -2,7 +2,8 @@
 
 Per change: ``# <address> will be created`` (updated in-place / must be replaced /
 will be destroyed), then the object with ``+ ~ -`` markers per attribute; templates
-appear as a nested diff of the changed paths only. Then side effects, unmanaged
+appear as a nested diff of the changed paths only. Then the due runs the changes hold
+back (the plan's ``runs`` notes), side effects, unmanaged
 objects, warnings and the line ``Plan: N to add, N to change, N to destroy.``
 Colour (ANSI) only when the caller asks for it.
 """
@@ -190,6 +191,36 @@ def side_effect_lines(plan: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _limit(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def run_note_text(plan: dict[str, Any], note: dict[str, Any]) -> str:
+    """What one ``runs`` note says, after its address: the count and what happens to those runs
+    (numbers and fixed words only, so each view writes the address its own way)."""
+    count = note.get("due_runs", 0)
+    runs = f"{count} due run{'s' if count != 1 else ''}"
+    they, them = ("it", "it") if count == 1 else ("they", "them")
+    change = next((c for c in plan.get("resource_changes", []) if c.get("address") == note.get("address")), None) or {}
+    what = "queue" if change.get("type") == "work_queue" else "pool"
+    effect = note.get("effect")
+    if effect == "pause":
+        return (f"{runs} will wait while the {what} is paused"
+                + (f"; {they} will start late when the {what} is resumed (Prefect #19313)" if note.get("start_late_on_resume") else ""))
+    if effect == "limit_lowered":
+        before = change.get("change", {}).get("before") or {}
+        after = change.get("change", {}).get("after") or {}
+        return (f"{runs}; the concurrency limit goes from {_limit(before.get('concurrency_limit'))} "
+                f"to {_limit(after.get('concurrency_limit'))}, so fewer runs start at once")
+    verb = "replacing" if change.get("change", {}).get("actions") == ["delete", "create"] else "deleting"
+    return f"{runs}; {verb} the {what} leaves {them} without a queue: no worker will pick {them} up"
+
+
+def run_lines(plan: dict[str, Any]) -> list[str]:
+    """The plan's ``runs`` notes, one line each."""
+    return [f"  # {printable(str(note.get('address', '')))}: {run_note_text(plan, note)}" for note in plan.get("runs", [])]
+
+
 def unmanaged_lines(plan: dict[str, Any]) -> list[str]:
     return [f"  {printable(item['address'])}: {item.get('reason', '')}" for item in plan.get("unmanaged", [])]
 
@@ -261,6 +292,11 @@ def render_human(
         for change in changes:
             lines.append(render_change(change, color=color))
             lines.append("")
+    held = run_lines(plan)
+    if held:
+        lines.append("Runs waiting on the server that these changes hold back:")
+        lines.extend(held)
+        lines.append("")
     effects = side_effect_lines(plan)
     if effects:
         lines.append("Unmanaged values the server will change as a side effect:")

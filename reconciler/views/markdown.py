@@ -2,7 +2,7 @@
 
 Order: a hidden marker (``<!-- poolform-plan -->``, first line, so a bot can update
 its comment in place), the title and counts, a warning block listing deletes and
-replaces, the changed addresses, side effects, unmanaged objects, warnings, and the
+replaces, the changed addresses, the due runs they hold back, side effects, unmanaged objects, warnings, and the
 full human diff inside ``<details>``. The result is always shorter than
 ``max_chars`` (GitHub rejects comments over 65,536 characters): long sections are
 cut with a note saying how much was left out.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.views.human import action_of, plan_line, render_change, side_effect_lines, visible_changes
+from reconciler.views.human import action_of, plan_line, render_change, run_note_text, side_effect_lines, visible_changes
 from reconciler.views.diagnostics import printable, render_diagnostic, summary_line
 
 MARKER = "<!-- poolform-plan -->"
@@ -96,6 +96,11 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
         if len(rows) > _LIST_LIMIT:
             rows = rows[:_LIST_LIMIT] + [f"| | … and {len(rows) - _LIST_LIMIT} more changes | |"]
         body.extend(rows)
+        body.append("")
+    held = plan.get("runs", [])
+    if held:
+        body.append("#### Runs held back")
+        body.extend(_capped([f"- {_code(str(note.get('address', '')))}: {run_note_text(plan, note)}" for note in held], _LIST_LIMIT, "notes"))
         body.append("")
     effects = side_effect_lines(plan)
     if effects:

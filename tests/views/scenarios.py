@@ -68,7 +68,26 @@ def warnings() -> dict[str, Any]:
     return make_plan(cfg, state, targets=["work_pool.p"], now=NOW).to_json()
 
 
-SCENARIOS = {"mixed": mixed, "create": create, "no-changes": no_changes, "destroy": destroy, "warnings": warnings}
+def runs() -> dict[str, Any]:
+    """Every kind of ``runs`` note: pauses, lowered limits, a queue delete and a pool replace, with due runs."""
+    cfg = desired(
+        dp("prod", paused=True, concurrency_limit=4,
+           queues=[dq("prod", "high", priority=1, paused=True), dq("prod", "low", priority=2, concurrency_limit=1)]),
+        dp("batch", type="docker"),
+        prune=True,
+    )
+    state = observed(
+        op("prod", concurrency_limit=10, queues=[oq("default", 3), oq("high", 1), oq("low", 2, concurrency_limit=3),
+                                                 oq("old", 4)]),
+        op("batch", queues=[oq("default", 1)]),
+    )
+    state.due_runs = {"work_pool.prod": 7, "work_queue.prod.high": 1, "work_queue.prod.low": 4,
+                      "work_queue.prod.old": 2, "work_pool.batch": 3}
+    return make_plan(cfg, state, now=NOW, api_url="http://127.0.0.1:4200/api").to_json()
+
+
+SCENARIOS = {"mixed": mixed, "create": create, "no-changes": no_changes, "destroy": destroy, "warnings": warnings,
+             "runs": runs}
 
 
 def many_pools(count: int = 1000) -> dict[str, Any]:
