@@ -188,6 +188,7 @@ def json_error_document() -> Iterator[None]:
     import json
 
     from reconciler import __version__
+    from reconciler.plan.document import FORMAT_VERSION
 
     collected: list[dict[str, Any]] = []
     try:
@@ -195,7 +196,7 @@ def json_error_document() -> Iterator[None]:
             yield
     except SystemExit as exc:
         if exc.code not in (0, None) and collected:
-            click.echo(json.dumps({"format_version": "1.0", "poolform_version": __version__, "errored": True,
+            click.echo(json.dumps({"format_version": FORMAT_VERSION, "poolform_version": __version__, "errored": True,
                                    "applyable": False, "diagnostics": collected}, indent=2, ensure_ascii=False))
         raise
 
@@ -238,7 +239,9 @@ def usage_error_json(command: str, exc: click.UsageError) -> None:
         document: dict[str, Any] = {"format_version": "1.0", "valid": False, "error_count": 1, "warning_count": 0,
                                     "pool_count": 0, "queue_count": 0, "diagnostics": [diagnostic]}
     else:
-        document = {"format_version": "1.0", "poolform_version": __version__, "errored": True, "applyable": False,
+        from reconciler.plan.document import FORMAT_VERSION
+
+        document = {"format_version": FORMAT_VERSION, "poolform_version": __version__, "errored": True, "applyable": False,
                     "diagnostics": [diagnostic]}
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from reconciler.cli import _common
+from reconciler.plan.document import FORMAT_VERSION
 
 from .conftest import assert_ok
 
@@ -296,6 +297,7 @@ def test_plan_json_errors_are_one_json_document_on_stdout(ref_env, case):
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["errored"] is True and doc["applyable"] is False
+    assert doc["format_version"] == FORMAT_VERSION
     assert any(expected in d["summary"] for d in doc["diagnostics"])
     assert all(d["severity"] == "error" for d in doc["diagnostics"])
     assert "Error: " in result.stderr

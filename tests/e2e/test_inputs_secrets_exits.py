@@ -10,6 +10,8 @@ import os
 import resource
 import secrets
 
+from reconciler.plan.document import FORMAT_VERSION as PLAN_FORMAT_VERSION
+
 from .conftest import assert_ok
 
 POOLS_A = """
@@ -210,8 +212,10 @@ def test_json_usage_errors_and_faults_carry_a_stable_code(env):
     config = env.write("pools.yaml", POOLS_B)
     result = env.cli("plan", "-f", config, "--json", "--bogus")
     assert result.exit_code == 1
-    (diagnostic,) = json.loads(result.stdout)["diagnostics"]
+    document = json.loads(result.stdout)
+    (diagnostic,) = document["diagnostics"]
     assert diagnostic["code"] == "usage" and diagnostic["summary"].startswith("No such option '--bogus'.")
+    assert document["format_version"] == PLAN_FORMAT_VERSION  # the errored plan document is a plan document
     result = env.cli("apply", "--json", "--nope")
     assert result.exit_code == 1
     assert [m["diagnostic"]["code"] for m in _json_lines(result.stdout) if m["type"] == "diagnostic"] == ["usage"]
