@@ -26,7 +26,7 @@ MIN_SECRET_LENGTH = 6
 
 _LONG_TEXT = 4096
 
-MASK_PATTERN = re.compile(r"\[masked:([A-Za-z_][A-Za-z0-9_]*)\]")
+MASK_PATTERN = re.compile(r"\[masked:([A-Za-z_][A-Za-z0-9_.]*)\]")
 """What a masked value looks like in output; a config or plan file holding one is refused."""
 
 
@@ -40,13 +40,45 @@ def is_secret_name(name: str) -> bool:
 
 
 def secret_values(environ: Mapping[str, str]) -> dict[str, str]:
-    """Secret value -> the name of the (alphabetically first) variable holding it."""
+    """Secret value -> the name of the (alphabetically first) variable holding it, then every
+    value a configuration declared secret (:func:`declare`)."""
     found: dict[str, str] = {}
     for name in sorted(environ):
         value = environ[name]
         if is_secret_name(name) and isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
             found.setdefault(value, name)
+    for value, name in _declared.items():
+        found.setdefault(value, name)
     return found
+
+
+_declared: dict[str, str] = {}
+_active: "list[Masker]" = []
+
+
+def declare(value: Any, name: str) -> None:
+    """Treat ``value`` as a secret for the rest of the process, shown as ``[masked:NAME]``.
+
+    For values a configuration marks secret rather than the environment: the HCL provider
+    block's ``api_key``/``basic_auth_key`` and ``sensitive = true`` variables. Strings in a
+    list or map are declared one by one. Maskers in use (the CLI's output streams) take it
+    at once. Only while a live masker is in use (a CLI command runs); forgotten when the last retires.
+    """
+    if not _active:
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            declare(item, name)
+        return
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            declare(item, name)
+        return
+    if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH or value in _declared:
+        return
+    _declared[value] = name
+    for masker in _active:
+        masker.extend({value: name})
 
 
 def _escaped(text: str) -> set[str]:
@@ -90,6 +122,10 @@ class Masker:
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.names: dict[str, str] = {}
+        self.extend(secrets)
+
+    def extend(self, secrets: Mapping[str, str]) -> None:
+        """Mask these values too."""
         for value, name in secrets.items():
             for form in forms_of(value):
                 self.names.setdefault(form, name)
@@ -102,6 +138,20 @@ class Masker:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Masker":
         return cls(secret_values(environ))
+
+    @classmethod
+    def live(cls, environ: Mapping[str, str]) -> "Masker":
+        """A masker of ``environ``'s secrets that also takes every value declared (:func:`declare`) later."""
+        masker = cls.from_environ(environ)
+        _active.append(masker)
+        return masker
+
+    def retire(self) -> None:
+        """Stop taking declared values (the end of :meth:`live`)."""
+        if self in _active:
+            _active.remove(self)
+        if not _active:
+            _declared.clear()
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -156,6 +206,9 @@ class MaskedStream:
 
     def write(self, text: str) -> int:
         with self._lock:
+            if not self.masker and not self._pending:  # nothing to mask (yet): no line buffering
+                self.inner.write(text)
+                return len(text)
             full = self._pending + text
             cut = full.rfind("\n") + 1
             if cut:

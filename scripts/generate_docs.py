@@ -397,6 +397,10 @@ def reading_rules_markdown() -> list[str]:
         "escaped (JSON, YAML, markdown), encoded (base64, URL) or split over lines. Values shorter than "
         f"{secrets.MIN_SECRET_LENGTH} characters are not masked: masking every `true` or `prod` would garble the "
         "output and, by marking where the value occurs, give it away.", "",
+        "An HCL configuration declares secrets of its own: the `api_key` and `basic_auth_key` of the "
+        "`provider \"prefect\"` block (`[masked:provider.prefect.api_key]`) and the value of every variable "
+        "with `sensitive = true` (`[masked:var.NAME]`, each string of a list or map) are masked the same way "
+        "for the rest of the command.", "",
         "A file holding `[masked:NAME]` is printed output, not input: a config holding one is an error "
         "(`masked_value`), and `apply` refuses such a plan file. `plan --out FILE` is not masked: it holds the "
         "exact bodies apply sends, so keep plan files as secret as the values in them (terraform's plan files "

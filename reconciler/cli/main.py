@@ -61,16 +61,14 @@ def masked_output() -> Iterator[None]:
     """stdout and stderr masked (see :mod:`reconciler.secrets`) while the block runs."""
     from reconciler.secrets import Masker, MaskedStream
 
-    masker = Masker.from_environ(os.environ)
-    if not masker:
-        yield
-        return
+    masker = Masker.live(os.environ)  # also masks what the configuration declares secret while it runs
     saved = sys.stdout, sys.stderr
     streams = MaskedStream(sys.stdout, masker), MaskedStream(sys.stderr, masker)
     sys.stdout, sys.stderr = streams  # type: ignore[assignment]
     try:
         yield
     finally:
+        masker.retire()
         for stream in streams:
             stream.release()
         if (sys.stdout, sys.stderr) == streams:

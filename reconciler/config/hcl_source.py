@@ -684,7 +684,19 @@ class _Module:
                 exc.filename = at_file  # type: ignore[attr-defined]
             raise
         self._validate(name, block, value)
+        if "sensitive" in block.attributes and self._sensitive(block):
+            from reconciler.secrets import declare
+
+            declare(value, f"var.{name}")
         return value
+
+    def _sensitive(self, block: _Block) -> bool:
+        """``sensitive`` set on a variable: its value is masked in every output, as Terraform hides it.
+        Anything but a plain ``false`` counts as set (when in doubt, mask)."""
+        try:
+            return evaluate(block.attributes["sensitive"], Context(_no_refs, ".")) not in (False, "false")
+        except EvalError:
+            return True
 
     def _variable_input(self, name: str, block: _Block, kind: Any) -> tuple[Any, str, Any, str]:
         """The raw value of a variable, where it came from, and the node (and file) to report a problem at."""
@@ -1119,6 +1131,10 @@ class _Module:
                 line, column = position(expr)
                 settings[attribute] = (flag, block.filename, line or 1, column or 1)
                 continue
+            if attribute in ("api_key", "basic_auth_key"):
+                from reconciler.secrets import declare
+
+                declare(value, f"provider.prefect.{attribute}")
             if not isinstance(value, str):
                 self._error(block.filename, expr, f"provider \"prefect\": {attribute} must be a string")
                 continue

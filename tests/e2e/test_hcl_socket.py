@@ -115,3 +115,45 @@ def test_a_registry_module_is_an_error_at_its_line_and_nothing_is_sent(socket_en
         assert f"main.tf:{line}" in out, out
         assert "source 'terraform-aws-modules/vpc/aws' is not read by poolform" in out
     assert env.name("etl") not in env.pools()
+
+
+def test_values_the_configuration_declares_secret_are_masked_in_every_output(socket_env):
+    """The provider block's api_key and a ``sensitive = true`` variable are secrets without being in the
+    environment: masked wherever poolform prints them, sent to the server as they are."""
+    env = socket_env
+    key, token = "pnu_block_key_0123456789", "tok-sensitive-98765"
+    config = env.write("secret/main.tf", f"""
+        variable "url" {{}}
+        variable "token" {{
+          type      = string
+          sensitive = true
+        }}
+        provider "prefect" {{
+          endpoint = var.url
+          api_key  = "{key}"
+        }}
+        resource "prefect_work_pool" "p" {{
+          name        = "{{p}}sec"
+          type        = "process"
+          description = "uses ${{var.token}} and {key}"
+        }}
+        """)
+    args = ("-f", str(env.tmp / "secret"), "--var", f"url={env.api_url}", "--var", f"token={token}")
+    for extra in ((), ("--json",), ("--format", "markdown")):
+        out = assert_ok(env.cli("plan", *args, *extra, inject=False, add_url=False, env={"PREFECT_API_URL": NOWHERE}))
+        assert key not in out and token not in out, extra
+        assert "[masked:provider.prefect.api_key]" in out and "[masked:var.token]" in out, extra
+    out = assert_ok(env.cli("apply", *args, "--auto-approve", inject=False, add_url=False,
+                            env={"PREFECT_API_URL": NOWHERE}))
+    assert key not in out and token not in out
+    assert env.pools()[env.name("sec")]["description"] == f"uses {token} and {key}"
+    # nothing leaks into the next command that declares nothing
+    plain = env.write("plain.yaml", f"version: 1\nwork_pools:\n  {env.name('plain')}:\n    type: process\n"
+                                    f"    description: {token}\n")
+    out = assert_ok(env.cli("plan", "-f", plain))
+    assert token in out
+    assert config
+    # printed output fed back as input is refused, whatever the mask's name
+    echoed = env.write("echoed.yaml", f"version: 1\nwork_pools:\n  {env.name('echo')}:\n    type: process\n"
+                                      "    description: '[masked:var.token]'\n")
+    assert "holds a value masked on output" in assert_ok(env.cli("plan", "-f", echoed), 1)
