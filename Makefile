@@ -41,6 +41,7 @@ bench: install
 	@$(PY) bench/reconcile.py
 	@$(PY) bench/terraform_plan.py
 	@$(PY) bench/plan_checks.py
+	@$(PY) bench/field_diff.py
 
 schema: install
 	@$(PY) scripts/generate.py

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plan_test_helpers import TEMPLATE, dp, dq, observed, op, oq
 from reconciler.model.state import resolve_queue_address
 from reconciler.plan.differ import diff_objects, diff_values, get_path
 from reconciler.plan.normalize import (
+    json_equal,
     canonical_json,
     fingerprint_pool,
     fingerprint_queue,
@@ -54,10 +57,53 @@ def test_canonical_json(value, text) -> None:
         pytest.param({"l": [1, 2]}, {"l": [1, 3, 4]}, [["l", 1], ["l", 2]], id="list-items"),
         pytest.param({"x": {"y": 1}}, {"x": {"y": 1.0}}, [], id="no-diff-for-equal-numbers"),
         pytest.param({"x": "s"}, {"x": {"k": 1}}, [["x"]], id="type-change"),
+        pytest.param({"b": True}, {"b": 1}, [["b"]], id="bool-is-not-one"),
+        pytest.param({"l": [0, 2.0]}, {"l": [False, 2]}, [["l", 0]], id="bool-in-list-not-zero"),
+        pytest.param({"l": [1, 2, 3]}, {"l": [1, 3]}, [["l", 1], ["l", 2]], id="lists-zipped-not-aligned"),
+        pytest.param({"d": {"x": 1}}, {"d": {"y": 1}}, [["d", "x"], ["d", "y"]], id="disjoint-keys-key-by-key"),
+        pytest.param({"z": 1, "a": 1, "m": {"k": 1}}, {"a": 2, "m": {"k": 2}, "z": 2, "n": 0},
+                     [["z"], ["a"], ["m", "k"], ["n"]], id="document-order"),
+        pytest.param(True, 1, [[]], id="root-type-change"),
     ],
 )
 def test_diff_values_paths(before, after, paths) -> None:
     assert diff_values(before, after) == paths
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 1.5, -2.0]) | st.sampled_from(["", "a", "b"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["a", "b", "c", "1"]), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _leaves(value, path=()):
+    """Every (path, scalar-or-empty-container) pair of a JSON value."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaves(item, path + (key,))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from _leaves(item, path + (index,))
+    else:
+        yield path, value
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, _json)
+def test_diff_values_reports_exactly_where_values_differ(before, after) -> None:
+    """No paths iff json_equal; each path differs there; each differing leaf is on a path's line."""
+    paths = diff_values(before, after)
+    assert (paths == []) is json_equal(before, after)
+    missing = object()
+    for path in paths:
+        assert not json_equal(get_path(before, path, missing), get_path(after, path, missing)), path
+    for side in (before, after):
+        for leaf, value in _leaves(side):
+            other = after if side is before else before
+            if not json_equal(get_path(other, list(leaf), missing), value):
+                assert any(list(leaf[:len(p)]) == p or p[:len(leaf)] == list(leaf) for p in paths), (leaf, paths)
+    assert len({tuple(p) for p in paths}) == len(paths)
 
 
 def test_diff_objects_only_over_managed_keys() -> None:
