@@ -65,5 +65,8 @@ def test_worker_runs_a_deployment_flow_run(either_api_url, prefect_cli_for, tmp_
             f"worker output:\n{proc.output[-4000:]}")
         assert run["run_count"] == 1 and run["start_time"] and run["end_time"]
         assert "hello compat" in proc.output
-        assert "EventsWorker" not in proc.output and "/events/in" not in proc.output and "ERROR" not in proc.output, proc.output[-4000:]
+        # The client's events worker logs "Still processing items" when draining at exit is slow (a
+        # loaded machine; real Prefect too): timing, not a failure. Any other EventsWorker line is.
+        output = "\n".join(line for line in proc.output.splitlines() if "Still processing items" not in line)
+        assert "EventsWorker" not in output and "/events/in" not in output and "ERROR" not in output, output[-4000:]
         api.delete(f"work_pools/{pool}")
