@@ -4,11 +4,15 @@
   rendering library;
 * ``views/`` read plan JSON only: no ``api/``, ``apply/`` or ``plan.planner``;
 * ``api/`` reports (``ClientEvents``) but never renders: no ``click`` or ``rich``;
-* the server and the client side share only the HTTP contract and the base job template rules:
-  nothing under ``reconciler/server/`` imports the rest of the package but
-  ``reconciler.template_rules``, nothing outside it (the ``server`` command aside) imports the
-  server, and ``template_rules`` imports nothing of the package; it is the only module that uses
-  jsonschema, so neither side can grow its own copy of the rules, and both use it;
+* the server and the client side share only the HTTP contract, the base job template rules and
+  the scheduling core: nothing under ``reconciler/server/`` imports the rest of the package but
+  ``reconciler.template_rules``, ``reconciler.scheduling`` and ``reconciler.explain``, nothing
+  outside it (the ``server`` command aside) imports the server, and ``template_rules`` imports
+  nothing of the package; it is the only module that uses jsonschema, so neither side can grow
+  its own copy of the rules, and both use it;
+* the scheduling core is pure and shared: ``reconciler/scheduling.py`` imports only the standard
+  library, ``reconciler/explain.py`` only that and ``scheduling``; the server's polls and claims
+  and the client's ``explain`` and ``status`` all call it, and nothing else calls ``select_runs``;
 * the server's domain (``server/domain/``) speaks no HTTP: no web framework, no routes, no status
   codes; the pure modules (``scheduling``, ``orchestration``) import only the standard library;
 * the rules of one pool or queue live in ``model/rules.py`` only, which the config loader and the
@@ -76,6 +80,7 @@ def test_layer_does_not_import_what_it_must_not(folder: str, forbidden: tuple[st
 
 
 SHARED = "reconciler.template_rules"
+SHARED_WITH_SERVER = {SHARED, "reconciler.scheduling", "reconciler.explain"}
 
 
 def test_server_shares_only_the_http_contract() -> None:
@@ -83,7 +88,7 @@ def test_server_shares_only_the_http_contract() -> None:
         f"{path.relative_to(PACKAGE.parent)} imports {name}"
         for path in files_under("server")
         for name in imports_of(path)
-        if name.startswith("reconciler") and not name.startswith("reconciler.server") and name != SHARED
+        if name.startswith("reconciler") and not name.startswith("reconciler.server") and name not in SHARED_WITH_SERVER
     ]
     assert not inside, "the server must not import the rest of the package:\n" + "\n".join(inside)
     outside = [
@@ -157,10 +162,29 @@ def test_server_domain_speaks_no_http() -> None:
     assert not offences + codes, "the domain returns decisions; routes map them to status codes:\n" + "\n".join(offences + codes)
 
 
-@pytest.mark.parametrize("module", ["scheduling.py", "orchestration.py"])
-def test_pure_server_modules_import_only_the_standard_library(module: str) -> None:
-    names = imports_of(PACKAGE / "server" / module)
-    assert all(name.split(".")[0] in sys.stdlib_module_names or name == "__future__" for name in names), names
+@pytest.mark.parametrize("module", ["scheduling.py", "server/orchestration.py", "explain.py"])
+def test_pure_modules_import_only_the_standard_library(module: str) -> None:
+    allowed = {"reconciler.scheduling"} if module == "explain.py" else set()
+    names = imports_of(PACKAGE / module)
+    assert all(name.split(".")[0] in sys.stdlib_module_names or name == "__future__" or name in allowed
+               for name in names), names
+
+
+def test_the_scheduling_core_is_one_module_both_sides_call() -> None:
+    """``select_runs`` is called by the server's polls and by ``explain`` only: no side grows its own waterfall."""
+    callers = {
+        str(path.relative_to(PACKAGE.parent))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "scheduling.py" and "select_runs(" in path.read_text(encoding="utf-8")
+    }
+    assert callers == {"reconciler/server/domain/polls.py", "reconciler/explain.py"}, callers
+    importers = {
+        str(path.relative_to(PACKAGE.parent))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "reconciler.explain" in imports_of(path)
+    }
+    assert any(p.startswith("reconciler/server/") for p in importers), "the server's explain must use reconciler.explain"
+    assert any(p.startswith("reconciler/cli/") for p in importers), "poolform explain must use reconciler.explain"
 
 
 def test_version_does_not_load_heavy_libraries() -> None:

@@ -525,6 +525,23 @@ class PrefectClient:
             grouped.setdefault(pool, []).append(row)
         return grouped
 
+    def read_flow_run(self, run_id: str) -> dict[str, Any] | None:
+        """A ``FlowRunResponse``, or None when the server has no run of that id."""
+        try:
+            return self.request("GET", f"/flow_runs/{enc(run_id)}", route="/flow_runs/{id}")
+        except NotFound:
+            return None
+
+    def read_flow_runs(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every run a ``/flow_runs/filter`` body matches (paged; a run seen twice while the
+        pages moved under it is kept once)."""
+        rows = self.paged("/flow_runs/filter", body)
+        return list({str(r.get("id")): r for r in rows}.values())
+
+    def read_workers(self, pool: str) -> list[dict[str, Any]]:
+        """The workers of one pool (``WorkerResponse`` dicts)."""
+        return self.paged(f"/work_pools/{enc(pool)}/workers/filter", route="/work_pools/{name}/workers/filter")
+
     def read_deployments(self, pool_names: Iterable[str]) -> list[dict[str, Any]]:
         names = sorted(set(pool_names))
         if not names:

@@ -178,7 +178,7 @@ def create_app(
     for more than ``pending_timeout`` seconds under a worker that stopped heartbeating returns to
     SCHEDULED (``leases``).
     """
-    from reconciler.server.routes import deployments, flow_runs, misc, pools, queues, status_of, workers
+    from reconciler.server.routes import deployments, flow_runs, misc, poolform, pools, queues, status_of, workers
 
     app = FastAPI(
         title="poolform reference server",
@@ -235,7 +235,7 @@ def create_app(
 
     # No path matches routes of two modules (tests/server/test_routing.py): this order, as
     # hot_routes(), only decides how soon a request finds its route.
-    _add_routes(app, [m.router for m in (pools, deployments, flow_runs, workers, queues, misc)], "/api")
+    _add_routes(app, [m.router for m in (pools, deployments, flow_runs, workers, queues, misc, poolform)], "/api")
 
     @app.websocket(EVENTS_IN)
     async def _events_in(websocket: WebSocket) -> None:

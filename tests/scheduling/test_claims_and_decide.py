@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from reconciler.server.orchestration import Decision, decide
-from reconciler.server.scheduling import PoolSlots, QueueSlots, claim_refusal
+from reconciler.scheduling import PoolSlots, QueueSlots, claim_refusal
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 Q = QueueSlots("id-q", "q", 1, False, None, 0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.server.scheduling import Candidate, PoolSlots, QueueSlots, free_slots, select_runs
+from reconciler.scheduling import Candidate, PoolSlots, QueueSlots, free_slots, select_runs
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.server.scheduling import Candidate, PoolSlots, QueueSlots, free_slots, select_runs
+from reconciler.scheduling import Candidate, PoolSlots, QueueSlots, free_slots, select_runs
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 limits = st.none() | st.integers(0, 5)

@@ -8,15 +8,18 @@
 * ``flow_runs``   flow runs, their state (``set_state``) and logs
 * ``polls``       the scheduled-run polls (``get_scheduled_flow_runs``, legacy ``get_runs``)
 * ``slots``       occupancy: which runs hold a pool's or a queue's slots, and concurrency status
+* ``standings``   poolform's extension reads: pending runs with position and reasons, explain, status
 * ``sql``         the SQL the modules share: columns, JSON text, ``IN`` lists, occupancy, row locks
 * ``refusals``    the refusals a request can meet (not found, conflict, ...)
 
 Each public function is one transaction (:func:`atomic`): it locks what it will decide on
 (``sql.lock_pool`` and friends, in the order pool, queues, deployments, runs), loads what a rule
-needs, asks the pure modules (``scheduling``, ``orchestration``, ``reconciler.template_rules``)
+needs, asks the pure modules (``reconciler.scheduling``, ``orchestration``, ``reconciler.explain``,
+``reconciler.template_rules``)
 what to do, and writes what they decided. Refusals are raised as :mod:`refusals` values; the routes map
 them (and the outcomes functions return) to HTTP status codes — the domain never names one.
-Must not import FastAPI, the routes or anything outside the server but ``template_rules``.
+Must not import FastAPI, the routes or anything outside the server but the shared pure modules
+(``template_rules``, ``scheduling``, ``explain``).
 """
 
 from __future__ import annotations

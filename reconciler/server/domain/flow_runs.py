@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from reconciler.server import leases, orchestration, scheduling
+import reconciler.scheduling as scheduling
+from reconciler.server import leases, orchestration
 from reconciler.server.clock import as_utc, from_text, to_text
 from reconciler.server.domain import Ctx, atomic, flows, pools, queues, slots, workers
 from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, NotNow, null_field, object_not_found

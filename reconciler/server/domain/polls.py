@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from reconciler.server import scheduling
+import reconciler.scheduling as scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
 from reconciler.server.domain import Ctx, atomic, flow_runs, queues
 from reconciler.server.domain.refusals import object_not_found, pool_not_found, queue_not_found

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from reconciler.server import scheduling
+import reconciler.scheduling as scheduling
 from reconciler.server.clock import from_text
 from reconciler.server.domain import Ctx, atomic
 from reconciler.server.domain.refusals import NotFound
