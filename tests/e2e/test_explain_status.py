@@ -217,6 +217,6 @@ def test_names_cannot_inject_markup_or_terminal_codes(pinned) -> None:
     evil = "[bold red]x\x1b[2J"
     pool = s.pool("p[b]", queues={evil: {"priority": 2}})
     s.run(pool, evil)
-    result = CliRunner().invoke(cli, ["status", "--api-url", "http://testserver/api"], env={"NO_COLOR": "1"})
+    result = CliRunner().invoke(cli, ["status", "--api-url", "http://testserver/api"], env={"NO_COLOR": "1", "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "[bold red]x\\u001b[2J" in result.output and "p[b]" in result.output
