@@ -219,3 +219,11 @@ def test_the_status_page_in_chromium_shows_the_api_numbers(server: str, tmp_path
     assert (scripts, images, alert, title) == ([], [], False, "poolform server status")
     assert refresh == "5"
     assert shot.stat().st_size > 10_000
+
+
+def test_a_browser_that_cannot_be_installed_is_an_error_not_a_skip(monkeypatch, tmp_path: Path) -> None:
+    browser = _browser_module()
+    monkeypatch.setenv("POOLFORM_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get, no sudo
+    with pytest.raises(browser.BrowserUnavailable, match="no apt-get to install them"):
+        browser.ensure_browser()
