@@ -1,7 +1,8 @@
 """The reference server's FastAPI application: ``create_app(store)``.
 
 Owns the app wiring: error body shapes (Prefect 3.9.1's), the API-version and
-basic-auth checks, the routers under ``/api`` and the events intake websocket
+basic-auth checks (of ``/api`` and of the status page at ``/``), the routers under ``/api``, the
+status page (``routes/page.py``) and the events intake websocket
 ``/api/events/in`` (accepted, auth message answered, every event dropped; every
 other websocket path is refused 404 before the upgrade so Prefect clients poll).
 Domain logic lives in ``domain/``, the routes in ``routes/``; this module must not import the
@@ -68,13 +69,16 @@ class _Guard:
             if scope["type"] == "websocket":
                 await WebSocket(scope, receive, send).send_denial_response(_json(status, body))
                 return
-            await _json(status, body)(scope, receive, send)
+            response = _json(status, body)
+            if status == 401 and path == "/":  # a browser asks for the credentials
+                response.headers["WWW-Authenticate"] = 'Basic realm="poolform"'
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
     def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, Any] | None:
         auth = self.holder.auth_string
-        if auth and path.startswith("/api") and path not in _AUTH_EXEMPT:
+        if auth and (path.startswith("/api") or path == "/") and path not in _AUTH_EXEMPT:
             given = headers.get("authorization", "")
             ok = False
             if given[:6].lower() == "basic ":
@@ -178,7 +182,7 @@ def create_app(
     for more than ``pending_timeout`` seconds under a worker that stopped heartbeating returns to
     SCHEDULED (``leases``).
     """
-    from reconciler.server.routes import deployments, flow_runs, misc, poolform, pools, queues, status_of, workers
+    from reconciler.server.routes import deployments, flow_runs, misc, page, poolform, pools, queues, status_of, workers
 
     app = FastAPI(
         title="poolform reference server",
@@ -244,6 +248,8 @@ def create_app(
             await _drain_events(websocket, app.state)
         except WebSocketDisconnect:
             pass
+
+    _add_routes(app, [page.router], "")  # the status page at "/": outside /api, shadowing no Prefect route
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def _not_found(path: str) -> Response:
