@@ -220,3 +220,38 @@ def test_names_cannot_inject_markup_or_terminal_codes(pinned) -> None:
     result = CliRunner().invoke(cli, ["status", "--api-url", "http://testserver/api"], env={"NO_COLOR": "1", "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "[bold red]x\\u001b[2J" in result.output and "p[b]" in result.output
+
+
+def test_cloud_shaped_urls(pinned) -> None:
+    """A Prefect Cloud API URL (``/api/accounts/{id}/workspaces/{id}``): every read goes under it."""
+    http, _ = pinned
+    s = Seeder(PrefectClient(_settings(), http=http), "c-")
+    pool = s.pool("cloud", limit=1)
+    run_id = s.run(pool)
+    base = f"/api/accounts/{uuid.uuid4()}/workspaces/{uuid.uuid4()}"
+    seen: list[str] = []
+
+    def to_workspace(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if not request.url.path.startswith(base + "/"):
+            return httpx.Response(404, json={"detail": "Not Found"})
+        path = "/api" + request.url.path[len(base):]
+        answer = http.request(request.method, path, content=request.content, headers=dict(request.headers),
+                              params=request.url.params)
+        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+
+    commands = (["explain", run_id], ["status", "--pool", pool])
+    expected = [_cli_json(*args) for args in commands]
+    cloud = httpx.Client(transport=httpx.MockTransport(to_workspace))
+    saved = _common.CLIENT_FACTORY
+    _common.CLIENT_FACTORY = lambda settings: PrefectClient(settings, http=cloud)
+    try:
+        url = "https://api.prefect.cloud" + base
+        for args, wanted in zip(commands, expected):
+            result = CliRunner().invoke(cli, [*args, "--json", "--api-url", url], env={"NO_COLOR": "1"})
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout) == wanted
+    finally:
+        _common.CLIENT_FACTORY = saved
+        cloud.close()
+    assert seen and all(p.startswith(base + "/") for p in seen), seen
