@@ -269,9 +269,12 @@ configuration too), `-target` compares the targeted queues, a priority known onl
 when apply plans it again, and `terraform validate` (which plans nothing) does not check ties.
 
 A declared priority equal to that of a queue the configuration does **not** declare (`default` at 1, say)
-is no error in either tool: poolform's plan moves the undeclared queue through the walk and lists it under
-`side_effects`; the provider sets exact priorities through the legacy route and never moves a queue it
-does not manage, so the two queues stay tied until the pool's next walk.
+is no error in either tool, and in both the undeclared queue moves as Prefect moves it (declaring a queue
+at 1 moves `default` to 2): poolform's plan moves it through the walk and lists it under `side_effects`,
+and the next plan is empty (an undeclared queue's priority is never planned back); the provider sets the
+declared priority exactly through the legacy route, then moves the queues in its way as the walk would,
+pushing along queues declared without `priority` and skipping queues whose priority is declared, which
+never move (`reconciler/provider/siblings.py`, `make_room`).
 """
 
 

@@ -38,6 +38,7 @@ class ProviderState:
         from reconciler.provider.siblings import Planned
 
         self.planned = Planned()
+        self._pool_locks: dict[str, threading.Lock] = {}
 
     def validate(self, config: dict[str, Any], diags: Diags) -> None:
         allow = config.get("allow_unknown_type")
@@ -83,6 +84,11 @@ class ProviderState:
                 settings = dataclasses.replace(settings, auth_string=config["basic_auth_key"])
             self._settings = settings
             self._problem = None
+
+    def pool_lock(self, pool: str) -> threading.Lock:
+        """Serializes this process's priority writes in one pool (read, set, move the queues in the way)."""
+        with self._lock:
+            return self._pool_locks.setdefault(pool, threading.Lock())
 
     @property
     def api_url(self) -> str:

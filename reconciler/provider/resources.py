@@ -23,8 +23,12 @@ Planning rules (what the official provider gets wrong, terraform.md §1.5):
 * Queue priorities are written through the legacy ``PATCH /work_queues/{id}``,
   which stores the exact value without the server's bump walk, and queues are
   created without a priority (first free slot, nothing moves) and deleted through
-  ``DELETE /work_queues/{id}`` (no walk either): siblings never move, so applying
-  them in any order or in parallel gives exactly the configured priorities.
+  ``DELETE /work_queues/{id}`` (no walk either): declared siblings never move, so
+  applying them in any order or in parallel gives exactly the configured priorities.
+  The queues in the way of a priority set so (the pool's unmanaged ``default`` queue,
+  a queue declared without a priority) move as Prefect's walk moves them
+  (``siblings.make_room``), one pool at a time in this process, as Prefect and the
+  official provider leave them.
 * The ``default`` queue is adopted (updated), never created; destroying it resets it.
 """
 
@@ -447,6 +451,24 @@ class WorkQueue(Resource):
         client = self.provider.client()
         client.request("PATCH", f"/work_queues/{queue_id}", json=body, route="/work_queues/{id}")
 
+    def _set_priority(self, pool: str, name: str, queue_id: str, priority: int) -> None:
+        """Give the queue exactly ``priority`` and move the queues in its way (``siblings.make_room``)."""
+        from reconciler.provider.siblings import make_room
+
+        client = self.provider.client()
+        with self.provider.pool_lock(pool):
+            listed = client.read_queues(pool)
+            current = {q["name"]: q["priority"] for q in listed if isinstance(q.get("priority"), int)}
+            ids = {q["name"]: str(q["id"]) for q in listed}
+            self._patch(queue_id, {"priority": priority})
+            declared = self.provider.planned.declared(pool)
+            held = {q for q, p in declared.items() if p is not None} | {name}
+            movable = {q for q, p in declared.items() if p is None}
+            reserved = {p for q, p in declared.items() if p is not None and q != name}
+            for queue, moved in make_room(current, name, priority, held, movable, reserved).items():
+                self._patch(ids[queue], {"priority": moved})
+        self.provider.written()
+
     def _from_api(self, body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         attributes = queue_attributes(body)
         attributes["work_pool_name"] = attributes["work_pool_name"] or base.get("work_pool_name")
@@ -494,14 +516,13 @@ class WorkQueue(Resource):
                 except NotFound:
                     existing = None
             if existing is not None:
-                body = dict(fields)
-                if isinstance(priority, int):
-                    body["priority"] = priority
-                self._patch(str(existing["id"]), body)
+                self._patch(str(existing["id"]), dict(fields))
+                if isinstance(priority, int) and existing.get("priority") != priority:
+                    self._set_priority(pool, name, str(existing["id"]), priority)
             else:
                 created = self._wait_for_pool(pool, lambda: client.create_queue(pool, {"name": name, **fields}))
                 if isinstance(priority, int) and created.get("priority") != priority:
-                    self._patch(str(created["id"]), {"priority": priority})
+                    self._set_priority(pool, name, str(created["id"]), priority)
         except ApiError as exc:
             raise _api_error(f"create work queue {name!r} in work pool {pool!r}", exc, import_id=f"{pool},{name}") from None
         return self._finish(pool, name, planned)
@@ -515,10 +536,11 @@ class WorkQueue(Resource):
             body["is_paused"] = bool(planned.get("is_paused"))
         if planned.get("concurrency_limit") != prior.get("concurrency_limit"):
             body["concurrency_limit"] = planned.get("concurrency_limit")
-        if isinstance(planned.get("priority"), int) and planned.get("priority") != prior.get("priority"):
-            body["priority"] = planned["priority"]
         if body:
             _call(f"update work queue {pool!r}/{name!r}", lambda: self._patch(str(prior["id"]), body))
+        if isinstance(planned.get("priority"), int) and planned.get("priority") != prior.get("priority"):
+            _call(f"update work queue {pool!r}/{name!r}",
+                  lambda: self._set_priority(pool, name, str(prior["id"]), planned["priority"]))
         return self._finish(pool, name, planned)
 
     def delete(self, prior: dict[str, Any], diags: Diags) -> None:

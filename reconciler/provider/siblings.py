@@ -8,12 +8,15 @@ and name, so that the sibling rules of :mod:`reconciler.model.rules` apply as th
 one planned second), a queue limit above its pool's (a warning on whichever of the two is
 planned second). Planning a queue again (a re-plan) replaces its record. Thread-safe: Terraform
 plans resources in parallel. No I/O.
+
+:func:`make_room` says which queues move when the provider sets a queue's priority exactly:
+unmanaged queues move as Prefect's walk moves them, declared priorities never do.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Collection, Mapping
 
 from reconciler.model import rules
 from reconciler.provider.codec import is_known
@@ -61,8 +64,53 @@ class Planned:
             out.append(above)
         return out
 
+    def declared(self, pool: str) -> dict[str, Any]:
+        """The queues of ``pool`` planned here: name -> declared priority (None: the server's choice)."""
+        with self._lock:
+            return {name: priority for name, (priority, _) in self._queues.get(pool, {}).items()}
+
     def forget_queue(self, pool: Any, name: Any) -> None:
         """A queue planned for deletion holds no priority any more."""
         with self._lock:
             if isinstance(pool, str) and isinstance(name, str):
                 self._queues.get(pool, {}).pop(name, None)
+
+
+def make_room(current: Mapping[str, int], target: str, priority: int, held: Collection[str],
+              movable: Collection[str], reserved: Collection[int] = ()) -> dict[str, int]:
+    """The queues that move, and to which priority, when ``target`` is set to exactly ``priority``.
+
+    ``current``: the pool's queues and priorities, equal ones in the server's listing order.
+    As Prefect's walk moves them, the queues at ``priority`` go one up and push along the queue
+    in their way, keeping their order, with two limits that keep declared priorities still:
+    a ``held`` queue (planned in this process with a declared priority) never moves, and a
+    queue in the way is pushed along only when it is ``movable`` (planned in this process
+    without a priority: the server's choice); otherwise the moving queue skips to the next
+    priority, as it does over a ``reserved`` priority (one a held queue is about to take). A queue
+    at ``priority`` that this process did not plan moves: were its priority declared, the
+    configuration would have two queues at ``priority``, which planning refuses.
+    Returns ``{queue: new priority}`` for the queues that move; no queue gets a priority
+    another one keeps.
+    """
+    positions = {q: p for q, p in current.items() if q != target}
+    pending = [q for q, p in positions.items() if p == priority and q not in held]
+    moves: dict[str, int] = {}
+    slot = priority
+    while pending:
+        queue = pending.pop(0)
+        slot = max(slot, positions[queue]) + 1
+        while True:
+            in_way = [q for q, p in positions.items() if p == slot and q != queue]
+            if slot in reserved:
+                slot += 1
+                continue
+            if not in_way:
+                break
+            if all(q in movable and q not in held for q in in_way):
+                pending.extend(q for q in in_way if q not in pending)
+                pending.sort(key=positions.__getitem__)  # stable: ties keep the listing order
+                break
+            slot += 1
+        positions[queue] = slot
+        moves[queue] = slot
+    return moves

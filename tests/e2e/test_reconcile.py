@@ -209,6 +209,21 @@ def test_priority_reorder_with_unmanaged_default_in_between(env):
     _plan(env, reordered, code=0)
 
 
+def test_undeclared_default_queue_moves_as_prefect_moves_it_and_the_next_plan_is_empty(env):
+    cfg = env.write("pools.yaml", """
+        version: 1
+        work_pools:
+          {p}bump:
+            type: process
+            queues:
+              high: {priority: 1}
+        """)
+    _apply(env, cfg)
+    prios = {n: q["priority"] for n, q in env.pools()[env.name("bump")]["queues"].items()}
+    assert prios == {"high": 1, "default": 2}, "as Prefect and the official provider leave them"
+    _plan(env, cfg, code=0)
+
+
 def test_default_queue_declared_is_managed_not_created(env):
     cfg = env.write("pools.yaml", """
         version: 1

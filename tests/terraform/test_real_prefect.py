@@ -52,7 +52,7 @@ def test_sibling_priority_swap_has_no_ping_pong_on_real_prefect(real, names):
     assert code == 0, out
     queues = api.queues(pool)
     assert {n: queues[n]["priority"] for n in "abc"} == {"a": 4, "b": 3, "c": 1}
-    assert queues["default"]["priority"] == 1
+    assert queues["default"]["priority"] not in (1, 3, 4), "the undeclared default queue moves out of c's way"
     tf.destroy()
 
 
