@@ -2,7 +2,11 @@
 
 Precedence: attribute, then environment (``reconciler.settings.ConnectionSettings``),
 then the settings default. ``endpoint`` works with or without ``/api``.
-``account_id`` / ``workspace_id`` are accepted for compatibility and ignored.
+Prefect Cloud as the official provider reaches it: with an account and a workspace id the API
+URL is ``…/api/accounts/{account_id}/workspaces/{workspace_id}`` (:func:`workspace_api_url`);
+the account comes from ``account_id``, else ``PREFECT_CLOUD_ACCOUNT_ID``, else the endpoint's
+path, the workspace from ``workspace_id``, else the endpoint's path (the official provider has
+no variable for it). On ``api.prefect.cloud`` an API key is required.
 ``allow_unknown_type`` (not in the official provider) accepts pool types that are no known
 worker type. :attr:`ProviderState.planned` holds what this process planned (sibling rules).
 The client (httpx) is created on first use, once, under a lock.
@@ -12,14 +16,46 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
+import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.provider.codec import UNKNOWN, Diags, ProviderError
 from reconciler.settings import endpoint_api_url  # noqa: F401 - one rule for the CLI and the provider
 from reconciler.settings import endpoint_problem as _endpoint_problem
 
-_CLIENT_ATTRS = ("endpoint", "api_key", "basic_auth_key")
+_CLIENT_ATTRS = ("endpoint", "api_key", "basic_auth_key", "account_id", "workspace_id")
+ACCOUNT_ENV = "PREFECT_CLOUD_ACCOUNT_ID"
+CLOUD_HOST = "api.prefect.cloud"
+_SCOPE = re.compile(r"/accounts/([^/]+)/workspaces/([^/]+)$")
+
+
+def workspace_api_url(api_url: str, account_id: str | None = None, workspace_id: str | None = None) -> str:
+    """The API URL scoped to a Prefect Cloud workspace, by the official provider's rule: the ids in
+    ``api_url``'s path (``…/accounts/{a}/workspaces/{w}``) unless ``account_id`` / ``workspace_id``
+    are given; scoped only when both are known. Raises ValueError naming an id that is no UUID."""
+    parts = urlsplit(api_url)
+    path = parts.path.rstrip("/")
+    found = _SCOPE.search(path)
+    account, workspace = (found.group(1), found.group(2)) if found else (None, None)
+    if found:
+        path = path[:found.start()]
+    account, workspace = account_id or account, workspace_id or workspace
+    for name, value in (("account_id", account), ("workspace_id", workspace)):
+        if value is not None:
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                raise ValueError(f"{name} {value!r} is not a UUID") from None
+    if account and workspace:
+        path += f"/accounts/{account}/workspaces/{workspace}"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
 
 
 class ProviderState:
@@ -49,6 +85,14 @@ class ProviderState:
             problem = _endpoint_problem(endpoint)
             if problem:
                 diags.error("Invalid provider endpoint", problem, ("endpoint",))
+        for name in ("account_id", "workspace_id"):
+            value = _text(config.get(name))
+            if value is not None:
+                try:
+                    uuid.UUID(value)
+                except ValueError:
+                    diags.error(f"Invalid {name}", f"{name} {value!r} is not a UUID. Copy the id from the Prefect "
+                                "Cloud URL (…/account/<account_id>/workspace/<workspace_id>/…).", (name,))
 
     def configure(self, config: dict[str, Any], diags: Diags) -> None:
         from reconciler.settings import ConnectionSettings
@@ -82,6 +126,23 @@ class ProviderState:
                 settings = dataclasses.replace(settings, api_key=config["api_key"])
             if config.get("basic_auth_key"):
                 settings = dataclasses.replace(settings, auth_string=config["basic_auth_key"])
+            account = _text(config.get("account_id")) or _text(self._environ.get(ACCOUNT_ENV))
+            try:
+                api_url = workspace_api_url(settings.api_url, account, _text(config.get("workspace_id")))
+            except ValueError as exc:
+                source = ACCOUNT_ENV if "account_id" in str(exc) and not _text(config.get("account_id")) else None
+                detail = (f"{exc} (from {source})." if source else f"{exc}.") + (
+                    " Write the UUIDs of your Prefect Cloud account and workspace.")
+                diags.error("Invalid Prefect Cloud id", detail)
+                self._problem = ("Invalid Prefect Cloud id", detail)
+                return
+            settings = dataclasses.replace(settings, api_url=api_url)
+            if urlsplit(api_url).hostname == CLOUD_HOST and not settings.api_key:
+                detail = ("The endpoint is Prefect Cloud, which needs an API key: set api_key or PREFECT_API_KEY, "
+                          "or point endpoint / PREFECT_API_URL at a self-hosted Prefect server.")
+                diags.error("Missing Prefect API Key", detail, ("api_key",))
+                self._problem = ("Missing Prefect API Key", detail)
+                return
             self._settings = settings
             self._problem = None
 

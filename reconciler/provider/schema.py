@@ -62,10 +62,11 @@ def _obj(attrs: tuple[Attr, ...]) -> list[Any]:
     return ["object", {a.name: a.type for a in attrs}]
 
 
-_ACCOUNT = Attr("account_id", STRING, "Account UUID. Accepted for compatibility with the official provider; "
-                "ignored by Prefect OSS and the reference server (a change never replaces anything).", optional=True)
-_WORKSPACE = Attr("workspace_id", STRING, "Workspace UUID. Accepted for compatibility with the official provider; "
-                  "ignored by Prefect OSS and the reference server (a change never replaces anything).", optional=True)
+_ACCOUNT = Attr("account_id", STRING, "Account UUID. Accepted for compatibility with the official provider and "
+                "not used: objects go to the provider's workspace (a change never replaces anything).", optional=True)
+_WORKSPACE = Attr("workspace_id", STRING, "Workspace UUID. Accepted for compatibility with the official provider "
+                  "and not used: objects go to the provider's workspace (a change never replaces anything).",
+                  optional=True)
 
 PROVIDER = Block(
     "Manage Prefect work pools and work queues on Prefect OSS or any Prefect-compatible server.",
@@ -77,8 +78,12 @@ PROVIDER = Block(
         Attr("basic_auth_key", STRING, "user:password for a server with basic auth. Defaults to "
              "PREFECT_API_AUTH_STRING or PREFECT_BASIC_AUTH_KEY. Wins over api_key.",
              optional=True, sensitive=True),
-        Attr("account_id", STRING, "Accepted for compatibility; ignored by Prefect OSS.", optional=True),
-        Attr("workspace_id", STRING, "Accepted for compatibility; ignored by Prefect OSS.", optional=True),
+        Attr("account_id", STRING, "Prefect Cloud account UUID. Defaults to PREFECT_CLOUD_ACCOUNT_ID, then to "
+             "the endpoint's /accounts/<id>/workspaces/<id> path. With workspace_id, requests go to "
+             ".../api/accounts/{account_id}/workspaces/{workspace_id}.", optional=True),
+        Attr("workspace_id", STRING, "Prefect Cloud workspace UUID. Defaults to the endpoint's "
+             "/accounts/<id>/workspaces/<id> path (no environment variable, as in the official provider).",
+             optional=True),
         Attr("allow_unknown_type", BOOL, "Accept a work pool type that is no known worker type (a custom "
              "worker's). Without it such a type is an error at plan time with a did-you-mean, as in "
              "`poolform validate`, which reads this attribute too. Not in the official provider.", optional=True),
