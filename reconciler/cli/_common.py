@@ -128,6 +128,17 @@ def compact_warnings_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "-compact-warnings; errors stay in full.")(fn)
 
 
+def link_base_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--link-base", metavar="URL", envvar="POOLFORM_LINK_BASE",
+                        help="With --format markdown: link each file:line to URL/FILE#LLINE, e.g. the pull request "
+                             "head's https://github.com/OWNER/REPO/blob/SHA (env POOLFORM_LINK_BASE).")(fn)
+
+
+def link_root() -> str:
+    """The directory markdown links treat relative file names as relative to (the current one)."""
+    return os.getcwd()
+
+
 CHDIR = "poolform.chdir"
 """``ctx.meta`` key: the ``--chdir`` directory given before the command, if any."""
 

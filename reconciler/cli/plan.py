@@ -83,7 +83,7 @@ def apply_command(planfile: str | None, *, files: Sequence[str] = (), variables:
 
 def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint: str | None = None,
                 saved: bool = False, title: str = "poolform plan", hints: bool = True,
-                compact_warnings: bool = False) -> str:
+                compact_warnings: bool = False, link_base: str | None = None) -> str:
     if fmt == "json":
         from reconciler.views.json import render_json
 
@@ -91,7 +91,8 @@ def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint:
     if fmt == "markdown":
         from reconciler.views.markdown import render_markdown
 
-        return render_markdown(plan_json, title=title, compact_warnings=compact_warnings)
+        return render_markdown(plan_json, title=title, compact_warnings=compact_warnings, link_base=link_base,
+                               root=common.link_root())
     from reconciler.views.human import render_human
 
     return render_human(plan_json, color=color, automation=common.automation() or not hints, apply_hint=apply_hint,
@@ -115,11 +116,13 @@ def render_plan(plan_json: dict[str, Any], fmt: str, *, color: bool, apply_hint:
               help="Plan to delete every declared pool with its queues; never an undeclared pool, whatever manage.prune says.")
 @click.option("--expect-no-changes", is_flag=True, help="Fail (exit 2) when the plan has changes, e.g. for drift checks.")
 @common.compact_warnings_option
+@common.link_base_option
 @common.api_url_option
 @common.no_color_option
 def plan(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...], allow_unknown_type: bool,
          out: str | None, detailed_exitcode: bool, as_json: bool, fmt: str | None, targets: tuple[str, ...],
-         destroy: bool, expect_no_changes: bool, compact_warnings: bool, api_url: str | None, no_color: bool) -> None:
+         destroy: bool, expect_no_changes: bool, compact_warnings: bool, link_base: str | None, api_url: str | None,
+         no_color: bool) -> None:
     """Show what apply would change on the server.
 
     Warnings (from the config and from planning) are part of the plan: the JSON
@@ -156,7 +159,7 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[st
                 with open(out, "w", encoding="utf-8") as fh:
                     fh.write(dumps_plan(result))
             text = render_plan(plan_json, fmt, color=color, apply_hint=hint, saved=bool(out),
-                               compact_warnings=compact_warnings)
+                               compact_warnings=compact_warnings, link_base=link_base)
             click.echo(text, nl=not text.endswith("\n"))
     if plan_json.get("errored"):
         sys.exit(1)

@@ -21,9 +21,15 @@ from reconciler.cli import _common as common
 @common.var_file_option
 @common.allow_unknown_type_option
 @common.json_option
+@click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default=None,
+              help="Output format (default human; --json is --format json; markdown: the pull-request comment, "
+                   "which on failure replaces the plan comment).")
+@click.option("--environment", metavar="NAME", default=None,
+              help="With --format markdown: the environment whose plan comment this replaces (its marker).")
+@common.link_base_option
 @common.no_color_option
 def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...], allow_unknown_type: bool,
-             as_json: bool, no_color: bool) -> None:
+             as_json: bool, fmt: str | None, environment: str | None, link_base: str | None, no_color: bool) -> None:
     """Check config files offline: format, names, priorities, templates.
 
     Every problem is reported with file:line:column and its address
@@ -38,9 +44,16 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tupl
       poolform validate -f base.yaml -f prod.yaml
       poolform validate -f infra/ --var env=prod --json
       poolform validate -f infra/ --var-file prod.tfvars
+      poolform validate -f pools/ --format markdown --link-base https://github.com/o/r/blob/SHA
     """
+    if as_json and fmt not in (None, "json"):
+        common.usage("--json and --format are exclusive")
+    as_json = as_json or fmt == "json"
     state, diags = common.read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type)
     errors, warnings = len(diags.errors), len(diags.warnings)
+    if fmt == "markdown":
+        _markdown(diags.to_json(), environment, link_base)
+        sys.exit(1 if errors else 0)
     if as_json:
         document = {
             "format_version": "1.0",
@@ -68,6 +81,19 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tupl
     if diags:
         click.echo()
     click.echo(f"Success! The configuration is valid ({', '.join(counts)}).")
+
+
+def _markdown(diagnostics: list[dict], environment: str | None, link_base: str | None) -> None:
+    from reconciler.views.markdown import render_failure_markdown
+
+    if any(d.get("severity") == "error" for d in diagnostics):
+        text = render_failure_markdown(diagnostics, title="poolform validate", environment=environment,
+                                       link_base=link_base, root=common.link_root())
+    else:
+        from reconciler.views.markdown import marker
+
+        text = f"{marker('plan', environment)}\n### poolform validate\n\n**Valid.** The configuration has no errors.\n"
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 def _plural(n: int, word: str) -> str:

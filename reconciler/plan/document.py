@@ -61,6 +61,8 @@ class Plan:
     summary: dict[str, int] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     """Due runs held back by a change (``runs.run_notes``): ``{address, effect, due_runs, start_late_on_resume}``."""
+    waterfalls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each touched pool's queues in waterfall order before and after (``waterfall.py``); for the views."""
     format_version: str = FORMAT_VERSION
 
     @property
@@ -88,6 +90,7 @@ class Plan:
             "diagnostics": list(self.diagnostics),
             "summary": dict(self.summary),
             "runs": list(self.runs),
+            "waterfalls": dict(self.waterfalls),
         }
 
     @classmethod
@@ -114,6 +117,7 @@ class Plan:
             diagnostics=list(data.get("diagnostics", [])),
             summary=dict(data.get("summary", {})),
             runs=list(data.get("runs", [])),
+            waterfalls=dict(data.get("waterfalls", {})),
         )
 
 

@@ -41,7 +41,7 @@ _TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "summary": dict,
 }
 
-_OPTIONAL: dict[str, type] = {"runs": list}
+_OPTIONAL: dict[str, type] = {"runs": list, "waterfalls": dict}
 """Fields a 1.1 document lacks (written before they existed): read as empty."""
 
 _RETIRED_FORMATS = {

@@ -49,6 +49,7 @@ from reconciler.plan.normalize import (
 )
 from reconciler.plan.runs import run_notes
 from reconciler.plan.sequence import queue_set_pools, sequence
+from reconciler.plan.waterfall import waterfalls
 
 __all__ = ["make_plan", "pools_with_variable_changes"]
 
@@ -423,4 +424,5 @@ def make_plan(
         diagnostics=diags.to_json(),
         summary=summarize(builder.changes, builder.unmanaged),
         runs=run_notes(builder.changes, observed.due_runs),
+        waterfalls=waterfalls(observed.pools, builder.changes, sequenced.side_effects),
     )

@@ -53,6 +53,19 @@ def _form(fields: tuple[str, ...], identity: list[str]) -> dict[str, Any]:
             "properties": {k: _FORM_VALUES[k] for k in fields}}
 
 
+_WATERFALL_SIDE: dict[str, Any] = {
+    "type": "object", "required": ["paused", "concurrency_limit", "queues"],
+    "properties": {
+        "paused": {"type": "boolean"},
+        "concurrency_limit": {"type": ["integer", "null"]},
+        "queues": {"type": "array", "items": {
+            "type": "object", "required": ["name", "priority", "concurrency_limit", "paused"],
+            "properties": {"name": {"type": "string"}, "priority": {"type": ["integer", "null"]},
+                           "concurrency_limit": {"type": ["integer", "null"]}, "paused": {"type": "boolean"},
+                           "unmanaged": {"type": "boolean"}}}},
+    },
+}
+
 PLAN_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": f"https://poolform.dev/schemas/plan-{FORMAT_VERSION}.json",
@@ -144,6 +157,15 @@ PLAN_SCHEMA: dict[str, Any] = {
                       "properties": {"address": {"type": "string"}, "effect": {"enum": [e.value for e in Effect]},
                                      "due_runs": {"type": "integer", "minimum": 1},
                                      "start_late_on_resume": {"type": "boolean"}}},
+        },
+        "waterfalls": {
+            "description": "For the views only: each touched pool's pause, limit and queues in waterfall order "
+                           "(priority, then name), before (null: created) and after (null: deleted) the apply.",
+            "type": "object",
+            "additionalProperties": {
+                "type": "object", "required": ["before", "after"], "additionalProperties": False,
+                "properties": {side: {"anyOf": [{"type": "null"}, _WATERFALL_SIDE]} for side in ("before", "after")},
+            },
         },
     },
 }

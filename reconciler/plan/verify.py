@@ -21,7 +21,8 @@ derived from, or checked against, what the views show:
   plan depends on its queue set, ``sequence.queue_set_pools``, so a queue created in
   a pool the plan deletes is found and named); then, on a fresh plan, every
   ``before`` is the server's object and ``steps`` and ``side_effects`` are exactly
-  what :func:`~reconciler.plan.sequence.sequence` makes of the changes.
+  what :func:`~reconciler.plan.sequence.sequence` makes of the changes, and ``waterfalls``
+  (drawn by the markdown view) is what :mod:`~reconciler.plan.waterfall` makes of them.
 
 Messages name addresses and fields, never values (a value may be a secret).
 No I/O here.
@@ -39,6 +40,7 @@ from reconciler.errors import InvalidPlanError, StalePlanError
 from reconciler.model.state import DEFAULT_QUEUE, ObservedState, pool_address, queue_address
 from reconciler.plan.actions import Action, Change, Reason, ResourceType, summarize
 from reconciler.plan.differ import diff_objects
+from reconciler.plan.waterfall import waterfalls
 from reconciler.plan.document import Mode, Plan
 from reconciler.plan.normalize import (
     POOL_FIELDS,
@@ -360,6 +362,15 @@ def _step_problems(plan: Plan, observed: ObservedState) -> list[Problem]:
         out.append((addresses[0] if addresses else None,
                     "its side_effects are not the priority moves its steps cause"
                     + (f" ({', '.join(addresses[:_SHOWN])})" if addresses else "")))
+    if plan.waterfalls:  # shown by the markdown view: a file written before it existed has none
+        made_waterfalls = json.loads(json.dumps(waterfalls(observed.pools, plan.resource_changes, made.side_effects)))
+        if not _same(plan.waterfalls, made_waterfalls):
+            pools = sorted(set(plan.waterfalls) ^ set(made_waterfalls)
+                           | {p for p in set(plan.waterfalls) & set(made_waterfalls)
+                              if not _same(plan.waterfalls[p], made_waterfalls[p])})
+            out.append((pool_address(pools[0]) if pools else None,
+                        "its waterfalls are not the pools' queues as observed and as its changes leave them"
+                        + (f" ({', '.join(pool_address(p) for p in pools[:_SHOWN])})" if pools else "")))
     return out
 
 

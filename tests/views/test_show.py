@@ -79,3 +79,33 @@ def test_show_bad_file_is_one_error_line(runner, tmp_path, content, message) -> 
 def test_show_json_and_format_conflict(runner, planfile) -> None:
     result = runner.invoke(show, [str(planfile), "--json", "--format", "markdown"])
     assert result.exit_code == 1 and "exclusive" in result.output
+
+
+def test_show_apply_results(runner, planfile, tmp_path) -> None:
+    applied = runner.invoke(show, [str(planfile), "--format", "markdown", "--result", "applied"])
+    assert applied.exit_code == 0, applied.output
+    assert applied.output.startswith("<!-- poolform-apply -->\n") and "**Applied.**" in applied.output
+    log = tmp_path / "apply.log"
+    log.write_text("Applying...\nError: the server answered 503 for work_pool.batch\n", encoding="utf-8")
+    failed = runner.invoke(show, [str(planfile), "--format", "markdown", "--result", "failed", "--log", str(log)])
+    assert failed.exit_code == 0, failed.output
+    assert "**Apply failed.**" in failed.output and "answered 503 for work_pool.batch" in failed.output
+    for bad in (["--result", "applied"], ["--format", "markdown", "--log", str(log)]):
+        refused = runner.invoke(show, [str(planfile), *bad])
+        assert refused.exit_code == 1, refused.output
+
+
+def test_validate_markdown_failure_links_the_lines(runner, tmp_path, monkeypatch) -> None:
+    from reconciler.cli.validate import validate
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pools").mkdir()
+    (tmp_path / "pools" / "a.yaml").write_text("version: 1\nwork_pools:\n  p:\n    type: process\n    tpye: x\n")
+    result = runner.invoke(validate, ["-f", "pools/", "--format", "markdown", "--environment", "prod",
+                                      "--link-base", "https://github.com/o/r/blob/abc"])
+    assert result.exit_code == 1
+    assert result.output.startswith("<!-- poolform-plan:prod -->\n")
+    assert "[pools/a.yaml:5:5](https://github.com/o/r/blob/abc/pools/a.yaml#L5): error: unknown key 'tpye'" in result.output
+    (tmp_path / "pools" / "a.yaml").write_text("version: 1\nwork_pools:\n  p:\n    type: process\n")
+    ok = runner.invoke(validate, ["-f", "pools/", "--format", "markdown"])
+    assert ok.exit_code == 0 and ok.output.startswith("<!-- poolform-plan -->\n") and "**Valid.**" in ok.output

@@ -99,7 +99,7 @@ def test_markdown_size_cap_with_1000_pools(max_chars) -> None:
     assert len(text) <= max_chars
     assert text.startswith(MARKER)
     assert "**Plan:** 6000 to add, 0 to change, 0 to destroy" in text
-    assert "truncated" in text and "see the job log" in text
+    assert "truncated" in text and "artifact" in text
 
 
 def test_markdown_truncation_note_counts_the_rest() -> None:
