@@ -33,6 +33,10 @@ class PoolformError(Exception):
     """Base of every poolform fault."""
 
 
+class ForgeError(PoolformError):
+    """A call to the GitHub or GitLab API (the CI scripts' comments and issues) failed."""
+
+
 class ApiError(PoolformError):
     """An HTTP call to a Prefect-compatible server failed."""
 

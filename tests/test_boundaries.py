@@ -4,6 +4,8 @@
   rendering library;
 * ``views/`` read plan JSON only: no ``api/``, ``apply/`` or ``plan.planner``;
 * ``api/`` reports (``ClientEvents``) but never renders: no ``click`` or ``rich``;
+* ``ci/`` (GitHub and GitLab comments, labels, drift issues) speaks only the forges' APIs: it
+  neither plans, renders, reads config nor talks to Prefect;
 * the server and the client side share only the HTTP contract, the base job template rules and
   the scheduling core: nothing under ``reconciler/server/`` imports the rest of the package but
   ``reconciler.template_rules``, ``reconciler.scheduling`` and ``reconciler.explain``, nothing
@@ -65,6 +67,8 @@ RULES = [
     ("api", ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.views", "reconciler.server",
              "click", "rich")),
     ("config", ("reconciler.api", "reconciler.apply", "reconciler.plan", "reconciler.cli", "reconciler.server", "httpx")),
+    ("ci", ("reconciler.api", "reconciler.apply", "reconciler.plan", "reconciler.views", "reconciler.cli",
+            "reconciler.server", "reconciler.config", "click", "rich")),
 ]
 
 

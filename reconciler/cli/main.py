@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("reconciler.cli.schema", "schema"),
     "server": ("reconciler.cli.server", "server"),
     "terraform": ("reconciler.cli.terraform", "terraform"),
+    "ci": ("reconciler.cli.ci", "ci"),
 }
 
 SHORT_HELP: dict[str, str] = {
@@ -54,6 +55,7 @@ SHORT_HELP: dict[str, str] = {
     "schema": "Print the config's JSON Schema.",
     "server": "Run the reference server.",
     "terraform": "Install the Terraform provider.",
+    "ci": "Comments, labels and drift issues for CI (GitHub, GitLab).",
 }
 
 

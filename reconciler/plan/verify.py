@@ -21,8 +21,13 @@ derived from, or checked against, what the views show:
   plan depends on its queue set, ``sequence.queue_set_pools``, so a queue created in
   a pool the plan deletes is found and named); then, on a fresh plan, every
   ``before`` is the server's object and ``steps`` and ``side_effects`` are exactly
-  what :func:`~reconciler.plan.sequence.sequence` makes of the changes, and ``waterfalls``
-  (drawn by the markdown view) is what :mod:`~reconciler.plan.waterfall` makes of them.
+  what :func:`~reconciler.plan.sequence.sequence` makes of the changes.
+
+``waterfalls`` (drawn by the markdown view) is checked in the document alone
+(:func:`~reconciler.plan.waterfall.waterfall_problems`): its pools are the touched ones and
+every changed queue, pool and side effect shows there as the changes say. Its unchanged
+queues are a snapshot of the server for the reader, like ``unmanaged``: an apply neither acts
+on them nor re-reads them, as a change to them never makes a plan stale.
 
 Messages name addresses and fields, never values (a value may be a secret).
 No I/O here.
@@ -40,7 +45,7 @@ from reconciler.errors import InvalidPlanError, StalePlanError
 from reconciler.model.state import DEFAULT_QUEUE, ObservedState, pool_address, queue_address
 from reconciler.plan.actions import Action, Change, Reason, ResourceType, summarize
 from reconciler.plan.differ import diff_objects
-from reconciler.plan.waterfall import waterfalls
+from reconciler.plan.waterfall import waterfall_problems
 from reconciler.plan.document import Mode, Plan
 from reconciler.plan.normalize import (
     POOL_FIELDS,
@@ -229,6 +234,7 @@ def document_problems(plan: Plan) -> list[Problem]:
         return out
     for pool, (pool_change, queues) in _by_pool(plan.resource_changes).items():
         out.extend(_pool_problems(pool, pool_change, queues))
+    out.extend(waterfall_problems(plan.waterfalls, plan.resource_changes, plan.side_effects))
     for index, step in enumerate(plan.steps):
         for address in step.touches():
             if address not in seen:
@@ -362,15 +368,6 @@ def _step_problems(plan: Plan, observed: ObservedState) -> list[Problem]:
         out.append((addresses[0] if addresses else None,
                     "its side_effects are not the priority moves its steps cause"
                     + (f" ({', '.join(addresses[:_SHOWN])})" if addresses else "")))
-    if plan.waterfalls:  # shown by the markdown view: a file written before it existed has none
-        made_waterfalls = json.loads(json.dumps(waterfalls(observed.pools, plan.resource_changes, made.side_effects)))
-        if not _same(plan.waterfalls, made_waterfalls):
-            pools = sorted(set(plan.waterfalls) ^ set(made_waterfalls)
-                           | {p for p in set(plan.waterfalls) & set(made_waterfalls)
-                              if not _same(plan.waterfalls[p], made_waterfalls[p])})
-            out.append((pool_address(pools[0]) if pools else None,
-                        "its waterfalls are not the pools' queues as observed and as its changes leave them"
-                        + (f" ({', '.join(pool_address(p) for p in pools[:_SHOWN])})" if pools else "")))
     return out
 
 

@@ -64,6 +64,10 @@ def waterfalls(observed: Mapping[str, ObservedPool], changes: list[Change],
         have = observed.get(pool)
         before = _observed_side(have) if have else None
         pool_change = next((c for c in changes if c.type is ResourceType.WORK_POOL and c.pool == pool), None)
+        if before is not None and pool_change is not None and pool_change.action in (Action.DELETE, Action.REPLACE):
+            # the old pool goes: show the queues its changes name (the server's own default is not one)
+            listed = {c.name for c in changes if c.type is ResourceType.WORK_QUEUE and c.pool == pool}
+            before = {**before, "queues": [q for q in before["queues"] if q["name"] in listed]}
         if pool_change is not None and pool_change.action is Action.DELETE:
             result[pool] = {"before": before, "after": None}
             continue
@@ -95,4 +99,146 @@ def waterfalls(observed: Mapping[str, ObservedPool], changes: list[Change],
     return result
 
 
-__all__ = ["waterfalls"]
+_SHOWN = ("priority", "concurrency_limit", "paused")
+
+
+def _side(entry: Any, key: str) -> Any:
+    return entry.get(key) if isinstance(entry, dict) else None
+
+
+def _queues_of(side: Any) -> dict[str, dict[str, Any]] | None:
+    queues = side.get("queues") if isinstance(side, dict) else None
+    if not isinstance(queues, list) or not all(isinstance(q, dict) and isinstance(q.get("name"), str) for q in queues):
+        return None
+    return {q["name"]: q for q in queues}
+
+
+def waterfall_problems(shown: Mapping[str, Any], changes: list[Change],
+                       side_effects: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
+    """Where a document's ``waterfalls`` contradicts its changes (an empty one is a file written
+    before the field existed): the pools must be the touched ones, each side well formed and
+    ordered, every changed queue and pool and every side effect shown as the change says."""
+    if not shown:
+        return []
+    if not all(isinstance(e, dict) for e in side_effects):
+        return []  # the reader refuses such side effects on its own
+    expected = waterfalls({}, changes, side_effects)
+    touched = set(expected) | {c.pool for c in changes if c.action is not Action.NOOP}
+    out: list[tuple[str | None, str]] = []
+    if set(shown) != touched:
+        return [(None, "its waterfalls are not the pools its changes touch")]
+    for pool, entry in shown.items():
+        where = f"work_pool.{pool}"
+        if not isinstance(entry, dict) or set(entry) != {"before", "after"}:
+            out.append((where, f"its waterfall of {where} is not a before/after pair"))
+            continue
+        sides = {}
+        for name in ("before", "after"):
+            side = entry[name]
+            if side is None:
+                sides[name] = None
+                continue
+            queues = _queues_of(side)
+            if queues is None or list(queues.values()) != _ordered(queues.values()):
+                out.append((where, f"its waterfall of {where} ({name}) is not a list of queues in polling order"))
+                sides = {}
+                break
+            sides[name] = queues
+        if not sides:
+            continue
+        for change in changes:
+            if change.pool != pool or change.action is Action.NOOP:
+                continue
+            if change.type is ResourceType.WORK_POOL:
+                gone = change.action is Action.DELETE
+                if (entry["after"] is None) != gone or (entry["before"] is None) != (change.action is Action.CREATE):
+                    out.append((change.address, f"its waterfall of {where} does not show the pool's {change.action.value}"))
+                    continue
+                for key in ("paused", "concurrency_limit"):
+                    if change.after is not None and key in change.after and _side(entry["after"], key) != change.after[key]:
+                        out.append((change.address, f"its waterfall of {where} does not show the planned {key}"))
+                continue
+            after, before = sides.get("after"), sides.get("before")
+            if change.action is Action.DELETE:
+                if after is not None and change.name in after:
+                    out.append((change.address, f"its waterfall of {where} keeps {change.address}, which the plan deletes"))
+            elif change.after is not None:
+                row = (after or {}).get(change.name)
+                if row is None or any(key in change.after and row.get(key) != change.after[key] for key in _SHOWN):
+                    out.append((change.address, f"its waterfall of {where} does not show {change.address} as planned"))
+            fresh = any(c.type is ResourceType.WORK_POOL and c.pool == pool and c.action in (Action.CREATE, Action.REPLACE)
+                        for c in changes)
+            if change.before is not None and before is not None and not fresh:  # a new pool's default is not the old one
+                row = before.get(change.name)
+                if row is None or any(key in change.before and row.get(key) != change.before[key] for key in _SHOWN):
+                    out.append((change.address, f"its waterfall of {where} does not show {change.address} as it was"))
+        moved: dict[str, Any] = {}
+        for effect in side_effects:
+            name = _queue_of(str(effect.get("address", "")), pool)
+            if name is None:
+                continue
+            moved[name] = effect.get("after")
+            row = (sides.get("after") or {}).get(name)
+            if row is None or row.get("priority") != effect.get("after"):
+                out.append((str(effect.get("address")), f"its waterfall of {where} does not show the priority move of "
+                                                        f"{effect.get('address')}"))
+        out.extend(_unchanged_problems(pool, entry, sides, changes, moved, expected.get(pool)))
+    return out
+
+
+def _unchanged_problems(pool: str, entry: dict[str, Any], sides: dict[str, Any], changes: list[Change],
+                        moved: dict[str, Any], expected: dict[str, Any] | None) -> list[tuple[str | None, str]]:
+    """What the changes leave alone must read the same before and after: the pool's pause and
+    limit without a pool change, and each queue no change touches (its priority aside when the
+    server's bump moves it); a queue appears or disappears only by a change. A created or replaced
+    pool's ``after`` is exactly what its changes make."""
+    where = f"work_pool.{pool}"
+    pool_change = next((c for c in changes if c.type is ResourceType.WORK_POOL and c.pool == pool
+                        and c.action is not Action.NOOP), None)
+    before, after = sides.get("before"), sides.get("after")
+    out: list[tuple[str | None, str]] = []
+    touched = {c.name for c in changes if c.type is ResourceType.WORK_QUEUE and c.pool == pool
+               and c.action is not Action.NOOP}
+    if pool_change is not None and pool_change.action in (Action.DELETE, Action.REPLACE) and before is not None:
+        if not set(before) <= touched:
+            out.append((where, f"its waterfall of {where} (before) shows a queue no change names"))
+    if pool_change is not None and pool_change.action in (Action.CREATE, Action.REPLACE, Action.DELETE):
+        if expected is not None and json_equal(entry["after"], expected["after"]) is False:
+            out.append((where, f"its waterfall of {where} (after) is not what the plan makes"))
+        if pool_change.before is not None:
+            for key in ("paused", "concurrency_limit"):
+                if key in pool_change.before and _side(entry["before"], key) != pool_change.before[key]:
+                    out.append((where, f"its waterfall of {where} does not show the pool's {key} as it was"))
+        return out
+    if pool_change is None and entry["before"] is not None and entry["after"] is not None:
+        for key in ("paused", "concurrency_limit"):
+            if _side(entry["before"], key) != _side(entry["after"], key):
+                out.append((where, f"its waterfall of {where} changes the pool's {key}, which the plan does not"))
+    if pool_change is not None and pool_change.before is not None:
+        for key in ("paused", "concurrency_limit"):
+            if key in pool_change.before and _side(entry["before"], key) != pool_change.before[key]:
+                out.append((where, f"its waterfall of {where} does not show the pool's {key} as it was"))
+    if before is None or after is None:
+        return out
+    for name in set(before) ^ set(after):
+        if name not in touched and not (name in moved and name not in before and after[name].get("unmanaged")):
+            out.append((f"work_queue.{pool}.{name}", f"its waterfall of {where} adds or drops a queue no change touches"))
+    for name in set(before) & set(after) - touched:
+        keys = set(before[name]) | set(after[name])
+        if any(before[name].get(k) != after[name].get(k) for k in keys if not (k == "priority" and name in moved)):
+            out.append((f"work_queue.{pool}.{name}", f"its waterfall of {where} changes a queue no change touches"))
+    return out
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality that tells ``1`` from ``True`` and ``1.0`` (a plan file is JSON anyone can edit)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+__all__ = ["waterfall_problems", "waterfalls"]

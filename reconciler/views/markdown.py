@@ -92,8 +92,9 @@ def _diff_line(line: str) -> str:
 
 def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_chars: int = 65_000,
                     compact_warnings: bool = False, link_base: str | None = None, root: str | None = None,
-                    full_plan_note: str = FULL_PLAN_NOTE) -> str:
-    """A PR comment for ``plan``, at most ``max_chars`` characters long.
+                    full_plan_note: str = FULL_PLAN_NOTE, kind: str = "plan") -> str:
+    """A PR comment for ``plan``, at most ``max_chars`` characters long (``kind``: its marker's,
+    ``plan`` or ``drift`` for the drift issue).
 
     Each warning is one list item with the file:line that set the value (a link under
     ``link_base``); with ``compact_warnings`` only its summary line (terraform's -compact-warnings).
@@ -103,7 +104,7 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
     errors = [d for d in diagnostics if d.get("severity") == "error"]
     warnings = [d for d in diagnostics if d.get("severity") != "error"]
     environment = plan.get("environment")
-    head: list[str] = [marker("plan", environment), f"### {_titled(title, environment)}", ""]
+    head: list[str] = [marker(kind, environment), f"### {_titled(title, environment)}", ""]
     if plan.get("errored") or errors:
         head.append("**Plan failed.** Nothing will be applied.")
     elif changes or plan.get("steps"):

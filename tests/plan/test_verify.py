@@ -192,7 +192,7 @@ EDITS = {
     "steps-swapped": (_swap_steps, "", "its steps are its changes' steps in another order: steps[0] is "
                                        "update_pool work_pool.k where its changes put delete_pool work_pool.r"),
     "before-edited": (_edit_before, "", "(work_pool.k): its 'before' is not the object on the server"),
-    "side-effect-edited": (_edit_side_effect, "", "its side_effects are not the priority moves its steps cause"),
+    "side-effect-edited": (_edit_side_effect, "read: ", "its waterfall of work_pool.k does not show the priority move of"),
     "queue-fingerprint-dropped": (_drop_queue_fingerprint, "",
                                   "observed has no fingerprint of work_queue.k.default, a queue of work_pool.k"),
     "fingerprint-edited": (_edit_fingerprint, "stale: ", "work_queue.k.high (fields the plan does not show)"),
@@ -225,7 +225,10 @@ def test_refusals_name_no_values() -> None:
 # -- any single edit ----------------------------------------------------------------------
 
 _FREE_TEXT = {"poolform_version", "api_url", "created_at", "targets", "unmanaged", "ignored", "diagnostics",
-              "reason_detail"}
+              "reason_detail",
+              # a snapshot for the reader where the changes carry no value (an unchanged queue, a field
+              # the config does not manage); what the changes do carry is checked: test_waterfall_edits_*
+              "waterfalls"}
 
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -265,3 +268,52 @@ def test_any_single_edit_of_what_is_acted_on_or_shown_is_refused(scenario, destr
         node = node[part]
     node[path[-1]] = _other(node[path[-1]])
     assert _verdict(document, state), f"an edit of {'/'.join(map(str, path))} was accepted"
+
+
+def _waterfall_doc() -> dict[str, Any]:
+    document = _plan()
+    assert document["waterfalls"] and _verdict(document) == ""
+    return document
+
+
+def _after_row(document: dict[str, Any], pool: str, name: str) -> dict[str, Any]:
+    return next(q for q in document["waterfalls"][pool]["after"]["queues"] if q["name"] == name)
+
+
+@pytest.mark.parametrize("edit", [
+    "changed-queue-priority", "changed-queue-limit", "deleted-queue-kept", "pool-dropped", "pool-added",
+    "unchanged-queue-changed", "pool-limit", "order",
+])
+def test_waterfall_edits_that_contradict_the_changes_are_refused(edit: str) -> None:
+    document = _waterfall_doc()
+    changes = [c for c in document["resource_changes"] if c["type"] == "work_queue" and c["change"]["after"]
+               and c["pool"] in document["waterfalls"] and document["waterfalls"][c["pool"]]["after"]]
+    change = changes[0]
+    pool = change["pool"]
+    after = document["waterfalls"][pool]["after"]
+    if edit == "changed-queue-priority":
+        _after_row(document, pool, change["name"])["priority"] = 999
+    elif edit == "changed-queue-limit":
+        row = _after_row(document, pool, change["name"])
+        row["concurrency_limit"] = (row["concurrency_limit"] or 0) + 7
+        assert "concurrency_limit" in change["change"]["after"]
+    elif edit == "deleted-queue-kept":
+        deleted = next(c for c in document["resource_changes"] if c["type"] == "work_queue"
+                       and c["change"]["actions"] == ["delete"] and document["waterfalls"][c["pool"]]["after"])
+        document["waterfalls"][deleted["pool"]]["after"]["queues"].append(
+            {"name": deleted["name"], "priority": 99, "concurrency_limit": None, "paused": False})
+    elif edit == "pool-dropped":
+        del document["waterfalls"][pool]
+    elif edit == "pool-added":
+        document["waterfalls"]["elsewhere"] = {"before": None, "after": None}
+    elif edit == "unchanged-queue-changed":
+        document = json.loads(dumps_plan(make_plan(
+            desired(dp("w", queues=[dq("w", "a", priority=1, concurrency_limit=3), dq("w", "b", priority=2)])),
+            observed(op("w", queues=[oq("default", 3), oq("a", 1), oq("b", 2)])))))
+        row = next(q for q in document["waterfalls"]["w"]["after"]["queues"] if q["name"] == "b")
+        row["paused"] = True
+    elif edit == "pool-limit":
+        after["concurrency_limit"] = (after["concurrency_limit"] or 0) + 1
+    else:
+        after["queues"].reverse()
+    assert "waterfall" in _verdict(document)
