@@ -75,7 +75,7 @@ def test_show_markdown_of_a_saved_1000_pool_plan_fits_a_comment(big_plan: Any, t
 def test_the_workflow_footer_still_fits(big_plan: Any) -> None:
     root = Path(__file__).resolve().parents[2]
     script = (root / "examples" / "github-actions" / "plan.yml").read_text(encoding="utf-8")
-    assert "body += `\\n\\n<sub>[workflow run](${runUrl}) · commit" in script
+    assert '--footer "<sub>[workflow run]($RUN_URL) · commit ${HEAD_SHA:0:7}</sub>"' in script
     owner, repo = "o" * 39, "r" * 100
     footer = (f"\n\n<sub>[workflow run](https://github.com/{owner}/{repo}/actions/runs/{9 * 10**12})"
               f" · commit abcdef1</sub>\n")
