@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("reconciler.cli.server", "server"),
     "terraform": ("reconciler.cli.terraform", "terraform"),
     "ci": ("reconciler.cli.ci", "ci"),
+    "completion": ("reconciler.cli.completion", "completion"),
 }
 
 SHORT_HELP: dict[str, str] = {
@@ -56,6 +57,7 @@ SHORT_HELP: dict[str, str] = {
     "server": "Run the reference server.",
     "terraform": "Install the Terraform provider.",
     "ci": "Comments, labels and drift issues for CI (GitHub, GitLab).",
+    "completion": "Print the shell completion script (bash, zsh, fish).",
 }
 
 

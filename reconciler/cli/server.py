@@ -1,13 +1,16 @@
 """``poolform server start``: run the reference server (FastAPI + uvicorn) in the foreground.
 
 Parses options, opens the store, prints the PREFECT_API_URL to use and serves
-until SIGINT/SIGTERM.  Errors (port in use, unusable database) are one line on
-stderr with exit code 1.  Server logic lives in ``reconciler.server``.
+until SIGINT/SIGTERM.  Errors (port in use, unusable database, the ``server`` extra not
+installed) are one line on stderr with exit code 1.  Server logic lives in ``reconciler.server``;
+this module imports its web stack only once ``start`` runs, so a CLI-only install
+(``pip install poolform``) lists and documents the command.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import ipaddress
 import os
 import signal
@@ -22,6 +25,9 @@ import click
 from reconciler.server import MAX_BODY_BYTES, MAX_DEPTH, MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
 DEFAULT_DB = Path.home() / ".poolform" / "server.db"
+SERVER_EXTRA_MODULES = ("anyio", "fastapi", "orjson", "packaging", "pydantic_core", "starlette", "uvicorn", "websockets")
+"""What ``poolform[server]`` installs, by top-level module (uvloop is optional: uvicorn uses it when present).
+tests/test_dependencies.py keeps this equal to the extra in pyproject.toml."""
 AUTH_ENV = ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
 
 
@@ -36,6 +42,10 @@ def _quiet_server_class() -> type:
             yield
 
     return QuietServer
+
+
+def _missing_server_modules() -> list[str]:
+    return [name for name in SERVER_EXTRA_MODULES if importlib.util.find_spec(name) is None]
 
 
 def _fail(message: str) -> NoReturn:
@@ -124,6 +134,10 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
 def start(host: str, port: int, db: str | None, auth_string: str | None, auth_string_file: Path | None,
           max_body_size: int, pending_timeout: float, log_level: str) -> None:
     """Start the server and serve until interrupted (Ctrl-C or SIGTERM)."""
+    missing = _missing_server_modules()
+    if missing:
+        _fail(f"the reference server needs poolform's server extra ({', '.join(missing)} not installed): "
+              "pip install 'poolform[server]'")
     from reconciler.server.store import StoreError, open_store
 
     target = db or str(DEFAULT_DB)
