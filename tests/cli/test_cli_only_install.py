@@ -112,3 +112,27 @@ def test_plan_and_apply_work_without_the_extra(cli_only_site: Path, socket_env: 
     assert apply.returncode == 0, apply.stdout + apply.stderr
     again = run(cli_only_site, "plan", "--detailed-exitcode", env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_terraform_install_works_without_the_extra(cli_only_site: Path, tmp_path: Path) -> None:
+    result = run(cli_only_site, "terraform", "install", "--dir", str(tmp_path / "mirror"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert any(path.is_file() for path in (tmp_path / "mirror").rglob("*"))
+
+
+def test_the_provider_starts_and_loads_its_service_without_the_extra(cli_only_site: Path) -> None:
+    """The handshake line, then the gRPC service modules the first call loads."""
+    boot = ("import site, sys; site.addsitedir(sys.argv[1])\n"
+            "from reconciler.provider.main import main\n"
+            "import reconciler.provider.servicer\n"
+            "sys.exit(main())")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PLUGIN_PROTOCOL_VERSIONS": "6",
+           "TF_PLUGIN_MAGIC_COOKIE": "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"}
+    proc = subprocess.Popen([sys.executable, "-S", "-c", boot, str(cli_only_site)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert line.startswith("1|6|"), line + err
