@@ -81,9 +81,8 @@ LOADED_WITHOUT_IMPORT: dict[str, tuple[str, Callable[[], bool]]] = {
 
 
 DECLARED_AHEAD: dict[str, str] = {
-    # distribution: the change that imports it, declared before it lands; the entry goes once it has
-    # landed (the lead's plan field diff imports deepdiff; nothing here fails when it lands first)
-    "deepdiff": "the plan's field diff (reconciler/plan/differ.py)",
+    # distribution: the change that imports it, declared before that change lands; the entry goes
+    # once it has landed
 }
 
 
