@@ -204,7 +204,11 @@ class MaskedStream:
         self._pending = ""
         self._lock = threading.RLock()
 
-    def write(self, text: str) -> int:
+    def write(self, text: str | bytes) -> int:
+        if isinstance(text, (bytes, bytearray)):  # click.echo(bytes) on a stream without .buffer (shell completion)
+            written = len(text)
+            self.write(bytes(text).decode(getattr(self.inner, "encoding", None) or "utf-8", "replace"))
+            return written
         with self._lock:
             if not self.masker and not self._pending:  # nothing to mask (yet): no line buffering
                 self.inner.write(text)
