@@ -67,6 +67,18 @@ def _sorted_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def strict_equal(a: Any, b: Any) -> bool:
+    """JSON equality that tells ``1`` from ``1.0`` and ``true`` (plain ``==`` does not): for what a
+    plan file states, which anyone can edit, against what the plan derives."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(strict_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
 def json_equal(a: Any, b: Any) -> bool:
     """Equality of two JSON values under the rules in the module docstring."""
     if a is b:

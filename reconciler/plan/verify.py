@@ -55,6 +55,7 @@ from reconciler.plan.normalize import (
     json_equal,
     observed_pool_form,
     observed_queue_form,
+    strict_equal,
 )
 from reconciler.plan.runs import note_problems
 from reconciler.plan.sequence import queue_set_pools, sequence
@@ -73,20 +74,9 @@ def _strict(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _same(a: Any, b: Any) -> bool:
-    """JSON equality that tells ``1`` from ``1.0`` and ``true`` (plain ``==`` does not)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return bool(a == b)
-
-
 def _same_step(a: Step, b: Step) -> bool:
-    return (a.op is b.op and a.pool == b.pool and a.queue == b.queue and _same(a.body, b.body)
-            and _same(a.priorities, b.priorities))
+    return (a.op is b.op and a.pool == b.pool and a.queue == b.queue and strict_equal(a.body, b.body)
+            and strict_equal(a.priorities, b.priorities))
 
 
 def _is_int(value: Any) -> bool:
@@ -185,7 +175,7 @@ def _change_problems(change: Change) -> list[str]:
     if change.action is Action.DELETE and set(before) != set(_FIELDS[ResourceType(kind)]):
         problems.append("the 'before' of a delete must hold every field of the object")
     expected = _expected_paths(change)
-    if expected is not None and not _same(change.changed_paths, expected):
+    if expected is not None and not strict_equal(change.changed_paths, expected):
         problems.append("its changed_paths are not the differences between 'before' and 'after'")
     if change.action is Action.UPDATE and not expected:
         problems.append("it is an update that changes nothing")
@@ -361,7 +351,7 @@ def _step_problems(plan: Plan, observed: ObservedState) -> list[Problem]:
         have = [_strict(s.to_json()) for s in plan.steps]
         want = [_strict(s.to_json()) for s in made.steps]
         out.extend(_step_differences(plan.steps, made.steps, have, want))
-    if not _same(plan.side_effects, made.side_effects):
+    if not strict_equal(plan.side_effects, made.side_effects):
         addresses = sorted({e.get("address") for e in plan.side_effects + made.side_effects
                             if isinstance(e, dict) and isinstance(e.get("address"), str)}
                            - {e["address"] for e in plan.side_effects if e in made.side_effects})
@@ -421,7 +411,7 @@ def server_findings(plan: Plan, observed: ObservedState) -> Findings:
     actions = {pool: (pc.action if pc is not None else None) for pool, (pc, _) in _by_pool(plan.resource_changes).items()}
     for index, change in enumerate(plan.resource_changes):
         expected = _expected_before(change, actions.get(change.pool), observed)
-        if not _same(change.before, expected):
+        if not strict_equal(change.before, expected):
             findings.problems.append((change.address, f"resource_changes[{index}] ({change.address}): its 'before' "
                                                       "is not the object on the server"))
     if not findings.problems:

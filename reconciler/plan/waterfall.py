@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from reconciler.model.state import ObservedPool
+from reconciler.model.state import ObservedPool, pool_address, queue_address
 from reconciler.plan.actions import Action, Change, ResourceType
+from reconciler.plan.normalize import strict_equal
 
 
 def _queue(form: Mapping[str, Any], *, unmanaged: bool = False) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def _observed_side(pool: ObservedPool) -> dict[str, Any]:
 
 
 def _queue_of(address: str, pool: str) -> str | None:
-    prefix = f"work_queue.{pool}."
+    prefix = queue_address(pool, "")
     return address[len(prefix):] if address.startswith(prefix) else None
 
 
@@ -128,7 +129,7 @@ def waterfall_problems(shown: Mapping[str, Any], changes: list[Change],
     if set(shown) != touched:
         return [(None, "its waterfalls are not the pools its changes touch")]
     for pool, entry in shown.items():
-        where = f"work_pool.{pool}"
+        where = pool_address(pool)
         if not isinstance(entry, dict) or set(entry) != {"before", "after"}:
             out.append((where, f"its waterfall of {where} is not a before/after pair"))
             continue
@@ -192,7 +193,7 @@ def _unchanged_problems(pool: str, entry: dict[str, Any], sides: dict[str, Any],
     limit without a pool change, and each queue no change touches (its priority aside when the
     server's bump moves it); a queue appears or disappears only by a change. A created or replaced
     pool's ``after`` is exactly what its changes make."""
-    where = f"work_pool.{pool}"
+    where = pool_address(pool)
     pool_change = next((c for c in changes if c.type is ResourceType.WORK_POOL and c.pool == pool
                         and c.action is not Action.NOOP), None)
     before, after = sides.get("before"), sides.get("after")
@@ -203,7 +204,7 @@ def _unchanged_problems(pool: str, entry: dict[str, Any], sides: dict[str, Any],
         if not set(before) <= touched:
             out.append((where, f"its waterfall of {where} (before) shows a queue no change names"))
     if pool_change is not None and pool_change.action in (Action.CREATE, Action.REPLACE, Action.DELETE):
-        if expected is not None and json_equal(entry["after"], expected["after"]) is False:
+        if expected is not None and not strict_equal(entry["after"], expected["after"]):
             out.append((where, f"its waterfall of {where} (after) is not what the plan makes"))
         if pool_change.before is not None:
             for key in ("paused", "concurrency_limit"):
@@ -222,23 +223,12 @@ def _unchanged_problems(pool: str, entry: dict[str, Any], sides: dict[str, Any],
         return out
     for name in set(before) ^ set(after):
         if name not in touched and not (name in moved and name not in before and after[name].get("unmanaged")):
-            out.append((f"work_queue.{pool}.{name}", f"its waterfall of {where} adds or drops a queue no change touches"))
+            out.append((queue_address(pool, name), f"its waterfall of {where} adds or drops a queue no change touches"))
     for name in set(before) & set(after) - touched:
         keys = set(before[name]) | set(after[name])
         if any(before[name].get(k) != after[name].get(k) for k in keys if not (k == "priority" and name in moved)):
-            out.append((f"work_queue.{pool}.{name}", f"its waterfall of {where} changes a queue no change touches"))
+            out.append((queue_address(pool, name), f"its waterfall of {where} changes a queue no change touches"))
     return out
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Equality that tells ``1`` from ``True`` and ``1.0`` (a plan file is JSON anyone can edit)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
-    return bool(a == b)
 
 
 __all__ = ["waterfall_problems", "waterfalls"]
