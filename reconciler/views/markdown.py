@@ -80,6 +80,13 @@ def _capped(items: list[str], limit: int, what: str) -> list[str]:
     return items[:limit] + [f"- … and {len(items) - limit} more {what}"]
 
 
+def _list_section(heading: str, items: list[str], what: str) -> list[str]:
+    """A ``#### heading`` over ``items`` as a bullet list, capped at ``_LIST_LIMIT``; nothing without items."""
+    if not items:
+        return []
+    return [f"#### {heading}", *_capped(["- " + item for item in items], _LIST_LIMIT, what), ""]
+
+
 def _diff_line(line: str) -> str:
     """Move a leading ``+ ~ - -/+`` marker to column 0 so GitHub colours the diff block."""
     match = _DIFF_MARKER.match(line)
@@ -129,10 +136,7 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
             lines.append(f"- {_code(change['address'])} will be **{verb}**{detail}")
         body.extend("> " + line for line in _capped(lines, _LIST_LIMIT, "destructive changes"))
         body.append("")
-    if errors:
-        body.append("#### Errors")
-        body.extend(_capped(["- " + _one_line(d, link_base, root) for d in errors], _LIST_LIMIT, "errors"))
-        body.append("")
+    body.extend(_list_section("Errors", [_one_line(d, link_base, root) for d in errors], "errors"))
     if changes:
         body.append("#### Changes")
         body.append("")
@@ -148,11 +152,8 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
             rows = rows[:_LIST_LIMIT] + [f"| | … and {len(rows) - _LIST_LIMIT} more changes | |"]
         body.extend(rows)
         body.append("")
-    held = plan.get("runs", [])
-    if held:
-        body.append("#### Runs held back")
-        body.extend(_capped([f"- {_code(str(note.get('address', '')))}: {run_note_text(plan, note)}" for note in held], _LIST_LIMIT, "notes"))
-        body.append("")
+    body.extend(_list_section("Runs held back", [f"{_code(str(note.get('address', '')))}: {run_note_text(plan, note)}"
+                                                 for note in plan.get("runs", [])], "notes"))
     effects = side_effect_lines(plan)
     if effects:
         body.append("<details><summary>Side effects on unmanaged values (" + str(len(effects)) + ")</summary>")
@@ -169,11 +170,8 @@ def render_markdown(plan: dict[str, Any], *, title: str = "poolform plan", max_c
         body.append("")
         body.append("</details>")
         body.append("")
-    if warnings:
-        body.append("#### Warnings")
-        items = [_compact_line(d, link_base, root) if compact_warnings else _one_line(d, link_base, root) for d in warnings]
-        body.extend(_capped(["- " + item for item in items], _LIST_LIMIT, "warnings"))
-        body.append("")
+    line = _compact_line if compact_warnings else _one_line
+    body.extend(_list_section("Warnings", [line(d, link_base, root) for d in warnings], "warnings"))
 
     text = "\n".join(head + body)
     details_reserve = 400 if changes else 0
@@ -254,14 +252,8 @@ def render_failure_markdown(diagnostics: list[dict[str, Any]], *, title: str = "
     if note:
         lines += ["", printable(note)]
     lines.append("")
-    if errors:
-        lines.append("#### Errors")
-        lines.extend(_capped(["- " + _one_line(d, link_base, root) for d in errors], _LIST_LIMIT, "errors"))
-        lines.append("")
-    if warnings:
-        lines.append("#### Warnings")
-        lines.extend(_capped(["- " + _one_line(d, link_base, root) for d in warnings], _LIST_LIMIT, "warnings"))
-        lines.append("")
+    lines.extend(_list_section("Errors", [_one_line(d, link_base, root) for d in errors], "errors"))
+    lines.extend(_list_section("Warnings", [_one_line(d, link_base, root) for d in warnings], "warnings"))
     return _fit("\n".join(lines), max_chars, "the job log has every diagnostic")
 
 
