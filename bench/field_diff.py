@@ -22,14 +22,15 @@ import argparse
 import copy
 import gc
 import json
-import time
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import reconciler.plan.differ as differ
 from reconciler.model.state import DesiredPool, DesiredQueue, DesiredState, ObservedPool, ObservedState
 from reconciler.plan.normalize import json_equal
 from reconciler.plan.planner import make_plan
+
+from plan_checks import _best as best  # this directory is on sys.path when a bench script runs
 
 TEMPLATE = json.loads(resources.files("reconciler.data").joinpath("process-default-base-job-template.json").read_text())
 
@@ -82,15 +83,6 @@ def states(pools: int, queues: int, case: str) -> tuple[DesiredState, ObservedSt
                                           base_job_template=wanted, queues=declared)
         observed.pools[name] = ObservedPool.from_api(pool_row, queue_rows)
     return desired, observed
-
-
-def best(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.process_time()
-        result = fn()
-        times.append(time.process_time() - started)
-    return min(times), result
 
 
 def main() -> None:
