@@ -90,6 +90,7 @@ def test_manual_apply_job_applies_the_merge_requests_saved_plan(gitlab_ci: dict[
     assert httpx.get(f"{server.api_url}/work_pools/ci-process", timeout=10).json()["concurrency_limit"] == 5
     [note] = _mine(gitlab, "<!-- poolform-apply -->")
     assert note["issue"] == MR and "**Applied.**" in note["body"]
+    assert "No changes" in result.stdout, "the job's last line, the check that a new plan is empty, ran"
 
     gitlab.merged.clear()
     missing = run_bash(_script(gitlab_ci, "apply"), env=env)

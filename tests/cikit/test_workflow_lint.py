@@ -1,5 +1,5 @@
-"""Security lint of the example workflows (the checks actionlint and a security review make that
-matter here), as a function tested on the real files and on mutated copies that must fail:
+"""Security lint of the example workflows (what a security review checks, beyond the real actionlint
+in test_ci_linters.py), as a function tested on the real files and on mutated copies that must fail:
 
 * every ``uses:`` is pinned to a full 40-hex commit SHA, with the version in a comment;
 * ``permissions: {}`` at the top and, per job, exactly the scopes that job needs;
