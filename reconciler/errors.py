@@ -141,3 +141,7 @@ class ConfigError(PoolformError):
 
 class InstallError(PoolformError):
     """``poolform terraform install`` cannot write its mirror: an existing index file is not one."""
+
+
+class ProfileError(PoolformError):
+    """A Prefect profiles file (profiles.toml) cannot be read, or does not hold the profile asked for."""

@@ -126,17 +126,21 @@ class ConnectionSettings:
 
     @classmethod
     def from_env(cls, api_url: str | None = None, environ: Mapping[str, str] | None = None,
-                 provider: ProviderBlock | None = None) -> "ConnectionSettings":
+                 provider: ProviderBlock | None = None, profile: Mapping[str, str] | None = None) -> "ConnectionSettings":
         """Settings from ``environ`` (default ``os.environ``) and an HCL config's provider block.
 
         The server: ``api_url`` (the ``--api-url`` flag), else the provider block's ``endpoint``,
-        else PREFECT_API_URL, else the default. Credentials: the provider block's ``api_key`` /
-        ``basic_auth_key``, else PREFECT_API_KEY / PREFECT_API_AUTH_STRING or PREFECT_BASIC_AUTH_KEY
-        (Terraform's rule: a provider attribute beats its environment variable). When the flag
+        else PREFECT_API_URL, else the active Prefect profile's (``profile``: its settings), else the
+        default. Credentials: the provider block's ``api_key`` / ``basic_auth_key``, else PREFECT_API_KEY /
+        PREFECT_API_AUTH_STRING or PREFECT_BASIC_AUTH_KEY (Terraform's rule: a provider attribute beats its
+        environment variable), else the profile's. Every other setting: the environment variable, else the
+        profile's, else the default (Prefect's order: environment variables over profile values). When the flag
         overrides the server, the provider block is not used at all, so its credentials never
         go to a server it does not name. Raises ValueError with a one-line message for a malformed number.
         """
-        env = os.environ if environ is None else environ
+        given = os.environ if environ is None else environ
+        env = {**{k: v for k, v in (profile or {}).items() if v != ""},
+               **{k: v for k, v in given.items() if k.startswith("PREFECT_") and v != ""}} if profile else given
         block = provider if (provider is not None and not api_url) else None
         if api_url:
             url = normalize_api_url(api_url)

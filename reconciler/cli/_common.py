@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from reconciler.api.client import PrefectClient
     from reconciler.diagnostics import Diagnostics
     from reconciler.model.state import DesiredState
+    from reconciler.config.environments import Environment
     from reconciler.settings import ConnectionSettings, ProviderBlock
 
 CLIENT_FACTORY: "Callable[[ConnectionSettings], PrefectClient] | None" = None
@@ -360,30 +361,35 @@ def gc_paused() -> Iterator[None]:
 
 
 def read_config(files: Sequence[str], variables: Sequence[str], var_files: Sequence[str] = (), *,
-                allow_unknown_type: bool = False) -> "tuple[DesiredState | None, Diagnostics]":
-    """Load and check the config (no printing): ``-f`` paths, ``--var``/``--var-file`` in order."""
+                allow_unknown_type: bool = False,
+                environment: "Environment | None" = None) -> "tuple[DesiredState | None, Diagnostics]":
+    """Load and check the config (no printing): ``-f`` paths, ``--var``/``--var-file`` in order; with
+    ``environment``, its overlays after the ``-f`` paths and its variables before the command line's."""
     from reconciler.config.load import load
     from reconciler.config.var_files import command_line_variables
     from reconciler.diagnostics import Diagnostics
 
     diags = Diagnostics()
-    given = command_line_variables(variable_inputs(variables, var_files), diags)
+    overlays, inputs = environment_inputs(environment, var_files, variables)
+    given = command_line_variables(inputs, diags)
     with gc_paused():
         desired, loaded = load(list(files), variables=given, allow_unknown_types=allow_unknown_type,
-                               allow_read=allow_read())
+                               allow_read=allow_read(), overlays=overlays)
     diags.append(loaded)
     return (None if diags.has_errors else desired), diags
 
 
 def load_config(files: Sequence[str], variables: Sequence[str], *, var_files: Sequence[str] = (),
                 allow_unknown_type: bool = False, color: bool = False, machine_output: bool = False,
-                warnings: "list[dict[str, Any]] | None" = None) -> "DesiredState":
+                warnings: "list[dict[str, Any]] | None" = None,
+                environment: "Environment | None" = None) -> "DesiredState":
     """Load and check the config; print every diagnostic; exit 1 on any error.
 
     ``warnings``: when given, the config's warnings go there (as JSON diagnostics, for the plan
     to carry) instead of being printed.
     """
-    desired, diags = read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type)
+    desired, diags = read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type,
+                                 environment=environment)
     if diags.has_errors or desired is None:
         print_diagnostics(diags, color=color, warnings_to_stderr=True)
         n = len(diags.errors)
@@ -398,17 +404,106 @@ def load_config(files: Sequence[str], variables: Sequence[str], *, var_files: Se
     return desired
 
 
-def connection(api_url: str | None, provider: "ProviderBlock | None" = None) -> "ConnectionSettings":
-    """Flag, then the config's provider block, then PREFECT_* (``ConnectionSettings.from_env`` says why)."""
+def connection(api_url: str | None, provider: "ProviderBlock | None" = None,
+               environment: "Environment | None" = None) -> "ConnectionSettings":
+    """Flag, then the config's provider block, then PREFECT_*, then the active Prefect profile
+    (``ConnectionSettings.from_env`` says why); with ``environment``, that environment's server and
+    credentials only (:func:`environment_connection`)."""
+    from reconciler.profiles import load_profile
     from reconciler.settings import ConnectionSettings, redact_url
 
+    if environment is not None:
+        return environment_connection(environment)
     if api_url and provider is not None and provider.endpoint:
         echo(f"Warning: --api-url overrides the provider \"prefect\" block at {provider.where} (endpoint "
              f"{redact_url(provider.endpoint)}); its credentials are not used.", err=True)
+    profile = load_profile(os.environ)
     try:
-        return ConnectionSettings.from_env(api_url, provider=provider)
+        return ConnectionSettings.from_env(api_url, provider=provider, profile=profile.values if profile else None)
     except ValueError as exc:
         usage(str(exc))
+
+
+CREDENTIAL_VARIABLES = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_BASIC_AUTH_KEY", "PREFECT_API_URL")
+
+
+def environment_connection(environment: "Environment") -> "ConnectionSettings":
+    """An environment's settings: its ``api_url`` (or its profile's), and credentials from the variables
+    it names (or its profile's), never PREFECT_API_URL / PREFECT_API_KEY / PREFECT_API_AUTH_STRING, so one
+    environment's server or key never goes to another. Timeouts, retries and TLS: PREFECT_* as usual."""
+    from dataclasses import replace
+
+    from reconciler.errors import ProfileError
+    from reconciler.profiles import load_profile
+    from reconciler.settings import ConnectionSettings
+
+    where = f"{environment.where.filename}:{environment.where.start.line}"
+    values: dict[str, str] = {}
+    if environment.profile is not None:
+        profile = load_profile(os.environ, environment.profile)
+        assert profile is not None
+        values = dict(profile.values)
+    url = environment.api_url or values.get("PREFECT_API_URL")
+    if not url:
+        raise ProfileError(f"environment {environment.name!r} ({where}) names no server: give it api_url, or a "
+                           f"profile with PREFECT_API_URL" + (f" (profile {environment.profile!r} has none)"
+                                                               if environment.profile else "") + ".")
+    secrets = {"api_key": values.get("PREFECT_API_KEY"), "auth_string": values.get("PREFECT_API_AUTH_STRING")}
+    for attribute, variable in (("api_key", environment.api_key_env), ("auth_string", environment.auth_string_env)):
+        if variable is None:
+            continue
+        value = os.environ.get(variable, "")
+        if not value.strip():
+            raise ProfileError(f"environment {environment.name!r} ({where}) takes its "
+                               f"{'API key' if attribute == 'api_key' else 'basic auth user:password'} from "
+                               f"${variable}, which is not set. Set it (a CI secret) where poolform runs.")
+        secrets[attribute] = value.strip()
+    others = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    try:
+        base = ConnectionSettings.from_env(url, environ=others,
+                                           profile={k: v for k, v in values.items() if k not in CREDENTIAL_VARIABLES})
+    except ValueError as exc:
+        usage(str(exc))
+    return replace(base, api_key=secrets["api_key"] or None, auth_string=secrets["auth_string"] or None)
+
+
+def env_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--env", "env_name", metavar="NAME",
+                        help="Use the environment NAME of the config's environments: map: its server, its credentials "
+                             "(from the environment variables it names) and its overlay files (after the -f files).")(fn)
+
+
+def select_environment(name: str | None, files: Sequence[str]) -> "Environment | None":
+    """The environment ``--env NAME`` names in the config's ``environments:`` (exit 1, with a did-you-mean,
+    when there is none of that name, or when the environments cannot be read)."""
+    if name is None:
+        return None
+    from reconciler.config.environments import find_environments, unknown_environment
+    from reconciler.diagnostics import Diagnostics
+
+    diags = Diagnostics()
+    found = find_environments(files, diags, allow_read=allow_read())
+    if diags.has_errors:
+        print_diagnostics(diags, warnings_to_stderr=True)
+        fail(f"the environments of the configuration have {len(diags.errors)} error"
+             f"{'s' if len(diags.errors) != 1 else ''}; nothing was read from or sent to the server.",
+             code=Code.INVALID_CONFIG)
+    if name not in found:
+        # declared but broken environments were reported above; here the name is simply not declared
+        usage(unknown_environment(name, list(found)))
+    return found[name]
+
+
+def environment_inputs(environment: "Environment | None", var_files: Sequence[str],
+                       variables: Sequence[str]) -> "tuple[list[str], list[tuple[str, Any]]]":
+    """The environment's overlays (read after the ``-f`` files), and the variable inputs in order:
+    the environment's ``.tfvars`` files and ``variables`` first, the command line's after (they win)."""
+    inputs: list[tuple[str, Any]] = list(variable_inputs(variables, var_files))
+    if environment is None:
+        return [], inputs
+    own: list[tuple[str, Any]] = [("var-file", path) for path in environment.var_files]
+    own += [("value", (name, value)) for name, value in environment.variables.items()]
+    return list(environment.files), own + inputs
 
 
 DEFAULT_PARALLELISM = 10
@@ -435,11 +530,11 @@ def parallelism(value: int | None = None) -> int:
 
 
 def make_client(api_url: str | None, *, workers: int | None = None, provider: "ProviderBlock | None" = None,
-                progress: bool = False) -> "PrefectClient":
+                progress: bool = False, environment: "Environment | None" = None) -> "PrefectClient":
     """The API client, reporting each retry (and with ``progress``, the reading) on stderr."""
     from reconciler.views.progress import ProgressReporter
 
-    settings = connection(api_url, provider)
+    settings = connection(api_url, provider, environment)
     if CLIENT_FACTORY is not None:
         client = CLIENT_FACTORY(settings)
     else:

@@ -106,11 +106,13 @@ def _execute(client: Any, plan_json: dict[str, Any], hooks: Any, as_json: bool, 
               help="Delete every declared pool with its queues; never an undeclared pool, whatever manage.prune says.")
 @common.compact_warnings_option
 @common.parallelism_option
+@common.env_option
 @common.api_url_option
 @common.no_color_option
 def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...],
           allow_unknown_type: bool, auto_approve: bool, as_json: bool, targets: tuple[str, ...], destroy: bool,
-          compact_warnings: bool, parallelism: int | None, api_url: str | None, no_color: bool) -> None:
+          compact_warnings: bool, parallelism: int | None, env_name: str | None, api_url: str | None,
+          no_color: bool) -> None:
     """Make the server match the config (or a saved plan).
 
     A saved plan is applied as written, and nothing is sent when it is not the plan it
@@ -123,6 +125,8 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
       poolform apply -f pools/                   # plan, show, ask for 'yes'
       poolform apply -f pools/ --auto-approve    # CI
       poolform plan -f pools/ --out plan.json && poolform apply plan.json
+      poolform apply --env staging --auto-approve
+      poolform apply staging.plan.json --env staging   # refused if planned for another environment
     """
     from reconciler.apply.hooks import HumanHooks, JsonLinesHooks
 
@@ -133,32 +137,48 @@ def apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ..
         with common.json_errors(lambda d: hooks.diagnostic("error", d.get("summary", ""), d.get("detail", ""),
                                                            d.get("address"), code=d.get("code"))):
             _apply(planfile, files, variables, var_files, allow_unknown_type, auto_approve, as_json, targets, destroy,
-                   compact_warnings, parallelism, api_url, color, hooks)
+                   compact_warnings, parallelism, api_url, color, hooks, env_name)
     else:
         _apply(planfile, files, variables, var_files, allow_unknown_type, auto_approve, as_json, targets, destroy,
-               compact_warnings, parallelism, api_url, color, hooks)
+               compact_warnings, parallelism, api_url, color, hooks, env_name)
 
 
 def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...],
            allow_unknown_type: bool, auto_approve: bool, as_json: bool, targets: tuple[str, ...], destroy: bool,
-           compact_warnings: bool, parallelism: int | None, api_url: str | None, color: bool, hooks: Any) -> None:
+           compact_warnings: bool, parallelism: int | None, api_url: str | None, color: bool, hooks: Any,
+           env_name: str | None = None) -> None:
 
+    if env_name and api_url:
+        common.usage("--api-url cannot be used with --env: an environment names its own server")
     if planfile is not None:
-        if files or variables or var_files or targets or destroy or allow_unknown_type:
-            common.usage("a saved plan is applied as it is: -f, --var, --var-file, --allow-unknown-type, --target and "
-                         "--destroy cannot be used with a plan file")
+        if variables or var_files or targets or destroy or allow_unknown_type or (files and not env_name):
+            common.usage("a saved plan is applied as it is: -f (except to find --env's environment), --var, --var-file, "
+                         "--allow-unknown-type, --target and --destroy cannot be used with a plan file")
         plan, plan_json = _read_plan_file(planfile)
-        if api_url is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
+        made_env = plan_json.get("environment")
+        if env_name != made_env:
+            if made_env is None:
+                common.fail(f"the plan {planfile} was made without --env, not for environment {env_name!r}. Apply it "
+                            f"without --env, or make a plan with `poolform plan --env {env_name} --out FILE`.",
+                            code=Code.INVALID_PLAN_FILE)
+            if env_name is not None:
+                common.fail(f"the plan {planfile} was made for environment {made_env!r}, not {env_name!r}: it is "
+                            f"refused. Apply it with --env {made_env}, or make a plan with `poolform plan --env "
+                            f"{env_name} --out FILE`.", code=Code.INVALID_PLAN_FILE)
+        if api_url is None and env_name is None and not os.environ.get("PREFECT_API_URL") and plan_json.get("api_url"):
             api_url = plan_json["api_url"]
         with common.errors_to_exit():
-            client = common.make_client(api_url, workers=parallelism)
+            environment = common.select_environment(env_name, files)
+            client = common.make_client(api_url, workers=parallelism, environment=environment)
             try:
                 from reconciler.settings import normalize_api_url
 
                 made_for = normalize_api_url(plan_json.get("api_url") or "") if plan_json.get("api_url") else ""
                 if made_for and made_for != client.api_url:
-                    common.fail(f"the plan {planfile} was made against {made_for}, but the API URL is {client.api_url}. "
-                                "Apply it against the same server, or make a new plan.", code=Code.INVALID_PLAN_FILE)
+                    which = f" for environment {made_env!r}" if made_env else ""
+                    common.fail(f"the plan {planfile} was made{which} against {made_for}, but the API URL is "
+                                f"{client.api_url}: it is refused. Apply it against the same server, or make a new "
+                                "plan.", code=Code.INVALID_PLAN_FILE)
                 if plan_json.get("errored"):
                     common.fail(f"the plan {planfile} has errors and cannot be applied; fix them and plan again.",
                                 code=Code.INVALID_PLAN_FILE)
@@ -179,11 +199,13 @@ def _apply(planfile: str | None, files: tuple[str, ...], variables: tuple[str, .
     from reconciler.cli.plan import load_for_plan, render_plan, run_plan
 
     with common.errors_to_exit():
+        environment = common.select_environment(env_name, files)
         desired, warnings = load_for_plan(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
-                                          color=color)
-        client = common.make_client(api_url, workers=parallelism, provider=desired.provider, progress=True)
+                                          color=color, environment=environment)
+        client = common.make_client(api_url, workers=parallelism, provider=desired.provider, progress=True,
+                                    environment=environment)
         try:
-            result = run_plan(client, desired, warnings, targets=targets, destroy=destroy)
+            result = run_plan(client, desired, warnings, targets=targets, destroy=destroy, environment=env_name)
             plan_json = result.to_json()
             if plan_json.get("errored"):
                 if as_json:

@@ -29,6 +29,7 @@ SERVER_EXTRA_MODULES = ("anyio", "fastapi", "orjson", "packaging", "pydantic_cor
 """What ``poolform[server]`` installs, by top-level module (uvloop is optional: uvicorn uses it when present).
 tests/test_dependencies.py keeps this equal to the extra in pyproject.toml."""
 AUTH_ENV = ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
+API_KEY_ENV = "POOLFORM_SERVER_API_KEY"
 
 
 def _quiet_server_class() -> type:
@@ -76,6 +77,24 @@ def _auth_string(given: str | None, path: Path | None) -> str | None:
     return given
 
 
+def _api_key(path: Path | None) -> str | None:
+    """The Bearer API key from --api-key-file (its first line) or POOLFORM_SERVER_API_KEY (never echoed)."""
+    given = os.environ.get(API_KEY_ENV) or None
+    source = API_KEY_ENV
+    if path is not None:
+        if given is not None:
+            _fail(f"pass either {API_KEY_ENV} or --api-key-file, not both")
+        source = f"--api-key-file {path}"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
+        given = lines[0].strip() if lines else ""
+    if given is not None and (not given.strip() or any(c.isspace() for c in given.strip())):
+        _fail(f"{source} must be one API key without spaces")
+    return given.strip() if given is not None else None
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
@@ -116,6 +135,13 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
     help="Read the 'user:password' for basic auth from the first line of this file.",
 )
 @click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Also accept 'Authorization: Bearer KEY' (as Prefect Cloud takes API keys; clients set PREFECT_API_KEY) "
+    f"with KEY the first line of this file, or {API_KEY_ENV}.",
+)
+@click.option(
     "--max-body-size",
     type=click.IntRange(min=1024),
     default=MAX_BODY_BYTES,
@@ -132,7 +158,7 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
 )
 @click.option("--log-level", default="warning", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level; info and debug also log every request.")
 def start(host: str, port: int, db: str | None, auth_string: str | None, auth_string_file: Path | None,
-          max_body_size: int, pending_timeout: float, log_level: str) -> None:
+          api_key_file: Path | None, max_body_size: int, pending_timeout: float, log_level: str) -> None:
     """Start the server and serve until interrupted (Ctrl-C or SIGTERM)."""
     missing = _missing_server_modules()
     if missing:
@@ -142,6 +168,7 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
 
     target = db or str(DEFAULT_DB)
     auth_string = _auth_string(auth_string, auth_string_file)
+    api_key = _api_key(api_key_file)
     if not target.startswith(("postgresql://", "postgres://")) and target != ":memory:":
         path = Path(target).expanduser()
         target = str(path)
@@ -175,15 +202,19 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
 
     from reconciler.server.app import create_app
 
-    app = create_app(store, auth_string=auth_string, max_body_size=max_body_size, pending_timeout=pending_timeout)
+    app = create_app(store, auth_string=auth_string, api_key=api_key, max_body_size=max_body_size, pending_timeout=pending_timeout)
     shown_host = f"[{host}]" if ":" in host else host
-    if not auth_string and not _is_loopback(sock.getsockname()[0]):
+    if not auth_string and not api_key and not _is_loopback(sock.getsockname()[0]):
         click.echo(f"Warning: serving on {shown_host} without authentication: anyone who can reach this port can "
                    "change pools, queues and runs. Pass --auth-string-file (or set POOLFORM_SERVER_AUTH_STRING).", err=True)
     click.echo(f"poolform reference server on http://{shown_host}:{bound} (database: {store.url if store.dialect == 'sqlite' else 'postgresql'})")
     click.echo(f"PREFECT_API_URL=http://{shown_host}:{bound}/api")
     if auth_string:
         click.echo("Basic auth is on: set PREFECT_API_AUTH_STRING to the same user:password.")
+    if api_key:
+        click.echo("API key auth is on: set PREFECT_API_KEY to the same key.")
+    click.echo(f"The API is also served under Prefect Cloud's URL shape: "
+               f"http://{shown_host}:{bound}/api/accounts/<id>/workspaces/<id>")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
                             ws="websockets-sansio")

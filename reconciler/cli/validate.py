@@ -7,6 +7,7 @@ on any error. No checks of its own, no network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -20,16 +21,19 @@ from reconciler.cli import _common as common
 @common.var_option
 @common.var_file_option
 @common.allow_unknown_type_option
+@common.env_option
 @common.json_option
 @click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default=None,
               help="Output format (default human; --json is --format json; markdown: the pull-request comment, "
                    "which on failure replaces the plan comment).")
-@click.option("--environment", metavar="NAME", default=None,
-              help="With --format markdown: the environment whose plan comment this replaces (its marker).")
+@click.option("--environment", "comment_env", metavar="NAME", default=None,
+              help="With --format markdown: the environment whose plan comment this replaces (its marker; "
+                   "default: --env's).")
 @common.link_base_option
 @common.no_color_option
 def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[str, ...], allow_unknown_type: bool,
-             as_json: bool, fmt: str | None, environment: str | None, link_base: str | None, no_color: bool) -> None:
+             env_name: str | None, as_json: bool, fmt: str | None, comment_env: str | None, link_base: str | None,
+             no_color: bool) -> None:
     """Check config files offline: format, names, priorities, templates.
 
     Every problem is reported with file:line:column and its address
@@ -45,14 +49,32 @@ def validate(files: tuple[str, ...], variables: tuple[str, ...], var_files: tupl
       poolform validate -f infra/ --var env=prod --json
       poolform validate -f infra/ --var-file prod.tfvars
       poolform validate -f pools/ --format markdown --link-base https://github.com/o/r/blob/SHA
+      poolform validate --env prod            # with the prod environment's overlays
     """
     if as_json and fmt not in (None, "json"):
         common.usage("--json and --format are exclusive")
     as_json = as_json or fmt == "json"
-    state, diags = common.read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type)
+    if env_name and comment_env and comment_env != env_name:
+        common.usage(f"--environment {comment_env} is not --env {env_name}: the comment's environment is the one "
+                     "validated (leave --environment out)")
+    comment_env = comment_env or env_name
+    errors_seen: list[dict[str, object]] = []
+    try:
+        with common.json_errors(errors_seen.append) if as_json or fmt == "markdown" else contextlib.nullcontext():
+            environment = common.select_environment(env_name, files)
+    except SystemExit:
+        if as_json:
+            click.echo(json.dumps({"format_version": "1.0", "valid": False, "error_count": len(errors_seen),
+                                   "warning_count": 0, "pool_count": 0, "queue_count": 0, "ignored": [],
+                                   "diagnostics": errors_seen}, indent=2))
+        elif fmt == "markdown" and errors_seen:
+            _markdown(errors_seen, comment_env, link_base)
+        raise
+    state, diags = common.read_config(files, variables, var_files, allow_unknown_type=allow_unknown_type,
+                                      environment=environment)
     errors, warnings = len(diags.errors), len(diags.warnings)
     if fmt == "markdown":
-        _markdown(diags.to_json(), environment, link_base)
+        _markdown(diags.to_json(), comment_env, link_base)
         sys.exit(1 if errors else 0)
     if as_json:
         document = {

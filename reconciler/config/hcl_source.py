@@ -377,6 +377,12 @@ class _Module:
             if item.data != "block":
                 continue
             kind, labels = _labels(item)
+            if kind in ("environments", "environment"):
+                self._error(filename, item, f"unsupported block type {kind!r}: environments are declared in YAML",
+                            "poolform reads environments: from a YAML config file; put one beside the .tf files "
+                            "(version: 1, environments: {NAME: {api_url, files: [NAME.tfvars], variables}}) and "
+                            "select it with --env NAME (docs/config.md, Environments).")
+                continue
             if kind not in KNOWN_BLOCKS:
                 self._error(filename, item, f"unsupported block type {kind!r}",
                             (did_you_mean(kind, sorted(KNOWN_BLOCKS)).strip() + " ").lstrip()

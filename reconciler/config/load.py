@@ -31,6 +31,7 @@ from reconciler.config.files import (
     read_policy,
     read_text,
 )
+from reconciler.config.environments import SECRET_KEYS, read_environments, secret_key_problem
 from reconciler.config.source import RawDoc, merge
 from reconciler.config.var_files import VarValue
 from reconciler.config.yaml_source import parse_yaml_text, top_level_keys
@@ -58,7 +59,7 @@ CONFIG_SUFFIXES = (".yaml", ".yml", ".tf")
 REFUSED_SUFFIXES = (".tf.json",)
 """Found in a directory and refused at the file (Terraform's JSON syntax; see ``hcl_source.refused_terraform_file``)."""
 
-CLAIM_KEYS = ("work_pools", "base_job_templates", "manage")
+CLAIM_KEYS = ("work_pools", "base_job_templates", "manage", "environments")
 """Top-level keys that make a YAML file found without ``-f`` a poolform config (``version`` is
 shared with compose, readthedocs and other files, so it does not count)."""
 CLAIM_CUTOFF = 0.8
@@ -202,12 +203,16 @@ def load_documents(
     *,
     variables: Mapping[str, "str | VarValue"] | None = None,
     env: Mapping[str, str] | None = None,
+    overlays: Sequence[str] = (),
 ) -> list[RawDoc]:
     """Read every file ``paths`` name into documents, in merge order (``.tf`` files of one directory
     form one module, read together where the first of them stands). No ``paths``: the poolform
-    configs of the working directory (YAML files that :func:`is_poolform_config` claims; ``*.tf``)."""
+    configs of the working directory (YAML files that :func:`is_poolform_config` claims; ``*.tf``).
+    ``overlays`` (an environment's files) are read after them, as more ``-f`` paths."""
     discover = not paths
     files = expand_paths(list(paths) or ["."], diags)
+    discovered = set(files) if discover else set()
+    files += [f for f in expand_paths(list(overlays), diags) if f not in files] if overlays else []
     env = os.environ if env is None else env
     modules: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []
@@ -240,7 +245,7 @@ def load_documents(
             text = read_text(name, diags)
             if text is None:
                 doc = None
-            elif discover:
+            elif name in discovered:
                 doc = _discovered_yaml(name, text, diags, foreign)
             else:
                 doc = parse_yaml_text(text, name, diags)
@@ -282,17 +287,19 @@ def load(
     env: Mapping[str, str] | None = None,
     allow_unknown_types: bool = False,
     allow_read: Sequence[str] = (),
+    overlays: Sequence[str] = (),
 ) -> tuple[DesiredState | None, Diagnostics]:
     """Read, merge and check config files (none: the poolform configs of the working directory).
     The state is None when there is any error.
 
     Files are read only inside the configuration's root (the ``-f`` paths' directories and the
     working directory) and ``allow_read``. ``allow_unknown_types``: a pool ``type`` that is no
-    known worker type is accepted (custom workers) instead of being an error.
+    known worker type is accepted (custom workers) instead of being an error. ``overlays``: an
+    environment's files, read after ``paths`` (see :mod:`reconciler.config.environments`).
     """
     diags = Diagnostics()
-    with read_policy(ReadPolicy.for_config(paths, allow_read)):
-        docs = load_documents(paths, diags, variables=variables, env=env)
+    with read_policy(ReadPolicy.for_config([*paths, *overlays], allow_read)):
+        docs = load_documents(paths, diags, variables=variables, env=env, overlays=overlays)
         if not docs:
             if not diags.has_errors:
                 diags.error("no configuration", "Pass config files or directories with -f.",
@@ -349,6 +356,7 @@ def _describe(value: Any) -> str:
 
 def _allowed_keys(path: tuple[Any, ...], data: Any) -> tuple[str, ...]:
     from reconciler.model.document import (
+        ENVIRONMENT_KEYS,
         MANAGE_KEYS,
         POOL_KEYS,
         QUEUE_KEYS,
@@ -361,6 +369,8 @@ def _allowed_keys(path: tuple[Any, ...], data: Any) -> tuple[str, ...]:
         return TOP_KEYS
     if path == ("manage",):
         return MANAGE_KEYS
+    if len(path) == 2 and path[0] == "environments":
+        return ENVIRONMENT_KEYS
     if len(path) == 2 and path[0] == "work_pools":
         return POOL_KEYS
     if len(path) == 4 and path[0] == "work_pools" and path[2] == "queues":
@@ -418,7 +428,11 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
         field = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
         address = address_of(path)
         detail = ""
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and len(path) == 3 and path[0] == "environments" and field in SECRET_KEYS:
+            summary, detail = secret_key_problem(field)
+            summary = f"environment {path[1]!r}: {summary}"
+            where = doc.where(path, key=True)
+        elif kind == "extra_forbidden":
             allowed = _allowed_keys(path[:-1], doc.data)
             summary = f"unknown key {field!r}"
             hint = did_you_mean(field, allowed)
@@ -590,6 +604,7 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
     state.prevent_destroy = {address: SourceRange(loc[0], Pos(loc[1], loc[2]))
                              for address, loc in doc.prevent_destroy.items()}
     state.ignored = list(doc.ignored)
+    read_environments(doc, diags, bad)  # checked here so validate reports them; selected by find_environments
     if doc.provider is not None:
         from reconciler.settings import ProviderBlock
 

@@ -30,11 +30,16 @@ class VarValue:
     origin: SourceRange
 
 
-def command_line_variables(inputs: Sequence[tuple[str, str]], diags: Diagnostics) -> dict[str, str | VarValue]:
-    """``inputs`` in command-line order: ``("var", "NAME=VALUE")`` or ``("var-file", PATH)``; later wins."""
+def command_line_variables(inputs: Sequence[tuple[str, Any]], diags: Diagnostics) -> dict[str, str | VarValue]:
+    """``inputs`` in command-line order: ``("var", "NAME=VALUE")``, ``("var-file", PATH)`` or ``("value",
+    (NAME, VarValue))`` (an environment's ``variables``); later wins."""
     merged: dict[str, str | VarValue] = {}
     for kind, raw in inputs:
-        if kind == "var":
+        if kind == "value":  # an environment's variables: (name, VarValue), already values
+            name, given = raw
+            merged.pop(name, None)
+            merged[name] = given
+        elif kind == "var":
             name, sep, value = raw.partition("=")
             if not sep or not name.strip():
                 diags.error(f"--var {raw!r} must look like NAME=VALUE",

@@ -25,6 +25,8 @@ SCHEMA_ID = "https://poolform.dev/schema/config.schema.json"
 POOL_NAME_PATTERN = r"^[^/%&><]+$"
 QUEUE_NAME_PATTERN = r"^[^/%&><]+$"
 RESERVED_POOL_PATTERN = r"^[Pp][Rr][Ee][Ff][Ee][Cc][Tt]"
+ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 class Manage(BaseModel):
     """What this config owns beyond the pools it declares."""
@@ -202,6 +204,61 @@ class WorkPool(BaseModel):
     )
 
 
+class Environment(BaseModel):
+    """One environment (dev, staging, prod...): its server, where its credentials come from, its overlays.
+
+    Selected with `--env NAME` (validate, plan, apply) or all at once with `plan --all-envs`.
+    Credentials are never written here: `api_key_env` and `auth_string_env` NAME environment variables."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Environment")
+
+    api_url: str | None = Field(
+        None,
+        min_length=1,
+        description="The Prefect API URL of this environment (self-hosted `http://host:4200/api`, or Prefect "
+        "Cloud's `https://api.prefect.cloud/api/accounts/{id}/workspaces/{id}`). No user:password in it. "
+        "Exclusive with `profile`.",
+        examples=["https://prefect.staging.example.com/api",
+                  "https://api.prefect.cloud/api/accounts/0ff44498-d380-4d7b-bd68-9b52da03823f/"
+                  "workspaces/c1e7f2b4-9a4a-4b55-9d3c-2f1e6f7a8b90"],
+    )
+    profile: str | None = Field(
+        None,
+        min_length=1,
+        description="A Prefect profile (of profiles.toml, found as the Prefect CLI finds it) whose PREFECT_API_URL, "
+        "PREFECT_API_KEY and PREFECT_API_AUTH_STRING this environment uses. Exclusive with `api_url`.",
+        examples=["prod"],
+    )
+    api_key_env: str | None = Field(
+        None,
+        description="The NAME of the environment variable holding this environment's API key (sent as "
+        "`Authorization: Bearer`), never the key itself. It must be set when the environment is used.",
+        examples=["PREFECT_API_KEY_PROD"],
+        json_schema_extra={"pattern": ENV_VAR_NAME_PATTERN},
+    )
+    auth_string_env: str | None = Field(
+        None,
+        description="The NAME of the environment variable holding `user:password` for HTTP basic auth "
+        "(a self-hosted server's PREFECT_SERVER_API_AUTH_STRING), never the value itself.",
+        examples=["PREFECT_AUTH_STRING_STAGING"],
+        json_schema_extra={"pattern": ENV_VAR_NAME_PATTERN},
+    )
+    files: list[str] = Field(
+        default_factory=list,
+        description="Overlays read after the `-f` files, as more `-f` would be (later wins), relative to the "
+        "file that declares the environment: config files or directories, and `.tfvars`/`.tfvars.json` files "
+        "read as `--var-file` for HCL configs.",
+        examples=[["overlays/prod.yaml"], ["prod.tfvars"]],
+    )
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="HCL input variables for this environment (as `--var`; `--var` and `--var-file` on the "
+        "command line win).",
+        examples=[{"image_tag": "1.4.2", "replicas": 3}],
+    )
+    description: str | None = Field(None, description="Free text.", examples=["Production workspace"])
+
+
 class ConfigDocument(BaseModel):
     """A poolform config file. Several files merge in order (later wins)."""
 
@@ -226,12 +283,22 @@ class ConfigDocument(BaseModel):
         examples=[{"k8s-prod": {"type": "kubernetes", "queues": {"critical": {"priority": 1}}}}],
         json_schema_extra={"propertyNames": {"pattern": POOL_NAME_PATTERN, "not": {"pattern": RESERVED_POOL_PATTERN}}},
     )
+    environments: dict[str, Environment] = Field(
+        default_factory=dict,
+        description="Environment name -> its server, credentials (names of environment variables) and overlays. "
+        "`--env NAME` selects one; `plan --all-envs` plans each against its own server.",
+        examples=[{"staging": {"api_url": "https://prefect.staging.example.com/api",
+                               "auth_string_env": "PREFECT_AUTH_STRING_STAGING", "files": ["overlays/staging.yaml"]},
+                   "prod": {"profile": "prod", "files": ["overlays/prod.yaml"]}}],
+        json_schema_extra={"propertyNames": {"pattern": ENVIRONMENT_NAME_PATTERN}},
+    )
 
 
 POOL_KEYS: tuple[str, ...] = tuple(WorkPool.model_fields)
 QUEUE_KEYS: tuple[str, ...] = tuple(WorkQueue.model_fields)
 TOP_KEYS: tuple[str, ...] = tuple(ConfigDocument.model_fields)
 MANAGE_KEYS: tuple[str, ...] = tuple(Manage.model_fields)
+ENVIRONMENT_KEYS: tuple[str, ...] = tuple(Environment.model_fields)
 TEMPLATE_FORM_KEYS: dict[str, tuple[str, ...]] = {
     "inline": tuple(InlineTemplate.model_fields),
     "file": tuple(TemplateFile.model_fields),

@@ -1,4 +1,4 @@
-"""The plan document: :class:`Plan`, a value, and its JSON form (``format_version`` "1.2").
+"""The plan document: :class:`Plan`, a value, and its JSON form (``format_version`` "1.3").
 
 ``Plan.to_json()`` gives the document described in docs/architecture.md "The plan
 document"; ``Plan.from_json()`` reads it back exactly, steps through the step
@@ -17,13 +17,17 @@ from typing import Any
 from reconciler.plan.actions import Change
 from reconciler.plan.steps import Step
 
-FORMAT_VERSION = "1.2"
-"""1.2: ``runs``, the due runs each change holds back (``runs.py``); 1.1 files have none and
-are still read and applied (as plans with no such note). 1.1: a pool's fingerprint covers its queue names when the plan deletes or replaces it or
-writes its queues (``sequence.queue_set_pools``), and apply checks that the steps are the
+FORMAT_VERSION = "1.3"
+"""1.3: the document names the ``environment`` it was made for (null without ``--env``); 1.1 and 1.2
+files have no such field and are still read and applied (their environment is null). 1.2: ``runs``,
+the due runs each change holds back (``runs.py``); 1.1 files have none and are still read and applied
+(as plans with no such note). 1.1: a pool's fingerprint covers its queue names when the plan deletes or
+replaces it or writes its queues (``sequence.queue_set_pools``), and apply checks that the steps are the
 changes' steps. 1.0 files, written before, are refused (see ``planfile.check_plan_json``)."""
 
-SUPPORTED_FORMAT_VERSIONS = ("1.1", FORMAT_VERSION)
+SUPPORTED_FORMAT_VERSIONS = ("1.1", "1.2", FORMAT_VERSION)
+WITHOUT_ENVIRONMENT = ("1.1", "1.2")
+"""Format versions whose documents have no ``environment`` field."""
 
 
 class Mode(enum.StrEnum):
@@ -44,6 +48,8 @@ class Plan:
 
     poolform_version: str
     api_url: str = ""
+    environment: str | None = None
+    """The config environment (``--env NAME``) the plan was made for, or None."""
     created_at: str | None = None
     mode: Mode = Mode.NORMAL
     targets: list[str] = field(default_factory=list)
@@ -71,10 +77,14 @@ class Plan:
         return bool(self.steps)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        head: dict[str, Any] = {
             "format_version": self.format_version,
             "poolform_version": self.poolform_version,
             "api_url": self.api_url,
+        }
+        if self.format_version not in WITHOUT_ENVIRONMENT:
+            head["environment"] = self.environment
+        return head | {
             "created_at": self.created_at,
             "mode": Mode(self.mode).value,
             "targets": list(self.targets),
@@ -101,6 +111,7 @@ class Plan:
             format_version=data["format_version"],
             poolform_version=data["poolform_version"],
             api_url=data.get("api_url", ""),
+            environment=data.get("environment"),
             created_at=data.get("created_at"),
             mode=Mode(data.get("mode", Mode.NORMAL.value)),
             targets=list(data.get("targets", [])),
@@ -121,4 +132,4 @@ class Plan:
         )
 
 
-__all__ = ["FORMAT_VERSION", "Mode", "Plan", "SUPPORTED_FORMAT_VERSIONS"]
+__all__ = ["FORMAT_VERSION", "Mode", "Plan", "SUPPORTED_FORMAT_VERSIONS", "WITHOUT_ENVIRONMENT"]

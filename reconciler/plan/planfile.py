@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.errors import InvalidPlanError
 from reconciler.plan.actions import Action, Reason, ResourceType
-from reconciler.plan.document import SUPPORTED_FORMAT_VERSIONS, Mode, Plan
+from reconciler.plan.document import SUPPORTED_FORMAT_VERSIONS, WITHOUT_ENVIRONMENT, Mode, Plan
 from reconciler.plan.steps import Step
 from reconciler.plan.verify import document_problems, invalid_plan_error
 
@@ -25,6 +25,7 @@ _TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "format_version": str,
     "poolform_version": str,
     "api_url": str,
+    "environment": (str, type(None)),
     "created_at": (str, type(None)),
     "mode": str,
     "targets": list,
@@ -87,9 +88,10 @@ def read_plan(data: Any) -> Plan:
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise _invalid(f"unsupported plan format_version {version!r}: this poolform reads "
                        f"{', '.join(SUPPORTED_FORMAT_VERSIONS)}. Re-create the plan with this poolform version.")
-    missing = [key for key in _TOP_LEVEL if key not in data]
+    fields = {k: v for k, v in _TOP_LEVEL.items() if not (k == "environment" and version in WITHOUT_ENVIRONMENT)}
+    missing = [key for key in fields if key not in data]
     problems: list[str] = [f"missing {', '.join(map(repr, missing))}"] if missing else []
-    for key, kind in _TOP_LEVEL.items():
+    for key, kind in fields.items():
         if key in data and not isinstance(data[key], kind):
             names = " or ".join(t.__name__ if t is not type(None) else "null" for t in (kind if isinstance(kind, tuple) else (kind,)))
             problems.append(f"{key!r} must be a {names}")
@@ -97,7 +99,7 @@ def read_plan(data: Any) -> Plan:
         if key in data and not isinstance(data[key], kind):
             problems.append(f"{key!r} must be a {kind.__name__}")
     steps: list[Step] = []
-    unknown = sorted(set(data) - set(_TOP_LEVEL) - set(_OPTIONAL))
+    unknown = sorted(set(data) - set(fields) - set(_OPTIONAL))
     if unknown:
         problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
     if not problems:

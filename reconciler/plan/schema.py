@@ -14,7 +14,8 @@ import json
 from typing import Any
 
 from reconciler.plan.actions import Action, Reason, ResourceType, summarize
-from reconciler.plan.document import FORMAT_VERSION, Mode
+from reconciler.model.document import ENVIRONMENT_NAME_PATTERN
+from reconciler.plan.document import FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS, Mode
 from reconciler.plan.normalize import POOL_FIELDS, QUEUE_FIELDS
 from reconciler.plan.runs import NOTE_KEYS, Effect
 from reconciler.plan.steps import SPECS, Field
@@ -74,11 +75,18 @@ PLAN_SCHEMA: dict[str, Any] = {
     "required": ["format_version", "poolform_version", "api_url", "created_at", "mode", "targets", "complete",
                  "applyable", "errored", "resource_changes", "side_effects", "unmanaged", "ignored", "steps",
                  "observed", "diagnostics", "summary", "runs"],
+    "if": {"properties": {"format_version": {"const": FORMAT_VERSION}}},
+    "then": {"required": ["environment"]},
+    "else": {"not": {"required": ["environment"]}},
     "additionalProperties": False,
     "properties": {
-        "format_version": {"const": FORMAT_VERSION},
+        "format_version": {"enum": list(SUPPORTED_FORMAT_VERSIONS)},
         "poolform_version": {"type": "string"},
         "api_url": {"type": "string"},
+        "environment": {
+            "description": "The config environment the plan was made for (`--env NAME`), or null; "
+                           "`poolform apply PLANFILE` refuses another environment. Absent in formats 1.1 and 1.2.",
+            "type": ["string", "null"], "pattern": ENVIRONMENT_NAME_PATTERN},
         "created_at": {"type": ["string", "null"]},
         "mode": {"enum": [m.value for m in Mode]},
         "targets": {"type": "array", "items": {"type": "string"}},

@@ -14,8 +14,8 @@ derived from, or checked against, what the views show:
   changes, ``summary`` counts the changes, ``errored``/``applyable``/``complete``
   follow from the diagnostics, steps and targets, a destroy plan holds only
   destroy-mode deletes (and a normal one none), every ``runs`` note is one of the
-  notes its changes can have (``runs.note_problems``), and ``observed`` fingerprints
-  every changed address.
+  notes its changes can have (``runs.note_problems``), ``environment`` is null or an
+  environment name, and ``observed`` fingerprints every changed address.
 * :func:`server_findings` (apply calls it with what it has just read): first
   staleness, any fingerprint that differs (a pool's covers its queue names when the
   plan depends on its queue set, ``sequence.queue_set_pools``, so a queue created in
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from reconciler.errors import InvalidPlanError, StalePlanError
+from reconciler.model.document import ENVIRONMENT_NAME_PATTERN
 from reconciler.model.state import DEFAULT_QUEUE, ObservedState, pool_address, queue_address
 from reconciler.plan.actions import Action, Change, Reason, ResourceType, summarize
 from reconciler.plan.differ import diff_objects
@@ -66,6 +67,7 @@ Problem = tuple[str | None, str]
 
 _FIELDS = {ResourceType.WORK_POOL: POOL_FIELDS, ResourceType.WORK_QUEUE: QUEUE_FIELDS}
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ENVIRONMENT = re.compile(ENVIRONMENT_NAME_PATTERN)
 _SHOWN = 5
 
 
@@ -251,6 +253,8 @@ def document_problems(plan: Plan) -> list[Problem]:
         if others:
             out.append((others[0], f"a destroy plan only deletes, because of destroy mode; {others[0]} is not such a delete"))
     out.extend(note_problems(plan.resource_changes, plan.runs))
+    if plan.environment is not None and not _ENVIRONMENT.match(plan.environment):
+        out.append((None, "'environment' is not an environment name (letters, digits, '_', '.', '-')"))
     for address in sorted(seen - set(plan.observed)):
         out.append((address, f"observed has no fingerprint of {address}, which the plan changes"))
     for address, value in plan.observed.items():

@@ -1,8 +1,10 @@
 """The reference server's FastAPI application: ``create_app(store)``.
 
 Owns the app wiring: error body shapes (Prefect 3.9.1's), the API-version and
-basic-auth checks (of ``/api`` and of the status page at ``/``), the routers under ``/api``, the
-status page (``routes/page.py``) and the events intake websocket
+auth checks (basic auth, a Bearer API key; of ``/api`` and of the status page at ``/``), the routers
+under ``/api`` (also answering under Prefect Cloud's ``/api/accounts/{id}/workspaces/{id}`` prefix, any
+ids, by rewriting the path once before routing: one mounting, not a copy of the routes), the status
+page (``routes/page.py``) and the events intake websocket
 ``/api/events/in`` (accepted, auth message answered, every event dropped; every
 other websocket path is refused 404 before the upgrade so Prefect clients poll).
 Domain logic lives in ``domain/``, the routes in ``routes/``; this module must not import the
@@ -38,6 +40,14 @@ from reconciler.server.store import Store, StoreBusy, StoreUnavailable, StoreVal
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _AUTH_EXEMPT = {"/api/health", "/api/ready"}
 EVENTS_IN = "/api/events/in"
+CLOUD_PREFIX = re.compile(r"^/api/accounts/[^/]+/workspaces/[^/]+(?=/|$)")
+"""Prefect Cloud's workspace API prefix: ``/api/accounts/{account_id}/workspaces/{workspace_id}``."""
+
+
+def strip_cloud_prefix(path: str) -> str:
+    """``/api/accounts/A/workspaces/W/work_pools/`` -> ``/api/work_pools/``; other paths unchanged."""
+    match = CLOUD_PREFIX.match(path)
+    return path if match is None else "/api" + path[match.end():]
 
 
 def _json(status: int, body: Any) -> Response:
@@ -49,7 +59,8 @@ def _json(status: int, body: Any) -> Response:
 
 
 class _Guard:
-    """ASGI middleware: optional basic auth and the X-PREFECT-API-VERSION check."""
+    """ASGI middleware: the Cloud prefix taken off the path, optional auth (basic, Bearer API key) and the
+    X-PREFECT-API-VERSION check."""
 
     def __init__(self, app: Any, holder: Any) -> None:
         self.app = app
@@ -61,6 +72,10 @@ class _Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         path = scope.get("path", "")
+        bare = strip_cloud_prefix(path)
+        if bare != path:
+            scope = dict(scope, path=bare, raw_path=bare.encode("utf-8"))
+            path = bare
         refusal = self._refusal(headers, path)
         if refusal is None and scope["type"] == "websocket" and path != EVENTS_IN:
             refusal = 404, {"detail": "Not Found"}
@@ -78,10 +93,13 @@ class _Guard:
 
     def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, Any] | None:
         auth = self.holder.auth_string
-        if auth and (path.startswith("/api") or path == "/") and path not in _AUTH_EXEMPT:
+        key = getattr(self.holder, "api_key", None)
+        if (auth or key) and (path.startswith("/api") or path == "/") and path not in _AUTH_EXEMPT:
             given = headers.get("authorization", "")
             ok = False
-            if given[:6].lower() == "basic ":
+            if key and given[:7].lower() == "bearer ":
+                ok = hmac.compare_digest(given[7:].strip().encode(), key.encode())
+            elif auth and given[:6].lower() == "basic ":
                 try:
                     decoded = base64.b64decode(given[6:].strip(), validate=True).decode("utf-8")
                     ok = hmac.compare_digest(decoded.encode(), auth.encode())
@@ -126,8 +144,10 @@ async def _drain_events(websocket: WebSocket, state: Any) -> None:
             continue
         if not isinstance(data, dict) or data.get("type") != "auth":
             continue
-        auth, token = state.auth_string, data.get("token")
-        if auth and not (isinstance(token, str) and hmac.compare_digest(token.encode(), auth.encode())):
+        secrets = [s for s in (state.auth_string, getattr(state, "api_key", None)) if s]
+        token = data.get("token")
+        if secrets and not (isinstance(token, str) and any(hmac.compare_digest(token.encode(), s.encode())
+                                                            for s in secrets)):
             await websocket.send_text(json.dumps({"type": "auth_failure", "reason": "Invalid token"}))
             await websocket.close(code=1008)
             return
@@ -170,6 +190,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     auth_string: str | None = None,
+    api_key: str | None = None,
     max_body_size: int = MAX_BODY_BYTES,
     pending_timeout: float = PENDING_TIMEOUT,
 ) -> FastAPI:
@@ -177,7 +198,8 @@ def create_app(
 
     ``clock`` (default: the system clock) gives "now" as an aware UTC datetime; tests may
     pass a ``ManualClock`` or replace ``app.state.clock`` later.  ``auth_string``
-    ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does.
+    ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does; ``api_key``
+    turns on ``Authorization: Bearer KEY`` as Prefect Cloud takes API keys (with both, either is accepted).
     Request bodies over ``max_body_size`` bytes get 413 (``bodies.BodyLimit``). A run PENDING
     for more than ``pending_timeout`` seconds under a worker that stopped heartbeating returns to
     SCHEDULED (``leases``).
@@ -197,6 +219,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock or system_clock
     app.state.auth_string = auth_string
+    app.state.api_key = api_key
     app.state.ctx = Ctx(store, lambda: app.state.clock(), pending_timeout=pending_timeout)
     app.state.validation_limiters = weakref.WeakKeyDictionary()  # event loop -> its limiter (routes.off_the_loop)
 

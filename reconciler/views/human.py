@@ -259,6 +259,8 @@ def render_human(
     is set. ``compact_warnings``: warnings as one summary line each.
     """
     lines: list[str] = []
+    if plan.get("environment"):
+        lines += [f"Environment: {plan['environment']} ({plan.get('api_url', '')})", ""]
     diagnostics = plan.get("diagnostics", [])
     errors = [d for d in diagnostics if d.get("severity") == "error"]
     warnings = [d for d in diagnostics if d.get("severity") != "error"]

@@ -44,7 +44,8 @@ _step = st.builds(Step, op=st.sampled_from([Op.UPDATE_POOL, Op.CREATE_POOL]), po
 @st.composite
 def _plan(draw):
     return Plan(
-        poolform_version="0.1.0", api_url=draw(st.text(max_size=10)), created_at=draw(st.none() | st.just("2026-11-25T15:00:00Z")),
+        poolform_version="0.1.0", api_url=draw(st.text(max_size=10)),
+        environment=draw(st.none() | st.sampled_from(["staging", "prod", "eu-west.1"])), created_at=draw(st.none() | st.just("2026-11-25T15:00:00Z")),
         mode=draw(st.sampled_from(list(Mode))), targets=draw(st.lists(st.text(max_size=10), max_size=2)),
         complete=draw(st.booleans()), applyable=draw(st.booleans()), errored=draw(st.booleans()),
         resource_changes=draw(st.lists(_change(), max_size=4)),
@@ -102,6 +103,11 @@ def _document(**fields):
                      id="retired-version"),
         pytest.param('{"format_version": "1.1", "resource_changes": []}', "missing 'poolform_version', 'api_url', 'created_at', 'mode'", id="missing-keys"),
         pytest.param(_document(extra=1), "unknown field 'extra'", id="unknown-top-level-field"),
+        pytest.param(_document(environment=3), "'environment' must be a str or null", id="environment-not-a-string"),
+        pytest.param(_document(environment="prod; rm"), "'environment' is not an environment name", id="environment-bad-name"),
+        pytest.param(_document(format_version="1.1"), "unknown field 'environment'", id="environment-in-a-1.1-file"),
+        pytest.param(json.dumps({k: v for k, v in json.loads(_document()).items() if k != "environment"}),
+                     "missing 'environment'", id="1.2-without-environment"),
         pytest.param(_document(complete="false"), "'complete' must be a bool", id="bool-as-string"),
         pytest.param(_document(mode="wipe"), "'mode' 'wipe' is not one of normal, destroy", id="bad-mode"),
         pytest.param(_document(summary={"add": -1}), "'summary' counts must be integers >= 0", id="negative-count"),
@@ -114,3 +120,20 @@ def _document(**fields):
 def test_loads_plan_rejects_with_readable_message(text: str, message: str) -> None:
     with pytest.raises(InvalidPlanError, match=__import__("re").escape(message)):
         loads_plan(text)
+
+
+def test_a_format_1_1_plan_file_is_still_read_and_has_no_environment() -> None:
+    """1.2 added ``environment``; a 1.1 file (written before) is read, applied as before, and written back as 1.1."""
+    document = json.loads(_document())
+    document.pop("environment")
+    document["format_version"] = "1.1"
+    plan = loads_plan(json.dumps(document))
+    assert plan.environment is None and plan.format_version == "1.1"
+    assert plan.to_json() == document
+
+
+def test_the_environment_is_recorded_and_read_back() -> None:
+    plan = make_plan(desired(dp("p")), observed())
+    plan.environment = "staging"
+    assert plan.to_json()["environment"] == "staging"
+    assert loads_plan(dumps_plan(plan)).environment == "staging"

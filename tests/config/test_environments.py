@@ -1,0 +1,194 @@
+"""The ``environments:`` map: checks at file:line (never echoing a credential), selection, overlays, variables.
+
+Environments live in YAML config files; an HCL configuration declares them in a YAML file beside its
+``.tf`` files, and selects per-environment values with ``.tfvars`` files and ``variables`` (tested here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli.main import cli
+from reconciler.config.environments import find_environments, unknown_environment
+from reconciler.config.load import load
+from reconciler.diagnostics import Diagnostics
+
+BASE = "version: 1\nwork_pools:\n  etl:\n    type: process\n"
+
+
+def write(tmp: Path, name: str, text: str) -> str:
+    path = tmp / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return str(path)
+
+
+def validate(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        result = CliRunner().invoke(cli, ["validate", *args], env={"NO_COLOR": "1", **(env or {})})
+    finally:
+        os.chdir(cwd)
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+BAD = [
+    # (environment body, the error's summary part, its line in the file)
+    ("api_key: pnu_a1b2c3d4e5f6a1b2c3d4e5f6\n    api_url: http://x/api", "'api_key' would put a credential in the config file", 7),
+    ("auth_string: admin:s3cr3t-value\n    api_url: http://x/api", "'auth_string' would put a credential in the config file", 7),
+    ("api_url: http://x/api\n    password: s3cr3t-value", "'password' would put a credential in the config file", 8),
+    ("api_url: http://admin:s3cr3t-value@x/api", "api_url carries user info, a credential in the config file", 7),
+    ("api_url: http://x/api\n    api_key_env: pnu_a1b2c3d4e5f6a1b2c3d4e5f6", "api_key_env must be the NAME of an environment variable", 8),
+    ("api_url: http://x/api\n    auth_string_env: 'admin:s3cr3t-value'", "auth_string_env must be the NAME of an environment variable", 8),
+    ("api_url: http://x/api\n    api_key_env: 'MY KEY'", "api_key_env must be the NAME of an environment variable 'MY KEY'", 8),
+    ("api_url: ftp://x/api", "api_url is not an http(s) URL", 7),
+    ("api_url: http://x/api\n    profile: prod", "has both api_url and profile", 8),
+    ("description: no server", "names no server", 6),
+    ("api_url: http://x/api\n    files: [overlays/nope.yaml]", "file not found: overlays/nope.yaml", 8),
+    ("api_url: http://x/api\n    api_url_env: X", "unknown key 'api_url_env'", 8),
+    ("api_url: http://x/api\n    files: overlays/p.yaml", "files must be a list", 8),
+]
+
+
+@pytest.mark.parametrize(("body", "summary", "line"), BAD, ids=[b[1][:40] for b in BAD])
+def test_bad_environments_are_errors_at_file_line_without_the_secret(tmp_path: Path, body: str, summary: str,
+                                                                      line: int) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod:\n    " + body + "\n")
+    for args in (["-f", "poolform.yaml"], ["-f", "poolform.yaml", "--env", "prod"]):
+        code, output = validate(tmp_path, *args)
+        assert code == 1, output
+        assert f"poolform.yaml:{line}:" in output and summary in output, output
+        assert "s3cr3t-value" not in output and "pnu_a1b2" not in output
+
+
+def test_invalid_environment_name(tmp_path: Path) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  'prod eu':\n    api_url: http://x/api\n")
+    code, output = validate(tmp_path)
+    assert code == 1 and "poolform.yaml:6:3: error: invalid environment name 'prod eu'" in output
+
+
+def test_unknown_environment_says_did_you_mean_and_exits_1(tmp_path: Path) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  staging: {api_url: 'http://s/api'}\n  prod: {api_url: 'http://p/api'}\n")
+    code, output = validate(tmp_path, "--env", "stagin")
+    assert code == 1
+    assert "unknown environment 'stagin'. Did you mean \"staging\"? Declared: prod, staging." in output
+    code, output = validate(tmp_path, "--env", "stagin", "--json")
+    document = json.loads(output[output.index("{"):])
+    assert code == 1 and document["valid"] is False and document["diagnostics"][0]["code"] == "usage"
+    assert "declares no environments" in unknown_environment("x", [])
+
+
+def test_an_environment_overlays_its_files_after_the_f_files(tmp_path: Path) -> None:
+    write(tmp_path, "poolform.yaml", BASE + textwrap.dedent("""\
+        environments:
+          staging:
+            api_url: http://s/api
+            files: [overlays/staging.yaml]
+          prod:
+            api_url: http://p/api
+            files: [overlays/prod.yaml, overlays/prod-extra]
+        """))
+    write(tmp_path, "overlays/staging.yaml", "version: 1\nwork_pools:\n  etl:\n    concurrency_limit: 2\n")
+    write(tmp_path, "overlays/prod.yaml", "version: 1\nwork_pools:\n  etl:\n    concurrency_limit: 20\n")
+    write(tmp_path, "overlays/prod-extra/more.yaml", "version: 1\nwork_pools:\n  etl:\n    paused: true\n")
+    diags = Diagnostics()
+    found = find_environments([str(tmp_path / "poolform.yaml")], diags)
+    assert not diags and list(found) == ["staging", "prod"]
+    assert found["prod"].files == (str(tmp_path / "overlays/prod.yaml"), str(tmp_path / "overlays/prod-extra"))
+    for name, limit, paused in (("staging", 2, False), ("prod", 20, True)):
+        state, diags = load([str(tmp_path / "poolform.yaml")], overlays=found[name].files)
+        assert state is not None, diags.to_json()
+        assert (state.pools["etl"].concurrency_limit, state.pools["etl"].paused) == (limit, paused)
+    state, _ = load([str(tmp_path / "poolform.yaml")])
+    assert state is not None and state.pools["etl"].concurrency_limit is None
+
+
+def test_without_f_the_working_directory_is_discovered_and_the_overlay_added(tmp_path: Path) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod:\n    api_url: http://p/api\n    files: [env/prod.yaml]\n")
+    write(tmp_path, "compose.yaml", "services:\n  web: {image: nginx}\n")  # not a poolform config: passed over
+    write(tmp_path, "env/prod.yaml", "version: 1\nwork_pools:\n  etl:\n    description: prod\n")
+    code, output = validate(tmp_path, "--env", "prod")
+    assert code == 0, output
+    code, output = validate(tmp_path, "--env", "prod", "--json")
+    assert json.loads(output)["pool_count"] == 1
+
+
+def test_an_environment_file_outside_the_configuration_root_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, "secret.yaml", "version: 1\n")
+    repo = tmp_path / "repo"
+    write(repo, "poolform.yaml", BASE + f"environments:\n  prod:\n    api_url: http://p/api\n    files: [{outside / 'secret.yaml'}]\n")
+    code, output = validate(repo, "-f", "poolform.yaml", "--env", "prod")
+    assert code == 1 and "environment 'prod'" in output, output
+
+
+HCL = '''\
+variable "limit" {
+  type    = number
+  default = 1
+}
+variable "tag" {
+  type    = string
+  default = "dev"
+}
+resource "prefect_work_pool" "etl" {
+  name              = "etl"
+  type              = "process"
+  concurrency_limit = var.limit
+  description       = var.tag
+}
+'''
+
+
+def test_hcl_configs_take_environments_from_a_yaml_file_beside_them(tmp_path: Path) -> None:
+    """The explicit choice: no HCL block for environments; a YAML file declares them, and an environment's
+    .tfvars files and variables set the HCL variables (the command line's --var still wins)."""
+    write(tmp_path, "main.tf", HCL)
+    write(tmp_path, "prod.tfvars", 'limit = 30\ntag = "from-tfvars"\n')
+    write(tmp_path, "environments.yaml", """\
+        version: 1
+        environments:
+          prod:
+            api_url: http://p/api
+            files: [prod.tfvars]
+            variables: {tag: from-environment}
+        """)
+    diags = Diagnostics()
+    found = find_environments([str(tmp_path)], diags)
+    prod = found["prod"]
+    assert prod.var_files == (str(tmp_path / "prod.tfvars"),) and prod.files == ()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        state, diags = _read(prod, [])
+        assert state is not None, diags.to_json()
+        assert (state.pools["etl"].concurrency_limit, state.pools["etl"].description) == (30, "from-environment")
+        state, diags = _read(prod, ["tag=cli"])
+        assert state is not None and state.pools["etl"].description == "cli"
+        state, diags = _read(None, [])
+        assert state is not None and (state.pools["etl"].concurrency_limit, state.pools["etl"].description) == (1, "dev")
+    finally:
+        os.chdir(cwd)
+    code, output = validate(tmp_path, "--env", "prod")
+    assert code == 0, output
+
+
+def _read(environment, variables):
+    from reconciler.cli import _common
+
+    return _common.read_config([], variables, (), environment=environment)
+
+
+def test_an_environments_block_in_hcl_is_not_read_as_one(tmp_path: Path) -> None:
+    write(tmp_path, "main.tf", HCL + 'environments "prod" {\n  api_url = "http://p/api"\n}\n')
+    code, output = validate(tmp_path)
+    assert code == 1 and "main.tf:15:1: error: unsupported block type 'environments': environments are declared in YAML" in output
+    code, output = validate(tmp_path, "--env", "prod")
+    assert code == 1 and "declares no environments" in output, output
