@@ -35,8 +35,9 @@ HCL_SUFFIXES = (".tf", ".tfvars")
 SUFFIXES = YAML_SUFFIXES + HCL_SUFFIXES
 
 KEY_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): ("version", "manage", "base_job_templates", "work_pools"),
+    (): ("version", "manage", "base_job_templates", "work_pools", "environments"),
     ("manage",): ("prune", "scope"),
+    ("environments", "*"): ("api_url", "profile", "api_key_env", "auth_string_env", "files", "variables", "description"),
     ("work_pools", "*"): ("type", "description", "paused", "concurrency_limit", "base_job_template", "queues"),
     ("work_pools", "*", "queues", "*"): ("priority", "concurrency_limit", "paused", "description"),
 }
@@ -151,7 +152,7 @@ def format_file(path: Path) -> FormatResult:
 
 # ---------------------------------------------------------------- YAML
 
-CONFIG_TOP_KEYS = ("work_pools", "base_job_templates", "manage")
+CONFIG_TOP_KEYS = ("work_pools", "base_job_templates", "manage", "environments")
 _MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=\S*config\.schema\.json", re.MULTILINE)
 
 
@@ -159,7 +160,7 @@ def is_config_yaml(text: str) -> bool:
     """Whether a YAML text is a poolform config (so other YAML in a repository is left alone).
 
     True when it names the config schema in a modeline, or when a document is a
-    mapping with ``work_pools``, ``base_job_templates`` or ``manage`` at the top.
+    mapping with ``work_pools``, ``base_job_templates``, ``manage`` or ``environments`` at the top.
     Unparseable text counts as a config, so that its error is reported.
     """
     if _MODELINE.search(text):

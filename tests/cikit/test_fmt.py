@@ -399,6 +399,7 @@ def test_key_order_is_the_schema_order() -> None:
     assert KEY_ORDER[("manage",)] == tuple(definitions["Manage"]["properties"])
     assert KEY_ORDER[("work_pools", "*")] == tuple(definitions["WorkPool"]["properties"])
     assert KEY_ORDER[("work_pools", "*", "queues", "*")] == tuple(definitions["WorkQueue"]["properties"])
+    assert KEY_ORDER[("environments", "*")] == tuple(definitions["Environment"]["properties"])
 
 
 def _with_comments(text: str, data: st.DataObject) -> str:

@@ -192,3 +192,12 @@ def test_an_environments_block_in_hcl_is_not_read_as_one(tmp_path: Path) -> None
     assert code == 1 and "main.tf:15:1: error: unsupported block type 'environments': environments are declared in YAML" in output
     code, output = validate(tmp_path, "--env", "prod")
     assert code == 1 and "declares no environments" in output, output
+
+
+def test_a_credential_variable_that_masking_would_not_recognise_is_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod:\n    api_url: http://p/api\n"
+                                           "    auth_string_env: PROD_AUTH\n    api_key_env: PROD_API_KEY\n")
+    code, output = validate(tmp_path)
+    assert code == 0, output
+    assert "poolform.yaml:8:22: warning: environment 'prod': auth_string_env names PROD_AUTH" in output
+    assert "PROD_API_KEY" not in output

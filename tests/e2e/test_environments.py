@@ -95,7 +95,7 @@ def repo(tmp: Path, servers: Servers, pool: str) -> Path:
         environments:
           staging:
             api_url: {servers.staging}
-            auth_string_env: STAGING_AUTH
+            auth_string_env: STAGING_PASSWORD
             files: [overlays/staging.yaml]
           prod:
             api_url: {servers.prod}{CLOUD}
@@ -116,7 +116,7 @@ def run(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     try:
         base = {"CI": "", "POOLFORM_IN_AUTOMATION": "", "NO_COLOR": "1", "PREFECT_API_URL": "", "PREFECT_API_KEY": "",
                 "PREFECT_API_AUTH_STRING": "", "PREFECT_HOME": str(tmp / ".prefect"),
-                "STAGING_AUTH": STAGING_AUTH, "PROD_KEY": PROD_KEY}
+                "STAGING_PASSWORD": STAGING_AUTH, "PROD_KEY": PROD_KEY}
         result = CliRunner().invoke(cli, list(args), env={**base, **(env or {})}, catch_exceptions=True)
     finally:
         os.chdir(cwd)
