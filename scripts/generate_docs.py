@@ -214,6 +214,7 @@ def config_markdown(schema: dict[str, Any] | None = None) -> str:
         lines.append("")
     lines += validation_rules_markdown()
     lines += HCL_SECTION.splitlines()
+    lines += [""] + ENVIRONMENTS_SECTION.splitlines()
     lines += [""] + reading_rules_markdown()
     return "\n".join(lines)
 
@@ -275,6 +276,79 @@ and the next plan is empty (an undeclared queue's priority is never planned back
 declared priority exactly through the legacy route, then moves the queues in its way as the walk would,
 pushing along queues declared without `priority` and skipping queues whose priority is declared, which
 never move (`reconciler/provider/siblings.py`, `make_room`).
+"""
+
+
+ENVIRONMENTS_SECTION = """\
+## Environments
+
+One repository can manage several servers or Cloud workspaces (dev, staging, prod). The top-level
+`environments:` map of a YAML config file declares them; each entry names:
+
+* its server: `api_url` (a self-hosted `http://host:4200/api`, or Prefect Cloud's
+  `https://api.prefect.cloud/api/accounts/{account_id}/workspaces/{workspace_id}`), or `profile`, a Prefect
+  profile whose `PREFECT_API_URL` (and credentials) it uses (one of the two, not both);
+* where its credentials come from: `api_key_env` (sent as `Authorization: Bearer`) and/or
+  `auth_string_env` (`user:password`, HTTP basic auth), each the **name** of an environment variable that
+  must be set when the environment is used. A credential written in the file is an error at its file:line,
+  without echoing it: a key such as `api_key:`, `auth_string:`, `password:` or `token:`, a `user:password@`
+  in `api_url`, or a value of `api_key_env` that is a key itself (`pnu_...`). A named variable that output
+  masking would not recognise (not `*_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`) is a warning: rename it so
+  its value is masked;
+* its overlays, `files`: config files or directories read after the `-f` files (later wins, mappings
+  deep-merged, exactly as more `-f` would be), relative to the file that declares the environment and inside
+  the configuration's root; `.tfvars` and `.tfvars.json` files among them are read as `--var-file`;
+* `variables`: HCL input variables for this environment (as `--var`, before the command line's `--var` and
+  `--var-file`, which win).
+
+```yaml
+version: 1
+work_pools:
+  etl:
+    type: process
+    queues:
+      high: {priority: 1}
+environments:
+  staging:
+    api_url: https://prefect.staging.example.com/api
+    auth_string_env: PREFECT_STAGING_PASSWORD
+    files: [overlays/staging.yaml]
+  prod:
+    api_url: https://api.prefect.cloud/api/accounts/0ff44498-d380-4d7b-bd68-9b52da03823f/workspaces/c1e7f2b4-9a4a-4b55-9d3c-2f1e6f7a8b90
+    api_key_env: PREFECT_PROD_API_KEY
+    files: [overlays/prod.yaml]
+```
+
+* `validate`, `plan` and `apply --env NAME` read the configuration with that environment's overlays and
+  variables, and talk to its server with its credentials only: `PREFECT_API_URL`, `PREFECT_API_KEY` and
+  `PREFECT_API_AUTH_STRING` are not used, so one environment's key never reaches another's server
+  (timeouts, retries and TLS still come from `PREFECT_*`). `--api-url` cannot be combined with `--env`. An
+  unknown name is an error with a did-you-mean (exit 1).
+* `plan --all-envs` plans every environment, in the order declared, each against its own server; one that
+  fails does not stop the others. Exit 1 when any failed, else (with `--detailed-exitcode`) 2 when any has
+  changes. `--json` prints `{"format_version", "poolform_version", "environments": [plan, ...]}`;
+  `--format markdown` one section per environment.
+* The plan document carries `environment` (format 1.2; null without `--env`); the human and markdown views
+  show it. `apply PLANFILE --env NAME` refuses a plan made for another environment (or without `--env`),
+  and any saved plan is refused against another server than the one it was made against.
+* `poolform diff --env staging --env prod` compares what the two environments declare, field by field (a
+  template path by path), with no server and no credential: the promotion review. `--json` for machines.
+
+Environments live in YAML only. An HCL (`.tf`) configuration keeps its environments in a YAML file beside
+the `.tf` files (with `version: 1` and `environments:`), each environment selecting its `.tfvars` files and
+`variables`; an `environments` block in a `.tf` file is an error saying so. Terraform workspaces and var
+files remain the Terraform provider's way.
+
+### Prefect profiles
+
+Every command that talks to a server reads Prefect's profiles as the Prefect CLI does: the file is
+`PREFECT_PROFILES_PATH` (`$PREFECT_HOME` and `~` expanded), else `$PREFECT_HOME/profiles.toml`, else
+`~/.prefect/profiles.toml`; the active profile is `PREFECT_PROFILE`, else the file's `active`. Each setting
+(`PREFECT_API_URL`, `PREFECT_API_KEY`, `PREFECT_API_AUTH_STRING`, `PREFECT_API_REQUEST_TIMEOUT`,
+`PREFECT_CLIENT_MAX_RETRIES`, `PREFECT_API_TLS_INSECURE_SKIP_VERIFY`) is taken from the flag (`--api-url`),
+else the HCL provider block, else the environment variable, else the profile, else the default. A profile
+named by `PREFECT_PROFILE` or by an environment's `profile` that does not exist, and a profiles file that
+is not valid TOML, are errors; a file whose `active` names no profile is passed over, as Prefect does.
 """
 
 

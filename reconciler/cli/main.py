@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("reconciler.cli.validate", "validate"),
     "plan": ("reconciler.cli.plan", "plan"),
     "apply": ("reconciler.cli.apply", "apply"),
+    "diff": ("reconciler.cli.diff", "diff"),
     "show": ("reconciler.cli.show", "show"),
     "import": ("reconciler.cli.import_", "import_"),
     "render": ("reconciler.cli.render", "render"),
@@ -47,6 +48,7 @@ SHORT_HELP: dict[str, str] = {
     "validate": "Check config files offline.",
     "plan": "Show what apply would change on the server.",
     "apply": "Make the server match the config (or a saved plan).",
+    "diff": "Show how two environments' desired states differ.",
     "show": "Render a saved plan file.",
     "import": "Write live pools and queues as config.",
     "render": "Render the job configuration a worker would get.",
@@ -153,7 +155,9 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
       poolform -chdir=infra plan           # as if run in infra/
 
     Connection: PREFECT_API_URL (or --api-url), PREFECT_API_KEY (Bearer),
-    PREFECT_API_AUTH_STRING / PREFECT_BASIC_AUTH_KEY (Basic).
+    PREFECT_API_AUTH_STRING / PREFECT_BASIC_AUTH_KEY (Basic), else the active
+    Prefect profile (PREFECT_PROFILE, profiles.toml); or --env NAME, an
+    environment of the config's environments: map.
     """
     if chdir is None:
         return

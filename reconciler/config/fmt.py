@@ -37,7 +37,7 @@ SUFFIXES = YAML_SUFFIXES + HCL_SUFFIXES
 KEY_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {
     (): ("version", "manage", "base_job_templates", "work_pools", "environments"),
     ("manage",): ("prune", "scope"),
-    ("environments", "*"): ("api_url", "profile", "api_key_env", "auth_string_env", "files", "variables", "description"),
+    ("environments", "*"): ("description", "api_url", "profile", "api_key_env", "auth_string_env", "files", "variables"),
     ("work_pools", "*"): ("type", "description", "paused", "concurrency_limit", "base_job_template", "queues"),
     ("work_pools", "*", "queues", "*"): ("priority", "concurrency_limit", "paused", "description"),
 }

@@ -212,6 +212,7 @@ class Environment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, title="Environment")
 
+    description: str | None = Field(None, description="Free text.", examples=["Production workspace"])
     api_url: str | None = Field(
         None,
         min_length=1,
@@ -256,7 +257,6 @@ class Environment(BaseModel):
         "command line win).",
         examples=[{"image_tag": "1.4.2", "replicas": 3}],
     )
-    description: str | None = Field(None, description="Free text.", examples=["Production workspace"])
 
 
 class ConfigDocument(BaseModel):

@@ -16,7 +16,7 @@ from reconciler.model.document import config_json_schema, config_schema_text
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 SCHEMA_FILE = REPO / "provider-schema" / "config.schema.json"
-CONFIG_DIRS = ["process", "kubernetes", "hcl", "overlays"]
+CONFIG_DIRS = ["process", "kubernetes", "hcl", "overlays", "environments"]
 YAML_FILES = sorted(p for d in CONFIG_DIRS for p in (EXAMPLES / d).glob("*.yaml"))
 
 
@@ -130,3 +130,32 @@ def test_pure_python_yaml_backend_gives_the_same_state(directory, monkeypatch):
     slow, slow_diags = load([f"examples/{directory}"], env={})
     assert slow == fast
     assert slow_diags.to_json() == fast_diags.to_json()
+
+
+def test_the_environments_example_loads_in_each_environment(monkeypatch):
+    """examples/environments: each environment adds its overlay; the example's README commands work offline."""
+    from click.testing import CliRunner
+
+    from reconciler.cli.main import cli
+    from reconciler.config.environments import find_environments
+
+    monkeypatch.chdir(REPO)
+    diags = Diagnostics()
+    found = find_environments(["examples/environments"], diags)
+    assert not diags and list(found) == ["staging", "prod"]
+    limits = {}
+    for name, environment in found.items():
+        state, diags = load(["examples/environments"], overlays=environment.files, env={})
+        assert not diags, [d.format() for d in diags]
+        limits[name] = state.pools["promo-etl"].concurrency_limit
+    assert limits == {"staging": 2, "prod": 20}
+    for path in sorted((EXAMPLES / "environments" / "env").glob("*.yaml")):
+        text = path.read_text()
+        assert (path.parent / text.splitlines()[0].split("=", 1)[1]).resolve() == SCHEMA_FILE
+        assert list(Draft7Validator(json.loads(SCHEMA_FILE.read_text())).iter_errors(
+            parse_yaml_text(text, str(path), Diagnostics()).data)) == []
+    runner = CliRunner()
+    for args in (["validate", "-f", "examples/environments", "--env", "prod"],
+                 ["diff", "-f", "examples/environments", "--env", "staging", "--env", "prod"]):
+        result = runner.invoke(cli, args, env={"NO_COLOR": "1"})
+        assert result.exit_code == 0, result.output

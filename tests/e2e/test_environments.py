@@ -200,3 +200,21 @@ def test_cloud_url_shape_with_an_api_key_for_plan_apply_and_import(servers: Serv
     assert imported.exit_code == 0 and f"{pool}:" in imported.output, imported.output
     refused = run(tmp_path, "plan", "-f", "p.yaml", "--api-url", cloud, env={"PREFECT_API_KEY": "pnu_wrong"})
     assert refused.exit_code == 1 and "401" in refused.output
+
+
+def test_diff_shows_how_two_environments_differ_without_a_server(servers: Servers, tmp_path: Path, pool: str) -> None:
+    repo(tmp_path, servers, pool)
+    no_secrets = {"STAGING_PASSWORD": "", "PROD_KEY": ""}  # diff reads no server: no credential is needed
+    human = run(tmp_path, "diff", "--env", "staging", "--env", "prod", "--detailed-exitcode", env=no_secrets)
+    assert human.exit_code == 2, human.output
+    assert f"~ work_pool.{pool}\n      concurrency_limit: 2 -> 20" in human.output
+    assert f"~ work_queue.{pool}.high\n      concurrency_limit: null -> 5" in human.output
+    document = json.loads(run(tmp_path, "diff", "--env", "staging", "--env", "prod", "--json", env=no_secrets).stdout)
+    assert (document["left"], document["right"]) == ("staging", "prod")
+    assert document["summary"] == {"differ": 2, "only_left": 0, "only_right": 0, "same": 1}
+    same = run(tmp_path, "diff", "--env", "prod", "--env", "prod")
+    assert same.exit_code == 1 and "given twice" in same.output
+    one = run(tmp_path, "diff", "--env", "prod", "--json")
+    assert one.exit_code == 1 and json.loads(one.stdout)["diagnostics"][0]["code"] == "usage"
+    typo = run(tmp_path, "diff", "--env", "staging", "--env", "prd")
+    assert typo.exit_code == 1 and 'Did you mean "prod"?' in typo.output

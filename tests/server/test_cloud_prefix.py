@@ -75,3 +75,20 @@ def test_the_events_socket_takes_the_api_key_as_its_token() -> None:
         with client.websocket_connect(PREFIX + "/events/in", headers={"Authorization": "Bearer k3y"}) as ws:
             ws.send_json({"type": "auth", "token": "nope"})
             assert ws.receive_json()["type"] == "auth_failure"
+
+
+def test_server_start_refuses_an_unusable_api_key(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli.main import cli
+
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["server", "start", "--api-key-file", str(tmp_path / "nope"), "--db", ":memory:"])
+    assert missing.exit_code == 1 and "cannot read --api-key-file" in missing.output
+    spaced = runner.invoke(cli, ["server", "start", "--db", ":memory:"], env={"POOLFORM_SERVER_API_KEY": "two words"})
+    assert spaced.exit_code == 1 and "must be one API key without spaces" in spaced.output
+    (tmp_path / "key").write_text("k3y-from-file\n")
+    both = runner.invoke(cli, ["server", "start", "--api-key-file", str(tmp_path / "key"), "--db", ":memory:"],
+                         env={"POOLFORM_SERVER_API_KEY": "other"})
+    assert both.exit_code == 1 and "not both" in both.output
+    assert "k3y-from-file" not in both.output and "two words" not in spaced.output
