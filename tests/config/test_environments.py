@@ -201,3 +201,60 @@ def test_a_credential_variable_that_masking_would_not_recognise_is_a_warning(tmp
     assert code == 0, output
     assert "poolform.yaml:8:22: warning: environment 'prod': auth_string_env names PROD_AUTH" in output
     assert "PROD_API_KEY" not in output
+
+
+def invoke(tmp: Path, *args: str, env: dict[str, str] | None = None):
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        result = CliRunner().invoke(cli, list(args), env={"NO_COLOR": "1", "CI": "", **(env or {})})
+    finally:
+        os.chdir(cwd)
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["plan", "--env", "prod", "--api-url", "http://x/api"], "--api-url cannot be used with --env"),
+    (["apply", "--env", "prod", "--api-url", "http://x/api", "--auto-approve"], "--api-url cannot be used with --env"),
+    (["plan", "--all-envs", "--env", "prod"], "--env and --all-envs are exclusive"),
+    (["plan", "--all-envs", "--out", "p.json"], "--out saves one plan"),
+    (["plan", "--all-envs", "-f", "plain.yaml"], "declares no environments"),
+    (["apply", "p.json", "-f", "poolform.yaml"], "a saved plan is applied as it is"),
+])
+def test_environment_options_that_do_not_go_together(tmp_path: Path, args: list[str], message: str) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod: {api_url: 'http://127.0.0.1:9/api'}\n")
+    write(tmp_path, "plain.yaml", BASE)
+    result = invoke(tmp_path, *args)
+    assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_an_environment_uses_only_its_own_server_and_credentials(tmp_path: Path, monkeypatch) -> None:
+    """PREFECT_API_URL / PREFECT_API_KEY / PREFECT_API_AUTH_STRING never reach an environment's server;
+    a profile-based environment takes the profile's URL and key; timeouts still come from PREFECT_*."""
+    from reconciler.cli._common import environment_connection
+    from reconciler.errors import ProfileError
+
+    (tmp_path / "profiles.toml").write_text('[profiles.prod]\nPREFECT_API_URL = "https://cloud/api/accounts/a/workspaces/w"\n'
+                                            'PREFECT_API_KEY = "pnu_from_profile"\n', encoding="utf-8")
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n"
+                                           "  staging: {api_url: 'http://staging/api', auth_string_env: STAGING_PASSWORD}\n"
+                                           "  prod: {profile: prod}\n"
+                                           "  bare: {api_url: 'http://bare/api'}\n"
+                                           "  keyed: {profile: prod, api_key_env: OTHER_KEY}\n")
+    for name, value in {"PREFECT_HOME": str(tmp_path), "PREFECT_API_URL": "http://leak/api",
+                        "PREFECT_API_KEY": "leaked-key", "PREFECT_API_AUTH_STRING": "leak:leak",
+                        "PREFECT_API_REQUEST_TIMEOUT": "9", "STAGING_PASSWORD": "u:stage-pass",
+                        "OTHER_KEY": "pnu_other"}.items():
+        monkeypatch.setenv(name, value)
+    found = find_environments([str(tmp_path / "poolform.yaml")], Diagnostics())
+    got = {name: environment_connection(env) for name, env in found.items()}
+    assert (got["staging"].api_url, got["staging"].auth_string, got["staging"].api_key) == ("http://staging/api", "u:stage-pass", None)
+    assert (got["prod"].api_url, got["prod"].api_key, got["prod"].auth_string) == (
+        "https://cloud/api/accounts/a/workspaces/w", "pnu_from_profile", None)
+    assert (got["bare"].api_url, got["bare"].api_key, got["bare"].auth_string) == ("http://bare/api", None, None)
+    assert got["keyed"].api_key == "pnu_other"
+    assert {s.timeout for s in got.values()} == {9.0}
+    monkeypatch.delenv("STAGING_PASSWORD")
+    with pytest.raises(ProfileError, match=r"from \$STAGING_PASSWORD, which is not set"):
+        environment_connection(found["staging"])
