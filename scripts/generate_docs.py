@@ -297,7 +297,10 @@ One repository can manage several servers or Cloud workspaces (dev, staging, pro
   its value is masked;
 * its overlays, `files`: config files or directories read after the `-f` files (later wins, mappings
   deep-merged, exactly as more `-f` would be), relative to the file that declares the environment and inside
-  the configuration's root; `.tfvars` and `.tfvars.json` files among them are read as `--var-file`;
+  the configuration's root; `.tfvars` and `.tfvars.json` files among them are read as `--var-file`.
+  Keep overlays in a directory of their own (`env/`): one the base configuration also reads (a `-f`
+  directory, or the working directory without `-f`) would be merged into every environment, and is a
+  warning;
 * `variables`: HCL input variables for this environment (as `--var`, before the command line's `--var` and
   `--var-file`, which win).
 

@@ -212,7 +212,16 @@ def load_documents(
     discover = not paths
     files = expand_paths(list(paths) or ["."], diags)
     discovered = set(files) if discover else set()
-    files += [f for f in expand_paths(list(overlays), diags) if f not in files] if overlays else []
+    if overlays:
+        extra = expand_paths(list(overlays), diags)
+        for name in sorted(set(extra) & set(files)):
+            diags.warning(f"{name} is an environment's overlay and also part of the base configuration",
+                          "It is in a directory the base configuration is read from (a -f directory, or the working "
+                          "directory without -f), so it is merged into every environment, and without --env too. "
+                          "Keep overlays in a directory of their own (for example env/).",
+                          range=SourceRange(name, Pos(1, 1)))
+        files = [f for f in files if f not in set(extra)] + extra
+        discovered -= set(extra)
     env = os.environ if env is None else env
     modules: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []

@@ -258,3 +258,19 @@ def test_an_environment_uses_only_its_own_server_and_credentials(tmp_path: Path,
     monkeypatch.delenv("STAGING_PASSWORD")
     with pytest.raises(ProfileError, match=r"from \$STAGING_PASSWORD, which is not set"):
         environment_connection(found["staging"])
+
+
+def test_an_overlay_in_the_base_directory_is_read_last_and_warned_about(tmp_path: Path) -> None:
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod:\n    api_url: http://p/api\n    files: [a-prod.yaml]\n")
+    write(tmp_path, "a-prod.yaml", "version: 1\nwork_pools:\n  etl:\n    concurrency_limit: 20\n")
+    write(tmp_path, "z-base.yaml", "version: 1\nwork_pools:\n  etl:\n    concurrency_limit: 1\n")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        prod = find_environments([], Diagnostics())["prod"]
+        state, diags = _read(prod, [])
+    finally:
+        os.chdir(cwd)
+    assert state is not None and state.pools["etl"].concurrency_limit == 20  # after z-base.yaml, though named before
+    assert [d.summary for d in diags.warnings] == [
+        "a-prod.yaml is an environment's overlay and also part of the base configuration"]
