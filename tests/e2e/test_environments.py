@@ -218,3 +218,19 @@ def test_diff_shows_how_two_environments_differ_without_a_server(servers: Server
     assert one.exit_code == 1 and json.loads(one.stdout)["diagnostics"][0]["code"] == "usage"
     typo = run(tmp_path, "diff", "--env", "staging", "--env", "prd")
     assert typo.exit_code == 1 and 'Did you mean "prod"?' in typo.output
+
+
+def test_all_envs_exits_1_when_one_environment_fails_and_still_plans_the_others(servers: Servers, tmp_path: Path,
+                                                                                 pool: str) -> None:
+    repo(tmp_path, servers, pool)
+    config = tmp_path / "poolform.yaml"
+    config.write_text(config.read_text() + "  broken:\n    api_url: http://127.0.0.1:9/api\n", encoding="utf-8")
+    result = run(tmp_path, "plan", "--all-envs", "--json", "--detailed-exitcode")
+    assert result.exit_code == 1, result.output
+    documents = {d["environment"]: d for d in json.loads(result.stdout)["environments"]}
+    assert list(documents) == ["staging", "prod", "broken"]
+    assert documents["staging"]["steps"] and documents["prod"]["steps"]
+    assert documents["broken"]["errored"] and documents["broken"]["diagnostics"][0]["code"] == "api_unreachable"
+    missing = run(tmp_path, "plan", "--all-envs", env={"PROD_KEY": ""})
+    assert missing.exit_code == 1 and "from $PROD_KEY, which is not set" in missing.output
+    assert "=== Environment staging ===" in missing.output
