@@ -331,7 +331,7 @@ environments:
   fails does not stop the others. Exit 1 when any failed, else (with `--detailed-exitcode`) 2 when any has
   changes. `--json` prints `{"format_version", "poolform_version", "environments": [plan, ...]}`;
   `--format markdown` one section per environment.
-* The plan document carries `environment` (format 1.2; null without `--env`); the human and markdown views
+* The plan document carries `environment` (format 1.3; null without `--env`); the human and markdown views
   show it. `apply PLANFILE --env NAME` refuses a plan made for another environment (or without `--env`),
   and any saved plan is refused against another server than the one it was made against.
 * `poolform diff --env staging --env prod` compares what the two environments declare, field by field (a

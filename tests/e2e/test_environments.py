@@ -172,7 +172,7 @@ def test_saved_plan_refuses_another_environment_or_server(servers: Servers, tmp_
     assert made.exit_code == 0, made.output
     assert "poolform apply staging.json --env staging" in made.output
     saved = json.loads((tmp_path / "staging.json").read_text())
-    assert saved["environment"] == "staging" and saved["format_version"] == "1.2"
+    assert saved["environment"] == "staging" and saved["format_version"] == "1.3"
     other = run(tmp_path, "apply", "staging.json", "--env", "prod")
     assert other.exit_code == 1
     assert "made for environment 'staging', not 'prod'" in other.output

@@ -312,7 +312,7 @@ def test_import_round_trip_plans_no_changes(env):
 def test_json_outputs_are_machine_readable(env):
     cfg = env.write("pools.yaml", BASE)
     plan = _plan_json(env, cfg)
-    assert plan["format_version"] == "1.2" and plan["summary"]["add"] == 6
+    assert plan["format_version"] == "1.3" and plan["summary"]["add"] == 6
     assert plan["api_url"] == env.api_url
     result = env.cli("apply", "-f", cfg, "--auto-approve", "--json")
     assert_ok(result)

@@ -106,6 +106,7 @@ def _document(**fields):
         pytest.param(_document(environment=3), "'environment' must be a str or null", id="environment-not-a-string"),
         pytest.param(_document(environment="prod; rm"), "'environment' is not an environment name", id="environment-bad-name"),
         pytest.param(_document(format_version="1.1"), "unknown field 'environment'", id="environment-in-a-1.1-file"),
+        pytest.param(_document(format_version="1.2"), "unknown field 'environment'", id="environment-in-a-1.2-file"),
         pytest.param(json.dumps({k: v for k, v in json.loads(_document()).items() if k != "environment"}),
                      "missing 'environment'", id="1.2-without-environment"),
         pytest.param(_document(complete="false"), "'complete' must be a bool", id="bool-as-string"),
@@ -122,13 +123,15 @@ def test_loads_plan_rejects_with_readable_message(text: str, message: str) -> No
         loads_plan(text)
 
 
-def test_a_format_1_1_plan_file_is_still_read_and_has_no_environment() -> None:
-    """1.2 added ``environment``; a 1.1 file (written before) is read, applied as before, and written back as 1.1."""
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_an_older_plan_file_is_still_read_and_has_no_environment(version: str) -> None:
+    """1.3 added ``environment``; a 1.1 or 1.2 file (written before) is read, applied as before, and written
+    back in its own format."""
     document = json.loads(_document())
     document.pop("environment")
-    document["format_version"] = "1.1"
+    document["format_version"] = version
     plan = loads_plan(json.dumps(document))
-    assert plan.environment is None and plan.format_version == "1.1"
+    assert plan.environment is None and plan.format_version == version
     assert plan.to_json() == document
 
 

@@ -114,10 +114,10 @@ def test_an_edited_note_is_refused(edit, message) -> None:
 
 def test_a_note_may_be_dropped_and_a_1_1_document_is_read() -> None:
     data = _plan_json()
-    assert data["format_version"] == "1.2" and data["runs"]
+    assert data["format_version"] == "1.3" and data["runs"]
     data["runs"] = []
     assert loads_plan(json.dumps(data)).runs == []
-    del data["runs"]
+    del data["runs"], data["environment"]  # 1.1 has neither (1.2 added runs, 1.3 environment)
     data["format_version"] = "1.1"
     assert loads_plan(json.dumps(data)).runs == []
 

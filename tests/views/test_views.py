@@ -113,7 +113,7 @@ def test_markdown_truncation_note_counts_the_rest() -> None:
 def test_json_render_keeps_document_order_and_round_trips() -> None:
     plan = PLANS["mixed"]
     text = render_json(plan)
-    assert text.startswith('{\n  "format_version": "1.2",\n  "poolform_version"')
+    assert text.startswith('{\n  "format_version": "1.3",\n  "poolform_version"')
     assert json.loads(text) == plan
     assert list(json.loads(text)) == list(plan)
 
