@@ -70,7 +70,7 @@ def test_the_plan_counts_the_due_runs_its_changes_hold_back(env):
         (f"work_queue.{pool}.b", "limit_lowered"): (3, False),
         (f"work_queue.{pool}.c", "delete"): (1, False),
     }  # calm is paused too, but has no due run: no note
-    assert document["format_version"] == "1.2"
+    assert document["format_version"] == "1.3"
 
     human = squash(assert_ok(env.cli("plan", "-f", after)))
     assert (f"# work_queue.{pool}.a: 2 due runs will wait while the queue is paused; they will start late "
