@@ -221,6 +221,8 @@ def invoke(tmp: Path, *args: str, env: dict[str, str] | None = None):
     (["plan", "--all-envs", "--out", "p.json"], "--out saves one plan"),
     (["plan", "--all-envs", "-f", "plain.yaml"], "declares no environments"),
     (["apply", "p.json", "-f", "poolform.yaml"], "a saved plan is applied as it is"),
+    (["validate", "--env", "prod", "--format", "markdown", "--environment", "staging"],
+     "--environment staging is not --env prod"),
 ])
 def test_environment_options_that_do_not_go_together(tmp_path: Path, args: list[str], message: str) -> None:
     write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod: {api_url: 'http://127.0.0.1:9/api'}\n")
@@ -274,3 +276,15 @@ def test_an_overlay_in_the_base_directory_is_read_last_and_warned_about(tmp_path
     assert state is not None and state.pools["etl"].concurrency_limit == 20  # after z-base.yaml, though named before
     assert [d.summary for d in diags.warnings] == [
         "a-prod.yaml is an environment's overlay and also part of the base configuration"]
+
+
+def test_validate_markdown_carries_the_env_marker(tmp_path: Path) -> None:
+    """--env names the comment's environment (its marker) unless --environment says the same; an unknown
+    --env is a failure comment with that marker, so it replaces the environment's plan comment."""
+    write(tmp_path, "poolform.yaml", BASE + "environments:\n  prod: {api_url: 'http://127.0.0.1:9/api'}\n")
+    for args in (["--env", "prod"], ["--env", "prod", "--environment", "prod"]):
+        result = invoke(tmp_path, "validate", *args, "--format", "markdown")
+        assert result.exit_code == 0 and result.stdout.startswith("<!-- poolform-plan:prod -->\n"), result.output
+    result = invoke(tmp_path, "validate", "--env", "prd", "--format", "markdown")
+    assert result.exit_code == 1 and result.stdout.startswith("<!-- poolform-plan:prd -->\n"), result.output
+    assert "**Failed: 1 error.**" in result.stdout and 'Did you mean "prod"?' in result.stdout

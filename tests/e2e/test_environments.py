@@ -142,8 +142,8 @@ def test_all_envs_plans_each_environment_against_its_own_server(servers: Servers
                                      if c["address"] == f"work_pool.{pool}") for d in documents}
     assert limits == {"staging": 2, "prod": 20}
     markdown = run(tmp_path, "plan", "--all-envs", "--format", "markdown").stdout
-    assert "### poolform plan (staging)" in markdown and "### poolform plan (prod)" in markdown
-    assert "Environment: `staging`" in markdown and "Environment: `prod`" in markdown
+    assert markdown.startswith("<!-- poolform-plan:staging -->\n### poolform plan · staging\n")
+    assert "\n<!-- poolform-plan:prod -->\n### poolform plan · prod\n" in markdown
     human = run(tmp_path, "plan", "--all-envs").stdout
     assert "=== Environment staging ===" in human and "poolform apply --env prod" in human
 
