@@ -84,8 +84,18 @@ def outcome_label(plan: dict[str, Any]) -> str | None:
     return LABELS[2] if (summary.get("destroy", 0) or 0) + (summary.get("replace", 0) or 0) else LABELS[1]
 
 
-def label_outcome(forge: Forge, plan: dict[str, Any]) -> str | None:
-    label = outcome_label(plan)
+def combined_label(plans: list[dict[str, Any]]) -> str | None:
+    """One label for several environments' plans: the most severe of theirs (``destroy`` over
+    ``add-or-update`` over ``no-changes``); None when any plan failed or there is none."""
+    labels = [outcome_label(plan) for plan in plans]
+    if not labels or None in labels:
+        return None
+    return max(labels, key=LABELS.index)
+
+
+def label_outcome(forge: Forge, plan: dict[str, Any] | list[dict[str, Any]]) -> str | None:
+    """Set the outcome label of one plan, or of several environments' plans together."""
+    label = combined_label(plan if isinstance(plan, list) else [plan])
     if label:
         forge.set_labels(label, [other for other in LABELS if other != label])
     return label

@@ -93,6 +93,17 @@ def _drift(forge: Any, plan_file: str, title: str | None, footer: str | None, no
     click.echo(f"drift issue {done}" + (f" #{number}" if number is not None else ""))
 
 
+def _label(forge: Any, plan_files: tuple[str, ...]) -> None:
+    from reconciler.ci.forge import label_outcome
+
+    label = label_outcome(forge, [_plan(path) for path in plan_files])
+    click.echo(f"label {label}" if label else "a plan failed: labels left as they are")
+
+
+plans_argument = click.argument("plan_files", nargs=-1, required=True, type=click.Path(dir_okay=False),
+                                metavar="PLANFILE...")
+
+
 drift_options = [
     click.option("--plan", "plan_file", required=True, type=click.Path(dir_okay=False), metavar="PLANFILE",
                  help="The drift check's saved plan: changes = drift (open or update the issue), none = close it."),
@@ -147,6 +158,20 @@ def github_comment(number: int, body_file: str, footer: str | None, plan_file: s
     _run(_github(number=number, author=author), lambda forge: _comment(forge, body, plan_file))
 
 
+@github.command("label", cls=common.Command)
+@click.option("--pr", "number", required=True, type=click.IntRange(min=1), help="The pull request number.")
+@plans_argument
+def github_label(number: int, plan_files: tuple[str, ...]) -> None:
+    """Label the pull request from every environment's plan: destroy when any plan destroys or
+    replaces, else add-or-update when any changes, else no-changes; left as it is when a plan failed.
+
+    \b
+    Examples:
+      poolform ci github label --pr 7 plans/*/plan.json
+    """
+    _run(_github(number=number), lambda forge: _label(forge, plan_files))
+
+
 @github.command("drift", cls=common.Command)
 @_with(drift_options)
 def github_drift(plan_file: str, title: str | None, footer: str | None, note: str | None,
@@ -196,6 +221,20 @@ def gitlab_comment(iid: int | None, body_file: str, footer: str | None, plan_fil
     """
     body = _body(body_file, footer)
     _run(_gitlab(iid=iid), lambda forge: _comment(forge, body, plan_file))
+
+
+@gitlab.command("label", cls=common.Command)
+@click.option("--mr", "iid", type=click.IntRange(min=1), help="The merge request IID (default CI_MERGE_REQUEST_IID).")
+@plans_argument
+def gitlab_label(iid: int | None, plan_files: tuple[str, ...]) -> None:
+    """Label the merge request from every environment's plan: destroy when any plan destroys or
+    replaces, else add-or-update when any changes, else no-changes; left as it is when a plan failed.
+
+    \b
+    Examples:
+      poolform ci gitlab label plans/*.json
+    """
+    _run(_gitlab(iid=iid), lambda forge: _label(forge, plan_files))
 
 
 @gitlab.command("drift", cls=common.Command)

@@ -127,6 +127,34 @@ def test_failure_comment_is_replaced_by_the_plan_and_labels_follow(forge: Fake, 
     assert len(forge.comments) == 1 and "no-changes" in forge.comments[0]["body"]
 
 
+@pytest.mark.parametrize(("plans", "label"), [
+    ([(False, 0, False), (True, 0, False)], "add-or-update"),
+    ([(True, 1, False), (True, 0, False)], "destroy"),
+    ([(False, 0, False), (False, 0, False)], "no-changes"),
+    ([(True, 1, False), (False, 0, True)], None),  # a failed plan: the labels are left as they are
+    ([(True, 0, False)], "add-or-update"),
+], ids=["changes-in-one", "destroy-wins", "none-anywhere", "one-failed", "one-environment"])
+def test_one_label_from_every_environments_plan(forge: Fake, tmp_path: Path, plans: list[tuple[bool, int, bool]],
+                                                label: str | None) -> None:
+    forge.labels = {"no-changes"} if label != "no-changes" else {"destroy"}
+    before = set(forge.labels)
+    files = [str(plan_file(tmp_path, f"{i}.json", steps=steps, destroy=destroy, errored=errored))
+             for i, (steps, destroy, errored) in enumerate(plans)]
+    target = ["--pr", "5"] if forge.kind == "github" else []
+    result = ci(forge, "label", *target, *files, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert forge.labels == ({label} if label else before), result.stdout
+
+
+def test_label_needs_readable_plans(forge: Fake, tmp_path: Path) -> None:
+    target = ["--pr", "5"] if forge.kind == "github" else []
+    missing = ci(forge, "label", *target, str(tmp_path / "plans" / "*.json"), cwd=tmp_path)
+    assert missing.returncode == 1 and "cannot read the plan file" in missing.stderr
+    none = ci(forge, "label", *target, cwd=tmp_path)
+    assert none.returncode == 1 and "Missing argument 'PLANFILE...'" in none.stderr
+    assert forge.labels == set() and not [c for c in forge.calls if c[0] != "GET"]
+
+
 def test_apply_comment_sits_beside_the_plan_comment(forge: Fake, tmp_path: Path) -> None:
     plan = plan_file(tmp_path, "plan.json", steps=True)
     shown = subprocess.run([sys.executable, "-m", "reconciler", "show", str(plan), "--format", "markdown", "--result",
