@@ -41,6 +41,20 @@ work_pools:
         description: bulk
 """
 
+ENVIRONMENTS = """\
+# yaml-language-server: $schema=../provider-schema/config.schema.json
+version: 1
+environments:
+  staging:
+    api_url: {staging}
+    api_key_env: PREFECT_STAGING_API_KEY
+  prod:
+    api_url: {prod}
+    api_key_env: PREFECT_PROD_API_KEY
+"""
+"""The example workflows' two environments, each on its own reference server (``server`` is
+staging's, ``prod_server`` prod's); the keys are the variables the workflows fill in."""
+
 _SEPARATORS = {";", "&&", "||", "|", "then", "do", "else", "if", "!", "while", "until"}
 _HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?")
 
@@ -116,11 +130,33 @@ def github_steps(workflow: dict[str, Any]) -> list[Step]:
     return steps
 
 
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def gitlab_job(ci: dict[str, Any], name: str) -> dict[str, Any]:
+    """A GitLab job with its ``extends:`` resolved as GitLab does: hashes merged deeply (later
+    templates, then the job itself, win), everything else replaced."""
+    job = ci[name]
+    parents = job.get("extends", [])
+    merged: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged = _merge(merged, gitlab_job(ci, parent))
+    return _merge(merged, {k: v for k, v in job.items() if k != "extends"})
+
+
+def gitlab_jobs(ci: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every job that runs (hidden ``.templates`` and global keywords left out), extends resolved."""
+    return {name: gitlab_job(ci, name) for name, job in ci.items()
+            if isinstance(job, dict) and not name.startswith(".") and "script" in gitlab_job(ci, name)}
+
+
 def gitlab_scripts(ci: dict[str, Any]) -> list[Step]:
     steps = []
-    for job_name, job in ci.items():
-        if not isinstance(job, dict) or "script" not in job:
-            continue
+    for job_name, job in gitlab_jobs(ci).items():
         script = job["script"]
         lines = script if isinstance(script, list) else [script]
         steps.append(Step(job_name, job_name, "\n".join(lines)))
@@ -149,10 +185,24 @@ def server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A config repository as the workflows expect it: ``pools/`` at the top."""
+def prod_server() -> Iterator[Any]:
+    from reconciler.server.runner import serve_in_thread
+
+    handle = serve_in_thread(store_path=":memory:", port=0)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, server: Any, prod_server: Any) -> Path:
+    """A config repository as the workflows expect it: ``pools/`` at the top, with the environments
+    staging (``server``) and prod (``prod_server``)."""
     (tmp_path / "pools").mkdir()
     (tmp_path / "pools" / "pools.yaml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "pools" / "environments.yaml").write_text(
+        ENVIRONMENTS.format(staging=server.api_url, prod=prod_server.api_url), encoding="utf-8")
     return tmp_path
 
 
@@ -201,5 +251,6 @@ def kit() -> Any:
     return types.SimpleNamespace(
         ROOT=ROOT, GITHUB_DIR=GITHUB_DIR, GITLAB_FILE=GITLAB_FILE, CONFIG=CONFIG,
         poolform_commands=poolform_commands, triggers=triggers, github_steps=github_steps,
-        gitlab_scripts=gitlab_scripts, base_env=base_env, load_workflow=load_workflow,
+        gitlab_scripts=gitlab_scripts, base_env=base_env, load_workflow=load_workflow, gitlab_job=gitlab_job,
+        gitlab_jobs=gitlab_jobs, ENVIRONMENTS=ENVIRONMENTS,
     )

@@ -5,7 +5,9 @@ unknown expression fails the test, so the workflows stay within what is exercise
 ``env:`` merged, ``$GITHUB_OUTPUT`` read back into ``steps.<id>.outputs``, ``$GITHUB_STEP_SUMMARY``
 kept, steps after a failure skipped unless their ``if:`` says ``always()``/``failure()``.
 ``uses:`` steps: checkout and setup-python are no-ops (the test prepared the tree and
-the venv, which also stands for the ``pip install poolform`` step), upload-artifact and download-artifact copy files through a local directory."""
+the venv, which also stands for the ``pip install poolform`` step), upload-artifact and download-artifact copy files through a local directory.
+A matrix job runs once per entry (:func:`matrix_entries`, ``matrix.*`` in the context);
+``secrets[EXPR]`` looks the evaluated name up among the context's ``secrets.*``."""
 
 from __future__ import annotations
 
@@ -39,6 +41,12 @@ def _value(expr: str, ctx: dict[str, Any], result: Result, env: dict[str, str]) 
             if value not in ("", None, False):
                 return value
         return ""
+    match = re.fullmatch(r"secrets\[(.+)\]", expr)
+    if match:
+        name = f"secrets.{_value(match.group(1), ctx, result, env)}"
+        if name not in ctx:
+            raise KeyError(f"secret not in the test's context: {name} (from {expr})")
+        return ctx[name]
     match = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expr)
     if match:
         return result.outputs.get(match.group(1), {}).get(match.group(2), "")
@@ -87,9 +95,23 @@ def condition(expr: str | None, ctx: dict[str, Any], result: Result, env: dict[s
     return gate and all(values)
 
 
+def matrix_entries(spec: dict[str, Any]) -> list[dict[str, str]]:
+    """The entries of a job's ``strategy.matrix`` (its axes' product, then ``include``); ``[{}]`` without one."""
+    matrix = dict((spec.get("strategy") or {}).get("matrix") or {})
+    include = matrix.pop("include", [])
+    matrix.pop("exclude", None)
+    entries: list[dict[str, str]] = [{}]
+    for axis, values in matrix.items():
+        entries = [{**entry, axis: value} for entry in entries for value in values]
+    if include:
+        entries = [entry for entry in entries if entry] + list(include)
+    return entries
+
+
 def run_job(workflow: dict[str, Any], job: str, *, ctx: dict[str, Any], cwd: Path, base_env: dict[str, str],
-            artifacts: Path, timeout: float = 300) -> Result:
+            artifacts: Path, timeout: float = 300, matrix: dict[str, Any] | None = None) -> Result:
     spec = workflow["jobs"][job]
+    ctx = {**ctx, **{f"matrix.{key}": value for key, value in (matrix or {}).items()}}
     result = Result()
     top_env = {k: str(v) for k, v in (workflow.get("env") or {}).items()}
     outer = {k: substitute(v, ctx, result, top_env) for k, v in top_env.items()}
@@ -113,6 +135,13 @@ def run_job(workflow: dict[str, Any], job: str, *, ctx: dict[str, Any], cwd: Pat
                     result.failed = True
                     continue
                 shutil.copy(source, target / source.name)
+            elif action == "actions/download-artifact" and "pattern" in with_:
+                # every artifact matching the pattern, each into PATH/<artifact name>/
+                for source in sorted(artifacts.glob(with_["pattern"])):
+                    target = cwd / with_.get("path", ".") / source.name
+                    target.mkdir(parents=True, exist_ok=True)
+                    for item in source.iterdir():
+                        shutil.copy(item, target / item.name)
             elif action == "actions/download-artifact":
                 source = artifacts / with_["name"]
                 if not source.is_dir():

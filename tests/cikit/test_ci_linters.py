@@ -24,6 +24,9 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import gitlab_jobs  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB_DIR = ROOT / "examples" / "github-actions"
 GITLAB_FILE = ROOT / "examples" / "gitlab-ci" / ".gitlab-ci.yml"
@@ -100,10 +103,10 @@ def test_gitlab_ci_matches_gitlabs_published_schema() -> None:
 
 
 GITLAB_MUTATIONS = {
-    "misspelt-when": lambda ci: next(j for n, j in ci.items() if n.startswith("apply"))["rules"][0].update(when="manualy"),
-    "unknown-job-key": lambda ci: next(j for n, j in ci.items() if n.startswith("plan")).update(rule=[]),
-    "environment-without-name": lambda ci: next(j for n, j in ci.items() if n.startswith("apply")).update(
-        environment={"nme": "prod"}),
+    "misspelt-when": lambda ci: ci["apply:prod"].update(rules=[{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
+                                                                "when": "manualy"}]),
+    "unknown-job-key": lambda ci: ci["plan:prod"].update(rule=[]),
+    "environment-without-name": lambda ci: ci["apply:prod"].update(environment={"nme": "prod"}),
 }
 
 
@@ -123,10 +126,11 @@ def _lines(value: Any) -> list[str]:
 
 
 def gitlab_job_scripts(ci: dict[str, Any]) -> dict[str, str]:
-    """Each job's before_script (its own or the default's) and script, as the runner runs them: one shell."""
+    """Each job's before_script (its own or the default's) and script, as the runner runs them: one shell
+    (``extends:`` resolved)."""
     default = (ci.get("default") or {}).get("before_script")
     return {name: "\n".join(_lines(job.get("before_script", default)) + _lines(job["script"]))
-            for name, job in ci.items() if isinstance(job, dict) and "script" in job}
+            for name, job in gitlab_jobs(ci).items()}
 
 
 def shellcheck(script: str) -> list[str]:
@@ -137,7 +141,7 @@ def shellcheck(script: str) -> list[str]:
 
 def test_shellcheck_passes_every_gitlab_job() -> None:
     scripts = gitlab_job_scripts(yaml.safe_load(GITLAB_FILE.read_text(encoding="utf-8")))
-    assert len(scripts) >= 4
+    assert len(scripts) >= 8
     assert {job: shellcheck(script) for job, script in scripts.items() if shellcheck(script)} == {}
 
 
