@@ -30,6 +30,8 @@ SERVER_EXTRA_MODULES = ("anyio", "fastapi", "orjson", "packaging", "pydantic_cor
 tests/test_dependencies.py keeps this equal to the extra in pyproject.toml."""
 AUTH_ENV = ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
 API_KEY_ENV = "POOLFORM_SERVER_API_KEY"
+READ_ONLY_API_KEY_ENV = "POOLFORM_SERVER_READ_ONLY_API_KEY"
+READ_ONLY_AUTH_ENV = "POOLFORM_SERVER_READ_ONLY_AUTH_STRING"
 
 
 def _quiet_server_class() -> type:
@@ -77,14 +79,14 @@ def _auth_string(given: str | None, path: Path | None) -> str | None:
     return given
 
 
-def _api_key(path: Path | None) -> str | None:
+def _api_key(path: Path | None, env: str = API_KEY_ENV, flag: str = "--api-key-file") -> str | None:
     """The Bearer API key from --api-key-file (its first line) or POOLFORM_SERVER_API_KEY (never echoed)."""
-    given = os.environ.get(API_KEY_ENV) or None
-    source = API_KEY_ENV
+    given = os.environ.get(env) or None
+    source = env
     if path is not None:
         if given is not None:
-            _fail(f"pass either {API_KEY_ENV} or --api-key-file, not both")
-        source = f"--api-key-file {path}"
+            _fail(f"pass either {env} or {flag}, not both")
+        source = f"{flag} {path}"
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
@@ -93,6 +95,16 @@ def _api_key(path: Path | None) -> str | None:
     if given is not None and (not given.strip() or any(c.isspace() for c in given.strip())):
         _fail(f"{source} must be one API key without spaces")
     return given.strip() if given is not None else None
+
+
+def _read_only_auth_string(path: Path | None) -> str | None:
+    """The read-only basic-auth ``user:password`` from --read-only-auth-string-file or its variable."""
+    given = _api_key(path, READ_ONLY_AUTH_ENV, "--read-only-auth-string-file")
+    if given is not None:
+        user, colon, password = given.partition(":")
+        if not (user and colon and password):
+            _fail("the read-only auth string must be user:password with a non-empty user and password")
+    return given
 
 
 def _is_loopback(address: str) -> bool:
@@ -142,6 +154,20 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
     f"with KEY the first line of this file, or {API_KEY_ENV}.",
 )
 @click.option(
+    "--read-only-api-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Also accept this Bearer key (the first line; or {READ_ONLY_API_KEY_ENV}) for reads only: GET, and POST to "
+    ".../filter, .../count and .../paginate; anything else answers 403. For CI's plans and drift checks.",
+)
+@click.option(
+    "--read-only-auth-string-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Also accept this basic-auth 'user:password' (the first line; or {READ_ONLY_AUTH_ENV}) for reads only, "
+    "as --read-only-api-key-file.",
+)
+@click.option(
     "--max-body-size",
     type=click.IntRange(min=1024),
     default=MAX_BODY_BYTES,
@@ -158,7 +184,8 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
 )
 @click.option("--log-level", default="warning", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level; info and debug also log every request.")
 def start(host: str, port: int, db: str | None, auth_string: str | None, auth_string_file: Path | None,
-          api_key_file: Path | None, max_body_size: int, pending_timeout: float, log_level: str) -> None:
+          api_key_file: Path | None, read_only_api_key_file: Path | None, read_only_auth_string_file: Path | None,
+          max_body_size: int, pending_timeout: float, log_level: str) -> None:
     """Start the server and serve until interrupted (Ctrl-C or SIGTERM)."""
     missing = _missing_server_modules()
     if missing:
@@ -169,6 +196,13 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
     target = db or str(DEFAULT_DB)
     auth_string = _auth_string(auth_string, auth_string_file)
     api_key = _api_key(api_key_file)
+    read_only = {"api_key": _api_key(read_only_api_key_file, READ_ONLY_API_KEY_ENV, "--read-only-api-key-file"),
+                 "auth_string": _read_only_auth_string(read_only_auth_string_file)}
+    if any(read_only.values()) and not (auth_string or api_key):
+        _fail("a read-only credential needs the full one too (--auth-string-file or --api-key-file): without it "
+              "the server is open to everyone anyway")
+    if read_only["api_key"] and read_only["api_key"] == api_key or read_only["auth_string"] and read_only["auth_string"] == auth_string:
+        _fail("the read-only credential is the same as the full one")
     if not target.startswith(("postgresql://", "postgres://")) and target != ":memory:":
         path = Path(target).expanduser()
         target = str(path)
@@ -202,7 +236,9 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
 
     from reconciler.server.app import create_app
 
-    app = create_app(store, auth_string=auth_string, api_key=api_key, max_body_size=max_body_size, pending_timeout=pending_timeout)
+    app = create_app(store, auth_string=auth_string, api_key=api_key, read_only_api_key=read_only["api_key"],
+                     read_only_auth_string=read_only["auth_string"], max_body_size=max_body_size,
+                     pending_timeout=pending_timeout)
     shown_host = f"[{host}]" if ":" in host else host
     if not auth_string and not api_key and not _is_loopback(sock.getsockname()[0]):
         click.echo(f"Warning: serving on {shown_host} without authentication: anyone who can reach this port can "
@@ -213,6 +249,8 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
         click.echo("Basic auth is on: set PREFECT_API_AUTH_STRING to the same user:password.")
     if api_key:
         click.echo("API key auth is on: set PREFECT_API_KEY to the same key.")
+    if any(read_only.values()):
+        click.echo("A read-only credential is on: it reads, and gets 403 for anything else.")
     click.echo(f"The API is also served under Prefect Cloud's URL shape: "
                f"http://{shown_host}:{bound}/api/accounts/<id>/workspaces/<id>")
     sys.stdout.flush()

@@ -40,6 +40,8 @@ from reconciler.server.store import Store, StoreBusy, StoreUnavailable, StoreVal
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _AUTH_EXEMPT = {"/api/health", "/api/ready"}
 EVENTS_IN = "/api/events/in"
+_READS = re.compile(r"/(?:filter|count|paginate)/?$")
+"""The POST endpoints that only read (Prefect's filters and counts): what a read-only credential may POST."""
 CLOUD_PREFIX = re.compile(r"^/api/accounts/[^/]+/workspaces/[^/]+(?=/|$)")
 """Prefect Cloud's workspace API prefix: ``/api/accounts/{account_id}/workspaces/{workspace_id}``."""
 
@@ -76,7 +78,7 @@ class _Guard:
         if bare != path:
             scope = dict(scope, path=bare, raw_path=bare.encode("utf-8"))
             path = bare
-        refusal = self._refusal(headers, path)
+        refusal = self._refusal(headers, path, scope.get("method", "WEBSOCKET"))
         if refusal is None and scope["type"] == "websocket" and path != EVENTS_IN:
             refusal = 404, {"detail": "Not Found"}
         if refusal is not None:
@@ -91,21 +93,30 @@ class _Guard:
             return
         await self.app(scope, receive, send)
 
-    def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, Any] | None:
+    def _refusal(self, headers: dict[str, str], path: str, method: str) -> tuple[int, Any] | None:
         auth = self.holder.auth_string
         key = getattr(self.holder, "api_key", None)
+        read_key = getattr(self.holder, "read_only_api_key", None)
+        read_auth = getattr(self.holder, "read_only_auth_string", None)
         if (auth or key) and (path.startswith("/api") or path == "/") and path not in _AUTH_EXEMPT:
             given = headers.get("authorization", "")
-            ok = False
-            if key and given[:7].lower() == "bearer ":
-                ok = hmac.compare_digest(given[7:].strip().encode(), key.encode())
-            elif auth and given[:6].lower() == "basic ":
+            ok = reads_only = False
+            if (key or read_key) and given[:7].lower() == "bearer ":
+                token = given[7:].strip().encode()
+                ok = bool(key) and hmac.compare_digest(token, key.encode())
+                reads_only = bool(read_key) and hmac.compare_digest(token, read_key.encode())
+            elif (auth or read_auth) and given[:6].lower() == "basic ":
                 try:
-                    decoded = base64.b64decode(given[6:].strip(), validate=True).decode("utf-8")
-                    ok = hmac.compare_digest(decoded.encode(), auth.encode())
+                    decoded = base64.b64decode(given[6:].strip(), validate=True).decode("utf-8").encode()
                 except (binascii.Error, UnicodeDecodeError, ValueError):
-                    ok = False
-            if not ok:
+                    decoded = b""
+                ok = bool(auth) and bool(decoded) and hmac.compare_digest(decoded, auth.encode())
+                reads_only = bool(read_auth) and bool(decoded) and hmac.compare_digest(decoded, read_auth.encode())
+            if reads_only and not ok:
+                if not (method in ("GET", "HEAD") or (method == "POST" and _READS.search(path))):
+                    return 403, {"detail": "This credential is read-only: it may GET, and POST to .../filter, "
+                                           ".../count and .../paginate; use the full credential to change anything."}
+            elif not ok:
                 return 401, {"exception_message": "Unauthorized"}
         version = headers.get("x-prefect-api-version")
         if version is not None:
@@ -191,6 +202,8 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     auth_string: str | None = None,
     api_key: str | None = None,
+    read_only_api_key: str | None = None,
+    read_only_auth_string: str | None = None,
     max_body_size: int = MAX_BODY_BYTES,
     pending_timeout: float = PENDING_TIMEOUT,
 ) -> FastAPI:
@@ -200,6 +213,8 @@ def create_app(
     pass a ``ManualClock`` or replace ``app.state.clock`` later.  ``auth_string``
     ("user:pass") turns on basic auth as Prefect's ``PREFECT_SERVER_API_AUTH_STRING`` does; ``api_key``
     turns on ``Authorization: Bearer KEY`` as Prefect Cloud takes API keys (with both, either is accepted).
+    ``read_only_api_key`` / ``read_only_auth_string``, beside one of those, are credentials that only read:
+    GET and HEAD, and POST to ``.../filter``, ``.../count`` and ``.../paginate``; anything else gets 403.
     Request bodies over ``max_body_size`` bytes get 413 (``bodies.BodyLimit``). A run PENDING
     for more than ``pending_timeout`` seconds under a worker that stopped heartbeating returns to
     SCHEDULED (``leases``).
@@ -220,6 +235,10 @@ def create_app(
     app.state.clock = clock or system_clock
     app.state.auth_string = auth_string
     app.state.api_key = api_key
+    if (read_only_api_key or read_only_auth_string) and not (auth_string or api_key):
+        raise ValueError("a read-only credential needs auth_string or api_key: without one the API is open anyway")
+    app.state.read_only_api_key = read_only_api_key
+    app.state.read_only_auth_string = read_only_auth_string
     app.state.ctx = Ctx(store, lambda: app.state.clock(), pending_timeout=pending_timeout)
     app.state.validation_limiters = weakref.WeakKeyDictionary()  # event loop -> its limiter (routes.off_the_loop)
 

@@ -68,6 +68,8 @@ def serve_in_thread(
     clock: Callable[[], datetime] | None = None,
     auth_string: str | None = None,
     api_key: str | None = None,
+    read_only_api_key: str | None = None,
+    read_only_auth_string: str | None = None,
     max_body_size: int | None = None,
     timeout: float = 15.0,
 ) -> ServerHandle:
@@ -82,7 +84,8 @@ def serve_in_thread(
     owns_store = isinstance(store_path, str)
     store = open_store(store_path) if isinstance(store_path, str) else store_path
     limits = {} if max_body_size is None else {"max_body_size": max_body_size}
-    app = create_app(store, clock=clock, auth_string=auth_string, api_key=api_key, **limits)
+    app = create_app(store, clock=clock, auth_string=auth_string, api_key=api_key, read_only_api_key=read_only_api_key,
+                     read_only_auth_string=read_only_auth_string, **limits)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
