@@ -5,7 +5,9 @@ request from both plans, a broken config replaces each comment with the failure 
 links into the pull request) and fails the job; on merge, the staging apply job applies the
 pull request's saved plan of staging (and nothing of prod), then the prod job prod's, each
 commenting its result; the drift matrix opens one issue per drifted environment and closes it
-once the server matches again. Along the way: which step saw which credential."""
+once the server matches again. Along the way: which step saw which credential. Each server takes
+its environment's write key and, for reads only, its read-only key (``--read-only-api-key-file``):
+a plan step given the wrong environment's key gets 401, an apply given the read-only key 403."""
 
 from __future__ import annotations
 
@@ -25,6 +27,27 @@ TOKEN = "ghs_workflowtoken0123456789"
 READ = {"staging": "pnu_staging_readonly_0123456789", "prod": "pnu_prod_readonly_0123456789"}
 WRITE = {"staging": "pnu_staging_writecapable_012345", "prod": "pnu_prod_writecapable_0123456"}
 BIN = Path(sys.executable).parent
+
+
+def _serve(env_name: str) -> Iterator[Any]:
+    from reconciler.server.runner import serve_in_thread
+
+    handle = serve_in_thread(store_path=":memory:", port=0, api_key=WRITE[env_name], read_only_api_key=READ[env_name])
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """staging's server (overrides conftest's, so the repo fixture's environments point here)."""
+    yield from _serve("staging")
+
+
+@pytest.fixture
+def prod_server() -> Iterator[Any]:
+    yield from _serve("prod")
 
 
 @pytest.fixture
@@ -60,8 +83,9 @@ def _comments(github: Fake, marker: str) -> list[dict[str, Any]]:
     return [c for c in github.comments if c["body"].split("\n", 1)[0] == marker]
 
 
-def _pool(server: Any) -> httpx.Response:
-    return httpx.get(f"{server.api_url}/work_pools/ci-process", timeout=10)
+def _pool(server: Any, env_name: str) -> httpx.Response:
+    return httpx.get(f"{server.api_url}/work_pools/ci-process", headers={"Authorization": f"Bearer {READ[env_name]}"},
+                     timeout=10)
 
 
 def test_pull_request_to_apply(github_workflows: dict[str, Any], ctx: dict[str, Any], repo: Path, github: Fake,
@@ -111,13 +135,18 @@ def test_pull_request_to_apply(github_workflows: dict[str, Any], ctx: dict[str, 
     assert apply["jobs"]["apply-prod"]["needs"] == "apply-staging"
     for job, env_name, target, other in (("apply-staging", "staging", server, prod_server),
                                          ("apply-prod", "prod", prod_server, None)):
+        wrong = _run(github_workflows, "apply.yml", job, {**ctx, "secrets.POOLFORM_APPLY_API_KEY": READ[env_name]},
+                     repo, github)
+        assert wrong.outcome["apply"] == "failure" and "403" in wrong.logs["apply"], "the read-only key cannot apply"
+        for leftover in ("plan.json", "applied.json", "apply-errors.txt"):
+            (repo / leftover).unlink(missing_ok=True)
         environment_ctx = {**ctx, "secrets.POOLFORM_APPLY_API_KEY": WRITE[env_name]}  # the GitHub Environment's
         applied = _run(github_workflows, "apply.yml", job, environment_ctx, repo, github)
         assert not applied.failed, applied.logs
         assert applied.outputs["find"] == {"pr": "5", "run_id": "4242"}
-        assert _pool(target).json()["concurrency_limit"] == 5
+        assert _pool(target, env_name).json()["concurrency_limit"] == 5
         if other is not None:
-            assert _pool(other).status_code == 404, "applying staging leaves prod alone"
+            assert _pool(other, "prod").status_code == 404, "applying staging leaves prod alone"
         [note] = _comments(github, f"<!-- poolform-apply:{env_name} -->")
         assert note["issue"] == 5 and "**Applied.**" in note["body"] and "`work_pool.ci-process`" in note["body"]
         for step, seen in applied.env_seen.items():
@@ -130,7 +159,7 @@ def test_pull_request_to_apply(github_workflows: dict[str, Any], ctx: dict[str, 
 def test_drift_issue_per_environment_opens_and_closes(github_workflows: dict[str, Any], ctx: dict[str, Any], repo: Path,
                                                       github: Fake, server: Any, prod_server: Any, run_poolform: Any) -> None:
     entries = _matrix(github_workflows, "drift.yml", "drift")
-    keys = {"PREFECT_STAGING_API_KEY": "k", "PREFECT_PROD_API_KEY": "k"}
+    keys = {"PREFECT_STAGING_API_KEY": WRITE["staging"], "PREFECT_PROD_API_KEY": WRITE["prod"]}
     for env_name in ("staging", "prod"):
         done = run_poolform(["poolform", "apply", "-f", "pools/", "--env", env_name, "--auto-approve"],
                             env={**clean_env(BIN), **keys})
@@ -139,7 +168,8 @@ def test_drift_issue_per_environment_opens_and_closes(github_workflows: dict[str
         clean = _run(github_workflows, "drift.yml", "drift", ctx, repo, github, matrix=entry)
         assert not clean.failed, clean.logs
     assert github.issues == []
-    response = httpx.patch(f"{prod_server.api_url}/work_pools/ci-process", json={"concurrency_limit": 50}, timeout=10)
+    response = httpx.patch(f"{prod_server.api_url}/work_pools/ci-process", json={"concurrency_limit": 50},
+                           headers={"Authorization": f"Bearer {WRITE['prod']}"}, timeout=10)
     assert response.status_code == 204
     staging, prod = (_run(github_workflows, "drift.yml", "drift", ctx, repo, github, matrix=entry) for entry in entries)
     assert not staging.failed, staging.logs
