@@ -158,6 +158,40 @@ def test_gitlab_shape(gitlab_ci: dict[str, Any]) -> None:
     assert jobs["label"]["needs"] == ["plan:staging", "plan:prod"]
 
 
+def test_every_file_lists_the_same_environments(github_workflows: dict[str, Any], gitlab_ci: dict[str, Any]) -> None:
+    """The plan, validate-fork and drift matrices, the apply jobs and the GitLab jobs name the same
+    environments in promotion order, each with the credential variable the tested config names."""
+    import sys
+
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from gha import matrix_entries
+
+    config = yaml.safe_load(K.ENVIRONMENTS.format(staging="http://s/api", prod="http://p/api"))["environments"]
+    order = list(config)
+    plan, drift = github_workflows["plan.yml"]["jobs"], github_workflows["drift.yml"]["jobs"]
+    for entries in (matrix_entries(plan["plan"]), matrix_entries(drift["drift"])):
+        assert [e["environment"] for e in entries] == order
+        for entry in entries:
+            assert entry["credential"] == config[entry["environment"]]["api_key_env"]
+            assert entry["plan_secret"] == f"PREFECT_{entry['environment'].upper()}_PLAN_API_KEY"
+    assert [e["environment"] for e in matrix_entries(plan["validate-fork"])] == order
+    apply = github_workflows["apply.yml"]["jobs"]
+    assert [job["env"]["POOLFORM_ENV"] for job in apply.values()] == order
+    assert all(job["env"]["CREDENTIAL_VAR"] == config[job["env"]["POOLFORM_ENV"]]["api_key_env"] for job in apply.values())
+    jobs = K.gitlab_jobs(gitlab_ci)
+    for kind in ("plan", "apply", "drift"):
+        named = [name.split(":", 1)[1] for name in jobs if name.startswith(f"{kind}:")]
+        assert named == order, kind
+        for env_name in named:
+            variables = jobs[f"{kind}:{env_name}"]["variables"]
+            assert variables["POOLFORM_ENV"] == env_name
+            assert variables["CREDENTIAL_VAR"] == config[env_name]["api_key_env"]
+    validate = "\n".join(jobs["validate"]["script"])
+    assert [f"--env {env_name}" in validate for env_name in order] == [True] * len(order)
+
+
 def check_invocation(argv: list[str]) -> list[str]:
     """What is wrong with ``argv`` (``poolform ...`` as a workflow writes it) against the click command
     tree: an unknown command, an unknown option, an option without its value, a required option
