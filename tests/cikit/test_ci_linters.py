@@ -4,6 +4,8 @@ a missing one fails, never skips):
 * **actionlint** on every workflow in ``examples/github-actions``: syntax, expression types,
   ``needs``/``matrix``/``steps`` references, permission scopes, cron, script injection, and, with
   **shellcheck** on its command line, every ``run:`` script;
+* SchemaStore's GitHub workflow JSON schema (vendored by check-jsonschema) on the same files, a
+  second reading of the syntax;
 * **GitLab's published CI JSON schema** (vendored by check-jsonschema) on ``.gitlab-ci.yml``, and
   shellcheck on each job's ``before_script`` + ``script`` as the runner joins them into one shell.
 
@@ -90,11 +92,25 @@ def test_actionlint_catches_a_mutated_workflow(case: str, tmp_path: Path) -> Non
     assert any(f["kind"] == kind for f in findings), _shown(findings)
 
 
-def check_gitlab_schema(path: Path) -> subprocess.CompletedProcess[str]:
+def check_schema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
     _tool("check-jsonschema", "check-jsonschema")
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci",
-                           "--output-format", "text", str(path)],
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema,
+                           "--output-format", "text", *map(str, paths)],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def check_gitlab_schema(path: Path) -> subprocess.CompletedProcess[str]:
+    return check_schema("vendor.gitlab-ci", path)
+
+
+def test_workflows_match_schemastores_github_workflow_schema(tmp_path: Path) -> None:
+    result = check_schema("vendor.github-workflows", *sorted(GITHUB_DIR.glob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    mutated = tmp_path / "apply.yml"
+    mutated.write_text(_replace("    environment: prod\n", "    environment: {nmae: prod}\n")(
+        (GITHUB_DIR / "apply.yml").read_text(encoding="utf-8")), encoding="utf-8")
+    caught = check_schema("vendor.github-workflows", mutated)
+    assert caught.returncode == 1 and "environment" in caught.stdout, caught.stdout + caught.stderr
 
 
 def test_gitlab_ci_matches_gitlabs_published_schema() -> None:
