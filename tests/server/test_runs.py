@@ -401,3 +401,34 @@ def test_logs_are_kept_and_filtered_as_prefect_flow_run_logs_reads_them(client, 
 def test_bad_logs_requests_are_422(client, path, body, needle):
     response = client.post(path, json=body)
     assert response.status_code == 422 and needle in response.text
+
+
+@pytest.mark.parametrize(
+    ("deployment", "run_body", "rename"),
+    [
+        ({"work_pool_name": "pool"}, {}, None),
+        ({"work_pool_name": "pool", "work_queue_name": "dq"}, {}, None),
+        ({"work_pool_name": "pool", "work_queue_name": "dq"}, {}, "dq-renamed"),
+        ({"work_pool_name": "pool"}, {"work_queue_name": "dq"}, None),
+        ({"work_pool_name": "pool"}, {"work_queue_name": "made-by-run"}, None),
+        ({}, {"work_queue_name": "anywhere"}, None),
+        ({}, {}, None),
+    ],
+    ids=["default-queue", "deployment-queue", "deployment-queue-renamed", "named-queue", "queue-created", "no-pool", "bare"],
+)
+def test_deployment_run_answer_is_the_run_as_read(client, pool, flow, deployment, run_body, rename):
+    """create_flow_run answers from what it read in its one statement (the deployment with its pool
+    and queue): the pool and queue it names are those a later read of the run finds."""
+    client.post("/api/work_pools/pool/queues/", json={"name": "dq"})
+    dep = client.post("/api/deployments/", json={"name": "d", "flow_id": flow["id"], **deployment})
+    assert dep.status_code == 201, dep.text
+    if rename:
+        assert client.patch("/api/work_pools/pool/queues/dq", json={"name": rename}).status_code == 204
+    created = client.post(f"/api/deployments/{dep.json()['id']}/create_flow_run", json=run_body)
+    assert created.status_code == 201, created.text
+    read = client.get(f"/api/flow_runs/{created.json()['id']}")
+    assert created.json() == read.json()
+    if deployment:
+        assert created.json()["work_pool_name"] == "pool" and created.json()["work_pool_id"] == pool["id"]
+    if rename:
+        assert created.json()["work_queue_name"] == rename

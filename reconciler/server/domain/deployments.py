@@ -228,21 +228,43 @@ def delete_deployment(ctx: Ctx, deployment_id: str) -> None:
         raise NotFound("Deployment not found")
 
 
+_RUN_SOURCE = (
+    "SELECT d.*, p.id AS pool_id, p.base_job_template AS pool_template, q.name AS queue_current_name, "
+    "qp.id AS queue_pool_id, qp.name AS queue_pool_name FROM deployment d "
+    "LEFT JOIN work_pool p ON p.name = d.work_pool_name LEFT JOIN work_queue q ON q.id = d.work_queue_id "
+    "LEFT JOIN work_pool qp ON qp.id = q.work_pool_id WHERE d.id = ?"
+)
+"""A deployment with what a run of it needs in one read: its pool's id and template, and its
+queue's current name and pool (what ``flow_runs.run_json`` would otherwise look up)."""
+
+
 @atomic
 def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """A run of the deployment (SCHEDULED now unless a state is given), its job variables
-    checked with required ones enforced."""
-    dep = _deployment_row(ctx, deployment_id)
+    checked with required ones enforced. Statements: the deployment with its pool and queue
+    (one read), the named queue when the body names one, the insert."""
+    dep = ctx.store.one(_RUN_SOURCE, (deployment_id,))
+    if dep is None:
+        raise NotFound("Deployment not found")
     body = loads(dep["body"])
     queue_id, queue_name = dep["work_queue_id"], dep["work_queue_name"]
+    pool_of_run: tuple[str | None, ...] = (None, None)
+    if dep["queue_pool_id"] is not None:  # the deployment's queue, as run_json reads it
+        pool_of_run = (dep["queue_pool_id"], dep["queue_pool_name"], dep["queue_current_name"])
     if dep["work_pool_name"]:
-        template = None
-        if fields.get("work_queue_name"):
-            pool, queue = queues.resolve_queue(ctx, dep["work_pool_name"], fields["work_queue_name"], create=True)
+        wanted = fields.get("work_queue_name")
+        if wanted:
+            queue = None
+            if dep["pool_id"] is not None:
+                queue = ctx.store.one("SELECT id, name FROM work_queue WHERE work_pool_id = ? AND name = ?",
+                                      (dep["pool_id"], wanted))
+            if queue is None:  # a missing pool is refused, a missing queue created, as Prefect does
+                pool, queue = queues.resolve_queue(ctx, dep["work_pool_name"], wanted, create=True)
+                pool_of_run = (pool["id"], pool["name"], queue["name"])
+            else:
+                pool_of_run = (dep["pool_id"], dep["work_pool_name"], queue["name"])
             queue_id, queue_name = queue["id"], queue["name"]
-            template = pools.parsed_template(pool["base_job_template"])
-        if template is None:
-            template = pools.pool_template(ctx, dep["work_pool_name"])
+        template = {} if dep["pool_id"] is None else pools.parsed_template(dep["pool_template"])
         failure = job_variables_problem(template, body.get("job_variables") or {},
                                         fields.get("job_variables") or {}, enforce_required=True)
         if failure is not None:
@@ -258,7 +280,7 @@ def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) 
         parameters={**(body.get("parameters") or {}), **(fields.get("parameters") or {})},
         context=fields.get("context") or {}, tags=tags, labels=labels,
         idempotency_key=fields.get("idempotency_key"), queue_id=queue_id, queue_name=queue_name,
-        job_variables=fields.get("job_variables") or {}, deployment_id=deployment_id,
+        job_variables=fields.get("job_variables") or {}, deployment_id=deployment_id, pool=pool_of_run,
         extra={"empirical_policy": fields.get("empirical_policy"),
                "parent_task_run_id": fields.get("parent_task_run_id"),
                "infrastructure_document_id": fields.get("infrastructure_document_id")},

@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Iterable
 
 from reconciler.server.domain.refusals import Invalid
-from reconciler.server.jsontext import json_text
+from reconciler.server.jsontext import json_text, json_value
 from reconciler.server.orchestration import ACTIVE_TYPES
 
 MAX_LIMIT = 200
@@ -54,7 +54,7 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else json_value(text)
 
 
 def new_id() -> str:
