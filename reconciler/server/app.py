@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from reconciler.server import API_VERSION, SERVER_VERSION
-from reconciler.server.bodies import MAX_BODY_BYTES, BodyLimit
+from reconciler.server.bodies import MAX_BODY_BYTES, BodyLimit, Direct, Lane
 from reconciler.server.clock import system_clock
 from reconciler.server.jsontext import json_bytes
 from reconciler.server.domain import Ctx
@@ -176,6 +176,19 @@ def hot_routes() -> list[Callable[..., Any]]:
             workers.heartbeat, queues.create_queue, pools.create_work_pool]
 
 
+def direct_lanes() -> list[Lane]:
+    """The requests ``bodies.Direct`` answers without FastAPI's per-request work: a worker's poll and
+    run creation from a deployment (the two a fleet sends most), each with its route's body model and
+    the handler its route calls."""
+    from reconciler.server.routes import deployments, pools
+    from reconciler.server.schemas import DeploymentFlowRunCreate, ScheduledRunsBody
+
+    uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # canonical only: others go through the app
+    return [(re.compile(r"/api/work_pools/([^/]+)/get_scheduled_flow_runs"), ScheduledRunsBody, pools.scheduled_runs),
+            (re.compile(rf"/api/deployments/({uuid})/create_flow_run"), DeploymentFlowRunCreate,
+             deployments.run_of_deployment)]
+
+
 def _add_routes(app: FastAPI, routers: Sequence[APIRouter], prefix: str) -> None:
     """The routers' routes as the app's own, under ``prefix``, :func:`hot_routes` first, the others
     in their routers' order. FastAPI keeps included routers nested and matched every request
@@ -206,6 +219,7 @@ def create_app(
     read_only_auth_string: str | None = None,
     max_body_size: int = MAX_BODY_BYTES,
     pending_timeout: float = PENDING_TIMEOUT,
+    direct: bool = True,
 ) -> FastAPI:
     """Build the app serving the Prefect-compatible API under ``/api`` from ``store``.
 
@@ -217,7 +231,8 @@ def create_app(
     GET and HEAD, and POST to ``.../filter``, ``.../count`` and ``.../paginate``; anything else gets 403.
     Request bodies over ``max_body_size`` bytes get 413 (``bodies.BodyLimit``). A run PENDING
     for more than ``pending_timeout`` seconds under a worker that stopped heartbeating returns to
-    SCHEDULED (``leases``).
+    SCHEDULED (``leases``). ``direct`` (default) answers the requests of :func:`direct_lanes` with
+    ``bodies.Direct``, the same answers for less work; False sends them through FastAPI too.
     """
     from reconciler.server.routes import deployments, flow_runs, misc, page, poolform, pools, queues, status_of, workers
 
@@ -297,6 +312,8 @@ def create_app(
     async def _not_found(path: str) -> Response:
         return _json(404, {"detail": "Not Found"})
 
+    if direct:
+        app.add_middleware(Direct, lanes=direct_lanes(), handlers=app.exception_handlers)
     app.add_middleware(_Guard, holder=app.state)
     app.add_middleware(BodyLimit, limit=max_body_size)
     return app

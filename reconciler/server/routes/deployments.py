@@ -47,12 +47,17 @@ def deployment_pool(request: Request, deployment_id: str | None) -> str | None:
 async def create_deployment_flow_run(
     deployment_id: UUID, request: Request, body: Optional[DeploymentFlowRunCreate] = None
 ) -> Response:
+    return await run_of_deployment(request, str(deployment_id), body)
+
+
+async def run_of_deployment(request: Request, deployment_id: str, body: Optional[DeploymentFlowRunCreate]) -> Response:
+    """``create_flow_run`` once its body is read (here or by ``bodies.Direct``)."""
     body = body or DeploymentFlowRunCreate()
-    await prepare_template(request, deployments.deployment_template(ctx(request), str(deployment_id)))
+    await prepare_template(request, deployments.deployment_template(ctx(request), deployment_id))
     fields = body.model_dump()
     if body.state is not None:
         fields["state"] = body.state.model_dump()
-    return json_response(deployments.create_deployment_run(ctx(request), str(deployment_id), fields), 201)
+    return json_response(deployments.create_deployment_run(ctx(request), deployment_id, fields), 201)
 
 
 @router.post("/flows/")

@@ -53,6 +53,11 @@ def _for_client(request: Request, pools_json: list[dict[str, Any]]) -> list[dict
 
 @router.post("/work_pools/{name}/get_scheduled_flow_runs")
 async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[ScheduledRunsBody] = None) -> Response:
+    return await scheduled_runs(request, name, body)
+
+
+async def scheduled_runs(request: Request, name: str, body: Optional[ScheduledRunsBody]) -> Response:
+    """The poll once its body is read (here or by ``bodies.Direct``)."""
     body = body or ScheduledRunsBody()
     text = polls.scheduled_runs(
         ctx(request),

@@ -1,0 +1,146 @@
+"""``bodies.Direct`` (the poll and ``create_flow_run`` answered without FastAPI's per-request work)
+answers every request as the app does through FastAPI: two apps on one store and one clock, one
+with it and one without, get the same requests (good, bad, odd: table-driven and generated) and
+must give the same status, headers and body (run ids masked), and Direct must have answered the
+good ones itself."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import T0
+from reconciler.server.app import create_app
+from reconciler.server.bodies import Direct
+
+TEMPLATE = {"job_configuration": {"image": "{{ image }}"},
+            "variables": {"type": "object", "required": ["image"], "properties": {"image": {"type": "string"}}}}
+MASKED = {"id", "state_id", "flow_run_id", "created", "updated", "timestamp"}
+
+
+def mask(value, top=True):
+    if isinstance(value, dict):
+        return {k: "*" if k in MASKED or (top and k == "name") else mask(v, False) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, top) for v in value]
+    return value
+
+
+def _direct(app) -> Direct:
+    layer = app.middleware_stack
+    while not isinstance(layer, Direct):
+        layer = layer.app
+    return layer
+
+
+@pytest.fixture
+def pair(store, clock):
+    fast, slow = create_app(store, clock=clock), create_app(store, clock=clock, direct=False)
+    with TestClient(fast, raise_server_exceptions=False) as a, TestClient(slow, raise_server_exceptions=False) as b:
+        flow = a.post("/api/flows/", json={"name": "flow"}).json()
+        for name, template in (("pool", None), ("tpl", TEMPLATE)):
+            assert a.post("/api/work_pools/", json={"name": name, "type": "process", **(
+                {"base_job_template": template} if template else {})}).status_code == 201
+        for i, queue in enumerate(("q1", "q2"), 1):
+            a.post("/api/work_pools/pool/queues/", json={"name": queue, "priority": i})
+        deps = {pool: a.post("/api/deployments/", json={"name": f"d-{pool}", "flow_id": flow["id"], "work_pool_name": pool}).json()["id"]
+                for pool in ("pool", "tpl")}
+        for i in range(5):
+            a.post(f"/api/deployments/{deps['pool']}/create_flow_run", json={
+                "name": f"seed-{i}", "work_queue_name": ("q1", "q2")[i % 2],
+                "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": (T0 + timedelta(minutes=i - 3)).isoformat()}}})
+        counts = {"calls": 0}
+        direct = _direct(fast)
+        direct.lanes = [(p, m, _counted(h, counts)) for p, m, h in direct.lanes]
+        yield a, b, deps, counts
+
+
+def _counted(handler, counts):
+    async def counted(*args):
+        counts["calls"] += 1
+        return await handler(*args)
+    return counted
+
+
+JSON = {"content-type": "application/json"}
+DEP = "{dep}"
+CASES = [
+    # (path, headers, body, answered by Direct)
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b"{}", True),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b"", True),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"limit": 2}', True),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"work_queue_names": ["q2"], "scheduled_before": "2026-11-25T12:00:30Z"}', True),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"work_queue_names": ["nope"]}', True),
+    ("/api/work_pools/nope/get_scheduled_flow_runs", JSON, b"{}", True),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"limit": "many"}', False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"limit": NaN}', False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b"null", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b"[1]", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b"{", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"scheduled_before": "yesterday"}', False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", {"content-type": "text/plain"}, b"{}", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", {"content-type": "application/json; charset=utf-8"}, b"{}", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", {}, b"{}", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs/", JSON, b"{}", False),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, '{"work_queue_names": ["\\ud800"]}'.encode(), False),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"name": "a", "work_queue_name": "q2"}', True),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b"", True),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"name": "b", "work_queue_name": "made-here", "tags": ["x"]}', True),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": "2026-11-25T13:00:00Z"}}}', True),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"state": {"type": "PENDING"}, "name": "p"}', True),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"state": {"type": "BOGUS"}}', False),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"tags": "x"}', False),
+    (f"/api/deployments/{DEP}/create_flow_run", JSON, b'{"parameters": {"n": 1e999}}', False),
+    (f"/api/deployments/{DEP}/create_flow_run", {"content-type": "text/plain"}, b'{"name": "t"}', False),
+    (f"/api/deployments/{DEP.upper()}/create_flow_run", JSON, b'{"name": "u"}', False),
+    ("/api/deployments/00000000-0000-4000-8000-000000000000/create_flow_run", JSON, b"{}", True),
+    ("/api/deployments/not-a-uuid/create_flow_run", JSON, b"{}", False),
+    ("/api/deployments/{tpl}/create_flow_run", JSON, b"{}", True),  # 422: a required job variable is missing
+    ("/api/deployments/{tpl}/create_flow_run", JSON, b'{"job_variables": {"image": 3}}', True),
+    ("/api/deployments/{tpl}/create_flow_run", JSON, b'{"job_variables": {"image": "x"}}', True),
+]
+
+
+def _path(path: str, deps: dict[str, str]) -> str:
+    return path.replace("{dep}", deps["pool"]).replace("{DEP}", deps["pool"].upper()).replace("{tpl}", deps["tpl"])
+
+
+def _same(a, b, path, headers, body):
+    fast, slow = a.post(path, content=body, headers=headers), b.post(path, content=body, headers=headers)
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    assert fast.headers.get("content-type") == slow.headers.get("content-type")
+    try:
+        assert mask(fast.json()) == mask(slow.json())
+    except json.JSONDecodeError:
+        assert fast.content == slow.content
+    if fast.status_code < 300 and path.endswith("get_scheduled_flow_runs"):
+        assert fast.content == slow.content  # same store, same clock: the same text
+    return fast
+
+
+@pytest.mark.parametrize(("path", "headers", "body", "direct"), CASES, ids=[f"{i}" for i in range(len(CASES))])
+def test_direct_answers_as_the_app_does(pair, path, headers, body, direct):
+    a, b, deps, counts = pair
+    _same(a, b, _path(path, deps), headers, body)
+    assert counts["calls"] == (1 if direct else 0)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+                           max_leaves=6)
+KEYS = ["name", "work_queue_name", "tags", "parameters", "state", "job_variables", "labels", "limit",
+        "work_queue_names", "scheduled_before", "idempotency_key", "context"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(KEYS), json_values | st.sampled_from(["q1", "2026-11-25T12:00:00Z", {"type": "SCHEDULED"}]), max_size=4),
+       st.sampled_from(["/api/work_pools/pool/get_scheduled_flow_runs", "/api/deployments/{dep}/create_flow_run",
+                        "/api/deployments/{tpl}/create_flow_run"]))
+def test_any_body_gets_the_apps_answer(pair, body, path):
+    a, b, deps, _ = pair
+    _same(a, b, _path(path, deps), JSON, json.dumps(body).encode())
