@@ -2,8 +2,11 @@
 behind it (``servicer``, loaded on the first call).
 
 Terraform starts the provider three times a plan, so what comes before the handshake line is
-kept to what it needs: gRPC, the generated stubs, a fresh certificate (``tls``). Built on the
-tfplugin6 stubs generated in ``tf.gen`` (only the stubs: the servicer and runner are ours).
+kept to what it needs: gRPC and a fresh certificate (``tls``). The services are registered with
+gRPC as one generic handler (``_Services``) that loads the generated tfplugin6 stubs of ``tf.gen``
+(their protobuf descriptors are a fifth of the start) when the first call arrives, and the
+servicer itself (``servicer``) on the first Provider call (only the stubs come from ``tf.gen``:
+the servicer and runner are ours).
 """
 
 from __future__ import annotations
@@ -16,10 +19,6 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from tf.gen import grpc_controller_pb2 as controller_pb
-from tf.gen import grpc_controller_pb2_grpc as controller_rpc
-from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
-from tf.gen import tfplugin_pb2_grpc as rpc
 
 from reconciler.provider import tls
 
@@ -47,9 +46,46 @@ class _OnFirstCall:
         return lambda request, context: getattr(self._real(), name)(request, context)
 
 
-def serve() -> int:
-    """Serve until Terraform shuts the plugin down; print the handshake line first."""
-    stopped = threading.Event()
+class _Collected:
+    """What the generated ``add_*_to_server`` functions register, kept instead of a server's."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self.handlers.extend(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        """The same methods as the generic handler it registers too: nothing more to keep."""
+
+
+class _Services(grpc.GenericRpcHandler):
+    """The Provider, GRPCController and GRPCStdio services as one generic handler, whose stubs
+    load (``_register``) when the first call arrives, not before the handshake line."""
+
+    def __init__(self, stopped: threading.Event) -> None:
+        self._stopped = stopped
+        self._lock = threading.Lock()
+        self._handlers: list[Any] | None = None
+
+    def service(self, handler_call_details: Any) -> Any:
+        with self._lock:
+            if self._handlers is None:
+                collected = _Collected()
+                _register(collected, self._stopped)
+                self._handlers = collected.handlers
+        for handler in self._handlers:
+            found = handler.service(handler_call_details)
+            if found is not None:
+                return found
+        return None
+
+
+def _register(server: Any, stopped: threading.Event) -> None:
+    from tf.gen import grpc_controller_pb2 as controller_pb
+    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
+    from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
+    from tf.gen import tfplugin_pb2_grpc as rpc
 
     class Controller(controller_rpc.GRPCControllerServicer):
         def Shutdown(self, request: Any, context: Any) -> Any:
@@ -60,10 +96,16 @@ def serve() -> int:
         def StreamStdio(self, request: Any, context: Any) -> Any:
             return iter(())
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     rpc.add_ProviderServicer_to_server(_OnFirstCall(), server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
+
+
+def serve() -> int:
+    """Serve until Terraform shuts the plugin down; print the handshake line first."""
+    stopped = threading.Event()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server.add_generic_rpc_handlers((_Services(stopped),))
 
     key_pem, cert_pem, cert_der = tls.certificate()
     # Terraform's client certificate (PLUGIN_CLIENT_CERT) is ECDSA P-521, which the gRPC TLS stack does not
