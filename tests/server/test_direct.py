@@ -77,6 +77,7 @@ CASES = [
     ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"work_queue_names": ["q2"], "scheduled_before": "2026-11-25T12:00:30Z"}', True),
     ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"work_queue_names": ["nope"]}', True),
     ("/api/work_pools/nope/get_scheduled_flow_runs", JSON, b"{}", True),
+    ("/api/accounts/a/workspaces/w/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"limit": 1}', True),  # Cloud's prefix
     ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"limit": "many"}', False),
     ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b'{"limit": NaN}', False),
     ("/api/work_pools/pool/get_scheduled_flow_runs", JSON, b"null", False),
