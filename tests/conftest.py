@@ -1,0 +1,65 @@
+"""Fixtures shared by several test directories: ``mermaid_parse`` (the mermaid package's own parser
+under node, for the PR comment's diagrams in tests/views and tests/e2e)."""
+
+import pathlib
+import sys
+
+import pytest
+
+JS = pathlib.Path(__file__).resolve().parent / "js"
+
+
+def _node() -> list[str]:
+    """The node command; on a machine without one, the ``nodejs-bin`` wheel installed into this venv."""
+    import shutil
+    import subprocess
+
+    found = shutil.which("node") or shutil.which("nodejs")
+    if found:
+        return [found]
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "nodejs-bin[cmd]"], capture_output=True,
+                               text=True, timeout=600)
+    assert installed.returncode == 0, "node is missing and nodejs-bin did not install:\n" + installed.stderr
+    return [sys.executable, "-m", "nodejs"]
+
+
+def _npm(node: list[str]) -> list[str]:
+    import shutil
+
+    if node[0] != sys.executable:
+        npm = shutil.which("npm")
+        assert npm, "node is installed without npm: install npm (apt-get install npm)"
+        return [npm]
+    return [sys.executable, "-m", "nodejs.npm"]
+
+
+@pytest.fixture(scope="session")
+def mermaid_parse():
+    """``mermaid_parse(sources) -> [{"ok": bool, ...}]``: the mermaid package's own parser under node.
+
+    Installs tests/js's locked dependencies (``npm ci``) once per lock file; the install is shared by
+    the test workers (a file lock) and reused by later runs. Fails, never skips, when node cannot run.
+    """
+    import fcntl
+    import hashlib
+    import json as _json
+    import subprocess
+
+    node = _node()
+    lock_hash = hashlib.sha256((JS / "package-lock.json").read_bytes()).hexdigest()
+    stamp = JS / "node_modules" / ".poolform-lock-sha256"
+    with open(JS / ".install.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != lock_hash:
+            done = subprocess.run([*_npm(node), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS,
+                                  capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, "npm ci in tests/js failed:\n" + done.stderr[-3000:]
+            stamp.write_text(lock_hash)
+
+    def parse(sources: list[str]) -> list[dict]:
+        result = subprocess.run([*node, str(JS / "parse_mermaid.mjs")], input=_json.dumps(sources), capture_output=True,
+                                text=True, timeout=300, cwd=JS)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return _json.loads(result.stdout)
+
+    return parse
