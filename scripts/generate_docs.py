@@ -292,9 +292,9 @@ One repository can manage several servers or Cloud workspaces (dev, staging, pro
   `auth_string_env` (`user:password`, HTTP basic auth), each the **name** of an environment variable that
   must be set when the environment is used. A credential written in the file is an error at its file:line,
   without echoing it: a key such as `api_key:`, `auth_string:`, `password:` or `token:`, a `user:password@`
-  in `api_url`, or a value of `api_key_env` that is a key itself (`pnu_...`). A named variable that output
-  masking would not recognise (not `*_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`) is a warning: rename it so
-  its value is masked;
+  in `api_url`, or a value of `api_key_env` that is a key itself (`pnu_...`). The values of the named
+  variables, whatever their names, and the credentials of a profile are masked in every output
+  (`[masked:NAME]`, see "Secrets in output" below), as is the password of a `user:password` on its own;
 * its overlays, `files`: config files or directories read after the `-f` files (later wins, mappings
   deep-merged, exactly as more `-f` would be), relative to the file that declares the environment and inside
   the configuration's root; `.tfvars` and `.tfvars.json` files among them are read as `--var-file`.
@@ -330,7 +330,12 @@ environments:
 * `plan --all-envs` plans every environment, in the order declared, each against its own server; one that
   fails does not stop the others. Exit 1 when any failed, else (with `--detailed-exitcode`) 2 when any has
   changes. `--json` prints `{"format_version", "poolform_version", "environments": [plan, ...]}`;
-  `--format markdown` one section per environment.
+  `--format markdown` one pull-request comment per environment, one after the other, each starting with
+  its own marker (`<!-- poolform-plan:NAME -->`; a failed environment's is its failure comment).
+* `status`, `explain`, `import` and `render --env NAME` read that environment's server, with its
+  credentials only, in the same way (`render` also reads the environment's overlays). `status`, `explain`
+  and `import` take no `-f`: they find `environments:` in the working directory's config (`-chdir DIR`
+  for another).
 * The plan document carries `environment` (format 1.3; null without `--env`); the human and markdown views
   show it. `apply PLANFILE --env NAME` refuses a plan made for another environment (or without `--env`),
   and any saved plan is refused against another server than the one it was made against.
@@ -477,6 +482,9 @@ def reading_rules_markdown() -> list[str]:
         "escaped (JSON, YAML, markdown), encoded (base64, URL) or split over lines. Values shorter than "
         f"{secrets.MIN_SECRET_LENGTH} characters are not masked: masking every `true` or `prod` would garble the "
         "output and, by marking where the value occurs, give it away.", "",
+        "The variables an environment's `api_key_env` and `auth_string_env` name, whatever their names, and "
+        "the `PREFECT_API_KEY` and `PREFECT_API_AUTH_STRING` of a Prefect profile poolform uses are masked the "
+        "same way (a basic-auth password also on its own).", "",
         "An HCL configuration declares secrets of its own: the `api_key` and `basic_auth_key` of the "
         "`provider \"prefect\"` block (`[masked:provider.prefect.api_key]`) and the value of every variable "
         "with `sensitive = true` (`[masked:var.NAME]`, each string of a list or map) are masked the same way "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NoReturn, Sequence, TextIO
 
 import click
 
@@ -376,6 +376,8 @@ def read_config(files: Sequence[str], variables: Sequence[str], var_files: Seque
         desired, loaded = load(list(files), variables=given, allow_unknown_types=allow_unknown_type,
                                allow_read=allow_read(), overlays=overlays)
     diags.append(loaded)
+    if desired is not None:
+        declare_credential_sources(*desired.credential_sources)
     return (None if diags.has_errors else desired), diags
 
 
@@ -418,10 +420,26 @@ def connection(api_url: str | None, provider: "ProviderBlock | None" = None,
         echo(f"Warning: --api-url overrides the provider \"prefect\" block at {provider.where} (endpoint "
              f"{redact_url(provider.endpoint)}); its credentials are not used.", err=True)
     profile = load_profile(os.environ)
+    if profile is not None:
+        declare_credentials(profile.values.get("PREFECT_API_KEY"), profile.values.get("PREFECT_API_AUTH_STRING"),
+                            "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
     try:
         return ConnectionSettings.from_env(api_url, provider=provider, profile=profile.values if profile else None)
     except ValueError as exc:
         usage(str(exc))
+
+
+def declare_credentials(api_key: str | None, auth_string: str | None, key_name: str, auth_name: str) -> None:
+    """Mask an API key and a basic-auth ``user:password`` (whole, and its password alone) in every output,
+    shown as ``[masked:NAME]``: for credentials taken from where output masking does not look by itself
+    (a Prefect profile, a variable an environment names whatever its name)."""
+    from reconciler.secrets import declare
+
+    if api_key:
+        declare(api_key.strip(), key_name)
+    if auth_string:
+        declare(auth_string.strip(), auth_name)
+        declare(auth_string.strip().partition(":")[2], auth_name)
 
 
 CREDENTIAL_VARIABLES = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_BASIC_AUTH_KEY", "PREFECT_API_URL")
@@ -458,6 +476,8 @@ def environment_connection(environment: "Environment") -> "ConnectionSettings":
                                f"{'API key' if attribute == 'api_key' else 'basic auth user:password'} from "
                                f"${variable}, which is not set. Set it (a CI secret) where poolform runs.")
         secrets[attribute] = value.strip()
+    declare_credentials(values.get("PREFECT_API_KEY"), values.get("PREFECT_API_AUTH_STRING"),
+                        "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
     others = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
     try:
         base = ConnectionSettings.from_env(url, environ=others,
@@ -473,16 +493,23 @@ def env_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "(from the environment variables it names) and its overlay files (after the -f files).")(fn)
 
 
+def server_env_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--env NAME`` for a command without config files: the environments: map of the working directory's config."""
+    return click.option("--env", "env_name", metavar="NAME",
+                        help="Talk to the server of environment NAME (its URL or Prefect profile, its credentials) "
+                             "of the environments: map in the working directory's config (-chdir DIR for another).")(fn)
+
+
 def select_environment(name: str | None, files: Sequence[str]) -> "Environment | None":
     """The environment ``--env NAME`` names in the config's ``environments:`` (exit 1, with a did-you-mean,
     when there is none of that name, or when the environments cannot be read)."""
     if name is None:
         return None
-    from reconciler.config.environments import find_environments, unknown_environment
+    from reconciler.config.environments import unknown_environment
     from reconciler.diagnostics import Diagnostics
 
     diags = Diagnostics()
-    found = find_environments(files, diags, allow_read=allow_read())
+    found = environments_of(files, diags)
     if diags.has_errors:
         print_diagnostics(diags, warnings_to_stderr=True)
         fail(f"the environments of the configuration have {len(diags.errors)} error"
@@ -492,6 +519,45 @@ def select_environment(name: str | None, files: Sequence[str]) -> "Environment |
         # declared but broken environments were reported above; here the name is simply not declared
         usage(unknown_environment(name, list(found)))
     return found[name]
+
+
+def environments_of(files: Sequence[str], diags: "Diagnostics") -> "dict[str, Environment]":
+    """The configuration's environments (``find_environments``), every environment's credentials declared
+    to output masking before any is used (one environment's output never shows another's key): the values
+    of the variables each names, whatever their names, and its profile's key and auth string."""
+    from reconciler.config.environments import find_environments
+
+    found = find_environments(files, diags, allow_read=allow_read())
+    declare_credential_sources([v for e in found.values() for v in (e.api_key_env, e.auth_string_env) if v],
+                               [e.profile for e in found.values() if e.profile is not None])
+    return found
+
+
+def declare_credential_sources(variables: Iterable[str], profiles: Iterable[str]) -> None:
+    """Declare to output masking the values of these environment variables (whatever their names: each
+    value a key or a ``user:password``) and the key and auth string of these Prefect profiles."""
+    from reconciler.errors import ProfileError
+    from reconciler.profiles import load_profile
+
+    for variable in variables:
+        value = os.environ.get(variable)
+        declare_credentials(None, value, "", variable)  # as an auth string: whole, and the part after ':'
+    for name in profiles:
+        try:
+            profile = load_profile(os.environ, name)
+        except ProfileError:
+            continue  # reported when that environment's connection is made
+        if profile is not None:
+            declare_credentials(profile.values.get("PREFECT_API_KEY"), profile.values.get("PREFECT_API_AUTH_STRING"),
+                                "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
+
+
+def server_environment(env_name: str | None, api_url: str | None, files: Sequence[str] = ()) -> "Environment | None":
+    """``--env NAME`` for a command that talks to a server: the environment (see :func:`select_environment`);
+    a usage error with ``--api-url`` too (an environment names its own server)."""
+    if env_name and api_url:
+        usage("--api-url cannot be used with --env: an environment names its own server")
+    return select_environment(env_name, files)
 
 
 def environment_inputs(environment: "Environment | None", var_files: Sequence[str],

@@ -25,9 +25,10 @@ CLOCK: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 @click.command("explain")
 @click.argument("flow_run_id", metavar="FLOW_RUN_ID")
 @common.json_option
+@common.server_env_option
 @common.api_url_option
 @common.no_color_option
-def explain(flow_run_id: str, as_json: bool, api_url: str | None, no_color: bool) -> None:
+def explain(flow_run_id: str, as_json: bool, env_name: str | None, api_url: str | None, no_color: bool) -> None:
     """Say where a flow run stands in its work pool and why it has not started.
 
     Reads the run, its pool, queues, workers and their runs from the API (nothing
@@ -41,15 +42,16 @@ def explain(flow_run_id: str, as_json: bool, api_url: str | None, no_color: bool
     Examples:
       poolform explain 0b9f6c3e-1d2a-4c8e-9a55-6f1f3a2b7c10
       poolform explain 0b9f6c3e-1d2a-4c8e-9a55-6f1f3a2b7c10 --json
+      poolform explain 0b9f6c3e-1d2a-4c8e-9a55-6f1f3a2b7c10 --env prod
     """
     if as_json:
         with common.json_error_document():
-            _explain(flow_run_id, as_json, api_url, no_color)
+            _explain(flow_run_id, as_json, env_name, api_url, no_color)
     else:
-        _explain(flow_run_id, as_json, api_url, no_color)
+        _explain(flow_run_id, as_json, env_name, api_url, no_color)
 
 
-def _explain(flow_run_id: str, as_json: bool, api_url: str | None, no_color: bool) -> None:
+def _explain(flow_run_id: str, as_json: bool, env_name: str | None, api_url: str | None, no_color: bool) -> None:
     from reconciler.api.survey import survey_run
     from reconciler.explain import explain_document, explain_run
 
@@ -59,7 +61,8 @@ def _explain(flow_run_id: str, as_json: bool, api_url: str | None, no_color: boo
         common.usage(f"FLOW_RUN_ID {flow_run_id!r} is not a flow run id (a UUID such as "
                      "0b9f6c3e-1d2a-4c8e-9a55-6f1f3a2b7c10); list runs with `prefect flow-run ls`.")
     with common.errors_to_exit():
-        client = common.make_client(api_url)
+        environment = common.server_environment(env_name, api_url)
+        client = common.make_client(api_url, environment=environment)
         try:
             now = CLOCK()
             found = survey_run(client, run_id, now)

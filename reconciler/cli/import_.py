@@ -17,14 +17,17 @@ from reconciler.diagnostics import Code
 @click.option("--all", "all_pools", is_flag=True, help="Import every pool on the server.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the YAML here instead of standard output.")
+@common.server_env_option
 @common.api_url_option
-def import_(pools: tuple[str, ...], all_pools: bool, output: str | None, api_url: str | None) -> None:
+def import_(pools: tuple[str, ...], all_pools: bool, output: str | None, env_name: str | None,
+            api_url: str | None) -> None:
     """Write live pools and queues as config.
 
     \b
     Examples:
       poolform import --pool k8s-prod -o pools/k8s-prod.yaml
       poolform import --all > pools.yaml
+      poolform import --env prod --pool k8s-prod   # from the prod environment's server
     """
     if bool(pools) == all_pools:
         common.usage("name the pools to import with --pool NAME (repeatable), or pass --all")
@@ -32,7 +35,8 @@ def import_(pools: tuple[str, ...], all_pools: bool, output: str | None, api_url
     from reconciler.config.export import export_config
 
     with common.errors_to_exit():
-        client = common.make_client(api_url, progress=True)
+        environment = common.server_environment(env_name, api_url)
+        client = common.make_client(api_url, progress=True, environment=environment)
         try:
             observed = observe_pools(client, None if all_pools else list(pools))
             common.finish_progress(client)

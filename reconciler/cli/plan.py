@@ -206,13 +206,12 @@ def _plan_all(files: Sequence[str], variables: Sequence[str], var_files: Sequenc
     import json
 
     from reconciler import __version__
-    from reconciler.config.environments import find_environments
     from reconciler.diagnostics import Diagnostics
     from reconciler.plan.document import FORMAT_VERSION
 
     diags = Diagnostics()
     with common.errors_to_exit():
-        found = find_environments(files, diags, allow_read=common.allow_read())
+        found = common.environments_of(files, diags)
     if diags.has_errors or not found:
         with common.json_error_document() if fmt == "json" else contextlib.nullcontext():
             common.print_diagnostics(diags, warnings_to_stderr=True)

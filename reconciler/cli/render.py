@@ -52,10 +52,11 @@ def _json_arg(option: str, raw: str | None) -> dict[str, Any]:
 @common.var_file_option
 @common.allow_unknown_type_option
 @click.option("--live", is_flag=True, help="Use the pool's template on the server, not the config's.")
+@common.env_option
 @common.api_url_option
 def render(pool: str, job_variables: str | None, flow_run_variables: str | None, files: tuple[str, ...],
            variables: tuple[str, ...], var_files: tuple[str, ...], allow_unknown_type: bool, live: bool,
-           api_url: str | None) -> None:
+           env_name: str | None, api_url: str | None) -> None:
     """Render the job configuration a worker would get.
 
     Exit 1 when the pool is neither declared (with a template) nor on the server
@@ -66,6 +67,7 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
     Examples:
       poolform render --pool k8s-prod -f pools/ --job-variables '{"image": "repo/app:2"}'
       poolform render --pool k8s-prod --live --job-variables @vars.json
+      poolform render --pool k8s-prod --env prod   # with prod's overlays (or, --live, from prod's server)
     """
     from reconciler.model.state import UNMANAGED
     from reconciler.templates import render_job_configuration
@@ -76,8 +78,11 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
     origin = ""
     declared_names: list[str] = []
     provider = None
-    if files and not live:
-        desired = common.load_config(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type)
+    with common.errors_to_exit():
+        environment = common.server_environment(env_name, api_url, files)
+    if (files or environment is not None) and not live:
+        desired = common.load_config(files, variables, var_files=var_files, allow_unknown_type=allow_unknown_type,
+                                     environment=environment)
         declared_names = list(desired.pools)
         provider = desired.provider
         declared = desired.pools.get(pool)
@@ -86,14 +91,15 @@ def render(pool: str, job_variables: str | None, flow_run_variables: str | None,
             origin = "in the config"
     if template is None:
         with common.errors_to_exit():
-            client = common.make_client(api_url, provider=provider)
+            client = common.make_client(api_url, provider=provider, environment=environment)
             try:
                 body = client.read_pool(pool)
                 live_names = [row.get("name", "") for row in client.read_pools()] if body is None else []
             finally:
                 client.close()
         if body is None:
-            where = " (it is not declared with a base_job_template in the config either)" if files and not live else ""
+            where = (" (it is not declared with a base_job_template in the config either)"
+                     if (files or environment is not None) and not live else "")
             hint = did_you_mean(pool, list(dict.fromkeys(declared_names + live_names)))
             common.fail(f"work pool {pool!r} not found at {client.api_url}{where}.{hint}", code=Code.NOT_FOUND)
         template = body.get("base_job_template") or {}

@@ -10,16 +10,20 @@ which exits 0. Exit 1 on an error (a pool named that does not exist, an unreacha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from reconciler.cli import _common as common
 from reconciler.diagnostics import Code
+
+if TYPE_CHECKING:
+    from reconciler.config.environments import Environment
 
 CLOCK: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 """"Now" for the computation (tests pin it to the server's clock)."""
@@ -31,10 +35,11 @@ CLOCK: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 @click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C (which exits 0).")
 @click.option("--interval", type=click.FloatRange(0.5, 3600), default=2.0, show_default=True, metavar="SECONDS",
               help="Seconds between refreshes with --watch.")
+@common.server_env_option
 @common.api_url_option
 @common.no_color_option
-def status(pools: tuple[str, ...], as_json: bool, watch: bool, interval: float, api_url: str | None,
-           no_color: bool) -> None:
+def status(pools: tuple[str, ...], as_json: bool, watch: bool, interval: float, env_name: str | None,
+           api_url: str | None, no_color: bool) -> None:
     """Show how work pools, their queues and workers stand now.
 
     Reads from the API only (any Prefect 3.x server); the backlog of a queue is
@@ -45,36 +50,41 @@ def status(pools: tuple[str, ...], as_json: bool, watch: bool, interval: float, 
     Examples:
       poolform status
       poolform status --pool k8s-prod --watch
+      poolform status --env prod               # the prod environment's server
       poolform status --json | jq '.pools[].queues[] | {name, backlog}'
     """
+    with common.json_error_document() if as_json else contextlib.nullcontext():
+        with common.errors_to_exit():
+            environment = common.server_environment(env_name, api_url)
+    server = (api_url, environment)
     if as_json and not watch:
         with common.json_error_document():
-            click.echo(json.dumps(_read(pools, api_url), indent=2, ensure_ascii=False))
+            click.echo(json.dumps(_read(pools, server), indent=2, ensure_ascii=False))
         return
     if not watch:
-        _print(_read(pools, api_url), no_color)
+        _print(_read(pools, server), no_color)
         return
     try:
         if as_json:
             while True:
-                click.echo(json.dumps(_read(pools, api_url), ensure_ascii=False))
+                click.echo(json.dumps(_read(pools, server), ensure_ascii=False))
                 time.sleep(interval)
         elif common.use_color(no_color):
-            _live(pools, api_url, interval)
+            _live(pools, server, interval)
         else:
             while True:
-                _print(_read(pools, api_url), no_color)
+                _print(_read(pools, server), no_color)
                 time.sleep(interval)
     except KeyboardInterrupt:
         sys.exit(0)
 
 
-def _read(pools: tuple[str, ...], api_url: str | None) -> dict[str, Any]:
+def _read(pools: tuple[str, ...], server: "tuple[str | None, Environment | None]") -> dict[str, Any]:
     from reconciler.api.survey import survey_pools
     from reconciler.explain import status_document
 
     with common.errors_to_exit():
-        client = common.make_client(api_url)
+        client = common.make_client(server[0], environment=server[1])
         try:
             now = CLOCK()
             pictures, missing = survey_pools(client, list(pools), now)
@@ -94,14 +104,14 @@ def _print(document: dict[str, Any], no_color: bool) -> None:
     click.echo(render_status(document, color=common.use_color(no_color), width=_width()), nl=False)
 
 
-def _live(pools: tuple[str, ...], api_url: str | None, interval: float) -> None:
+def _live(pools: tuple[str, ...], server: "tuple[str | None, Environment | None]", interval: float) -> None:
     from rich.console import Console
     from rich.live import Live
 
     from reconciler.views.status import status_renderable
 
     console = Console(highlight=False, emoji=False, markup=False)
-    with Live(status_renderable(_read(pools, api_url)), console=console, auto_refresh=False) as live:
+    with Live(status_renderable(_read(pools, server)), console=console, auto_refresh=False) as live:
         while True:
             time.sleep(interval)
-            live.update(status_renderable(_read(pools, api_url)), refresh=True)
+            live.update(status_renderable(_read(pools, server)), refresh=True)

@@ -23,7 +23,6 @@ from reconciler.config.source import RawDoc, merge
 from reconciler.config.var_files import VAR_FILE_SUFFIXES, VarValue
 from reconciler.diagnostics import Code, Diagnostics, SourceRange
 from reconciler.model.document import ENVIRONMENT_NAME_PATTERN, ENV_VAR_NAME_PATTERN
-from reconciler.secrets import is_secret_name
 
 SECRET_KEYS = ("api_key", "auth_string", "basic_auth_key", "password", "token", "key", "secret")
 """Keys that would hold a credential's value: refused in an environment, with the right key named."""
@@ -126,13 +125,6 @@ def _environment(name: str, spec: dict[str, Any], doc: RawDoc, diags: Diagnostic
         value = spec.get(key)
         if not isinstance(value, str):
             continue
-        if _VAR_NAME.match(value) and not _looks_secret(value) and not is_secret_name(value):
-            diags.warning(f"environment {name!r}: {key} names {value}, whose value output masking does not know "
-                          "to be a secret",
-                          "poolform masks the values of PREFECT_API_KEY, PREFECT_API_AUTH_STRING and of variables "
-                          "named *_KEY, *_TOKEN, *_SECRET or *_PASSWORD wherever they would be printed. Rename the "
-                          f"variable (for example {value}_KEY) so this credential is masked too.",
-                          range=doc.where(path + (key,)))
         if _looks_secret(value) or not _VAR_NAME.match(value):
             shown = "" if _looks_secret(value) else f" {value!r}"
             diags.error(f"environment {name!r}: {key} must be the NAME of an environment variable{shown}",

@@ -613,7 +613,10 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
     state.prevent_destroy = {address: SourceRange(loc[0], Pos(loc[1], loc[2]))
                              for address, loc in doc.prevent_destroy.items()}
     state.ignored = list(doc.ignored)
-    read_environments(doc, diags, bad)  # checked here so validate reports them; selected by find_environments
+    # checked here so validate reports them; selected by find_environments
+    environments = read_environments(doc, diags, bad).values()
+    state.credential_sources = (sorted({v for e in environments for v in (e.api_key_env, e.auth_string_env) if v}),
+                                sorted({e.profile for e in environments if e.profile is not None}))
     if doc.provider is not None:
         from reconciler.settings import ProviderBlock
 

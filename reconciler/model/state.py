@@ -172,6 +172,9 @@ class DesiredState:
     """An HCL config's ``provider "prefect"`` block (its endpoint and credentials), if it has one."""
     ignored: list[dict[str, Any]] = field(default_factory=list)
     """HCL resources and data sources of other providers, not read: ``{address, mode, type, reason, range}``."""
+    credential_sources: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
+    """The environment variables and the Prefect profiles the config's ``environments:`` take credentials
+    from (names only): their values are masked in output whichever environment is used, if any."""
 
     def owns_pool(self, name: str) -> bool:
         return name in self.pools or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.scope)

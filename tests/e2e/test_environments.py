@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,7 @@ from reconciler.cli.main import cli
 
 STAGING_AUTH = "stage-user:stage-pass-5c1e"
 PROD_KEY = "pnu_prodkey0123456789abcdef"
+FENCE = re.compile(r"```mermaid\n(.*?)\n```", re.S)
 CLOUD = "/accounts/0ff44498-d380-4d7b-bd68-9b52da03823f/workspaces/c1e7f2b4-9a4a-4b55-9d3c-2f1e6f7a8b90"
 
 
@@ -131,7 +133,8 @@ def pool() -> str:
     return f"etl-{uuid.uuid4().hex[:6]}"
 
 
-def test_all_envs_plans_each_environment_against_its_own_server(servers: Servers, tmp_path: Path, pool: str) -> None:
+def test_all_envs_plans_each_environment_against_its_own_server(servers: Servers, tmp_path: Path, pool: str,
+                                                                 mermaid_parse) -> None:
     repo(tmp_path, servers, pool)
     result = run(tmp_path, "plan", "--all-envs", "--json", "--detailed-exitcode")
     assert result.exit_code == 2, result.output
@@ -144,6 +147,13 @@ def test_all_envs_plans_each_environment_against_its_own_server(servers: Servers
     markdown = run(tmp_path, "plan", "--all-envs", "--format", "markdown").stdout
     assert markdown.startswith("<!-- poolform-plan:staging -->\n### poolform plan · staging\n")
     assert "\n<!-- poolform-plan:prod -->\n### poolform plan · prod\n" in markdown
+    assert len(re.findall(r"^<!-- poolform-", markdown, re.M)) == 2
+    diagrams = {section.split(" -->", 1)[0]: FENCE.findall(section)
+                for section in markdown.split("<!-- poolform-plan:")[1:]}
+    assert list(diagrams) == ["staging", "prod"] and all(len(d) == 1 for d in diagrams.values()), diagrams
+    assert "limit 2" in diagrams["staging"][0] and "limit 20" in diagrams["prod"][0]
+    sources = diagrams["staging"] + diagrams["prod"]
+    assert [r["ok"] for r in mermaid_parse(sources)] == [True, True], mermaid_parse(sources)
     human = run(tmp_path, "plan", "--all-envs").stdout
     assert "=== Environment staging ===" in human and "poolform apply --env prod" in human
 
@@ -234,3 +244,76 @@ def test_all_envs_exits_1_when_one_environment_fails_and_still_plans_the_others(
     missing = run(tmp_path, "plan", "--all-envs", env={"PROD_KEY": ""})
     assert missing.exit_code == 1 and "from $PROD_KEY, which is not set" in missing.output
     assert "=== Environment staging ===" in missing.output
+
+
+def test_status_explain_import_and_render_talk_to_the_environments_server(servers: Servers, tmp_path: Path,
+                                                                          pool: str) -> None:
+    """--env on every command that reads a server: each goes to that environment's server with its credentials."""
+    repo(tmp_path, servers, pool)
+    assert run(tmp_path, "apply", "--env", "prod", "--auto-approve").exit_code == 0
+    status = {name: run(tmp_path, "status", "--env", name, "--json") for name in ("staging", "prod")}
+    assert status["prod"].exit_code == 0, status["prod"].output
+    assert [p["name"] for p in json.loads(status["prod"].stdout)["pools"] if p["name"] == pool] == [pool]
+    assert pool not in [p["name"] for p in json.loads(status["staging"].stdout)["pools"]]
+    one = run(tmp_path, "status", "--env", "staging", "--pool", pool)
+    assert one.exit_code == 1 and f"not found at {servers.staging}" in one.output, one.output
+    imported = run(tmp_path, "import", "--env", "prod", "--pool", pool)
+    assert imported.exit_code == 0 and "concurrency_limit: 20" in imported.stdout, imported.output
+    absent = run(tmp_path, "import", "--env", "staging", "--pool", pool)
+    assert absent.exit_code == 1 and f"not found at {servers.staging}" in absent.output, absent.output
+    run_id = str(uuid.uuid4())
+    explained = run(tmp_path, "explain", run_id, "--env", "prod")
+    assert explained.exit_code == 1 and f"flow run {run_id} not found at {servers.prod}{CLOUD}" in explained.output
+    live = run(tmp_path, "render", "--pool", pool, "--env", "prod", "--live")  # found on prod, with no template
+    assert live.exit_code == 1 and f"work pool {pool!r} has no base job template on the server" in live.output
+    missing = run(tmp_path, "render", "--pool", pool, "--env", "staging", "--live")
+    assert missing.exit_code == 1 and f"not found at {servers.staging}" in missing.output, missing.output
+    for args in (["status"], ["import", "--all"], ["explain", run_id], ["render", "--pool", pool]):
+        both = run(tmp_path, *args, "--env", "prod", "--api-url", servers.staging)
+        assert both.exit_code == 1 and "--api-url cannot be used with --env" in both.output, (args, both.output)
+        typo = run(tmp_path, *args, "--env", "prd")
+        assert typo.exit_code == 1 and 'Did you mean "prod"?' in typo.output, (args, typo.output)
+
+
+def test_credentials_from_any_variable_and_from_a_profile_never_reach_an_output(servers: Servers, tmp_path: Path,
+                                                                                pool: str) -> None:
+    """Staging's user:password comes from a variable whose name masking would not guess (STAGING_LOGIN),
+    prod's key from a Prefect profile (not the environment). The pool's description quotes both and the
+    password alone, as a careless or hostile config could: no output shows any of them."""
+    password = STAGING_AUTH.split(":", 1)[1]
+    (tmp_path / ".prefect").mkdir()
+    (tmp_path / ".prefect" / "profiles.toml").write_text(
+        f'[profiles.prod-cloud]\nPREFECT_API_URL = "{servers.prod}{CLOUD}"\nPREFECT_API_KEY = "{PROD_KEY}"\n',
+        encoding="utf-8")
+    (tmp_path / "poolform.yaml").write_text(textwrap.dedent(f"""\
+        version: 1
+        work_pools:
+          {pool}:
+            type: process
+            description: "auth {STAGING_AUTH} password {password} key {PROD_KEY}"
+        environments:
+          staging: {{api_url: "{servers.staging}", auth_string_env: STAGING_LOGIN}}
+          prod: {{profile: prod-cloud}}
+        """), encoding="utf-8")
+    env = {"STAGING_LOGIN": STAGING_AUTH, "STAGING_PASSWORD": "", "PROD_KEY": ""}
+    outputs = [run(tmp_path, "plan", "--all-envs", *fmt, env=env) for fmt in ([], ["--json"], ["--format", "markdown"])]
+    assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]
+    outputs += [run(tmp_path, "plan", "--env", name, *fmt, env=env) for name in ("staging", "prod")
+                for fmt in ([], ["--json"], ["--format", "markdown"])]
+    for fmt in ([], ["--json"]):  # no --env: PREFECT_PROFILE chooses the profile, as for the Prefect CLI
+        no_env = run(tmp_path, "plan", "--detailed-exitcode", *fmt, env={**env, "PREFECT_PROFILE": "prod-cloud"})
+        assert no_env.exit_code == 2, no_env.output
+        outputs.append(no_env)
+    assert json.loads(outputs[-1].stdout)["api_url"] == servers.prod + CLOUD
+    outputs.append(run(tmp_path, "apply", "--env", "staging", "--auto-approve", env=env))
+    outputs.append(run(tmp_path, "status", "--env", "staging", "--pool", pool, "--json", env=env))
+    outputs.append(run(tmp_path, "import", "--env", "staging", "--pool", pool, env=env))
+    outputs.append(run(tmp_path, "render", "--env", "prod", "--pool", pool, env=env))
+    wrong = {**env, "STAGING_LOGIN": "stage-user:wrong-pass-77aa"}
+    outputs.append(run(tmp_path, "plan", "--env", "staging", env=wrong))  # refused: 401
+    assert outputs[-1].exit_code == 1 and "401" in outputs[-1].output, outputs[-1].output
+    text = "\n".join(r.output for r in outputs)
+    for secret in (STAGING_AUTH, password, PROD_KEY, "wrong-pass-77aa"):
+        assert secret not in text
+    assert "[masked:STAGING_LOGIN]" in text and "[masked:PREFECT_API_KEY]" in text
+    assert "not found" not in outputs[-4].output and pool in servers.staging_pools()
