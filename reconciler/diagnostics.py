@@ -36,6 +36,8 @@ class Code(enum.StrEnum):
     TEMPLATE_TOO_LARGE = "template_too_large"
     MASKED_VALUE = "masked_value"
     INVALID_CONFIG = "invalid_config"
+    POLICY_VIOLATION = "policy_violation"
+    INVALID_POLICY = "invalid_policy"
     INVALID_PLAN_FILE = "invalid_plan_file"
     STALE_PLAN = "stale_plan"
     API_UNREACHABLE = "api_unreachable"
@@ -64,6 +66,10 @@ CODES: dict[Code, str] = {
     Code.MASKED_VALUE: "a config or plan file holds a value poolform masked on output (`[masked:NAME]`); "
                        "put the real value back",
     Code.INVALID_CONFIG: "any other problem in the configuration (format, names, priorities, templates)",
+    Code.POLICY_VIOLATION: "the planned configuration breaks a policy rule it declares (an error, or a warning "
+                           "for a rule of severity warning); the summary names the rule",
+    Code.INVALID_POLICY: "a policy rule cannot be used: a bad rule file, an invalid schema, a reference outside "
+                         "the rule, a pattern RE2 cannot run, a duplicate id",
     Code.INVALID_PLAN_FILE: "a plan file cannot be applied or shown as it is: unreadable, not a poolform plan, "
                             "not the plan it shows (edited), errored, made for another server, or printed with "
                             "masked values",

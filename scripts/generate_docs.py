@@ -216,6 +216,7 @@ def config_markdown(schema: dict[str, Any] | None = None) -> str:
     lines += HCL_SECTION.splitlines()
     lines += [""] + ENVIRONMENTS_SECTION.splitlines()
     lines += [""] + reading_rules_markdown()
+    lines += policy_markdown()
     return "\n".join(lines)
 
 
@@ -494,6 +495,145 @@ def reading_rules_markdown() -> list[str]:
         "exact bodies apply sends, so keep plan files as secret as the values in them (terraform's plan files "
         "are the same).", "",
     ]
+
+
+def policy_markdown() -> list[str]:
+    """The policy rule format, from ``reconciler.model.policy`` and the check's bounds."""
+    from reconciler import check_policy
+    from reconciler.config import policy as config_policy
+    from reconciler.model.policy import TARGETS
+
+    examples = ROOT / "examples" / "policy" / "rules"
+    lines = ["## Policy", "", *POLICY_INTRO.splitlines(), "",
+             "| target | what the schema checks |", "|---|---|"]
+    lines += [f"| `{name}` | {what} |" for name, what in TARGETS.items()]
+    lines += ["", *POLICY_DOCUMENTS.splitlines(), "", "### Three example rules", "",
+              "In `examples/policy/rules/` (`examples/policy/pools.yaml` passes all three; "
+              "`tests/e2e/test_policy.py` shows each failing on a bad config and passing after the fix):", ""]
+    for path in sorted(examples.glob("*.yaml")):
+        lines += [f"`examples/policy/rules/{path.name}`:", "", "```yaml", path.read_text().rstrip("\n"), "```", ""]
+    lines += [*POLICY_FAILS.splitlines(), "",
+              "### Limits", "",
+              "A rule that cannot be used is an `invalid_policy` error at its file:line, never skipped:", "",
+              "| what | limit |", "|---|---|",
+              f"| rules in one configuration | {config_policy.MAX_RULES:,} |",
+              f"| nesting of one rule's schema | {check_policy.MAX_SCHEMA_DEPTH} levels |",
+              f"| values in one rule's schema | {check_policy.MAX_SCHEMA_NODES:,} |",
+              f"| memory to compile one pattern (RE2) | {check_policy.MAX_PATTERN_MEMORY // (1 << 20)} MiB |",
+              "| a rule file | the limits of any file and YAML document above |", "",
+              *POLICY_BOUNDS.splitlines(), ""]
+    return lines
+
+
+POLICY_INTRO = """\
+Rules the repository declares about its own configuration ("every pool in prod has a
+`concurrency_limit`", "no `prune` without a `scope`", "image defaults are pinned"), checked by
+`poolform validate`, `plan` and `apply` against the **planned state**: what the configuration
+declares once loaded, merged and normalized (server defaults filled), without reading any server,
+so `validate` reports exactly what `plan` will. A rule of severity `error` (the default) fails the
+command (exit 1): `plan` writes no plan file and contacts no server, `apply` of a configuration
+refuses. A `warning` is reported (it is one of the plan's diagnostics, so the PR comment shows it)
+and the plan goes on. Each violation is one diagnostic per rule and object, coded
+`policy_violation`, at the object's file:line (the pool's or queue's key; a template's value for
+a failure under `base_job_template`; `manage:` for a failure under `manage`), with the rule's id,
+its message, which value fails and why, and where the rule is written. A failed `validate --format
+markdown` (the pull-request failure comment) lists them with links to those lines.
+
+Rules are JSON Schema (Draft 2020-12, the `jsonschema` library the project already uses for
+templates): one schema per rule, applied to each document of its target. We chose it over CEL
+(`cel-python` 0.5.0, `common-expression-language` 0.10.0) because the three rules we wanted are
+plain structural constraints (a required type, an if/then, a pattern), JSON Schema is what template
+`variables` are already written in, editors validate it, and its errors carry the failing path,
+which becomes the diagnostic's `path`; see docs/architecture.md.
+
+Rules are written under the top-level `policy:` key of a config file, inline (`rules:`) or in rule
+files it names (`files:`: a file, a directory's `*.yaml`/`*.yml`/`*.json`, or a glob, relative to
+the naming file and inside the configuration's root). A rule file holds `version: 1` and `rules:`;
+keep rule files out of the directories given with `-f` (they are not config files). The rules of
+**every** config file apply, read file by file rather than merged: an overlay (a later `-f`, an
+environment's files) adds rules, and cannot remove or replace one (ids are unique across all files).
+
+```yaml
+version: 1
+policy:
+  files: [../policies/]          # every rule file there
+  rules:
+    - id: queues-not-paused-in-config
+      message: pause queues with `prefect work-queue pause`, not in the config
+      target: queue
+      severity: warning
+      schema:
+        properties:
+          paused: {const: false}
+```
+
+An HCL (`.tf`) configuration carries policy the same way: a YAML file with `version: 1` and
+`policy:` beside the `.tf` files (read with them, from the directory given with `-f` or the working
+directory), naming its rule files. One answer for both: the rules are never in HCL.
+
+Fields of a rule: `id` (unique, `[A-Za-z0-9][A-Za-z0-9_.-]*`), `message` (what to do),
+`description` (why; optional), `target` (below), `schema`, `severity` (`error` or `warning`),
+`environments` (a list: the rule applies only when planning one of these environments with `--env`;
+absent: always; with no `--env` such a rule does not apply).
+"""
+
+POLICY_DOCUMENTS = """\
+The document a rule sees is JSON, as the plan JSON's `after` shows objects, plus the queues:
+
+* `pool`: `{name, type, description, paused, concurrency_limit, base_job_template, queues}` where
+  `base_job_template` is present only when the configuration manages it (an unmanaged template is
+  not in the planned state, so a rule about it passes) and `queues` maps each declared queue's name
+  to its `queue` document;
+* `queue`: `{pool, name, description, paused, concurrency_limit, priority}`, `priority` present only
+  when declared;
+* `config`: `{environment, manage: {prune, scope}, work_pools: {NAME: pool document}}`, `environment`
+  the `--env` name or null.
+
+Absent fields are the server's defaults (`description` null for a pool and `""` for a queue,
+`paused` false, `concurrency_limit` null). For example, the pool
+
+```yaml
+work_pools:
+  k8s-prod:
+    type: kubernetes
+    concurrency_limit: 20
+    queues:
+      critical: {priority: 1}
+```
+
+is checked by a `pool` rule as
+
+```json
+{"name": "k8s-prod", "type": "kubernetes", "description": null, "paused": false,
+ "concurrency_limit": 20,
+ "queues": {"critical": {"pool": "k8s-prod", "name": "critical", "description": "",
+                         "paused": false, "concurrency_limit": null, "priority": 1}}}
+```
+
+and by a `config` rule (with `--env prod`) as
+`{"environment": "prod", "manage": {"prune": false, "scope": []}, "work_pools": {"k8s-prod": {...}}}`."""
+
+POLICY_FAILS = """\
+With `prefecthq/prefect:latest` as the image default and without `manage: scope` (the example's
+`scope: ["policy-*"]` line removed), `poolform validate -f pools.yaml` prints (exit 1):
+
+```text
+pools.yaml:4:1: error: policy no-prune-without-scope: manage: prune: true needs a non-empty manage: scope
+  manage.scope: [] should be non-empty. Pruning is safe only when the repository says which pools it owns. Rule 'no-prune-without-scope' at rules/prune-needs-scope.yaml:5:9.
+pools.yaml:13:7: error: policy image-defaults-are-pinned: pin the image default to a tag (not latest) or a digest [work_pool.policy-k8s]
+  base_job_template.variables.properties.image.default: "prefecthq/prefect:latest" is not valid under any of the given schemas. A moving tag changes what runs without a change in this repository. Rule 'image-defaults-are-pinned' at rules/pinned-images.yaml:5:9.
+```"""
+
+POLICY_BOUNDS = """\
+Patterns (`pattern`, `patternProperties`) run on RE2 (`google-re2`), not Python's `re`: matching
+takes time linear in the text, so a pattern such as `^(a+)+$` cannot hang a plan; RE2 has no
+lookarounds or backreferences (write a negative condition as `not: {pattern: ...}`, as the pinned
+image rule does), and a pattern it cannot compile is an error at its line. `$ref` must be local
+(`#/$defs/NAME`) and must name a part of the rule's schema; `$id`, `$anchor` and `$dynamicAnchor`
+are refused; nothing is ever fetched (the schema resolves against an empty registry). `format` is
+an annotation, not checked. A schema that refers to itself without descending into the object
+(`$ref: "#"`) is an `invalid_policy` error when it is evaluated. The checked documents are bounded
+by the configuration's own limits (template size and nesting)."""
 
 
 # ---------------------------------------------------------------- sample PR comment

@@ -10,8 +10,9 @@
   the scheduling core: nothing under ``reconciler/server/`` imports the rest of the package but
   ``reconciler.template_rules``, ``reconciler.scheduling`` and ``reconciler.explain``, nothing
   outside it (the ``server`` command aside) imports the server, and ``template_rules`` imports
-  nothing of the package; it is the only module that uses jsonschema, so neither side can grow
-  its own copy of the rules, and both use it;
+  nothing of the package; it is the only module that uses jsonschema for templates, so neither side
+  can grow its own copy of the rules, and both use it (``check_policy`` uses it too, for the
+  repository's policy rules, which are not templates);
 * the scheduling core is pure and shared: ``reconciler/scheduling.py`` imports only the standard
   library, ``reconciler/explain.py`` only that and ``scheduling``; the server's polls and claims
   and the client's ``explain`` and ``status`` all call it, and nothing else calls ``select_runs``;
@@ -114,7 +115,9 @@ def test_template_rules_are_one_module_both_sides_import() -> None:
         for path in sorted(PACKAGE.rglob("*.py"))
         if any(name == "jsonschema" or name.startswith("jsonschema.") for name in imports_of(path))
     }
-    assert users == {"reconciler/template_rules.py"}, f"only template_rules may validate schemas: {sorted(users)}"
+    assert users == {"reconciler/template_rules.py", "reconciler/check_policy.py"}, (
+        f"only template_rules (templates) and check_policy (the repository's own rules) may validate schemas: "
+        f"{sorted(users)}")
     importers = {
         str(path.relative_to(PACKAGE.parent))
         for path in sorted(PACKAGE.rglob("*.py"))
@@ -219,3 +222,16 @@ def test_step_operations_are_spelled_only_in_the_step_vocabulary() -> None:
         if isinstance(node, ast.Constant) and node.value in names
     ]
     assert not offences, "use reconciler.plan.steps.Op instead:\n" + "\n".join(offences)
+
+
+def test_the_policy_check_is_pure() -> None:
+    """``check_policy`` decides on values only: it reads no file, no server and no clock (rule files are
+    read by ``config/policy.py``), and it imports only the model and the diagnostics of the package."""
+    path = PACKAGE / "check_policy.py"
+    imported = imports_of(path)
+    own = sorted(n for n in imported if n.startswith("reconciler.") and not n.startswith(
+        ("reconciler.model.", "reconciler.diagnostics")))
+    assert own == [], f"check_policy imports {own}"
+    io = sorted(n for n in imported if n.split(".")[0] in (
+        "os", "io", "pathlib", "socket", "httpx", "urllib3", "requests", "click", "time", "datetime", "subprocess"))
+    assert io == [], f"check_policy must do no I/O: {io}"

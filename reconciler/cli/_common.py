@@ -378,6 +378,10 @@ def read_config(files: Sequence[str], variables: Sequence[str], var_files: Seque
     diags.append(loaded)
     if desired is not None:
         declare_credential_sources(*desired.credential_sources)
+    if desired is not None and not loaded.has_errors and desired.policy:
+        from reconciler.check_policy import check_policy
+
+        diags.append(check_policy(desired, desired.policy, environment=None))
     return (None if diags.has_errors else desired), diags
 
 

@@ -35,8 +35,9 @@ HCL_SUFFIXES = (".tf", ".tfvars")
 SUFFIXES = YAML_SUFFIXES + HCL_SUFFIXES
 
 KEY_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): ("version", "manage", "base_job_templates", "work_pools", "environments"),
+    (): ("version", "manage", "policy", "base_job_templates", "work_pools", "environments"),
     ("manage",): ("prune", "scope"),
+    ("policy",): ("files", "rules"),
     ("environments", "*"): ("description", "api_url", "profile", "api_key_env", "auth_string_env", "files", "variables"),
     ("work_pools", "*"): ("type", "description", "paused", "concurrency_limit", "base_job_template", "queues"),
     ("work_pools", "*", "queues", "*"): ("priority", "concurrency_limit", "paused", "description"),
@@ -152,7 +153,7 @@ def format_file(path: Path) -> FormatResult:
 
 # ---------------------------------------------------------------- YAML
 
-CONFIG_TOP_KEYS = ("work_pools", "base_job_templates", "manage", "environments")
+CONFIG_TOP_KEYS = ("work_pools", "base_job_templates", "manage", "environments", "policy")
 _MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=\S*config\.schema\.json", re.MULTILINE)
 
 

@@ -32,6 +32,7 @@ from reconciler.config.files import (
     read_text,
 )
 from reconciler.config.environments import SECRET_KEYS, read_environments, secret_key_problem
+from reconciler.config.policy import read_rules
 from reconciler.config.source import RawDoc, merge
 from reconciler.config.var_files import VarValue
 from reconciler.config.yaml_source import parse_yaml_text, top_level_keys
@@ -59,7 +60,7 @@ CONFIG_SUFFIXES = (".yaml", ".yml", ".tf")
 REFUSED_SUFFIXES = (".tf.json",)
 """Found in a directory and refused at the file (Terraform's JSON syntax; see ``hcl_source.refused_terraform_file``)."""
 
-CLAIM_KEYS = ("work_pools", "base_job_templates", "manage", "environments")
+CLAIM_KEYS = ("work_pools", "base_job_templates", "manage", "environments", "policy")
 """Top-level keys that make a YAML file found without ``-f`` a poolform config (``version`` is
 shared with compose, readthedocs and other files, so it does not count)."""
 CLAIM_CUTOFF = 0.8
@@ -316,6 +317,7 @@ def load(
             state = None
         else:
             state = build_state(merge(docs), diags, allow_unknown_types=allow_unknown_types)
+            state.policy = read_rules(docs, diags)  # file by file: an overlay adds rules, never removes one
     diags.items = [replace(d, code=Code.INVALID_CONFIG) if d.code is None and d.severity == "error" else d
                    for d in diags.items]
     diags.items.sort(key=_position_key)
@@ -363,10 +365,12 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _allowed_keys(path: tuple[Any, ...], data: Any) -> tuple[str, ...]:
+def _allowed_keys(path: tuple[Any, ...], data: Any, model: Any = None) -> tuple[str, ...]:
     from reconciler.model.document import (
         ENVIRONMENT_KEYS,
         MANAGE_KEYS,
+        POLICY_KEYS,
+        RULE_KEYS,
         POOL_KEYS,
         QUEUE_KEYS,
         TEMPLATE_FORM_KEYS,
@@ -375,11 +379,15 @@ def _allowed_keys(path: tuple[Any, ...], data: Any) -> tuple[str, ...]:
     )
 
     if not path:
-        return TOP_KEYS
+        return TOP_KEYS if model is None else tuple(f.alias or n for n, f in model.model_fields.items())
     if path == ("manage",):
         return MANAGE_KEYS
     if len(path) == 2 and path[0] == "environments":
         return ENVIRONMENT_KEYS
+    if path == ("policy",):
+        return POLICY_KEYS
+    if len(path) >= 2 and path[-2] == "rules" and path[:-2] in ((), ("policy",)) and isinstance(path[-1], int):
+        return RULE_KEYS
     if len(path) == 2 and path[0] == "work_pools":
         return POOL_KEYS
     if len(path) == 4 and path[0] == "work_pools" and path[2] == "queues":
@@ -418,20 +426,26 @@ def _data_path(loc: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(path)
 
 
-def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ...]]:
-    """Check the merged document against the format; returns the paths that have errors."""
+def _structure_diagnostics(doc: RawDoc, diags: Diagnostics, *, model: Any = None,
+                           at: tuple[Any, ...] = ()) -> set[tuple[Any, ...]]:
+    """Check the merged document against the format; returns the paths that have errors.
+    ``model``: check the value at ``at`` against that model instead (a config file's ``policy``,
+    a rule file: ``reconciler.config.policy``, which reads ``policy`` file by file)."""
     from pydantic import ValidationError
 
     from reconciler.model.document import ConfigDocument
 
     bad: set[tuple[Any, ...]] = set()
     try:
-        ConfigDocument.model_validate(doc.data)
+        if model is None:
+            ConfigDocument.model_validate({k: v for k, v in doc.data.items() if k != "policy"})
+        else:
+            model.model_validate(_get(doc.data, at))
         return bad
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     for error in errors:
-        path = _data_path(error["loc"])
+        path = at + _data_path(error["loc"])
         bad.add(path)
         kind = error["type"]
         field = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
@@ -442,7 +456,7 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
             summary = f"environment {path[1]!r}: {summary}"
             where = doc.where(path, key=True)
         elif kind == "extra_forbidden":
-            allowed = _allowed_keys(path[:-1], doc.data)
+            allowed = _allowed_keys(path[:-1], doc.data, model)
             summary = f"unknown key {field!r}"
             hint = did_you_mean(field, allowed)
             detail = (hint.strip() + " " if hint else "") + (f"Allowed keys here: {', '.join(allowed)}." if allowed else "")
@@ -477,6 +491,9 @@ def _structure_diagnostics(doc: RawDoc, diags: Diagnostics) -> set[tuple[Any, ..
             where = doc.where(path)
         diags.error(summary, detail.strip(), address=address, range=where, path=path)
     return bad
+
+
+structure_diagnostics = _structure_diagnostics
 
 
 def _has_error_under(bad: set[tuple[Any, ...]], prefix: tuple[Any, ...]) -> bool:
@@ -617,6 +634,8 @@ def build_state(doc: RawDoc, diags: Diagnostics, *, allow_unknown_types: bool = 
     environments = read_environments(doc, diags, bad).values()
     state.credential_sources = (sorted({v for e in environments for v in (e.api_key_env, e.auth_string_env) if v}),
                                 sorted({e.profile for e in environments if e.profile is not None}))
+    state.source = SourceRange(doc.origin, Pos(1, 1))
+    state.manage_source = doc.where(("manage",), key=True) if "manage" in data else None
     if doc.provider is not None:
         from reconciler.settings import ProviderBlock
 

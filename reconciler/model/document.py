@@ -257,6 +257,62 @@ class Environment(BaseModel):
         "command line win).",
         examples=[{"image_tag": "1.4.2", "replicas": 3}],
     )
+POLICY_RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class PolicyRule(BaseModel):
+    """A policy rule: every planned object of its `target` must satisfy its JSON Schema (Draft 2020-12).
+
+    Checked by `validate`, `plan` and `apply` against the planned state (see *Policy* below); a
+    violation is a diagnostic at the object's file:line with the rule's id and message."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="PolicyRule", populate_by_name=True)
+
+    id: str = Field(..., min_length=1, description="A stable name for the rule, unique in the configuration "
+                    "(shown with each violation).", examples=["prod-pools-have-a-limit"],
+                    json_schema_extra={"pattern": POLICY_RULE_ID_PATTERN})
+    message: str = Field(..., min_length=1, description="What a violation says: what to do to comply.",
+                         examples=["set concurrency_limit on every pool in prod"])
+    description: str | None = Field(None, description="Why the rule exists (shown with each violation).",
+                                    examples=["Unbounded pools starve the cluster."])
+    target: Literal["pool", "queue", "config"] = Field(
+        ..., description="What the schema checks: `pool` (each declared pool, with its queues), `queue` (each "
+        "declared queue) or `config` (the whole planned configuration, once).", examples=["pool"])
+    environments: list[str] | None = Field(
+        None, min_length=1, description="Only when planning one of these environments (`--env`); absent: always.",
+        examples=[["prod"]])
+    severity: Literal["error", "warning"] = Field(
+        "error", description="`error` fails validate, plan and apply; `warning` is reported and the plan goes on.",
+        examples=["warning"])
+    schema_: dict[str, Any] = Field(
+        ..., alias="schema", description="A JSON Schema (Draft 2020-12) the target's document must satisfy. "
+        "Only local `$ref`s (`#/...`); `pattern` is RE2 syntax.",
+        examples=[{"required": ["concurrency_limit"], "properties": {"concurrency_limit": {"type": "integer"}}}])
+
+
+class Policy(BaseModel):
+    """Policy rules of this configuration: inline, and from rule files. Rules of every config file
+    apply (an overlay adds rules, never removes one)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Policy")
+
+    files: list[str] = Field(
+        default_factory=list,
+        description="Rule files (`version: 1` and `rules:`), directories of them (their `*.yaml`, `*.yml`, "
+        "`*.json`) or glob patterns, relative to this file and inside the configuration's root.",
+        examples=[["policies/"], ["policies/*.yaml"]])
+    rules: list[PolicyRule] = Field(default_factory=list, description="Rules written here.",
+                                    examples=[[{"id": "pinned-images", "target": "pool", "message": "pin the image",
+                                                "schema": {"type": "object"}}]])
+
+
+class PolicyFile(BaseModel):
+    """A rule file named by `policy.files`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="PolicyFile")
+
+    version: Literal[1] = Field(..., description="Format version; always 1.", examples=[1])
+    rules: list[PolicyRule] = Field(..., description="The rules.")
 
 
 class ConfigDocument(BaseModel):
@@ -269,6 +325,11 @@ class ConfigDocument(BaseModel):
         default_factory=Manage,
         description="Ownership: what may be deleted.",
         examples=[{"prune": False, "scope": ["team-a-*"]}],
+    )
+    policy: Policy | None = Field(
+        None,
+        description="Policy rules checked against the planned state (inline `rules` and rule `files`).",
+        examples=[{"files": ["policies/"]}],
     )
     base_job_templates: dict[str, NamedTemplate] = Field(
         default_factory=dict,
@@ -299,6 +360,9 @@ QUEUE_KEYS: tuple[str, ...] = tuple(WorkQueue.model_fields)
 TOP_KEYS: tuple[str, ...] = tuple(ConfigDocument.model_fields)
 MANAGE_KEYS: tuple[str, ...] = tuple(Manage.model_fields)
 ENVIRONMENT_KEYS: tuple[str, ...] = tuple(Environment.model_fields)
+POLICY_KEYS: tuple[str, ...] = tuple(Policy.model_fields)
+POLICY_FILE_KEYS: tuple[str, ...] = tuple(PolicyFile.model_fields)
+RULE_KEYS: tuple[str, ...] = tuple(f.alias or name for name, f in PolicyRule.model_fields.items())
 TEMPLATE_FORM_KEYS: dict[str, tuple[str, ...]] = {
     "inline": tuple(InlineTemplate.model_fields),
     "file": tuple(TemplateFile.model_fields),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Collection, Final, Mapping
 from reconciler.diagnostics import SourceRange
 
 if TYPE_CHECKING:
+    from reconciler.model.policy import Rule
     from reconciler.settings import ProviderBlock
 
 
@@ -175,6 +176,12 @@ class DesiredState:
     credential_sources: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
     """The environment variables and the Prefect profiles the config's ``environments:`` take credentials
     from (names only): their values are masked in output whichever environment is used, if any."""
+    policy: list["Rule"] = field(default_factory=list)
+    """The policy rules of every config file (``reconciler.check_policy`` checks them)."""
+    source: SourceRange | None = None
+    """The configuration's first file (where a violation of the whole configuration points)."""
+    manage_source: SourceRange | None = None
+    """Where ``manage:`` was written, if it was."""
 
     def owns_pool(self, name: str) -> bool:
         return name in self.pools or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.scope)

@@ -16,7 +16,7 @@ from reconciler.model.document import config_json_schema, config_schema_text
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 SCHEMA_FILE = REPO / "provider-schema" / "config.schema.json"
-CONFIG_DIRS = ["process", "kubernetes", "hcl", "overlays", "environments"]
+CONFIG_DIRS = ["process", "kubernetes", "hcl", "overlays", "environments", "policy"]
 YAML_FILES = sorted(p for d in CONFIG_DIRS for p in (EXAMPLES / d).glob("*.yaml"))
 
 
