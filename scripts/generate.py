@@ -1,6 +1,7 @@
 """`make schema`: regenerate every generated file, in dependency order.
 
-provider-schema/config.schema.json (from the config models), provider-schema/plan.schema.json (from the
+provider-schema/config.schema.json (from the config models), provider-schema/policy.schema.json (rule
+files), provider-schema/plan.schema.json (from the
 plan's vocabularies), provider-schema/provider.schema.json (from the Terraform provider's schema), then
 docs/cli.md, docs/config.md and the sample comment in docs/ci.md. Tests fail when any of them is stale.
 """
@@ -15,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    from reconciler.model.document import config_schema_text
+    from reconciler.model.document import config_schema_text, policy_schema_text
     from reconciler.plan.schema import plan_schema_text
     from reconciler.provider.schema import write_schema_file
 
-    for name, text in (("config.schema.json", config_schema_text()), ("plan.schema.json", plan_schema_text())):
+    for name, text in (("config.schema.json", config_schema_text()), ("policy.schema.json", policy_schema_text()),
+                       ("plan.schema.json", plan_schema_text())):
         target = ROOT / "provider-schema" / name
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target.relative_to(ROOT)}")

@@ -548,7 +548,8 @@ which becomes the diagnostic's `path`; see docs/architecture.md.
 
 Rules are written under the top-level `policy:` key of a config file, inline (`rules:`) or in rule
 files it names (`files:`: a file, a directory's `*.yaml`/`*.yml`/`*.json`, or a glob, relative to
-the naming file and inside the configuration's root). A rule file holds `version: 1` and `rules:`;
+the naming file and inside the configuration's root). A rule file holds `version: 1` and `rules:`
+(its JSON Schema for editors: `provider-schema/policy.schema.json`);
 keep rule files out of the directories given with `-f` (they are not config files). The rules of
 **every** config file apply, read file by file rather than merged: an overlay (a later `-f`, an
 environment's files) adds rules, and cannot remove or replace one (ids are unique across all files).
@@ -569,7 +570,8 @@ policy:
 
 An HCL (`.tf`) configuration carries policy the same way: a YAML file with `version: 1` and
 `policy:` beside the `.tf` files (read with them, from the directory given with `-f` or the working
-directory), naming its rule files. One answer for both: the rules are never in HCL.
+directory), naming its rule files. One answer for both: the rules are never in HCL. The Terraform
+provider does not check policy (`terraform plan` has its own policy tools).
 
 Fields of a rule: `id` (unique, `[A-Za-z0-9][A-Za-z0-9_.-]*`), `message` (what to do),
 `description` (why; optional), `target` (below), `schema`, `severity` (`error` or `warning`),
@@ -619,9 +621,9 @@ With `prefecthq/prefect:latest` as the image default and without `manage: scope`
 
 ```text
 pools.yaml:4:1: error: policy no-prune-without-scope: manage: prune: true needs a non-empty manage: scope
-  manage.scope: [] should be non-empty. Pruning is safe only when the repository says which pools it owns. Rule 'no-prune-without-scope' at rules/prune-needs-scope.yaml:5:9.
+  manage.scope: [] should be non-empty. Pruning is safe only when the repository says which pools it owns. Rule 'no-prune-without-scope' at rules/prune-needs-scope.yaml:6:9.
 pools.yaml:13:7: error: policy image-defaults-are-pinned: pin the image default to a tag (not latest) or a digest [work_pool.policy-k8s]
-  base_job_template.variables.properties.image.default: "prefecthq/prefect:latest" is not valid under any of the given schemas. A moving tag changes what runs without a change in this repository. Rule 'image-defaults-are-pinned' at rules/pinned-images.yaml:5:9.
+  base_job_template.variables.properties.image.default: "prefecthq/prefect:latest" is not valid under any of the given schemas. A moving tag changes what runs without a change in this repository. Rule 'image-defaults-are-pinned' at rules/pinned-images.yaml:6:9.
 ```"""
 
 POLICY_BOUNDS = """\

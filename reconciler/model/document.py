@@ -410,3 +410,22 @@ def config_json_schema() -> dict[str, Any]:
 def config_schema_text() -> str:
     """:func:`config_json_schema` as the exact text checked in at ``provider-schema/config.schema.json``."""
     return json.dumps(config_json_schema(), indent=2, sort_keys=False) + "\n"
+
+
+POLICY_SCHEMA_ID = "https://poolform.dev/schema/policy.schema.json"
+"""Stable ``$id`` of the rule file schema (an identifier, never fetched)."""
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file (``policy.files``), draft-07 keywords only, as the config's."""
+    schema = _to_draft7(PolicyFile.model_json_schema(ref_template="#/definitions/{model}"))
+    ordered = {"$schema": "http://json-schema.org/draft-07/schema#", "$id": POLICY_SCHEMA_ID,
+               "title": "poolform policy rules",
+               "description": "A rule file named by a poolform config's `policy.files` (version 1)."}
+    ordered.update({k: v for k, v in schema.items() if k not in ordered})
+    return copy.deepcopy(ordered)
+
+
+def policy_schema_text() -> str:
+    """:func:`policy_json_schema` as the exact text checked in at ``provider-schema/policy.schema.json``."""
+    return json.dumps(policy_json_schema(), indent=2, sort_keys=False) + "\n"

@@ -202,3 +202,24 @@ def test_no_rule_makes_a_network_connection(tree, monkeypatch):
     rule = Rule(id="r", message="m", target="pool", schema={"$ref": "http://127.0.0.1:9/schema.json"})
     found = check_policy(state, [rule])
     assert [(d.severity, d.code) for d in found] == [("error", "invalid_policy")]
+
+
+def test_the_rule_file_schema_is_current_and_the_example_rules_follow_it():
+    import json
+    from pathlib import Path
+
+    from jsonschema import Draft7Validator
+    from ruamel.yaml import YAML
+
+    from reconciler.model.document import policy_schema_text
+
+    repo = Path(__file__).resolve().parents[2]
+    published = repo / "provider-schema" / "policy.schema.json"
+    assert published.read_text(encoding="utf-8") == policy_schema_text(), "run `make schema`"
+    schema = json.loads(published.read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    examples = sorted((repo / "examples" / "policy" / "rules").glob("*.yaml"))
+    assert len(examples) == 3
+    for path in examples:
+        assert path.read_text().startswith("# yaml-language-server: $schema=../../../provider-schema/policy.schema.json")
+        assert list(Draft7Validator(schema).iter_errors(YAML(typ="safe").load(path.read_text()))) == []
