@@ -575,8 +575,13 @@ provider does not check policy (`terraform plan` has its own policy tools).
 
 Fields of a rule: `id` (unique, `[A-Za-z0-9][A-Za-z0-9_.-]*`), `message` (what to do),
 `description` (why; optional), `target` (below), `schema`, `severity` (`error` or `warning`),
-`environments` (a list: the rule applies only when planning one of these environments with `--env`;
-absent: always; with no `--env` such a rule does not apply).
+`environments` (a list of environments the configuration declares under `environments:`; the rule
+applies only when one of them is selected with `--env`, or planned by `plan --all-envs`; absent:
+always; with no `--env` such a rule does not apply; a name the configuration does not declare is an
+`invalid_policy` error with a did-you-mean, since the rule would never apply).
+
+`render` and `diff` load the configuration the same way, so they report violations too (`diff
+--env staging --env prod` checks each environment's rules).
 """
 
 POLICY_DOCUMENTS = """\
@@ -620,9 +625,9 @@ With `prefecthq/prefect:latest` as the image default and without `manage: scope`
 `scope: ["policy-*"]` line removed), `poolform validate -f pools.yaml` prints (exit 1):
 
 ```text
-pools.yaml:4:1: error: policy no-prune-without-scope: manage: prune: true needs a non-empty manage: scope
+pools.yaml:5:1: error: policy no-prune-without-scope: manage: prune: true needs a non-empty manage: scope
   manage.scope: [] should be non-empty. Pruning is safe only when the repository says which pools it owns. Rule 'no-prune-without-scope' at rules/prune-needs-scope.yaml:6:9.
-pools.yaml:13:7: error: policy image-defaults-are-pinned: pin the image default to a tag (not latest) or a digest [work_pool.policy-k8s]
+pools.yaml:14:7: error: policy image-defaults-are-pinned: pin the image default to a tag (not latest) or a digest [work_pool.policy-k8s]
   base_job_template.variables.properties.image.default: "prefecthq/prefect:latest" is not valid under any of the given schemas. A moving tag changes what runs without a change in this repository. Rule 'image-defaults-are-pinned' at rules/pinned-images.yaml:6:9.
 ```"""
 

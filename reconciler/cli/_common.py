@@ -381,7 +381,7 @@ def read_config(files: Sequence[str], variables: Sequence[str], var_files: Seque
     if desired is not None and not loaded.has_errors and desired.policy:
         from reconciler.check_policy import check_policy
 
-        diags.append(check_policy(desired, desired.policy, environment=None))
+        diags.append(check_policy(desired, desired.policy, environment=environment.name if environment else None))
     return (None if diags.has_errors else desired), diags
 
 

@@ -18,7 +18,7 @@ import os
 from dataclasses import replace
 from typing import Any, Sequence
 
-from reconciler.config.files import ignored_name, read_text
+from reconciler.config.files import did_you_mean, ignored_name, read_text
 from reconciler.config.source import RawDoc
 from reconciler.config.yaml_source import parse_yaml_text
 from reconciler.diagnostics import Code, Diagnostics, SourceRange
@@ -63,7 +63,9 @@ def read_rules(docs: Sequence[RawDoc], diags: Diagnostics) -> list[Rule]:
                     rule_doc = _read_rule_file(filename, at, local)
                     if rule_doc is not None:
                         found += [(rule_doc, ("rules", n)) for n in range(len(rule_doc.data["rules"]))]
-    rules_out = _rules(found, local)
+    declared = [name for doc in docs if isinstance(doc.data, dict) and isinstance(doc.data.get("environments"), dict)
+                for name in doc.data["environments"]]
+    rules_out = _rules(found, local, list(dict.fromkeys(declared)))
     diags.append(replace(d, code=Code.INVALID_POLICY) if d.code is None and d.severity == "error" else d
                  for d in local)
     return rules_out
@@ -129,7 +131,7 @@ def _only(doc: RawDoc, kept: list[int]) -> RawDoc:
     return out
 
 
-def _rules(found: list[tuple[RawDoc, tuple[Any, ...]]], diags: Diagnostics) -> list[Rule]:
+def _rules(found: list[tuple[RawDoc, tuple[Any, ...]]], diags: Diagnostics, declared: list[str]) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, SourceRange] = {}
     if len(found) > MAX_RULES:
@@ -157,6 +159,16 @@ def _rules(found: list[tuple[RawDoc, tuple[Any, ...]]], diags: Diagnostics) -> l
         if problems:
             continue
         environments = raw.get("environments")
+        unknown = [(i, name) for i, name in enumerate(environments or []) if name not in declared]
+        for i, name in unknown:
+            diags.error(f"policy rule {rule_id!r} names the environment {name!r}, which the configuration does not "
+                        "declare", (did_you_mean(name, declared).strip() + " ").lstrip()
+                        + (f"Declared environments: {', '.join(declared)}." if declared else
+                           "Declare it under the top-level environments: map, or remove it from the rule.")
+                        + " A rule scoped to no declared environment would never apply.",
+                        range=doc.where(path + ("environments", i)), code=Code.INVALID_POLICY)
+        if unknown:
+            continue
         rules.append(Rule(id=rule_id, message=raw["message"], target=raw["target"], schema=schema,
                           severity=raw.get("severity") or "error", description=raw.get("description") or "",
                           environments=tuple(environments) if environments is not None else None, where=where))

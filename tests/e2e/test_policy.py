@@ -54,7 +54,7 @@ def test_the_example_rules_fail_on_a_bad_config_as_documented_and_pass_after_the
     violations = [d for d in document["diagnostics"] if d["range"]]
     assert [d["code"] for d in document["diagnostics"]] == ["policy_violation"] * 3  # and the summary line
     assert {(d["range"]["filename"], d["range"]["start"]["line"], d["address"]) for d in violations} == {
-        (bad, 4, None), (bad, 13, f"work_pool.{env.prefix}policy-k8s")}
+        (bad, 5, None), (bad, 14, f"work_pool.{env.prefix}policy-k8s")}
     assert not plan_file.exists()
 
     assert_ok(env.cli("apply", "-f", bad, "--auto-approve"), 1)
@@ -87,7 +87,7 @@ def test_the_failure_comment_links_each_violation_to_its_line(env, monkeypatch):
     comment = result.stdout
     assert "**Failed: 1 error.**" in comment
     [line] = [x for x in comment.splitlines() if "image-defaults-are-pinned" in x]
-    assert line.startswith("- [pools.yaml:14:7](https://github.com/o/r/blob/abc/pools.yaml#L14)"), line
+    assert line.startswith("- [pools.yaml:15:7](https://github.com/o/r/blob/abc/pools.yaml#L15)"), line
     assert "pin the image default to a tag (not latest) or a digest" in line
     assert '"prefecthq/prefect:latest" is not valid under any of the given schemas' in line
 
@@ -110,3 +110,45 @@ def test_a_warning_rule_is_carried_by_the_plan_and_its_comment(env):
     result = env.cli("plan", "-f", path, "--format", "markdown")
     assert_ok(result)
     assert "policy queues-have-a-limit: give every queue a concurrency_limit" in result.stdout
+
+
+def test_a_prod_rule_fails_prod_only(env):
+    """examples/policy's prod-only rule: a pool without a limit fails `--env prod` (plan writes no file),
+    passes `--env staging` and without `--env`; `plan --all-envs` fails with prod's violation in its comment."""
+    path = Path(_example(env))
+    text = re.sub(r"(environments:\n)(.|\n)*", "", path.read_text(encoding="utf-8"))
+    text = text.replace("    concurrency_limit: 4\n", "")  # policy-etl loses its limit
+    text += f"environments:\n  staging:\n    api_url: {env.api_url}\n  prod:\n    api_url: {env.api_url}\n"
+    path.write_text(text, encoding="utf-8")
+    etl_line = text.splitlines().index(f"  {env.prefix}policy-etl:") + 1
+
+    result = env.cli("validate", "-f", str(path), "--env", "prod", "--json")
+    assert_ok(result, 1)
+    [error] = json.loads(result.stdout)["diagnostics"]
+    assert error["summary"] == "policy prod-pools-have-a-concurrency-limit: set concurrency_limit on every pool in prod"
+    assert (error["range"]["start"]["line"], error["address"]) == (etl_line, f"work_pool.{env.prefix}policy-etl")
+
+    plan_file = env.tmp / "prod.json"
+    assert_ok(env.cli("plan", "-f", str(path), "--env", "prod", "--out", str(plan_file), add_url=False), 1)
+    assert not plan_file.exists()
+    assert_ok(env.cli("validate", "-f", str(path)))
+    assert_ok(env.cli("plan", "-f", str(path), "--env", "staging", "--out", str(plan_file), add_url=False))
+    assert plan_file.exists()
+
+    result = env.cli("plan", "-f", str(path), "--all-envs", "--format", "markdown", add_url=False)
+    assert_ok(result, 1)
+    assert "policy prod-pools-have-a-concurrency-limit" in result.stdout
+    assert result.stdout.count("policy prod-pools-have-a-concurrency-limit") == 1  # prod's section only
+
+
+def test_a_rule_scoped_to_an_undeclared_environment_is_an_error(env):
+    path = Path(_example(env))
+    rule = env.tmp / "rules" / "pool-concurrency-limit.yaml"
+    rule.write_text(rule.read_text(encoding="utf-8").replace("environments: [prod]", "environments: [prdo]"),
+                    encoding="utf-8")
+    result = env.cli("validate", "-f", str(path), "--json")
+    assert_ok(result, 1)
+    [error] = json.loads(result.stdout)["diagnostics"]
+    assert error["code"] == "invalid_policy"
+    assert "names the environment 'prdo', which the configuration does not declare" in error["summary"]
+    assert 'Did you mean "prod"?' in error["detail"]
