@@ -53,7 +53,21 @@ def marker_of(body: str) -> str:
     return first
 
 
+def environment_of(mark: str) -> str | None:
+    """The environment a marker line names (``%XX`` decoded), None for a bare marker."""
+    from urllib.parse import unquote
+
+    inner = mark[len("<!-- "):-len(" -->")]
+    return unquote(inner.split(":", 1)[1]) if ":" in inner else None
+
+
 def check_body(body: str) -> str:
+    """``body`` when one comment can carry it: within the forges' size limit and with one marker
+    (``plan --all-envs`` markdown has one per environment: post each environment's own)."""
+    marks = [line for line in body.split("\n") if MARKER.match(line.strip())]
+    if len(marks) > 1:
+        raise ForgeError(f"the comment body carries {len(marks)} poolform markers (one per environment): post one "
+                         "comment per environment, rendered with `poolform plan --env NAME --format markdown`")
     if len(body) > MAX_BODY:
         raise ForgeError(f"the comment body is {len(body)} characters; GitHub and GitLab take at most {MAX_BODY}. "
                          "Render it with poolform's markdown format, which stays under the limit.")

@@ -62,12 +62,20 @@ plan_option = click.option("--plan", "plan_file", type=click.Path(dir_okay=False
 
 
 def _comment(forge: Any, body: str, plan_file: str | None) -> None:
-    from reconciler.ci.forge import label_outcome, upsert_comment
+    from reconciler.ci.forge import environment_of, label_outcome, marker_of, upsert_comment
+    from reconciler.errors import ForgeError
 
+    plan = _plan(plan_file) if plan_file else None
+    if plan is not None and plan.get("environment"):
+        named = environment_of(marker_of(body))
+        if named != plan["environment"]:
+            raise ForgeError(f"{plan_file} is a plan of environment {plan['environment']!r} but the comment's marker "
+                             f"is {'for ' + repr(named) if named else 'for no environment'}: render the body from "
+                             "the same environment's plan")
     done, number = upsert_comment(forge, body)
     click.echo(f"{done} comment {number}")
-    if plan_file:
-        label = label_outcome(forge, _plan(plan_file))
+    if plan is not None:
+        label = label_outcome(forge, plan)
         click.echo(f"label {label}" if label else "the plan failed: labels left as they are")
 
 

@@ -112,6 +112,27 @@ def test_each_environment_keeps_its_own_comment(forge: Fake, tmp_path: Path) -> 
                                                                        "<!-- poolform-plan:staging -->"]
 
 
+def test_comment_refuses_several_markers_and_another_environments_plan(forge: Fake, tmp_path: Path) -> None:
+    from views_plans import plan_json
+
+    both = body(tmp_path, "<!-- poolform-plan:staging -->\nstaging\n\n<!-- poolform-plan:prod -->\nprod\n")
+    result = ci(forge, "comment", "--body-file", str(both), cwd=tmp_path)
+    assert result.returncode == 1 and "2 poolform markers" in result.stderr and "--env NAME" in result.stderr
+    data = plan_json(steps=True)
+    data["environment"] = "prod"
+    prod_plan = tmp_path / "prod.json"
+    prod_plan.write_text(dumps_plan(Plan.from_json(data)), encoding="utf-8")
+    for marker, code in (("<!-- poolform-plan:staging -->", 1), ("<!-- poolform-plan -->", 1),
+                         ("<!-- poolform-plan:prod -->", 0)):
+        result = ci(forge, "comment", "--body-file", str(body(tmp_path, f"{marker}\nplan\n")), "--plan",
+                    str(prod_plan), cwd=tmp_path)
+        assert result.returncode == code, (marker, result.stderr)
+        if code:
+            assert "plan of environment 'prod'" in result.stderr
+    assert [c["body"].split("\n")[0] for c in forge.comments] == ["<!-- poolform-plan:prod -->"]
+    assert forge.labels == {"add-or-update"}
+
+
 def test_failure_comment_is_replaced_by_the_plan_and_labels_follow(forge: Fake, tmp_path: Path) -> None:
     failed = body(tmp_path, "<!-- poolform-plan -->\n### poolform validate\n\n**Failed: 1 error.**\n")
     errored = plan_file(tmp_path, "errored.json", steps=False, errored=True)
