@@ -11,7 +11,7 @@ module decides nothing about the plan.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from reconciler.model.state import ObservedPool, pool_address, queue_address
 from reconciler.plan.actions import Action, Change, ResourceType
@@ -40,9 +40,31 @@ def _observed_side(pool: ObservedPool) -> dict[str, Any]:
     return {"paused": pool.paused, "concurrency_limit": pool.concurrency_limit, "queues": _ordered(queues)}
 
 
-def _queue_of(address: str, pool: str) -> str | None:
-    prefix = queue_address(pool, "")
-    return address[len(prefix):] if address.startswith(prefix) else None
+def _by_pool(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    """The changes of each pool, in plan order (one pass: a plan of thousands of pools must not
+    scan every change for every pool)."""
+    out: dict[str, list[Change]] = {}
+    for change in changes:
+        out.setdefault(change.pool, []).append(change)
+    return out
+
+
+def _effects_by_pool(side_effects: Iterable[Mapping[str, Any]],
+                     pools: Collection[str] | Mapping[str, Any]) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+    """``{pool: [(queue name, effect)]}`` for every pool in ``pools`` whose queue address prefix an
+    effect's address starts with (pool and queue names may hold dots: an address can belong to
+    more than one pool), found by trying each dot of the address rather than each pool."""
+    out: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    head = queue_address("", "")[:-1]  # "work_queue."
+    for effect in side_effects:
+        address = str(effect.get("address", ""))
+        if not address.startswith(head):
+            continue
+        rest = address[len(head):]
+        for i, char in enumerate(rest):
+            if char == "." and rest[:i] in pools:
+                out.setdefault(rest[:i], []).append((rest[i + 1:], effect))
+    return out
 
 
 def waterfalls(observed: Mapping[str, ObservedPool], changes: list[Change],
@@ -51,39 +73,34 @@ def waterfalls(observed: Mapping[str, ObservedPool], changes: list[Change],
     ``{"paused", "concurrency_limit", "queues": [{"name", "priority", "concurrency_limit", "paused"}]}``
     with queues in waterfall order (priority, then name). ``before`` is None for a pool the plan
     creates, ``after`` None for one it deletes."""
-    touched: list[str] = []
     changes = [c for c in changes if c.action is not Action.NOOP]
-    for change in changes:
-        if change.pool not in touched:
-            touched.append(change.pool)
-    for effect in side_effects:
-        for pool in observed:
-            if _queue_of(str(effect.get("address", "")), pool) is not None and pool not in touched:
-                touched.append(pool)
+    by_pool = _by_pool(changes)
+    effects = _effects_by_pool(side_effects, set(observed) | set(by_pool))
+    touched = list(by_pool) + [pool for pool in effects if pool not in by_pool and pool in observed]
     result: dict[str, dict[str, Any]] = {}
     for pool in touched:
         have = observed.get(pool)
         before = _observed_side(have) if have else None
-        pool_change = next((c for c in changes if c.type is ResourceType.WORK_POOL and c.pool == pool), None)
+        mine = by_pool.get(pool, [])
+        pool_change = next((c for c in mine if c.type is ResourceType.WORK_POOL), None)
         if before is not None and pool_change is not None and pool_change.action in (Action.DELETE, Action.REPLACE):
             # the old pool goes: show the queues its changes name (the server's own default is not one)
-            listed = {c.name for c in changes if c.type is ResourceType.WORK_QUEUE and c.pool == pool}
+            listed = {c.name for c in mine if c.type is ResourceType.WORK_QUEUE}
             before = {**before, "queues": [q for q in before["queues"] if q["name"] in listed]}
         if pool_change is not None and pool_change.action is Action.DELETE:
             result[pool] = {"before": before, "after": None}
             continue
         fresh = pool_change is not None and pool_change.action in (Action.CREATE, Action.REPLACE)
         queues: dict[str, dict[str, Any]] = {} if fresh or have is None else {q["name"]: q for q in before["queues"]}  # type: ignore[index]
-        for change in changes:
-            if change.type is not ResourceType.WORK_QUEUE or change.pool != pool:
+        for change in mine:
+            if change.type is not ResourceType.WORK_QUEUE:
                 continue
             if change.action is Action.DELETE:
                 queues.pop(change.name, None)
             elif change.after is not None:
                 queues[change.name] = _queue(change.after)
-        for effect in side_effects:
-            name = _queue_of(str(effect.get("address", "")), pool)
-            if name is None or list(effect.get("path", [])) != ["priority"]:
+        for name, effect in effects.get(pool, []):
+            if list(effect.get("path", [])) != ["priority"]:
                 continue
             if name in queues:
                 queues[name] = {**queues[name], "priority": effect.get("after")}
@@ -124,10 +141,12 @@ def waterfall_problems(shown: Mapping[str, Any], changes: list[Change],
     if not all(isinstance(e, dict) for e in side_effects):
         return []  # the reader refuses such side effects on its own
     expected = waterfalls({}, changes, side_effects)
-    touched = set(expected) | {c.pool for c in changes if c.action is not Action.NOOP}
+    by_pool = _by_pool(c for c in changes if c.action is not Action.NOOP)
+    touched = set(expected) | set(by_pool)
     out: list[tuple[str | None, str]] = []
     if set(shown) != touched:
         return [(None, "its waterfalls are not the pools its changes touch")]
+    effects = _effects_by_pool(side_effects, shown)
     for pool, entry in shown.items():
         where = pool_address(pool)
         if not isinstance(entry, dict) or set(entry) != {"before", "after"}:
@@ -147,9 +166,10 @@ def waterfall_problems(shown: Mapping[str, Any], changes: list[Change],
             sides[name] = queues
         if not sides:
             continue
-        for change in changes:
-            if change.pool != pool or change.action is Action.NOOP:
-                continue
+        mine = by_pool.get(pool, [])
+        # a new pool's default is not the old one
+        fresh = any(c.type is ResourceType.WORK_POOL and c.action in (Action.CREATE, Action.REPLACE) for c in mine)
+        for change in mine:
             if change.type is ResourceType.WORK_POOL:
                 gone = change.action is Action.DELETE
                 if (entry["after"] is None) != gone or (entry["before"] is None) != (change.action is Action.CREATE):
@@ -167,23 +187,18 @@ def waterfall_problems(shown: Mapping[str, Any], changes: list[Change],
                 row = (after or {}).get(change.name)
                 if row is None or any(key in change.after and row.get(key) != change.after[key] for key in _SHOWN):
                     out.append((change.address, f"its waterfall of {where} does not show {change.address} as planned"))
-            fresh = any(c.type is ResourceType.WORK_POOL and c.pool == pool and c.action in (Action.CREATE, Action.REPLACE)
-                        for c in changes)
-            if change.before is not None and before is not None and not fresh:  # a new pool's default is not the old one
+            if change.before is not None and before is not None and not fresh:
                 row = before.get(change.name)
                 if row is None or any(key in change.before and row.get(key) != change.before[key] for key in _SHOWN):
                     out.append((change.address, f"its waterfall of {where} does not show {change.address} as it was"))
         moved: dict[str, Any] = {}
-        for effect in side_effects:
-            name = _queue_of(str(effect.get("address", "")), pool)
-            if name is None:
-                continue
+        for name, effect in effects.get(pool, []):
             moved[name] = effect.get("after")
             row = (sides.get("after") or {}).get(name)
             if row is None or row.get("priority") != effect.get("after"):
                 out.append((str(effect.get("address")), f"its waterfall of {where} does not show the priority move of "
                                                         f"{effect.get('address')}"))
-        out.extend(_unchanged_problems(pool, entry, sides, changes, moved, expected.get(pool)))
+        out.extend(_unchanged_problems(pool, entry, sides, mine, moved, expected.get(pool)))
     return out
 
 
@@ -192,14 +207,12 @@ def _unchanged_problems(pool: str, entry: dict[str, Any], sides: dict[str, Any],
     """What the changes leave alone must read the same before and after: the pool's pause and
     limit without a pool change, and each queue no change touches (its priority aside when the
     server's bump moves it); a queue appears or disappears only by a change. A created or replaced
-    pool's ``after`` is exactly what its changes make."""
+    pool's ``after`` is exactly what its changes make. ``changes`` are the pool's own, no NOOPs."""
     where = pool_address(pool)
-    pool_change = next((c for c in changes if c.type is ResourceType.WORK_POOL and c.pool == pool
-                        and c.action is not Action.NOOP), None)
+    pool_change = next((c for c in changes if c.type is ResourceType.WORK_POOL), None)
     before, after = sides.get("before"), sides.get("after")
     out: list[tuple[str | None, str]] = []
-    touched = {c.name for c in changes if c.type is ResourceType.WORK_QUEUE and c.pool == pool
-               and c.action is not Action.NOOP}
+    touched = {c.name for c in changes if c.type is ResourceType.WORK_QUEUE}
     if pool_change is not None and pool_change.action in (Action.DELETE, Action.REPLACE) and before is not None:
         if not set(before) <= touched:
             out.append((where, f"its waterfall of {where} (before) shows a queue no change names"))
