@@ -138,3 +138,97 @@ def test_postgres_filters_with_huge_lists(postgres_url: str) -> None:
     problems = run_cases(client, MANY)
     store.close()
     assert problems == []
+
+
+def test_postgres_keeps_a_runs_wire_text_uncompressed(postgres_cluster) -> None:
+    """A run's row (~3 KB) is over PostgreSQL's default 2 KB threshold, past which it would compress
+    ``wire``, and every poll would decompress it (``STORAGE``); opening twice sets it once."""
+    import psycopg
+
+    url = postgres_cluster.new_database("storage")
+    open_store(url).close()
+    store = open_store(url)
+    client = TestClient(create_app(store))
+    flow = client.post("/api/flows/", json={"name": "f"}).json()["id"]
+    client.post("/api/work_pools/", json={"name": "p", "type": "process"})
+    dep = client.post("/api/deployments/", json={"name": "d", "flow_id": flow, "work_pool_name": "p"}).json()["id"]
+    assert client.post(f"/api/deployments/{dep}/create_flow_run", json={"parameters": {"x": "y" * 200}}).status_code == 201
+    store.close()
+    with psycopg.connect(url) as conn:
+        row_size, stored, raw = conn.execute(
+            "SELECT pg_column_size(flow_run.*), pg_column_size(wire), octet_length(wire) FROM flow_run").fetchone()
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE oid = 'flow_run'::regclass").fetchone()[0]
+    assert row_size > 2100
+    assert stored >= raw
+    assert options == ["toast_tuple_target=8160"]
+
+
+class RoundTrips:
+    """A TCP proxy in front of PostgreSQL that counts round trips: each time the client sends after
+    the server has answered (statements pipelined between two answers count once)."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.count, self._answered, self._target = 0, True, port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._target))
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source, sink, from_client: bool) -> None:
+        while data := source.recv(65536):
+            if from_client and self._answered:
+                self.count += 1
+            self._answered = not from_client
+            sink.sendall(data)
+        sink.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_postgres_round_trips_of_a_poll_and_a_run_creation(postgres_cluster) -> None:
+    """BEGIN goes out with the first statement and the writes with the COMMIT (the store's
+    pipeline), the deployment is read with the queue the request names, and the pool's template is
+    not read a second time: a worker's poll whose first priority has enough runs costs 3 round
+    trips (BEGIN + the pool and its queues; the runs; the two last_polled writes + COMMIT), a run
+    created from a deployment 2 (BEGIN + the deployment with its pool and queues; the insert +
+    COMMIT). They were 6 each."""
+    url = postgres_cluster.new_database("trips")
+    proxy = RoundTrips(postgres_cluster.port)
+    store = open_store(url.replace(f":{postgres_cluster.port}/", f":{proxy.port}/"))
+    client = TestClient(create_app(store))
+    flow = client.post("/api/flows/", json={"name": "f"}).json()["id"]
+    client.post("/api/work_pools/", json={"name": "p", "type": "process"})
+    for priority, queue in enumerate(("q1", "q2", "q3"), 1):
+        client.post("/api/work_pools/p/queues/", json={"name": queue, "priority": priority})
+    dep = client.post("/api/deployments/", json={"name": "d", "flow_id": flow, "work_pool_name": "p",
+                                                 "job_variables": {"env": {"A": "1"}}}).json()["id"]
+    poll = {"work_queue_names": ["q1", "q2", "q3"], "scheduled_before": "2100-01-01T00:00:00Z", "limit": 3}
+    trips = {}
+    for i in range(8):  # past psycopg's prepare threshold: the last ones are counted
+        before = proxy.count
+        answer = client.post(f"/api/deployments/{dep}/create_flow_run", json={"work_queue_name": ("q1", "q2")[i % 2]})
+        assert answer.status_code == 201
+        trips["create"] = proxy.count - before
+        before = proxy.count
+        runs = client.post("/api/work_pools/p/get_scheduled_flow_runs", json=poll).json()
+        trips["poll"] = proxy.count - before
+    store.close()
+    proxy.close()
+    assert [r["flow_run"]["work_queue_name"] for r in runs] == ["q1"] * 3  # the first priority has enough
+    assert trips == {"create": 2, "poll": 3}

@@ -10,6 +10,7 @@ within 60 s. Must not write run state: runs are created through ``flow_runs``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from reconciler.server.domain import Ctx, atomic, flow_runs, flows, pools, queue
 from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, pool_not_found
 from reconciler.server.domain.sql import dumps, in_clause, loads, new_id, page_limit
 from reconciler.server.store import Row, StoreBusy
-from reconciler.template_rules import Failure, job_variables_problem, patch_job_variables_problem
+from reconciler.template_rules import Failure, is_prepared, job_variables_problem, patch_job_variables_problem
 
 POLL_TIMEOUT = 60
 """Seconds after the last poll of its queue that a deployment stays READY."""
@@ -119,14 +120,6 @@ def deployment_pool_name(ctx: Ctx, deployment_id: str) -> str | None:
     """The name of the pool a deployment is in (None: no pool, or no such deployment); one read."""
     row = ctx.store.one("SELECT work_pool_name FROM deployment WHERE id = ?", (deployment_id,))
     return None if row is None else row["work_pool_name"]
-
-
-def deployment_template(ctx: Ctx, deployment_id: str) -> dict[str, Any]:
-    """The base job template of the deployment's pool (``pools.parsed_template``: not to be
-    changed), ``{}`` for none; one read."""
-    row = ctx.store.one("SELECT p.base_job_template FROM deployment d JOIN work_pool p ON p.name = d.work_pool_name "
-                        "WHERE d.id = ?", (deployment_id,))
-    return {} if row is None else pools.parsed_template(row["base_job_template"])
 
 
 @atomic
@@ -230,20 +223,34 @@ def delete_deployment(ctx: Ctx, deployment_id: str) -> None:
 
 _RUN_SOURCE = (
     "SELECT d.*, p.id AS pool_id, p.base_job_template AS pool_template, q.name AS queue_current_name, "
-    "qp.id AS queue_pool_id, qp.name AS queue_pool_name FROM deployment d "
-    "LEFT JOIN work_pool p ON p.name = d.work_pool_name LEFT JOIN work_queue q ON q.id = d.work_queue_id "
-    "LEFT JOIN work_pool qp ON qp.id = q.work_pool_id WHERE d.id = ?"
+    "qp.id AS queue_pool_id, qp.name AS queue_pool_name, nq.id AS named_queue_id, nq.name AS named_queue_name "
+    "FROM deployment d LEFT JOIN work_pool p ON p.name = d.work_pool_name LEFT JOIN work_queue q ON q.id = d.work_queue_id "
+    "LEFT JOIN work_pool qp ON qp.id = q.work_pool_id LEFT JOIN work_queue nq ON nq.work_pool_id = p.id AND nq.name = ? "
+    "WHERE d.id = ?"
 )
-"""A deployment with what a run of it needs in one read: its pool's id and template, and its
-queue's current name and pool (what ``flow_runs.run_json`` would otherwise look up)."""
+"""A deployment with what a run of it needs in one read: its pool's id and template, its queue's
+current name and pool (what ``flow_runs.run_json`` would otherwise look up), and the queue of its
+pool the request names (the first parameter; none matches NULL)."""
+
+
+@dataclass(frozen=True)
+class Unprepared:
+    """What :func:`create_deployment_run` answers, having written nothing, when its pool's template
+    has not been prepared for checks yet (``template_rules.prepare``, seconds for a large template):
+    the caller prepares it off the event loop and asks again."""
+
+    template: dict[str, Any]
 
 
 @atomic
-def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], *,
+                          unprepared_ok: bool = False) -> dict[str, Any] | Unprepared:
     """A run of the deployment (SCHEDULED now unless a state is given), its job variables
-    checked with required ones enforced. Statements: the deployment with its pool and queue
-    (one read), the named queue when the body names one, the insert."""
-    dep = ctx.store.one(_RUN_SOURCE, (deployment_id,))
+    checked with required ones enforced; :class:`Unprepared` instead when the pool's template
+    is not prepared and not ``unprepared_ok``. Statements: the deployment with its pool and
+    queues (one read), the insert (and a missing named queue created)."""
+    wanted = fields.get("work_queue_name")
+    dep = ctx.store.one(_RUN_SOURCE, (wanted, deployment_id))
     if dep is None:
         raise NotFound("Deployment not found")
     body = loads(dep["body"])
@@ -252,19 +259,17 @@ def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) 
     if dep["queue_pool_id"] is not None:  # the deployment's queue, as run_json reads it
         pool_of_run = (dep["queue_pool_id"], dep["queue_pool_name"], dep["queue_current_name"])
     if dep["work_pool_name"]:
-        wanted = fields.get("work_queue_name")
+        template = {} if dep["pool_id"] is None else pools.parsed_template(dep["pool_template"])
+        if not unprepared_ok and not is_prepared(template):
+            return Unprepared(template)
         if wanted:
-            queue = None
-            if dep["pool_id"] is not None:
-                queue = ctx.store.one("SELECT id, name FROM work_queue WHERE work_pool_id = ? AND name = ?",
-                                      (dep["pool_id"], wanted))
-            if queue is None:  # a missing pool is refused, a missing queue created, as Prefect does
+            if dep["named_queue_id"] is None:  # a missing pool is refused, a missing queue created, as Prefect does
                 pool, queue = queues.resolve_queue(ctx, dep["work_pool_name"], wanted, create=True)
                 pool_of_run = (pool["id"], pool["name"], queue["name"])
             else:
+                queue = {"id": dep["named_queue_id"], "name": dep["named_queue_name"]}
                 pool_of_run = (dep["pool_id"], dep["work_pool_name"], queue["name"])
             queue_id, queue_name = queue["id"], queue["name"]
-        template = {} if dep["pool_id"] is None else pools.parsed_template(dep["pool_template"])
         failure = job_variables_problem(template, body.get("job_variables") or {},
                                         fields.get("job_variables") or {}, enforce_required=True)
         if failure is not None:

@@ -165,12 +165,12 @@ def create_run(
             raise Conflict(f"{refusal} A run cannot be created {new_state['type']} there; create it SCHEDULED "
                            "and let a worker claim it, or raise the limit.")
     row = dict(zip(RUN_COLUMN_NAMES, values))
-    inserted = ctx.store.execute(
-        f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (flow_id, idempotency_key) DO NOTHING",
-        (*values, run_wire(row, state=new_state)),
-    )
-    if not inserted:  # another request (another replica) created the run with this key meanwhile
+    insert = (f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (flow_id, idempotency_key) DO NOTHING")
+    if idempotency_key is None:  # no key, no conflict: the count is not needed (the insert goes out with the COMMIT)
+        ctx.store.write(insert, (*values, run_wire(row, state=new_state)))
+    elif not ctx.store.execute(insert, (*values, run_wire(row, state=new_state))):
+        # another request (another replica) created the run with this key meanwhile
         existing = ctx.store.one(
             f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
         )

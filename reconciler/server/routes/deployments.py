@@ -53,11 +53,14 @@ async def create_deployment_flow_run(
 async def run_of_deployment(request: Request, deployment_id: str, body: Optional[DeploymentFlowRunCreate]) -> Response:
     """``create_flow_run`` once its body is read (here or by ``bodies.Direct``)."""
     body = body or DeploymentFlowRunCreate()
-    await prepare_template(request, deployments.deployment_template(ctx(request), deployment_id))
     fields = body.model_dump()
     if body.state is not None:
         fields["state"] = body.state.model_dump()
-    return json_response(deployments.create_deployment_run(ctx(request), deployment_id, fields), 201)
+    run = deployments.create_deployment_run(ctx(request), deployment_id, fields)
+    if isinstance(run, deployments.Unprepared):  # its pool's template, prepared off the event loop, then again
+        await prepare_template(request, run.template)
+        run = deployments.create_deployment_run(ctx(request), deployment_id, fields, unprepared_ok=True)
+    return json_response(run, 201)
 
 
 @router.post("/flows/")

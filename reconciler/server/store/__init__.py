@@ -14,7 +14,11 @@ nothing, because every transaction begins with ``BEGIN IMMEDIATE`` and so holds
 the database's only write lock (across processes on the same file) from its
 first statement. ``tuples`` is ``query`` with plain tuples in the order of the
 ``SELECT``'s columns, quicker to make and read than mappings (a poll's hundreds
-of rows). ``update_unlocked(table, assignments, where, params)`` is one
+of rows). ``execute`` returns the number of rows the statement changed; ``write`` is
+``execute`` for a caller that does not need it, which the PostgreSQL store sends without
+waiting for its answer (inside a transaction, together with the next statement it must wait
+for, or the ``COMMIT``: a failure still fails the transaction). ``update_unlocked(table,
+assignments, where, params)`` (a ``write``) is one
 ``UPDATE`` of the rows matching ``where`` that no other transaction holds (on
 PostgreSQL it locks them in id order, skipping locked ones, in the same
 statement): for bookkeeping that must never wait, such as a poll's
@@ -46,6 +50,8 @@ class Store(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 
+    def write(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
@@ -55,7 +61,7 @@ class Store(Protocol):
 
     def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]: ...
 
-    def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> int: ...
+    def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> None: ...
 
     def ping(self) -> bool: ...
 

@@ -134,6 +134,10 @@ class SqliteStore:
         with self._mapped():
             return self._conn.execute(sql, params).rowcount
 
+    def write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._mapped():
+            self._conn.execute(sql, params)
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._mapped():
             self._conn.executemany(sql, rows)
@@ -149,10 +153,10 @@ class SqliteStore:
         """Nothing to do: ``BEGIN IMMEDIATE`` already holds the database's write lock."""
         return [str(i) for i in ids if i is not None]
 
-    def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> int:
+    def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> None:
         """``UPDATE table SET assignments WHERE where`` (no other transaction holds a row here)."""
         with self._mapped():
-            return self._conn.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params).rowcount
+            self._conn.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params)
 
     @property
     def in_transaction(self) -> bool:
