@@ -17,6 +17,14 @@ VERSION_ENV = "POOLFORM_PROVIDER_VERSION"
 """Set by the installed launcher to the version Terraform selected (and the lock file pins)."""
 
 
+def lean_imports() -> None:
+    """Keep httpx's command-line client out of this process: ``import httpx`` loads ``httpx._main``
+    when click, rich and pygments are installed (poolform's CLI installs them), about 45 ms of a
+    plan's provider start for a ``main()`` nothing here calls. httpx falls back to a stub ``main``
+    when that import fails, as it does when those libraries are absent."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main() -> int:
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
         sys.stderr.write(
@@ -37,9 +45,25 @@ def main() -> int:
         sys.stderr.write(f"poolform/prefect speaks plugin protocol 6 only; Terraform offered {','.join(versions)}. "
                          "Use Terraform 1.0 or later.\n")
         return 1
-    from reconciler.provider.server import serve
+    lean_imports()
+    profile_dir = os.environ.get("POOLFORM_PROVIDER_PROFILE")
+    if profile_dir:  # debugging: a cProfile of this process, every thread (``profiling``)
+        from reconciler.provider import profiling
 
-    return serve()
+        profiling.start()
+    try:
+        from reconciler.provider.server import serve
+
+        code = serve()
+    finally:
+        if profile_dir:
+            profiling.stop(profile_dir)
+    # Terraform waits for the plugin's exit after each of its three starts a plan; the interpreter's
+    # teardown (joining gRPC's and the executors' threads, freeing every module) is time it waits
+    # for nothing: the socket is removed and nothing is left to write but the standard streams.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

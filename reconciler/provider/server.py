@@ -68,13 +68,17 @@ class _Services(grpc.GenericRpcHandler):
         self._lock = threading.Lock()
         self._handlers: list[Any] | None = None
 
-    def service(self, handler_call_details: Any) -> Any:
+    def load(self) -> list[Any]:
+        """The handlers, registered (and the stubs imported) on the first use."""
         with self._lock:
             if self._handlers is None:
                 collected = _Collected()
                 _register(collected, self._stopped)
                 self._handlers = collected.handlers
-        for handler in self._handlers:
+            return self._handlers
+
+    def service(self, handler_call_details: Any) -> Any:
+        for handler in self.load():
             found = handler.service(handler_call_details)
             if found is not None:
                 return found
@@ -105,7 +109,8 @@ def serve() -> int:
     """Serve until Terraform shuts the plugin down; print the handshake line first."""
     stopped = threading.Event()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    server.add_generic_rpc_handlers((_Services(stopped),))
+    services = _Services(stopped)
+    server.add_generic_rpc_handlers((services,))
 
     key_pem, cert_pem, cert_der = tls.certificate()
     # Terraform's client certificate (PLUGIN_CLIENT_CERT) is ECDSA P-521, which the gRPC TLS stack does not
@@ -120,11 +125,18 @@ def serve() -> int:
         sys.stdout.write(f"1|6|unix|{sock}|grpc|{cert_b64}\n")
         sys.stdout.flush()
         try:
-            while not stopped.wait(0.05):
-                pass
+            # Every start's first call needs the stubs and the servicer's modules: load them now,
+            # while Terraform connects, instead of after its first call arrives (a call that comes
+            # first waits for the same imports under the import lock, never for more).
+            services.load()
+            import reconciler.provider.servicer  # noqa: F401
+
+            stopped.wait()  # wakes as soon as the Shutdown RPC sets it (and on a signal)
         except KeyboardInterrupt:
             pass
-        server.stop(grace=0.2)
+        # Terraform waits for this process to exit before it goes on: let the Shutdown answer go
+        # out (the RPCs in flight end, at most 0.2 s), and no longer.
+        server.stop(grace=0.2).wait(0.2)
     finally:
         for remove, path in ((os.unlink, sock), (os.rmdir, tmp)):
             try:

@@ -95,7 +95,7 @@ class ProviderServicer(rpc.ProviderServicer):
 
     def GetMetadata(self, request: Any, context: Any) -> Any:
         return pb.GetMetadata.Response(
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=False),
+            server_capabilities=pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True),
             resources=[pb.GetMetadata.ResourceMetadata(type_name=n) for n in schema.RESOURCES],
             data_sources=[pb.GetMetadata.DataSourceMetadata(type_name=n) for n in schema.DATA_SOURCES],
         )
@@ -108,7 +108,7 @@ class ProviderServicer(rpc.ProviderServicer):
                     resource_schemas={n: _schema_pb(b) for n, b in schema.RESOURCES.items()},
                     data_source_schemas={n: _schema_pb(b) for n, b in schema.DATA_SOURCES.items()},
                     server_capabilities=pb.ServerCapabilities(plan_destroy=False,
-                                                              get_provider_schema_optional=False),
+                                                              get_provider_schema_optional=True),
                 )
             return self._schema_response
 
