@@ -438,7 +438,9 @@ def _canonical(variables: Any) -> bytes | None:
 
 def defaults_problem_known(template: Any) -> bool:
     """Whether :func:`defaults_problem` of ``template`` is answered without validating anything (no
-    ``variables``, or their verdict is in the memo): asking then costs one digest of the schema."""
+    ``variables``, or their verdict is in the memo): asking then costs one digest of the schema, and
+    a known ``variables`` object is known by identity afterwards (as :func:`prepare` does it), so the
+    next check of the same object costs none: the caller must not change it."""
     variables = template.get("variables") if isinstance(template, dict) else None
     if not variables:
         return True
@@ -447,7 +449,19 @@ def defaults_problem_known(template: Any) -> bool:
         return False
     with _PREPARED_LOCK:
         found = _PREPARED.get(hashlib.sha256(canonical).digest())
-        return found is not None and found[0].has("defaults_problem")
+        if found is None or not found[0].has("defaults_problem"):
+            return False
+        _remember(variables, found[0])  # the caller's next question about this object costs no digest
+        return True
+
+
+def _remember(variables: dict[str, Any], entry: Prepared) -> None:
+    """Know ``variables`` by identity from now on (held while kept, so its id stays its own); the
+    caller must not change it afterwards. Called with ``_PREPARED_LOCK`` held."""
+    _SEEN[id(variables)] = (variables, entry)
+    _SEEN.move_to_end(id(variables))
+    while len(_SEEN) > _SEEN_SIZE:
+        _SEEN.popitem(last=False)
 
 
 def is_prepared(template: Any) -> bool:
@@ -471,10 +485,7 @@ def prepare(template: Any) -> None:
         entry = prepared(variables)
         entry.warm()
         with _PREPARED_LOCK:
-            _SEEN[id(variables)] = (variables, entry)
-            _SEEN.move_to_end(id(variables))
-            while len(_SEEN) > _SEEN_SIZE:
-                _SEEN.popitem(last=False)
+            _remember(variables, entry)
 
 
 # ------------------------------------------------------------------ job variables

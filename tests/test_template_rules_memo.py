@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +116,21 @@ def test_memo_is_shared_by_equal_schemas_and_bounded() -> None:
     for i in range(40):
         rules.prepared({**big, "title": str(i)})
     assert sum(size for _, size in rules._PREPARED.values()) <= rules._PREPARED_BUDGET
+
+
+def test_a_known_template_is_known_by_identity_after_asking(monkeypatch) -> None:
+    """The server asks ``defaults_problem_known`` on the loop, then the domain asks ``defaults_problem``
+    of the same object: the second answer costs no digest of the schema, and is the same verdict."""
+    variables = {"type": "object", "properties": {"n": {"type": "integer", "default": "not a number"}}}
+    expected = rules.defaults_problem({"variables": copy.deepcopy(variables)})
+    assert expected is not None
+    template = {"job_configuration": {"n": "{{ n }}"}, "variables": copy.deepcopy(variables)}
+    assert rules.defaults_problem_known(template)
+
+    def no_digest(value):
+        raise AssertionError("digested again")
+
+    monkeypatch.setattr(rules, "_canonical", no_digest)
+    assert rules.defaults_problem(template) == expected
+    with pytest.raises(AssertionError, match="digested again"):  # an equal but other object is digested
+        rules.defaults_problem({"variables": copy.deepcopy(variables)})

@@ -178,15 +178,19 @@ def hot_routes() -> list[Callable[..., Any]]:
 
 def direct_lanes() -> list[Lane]:
     """The requests ``bodies.Direct`` answers without FastAPI's per-request work: a worker's poll and
-    run creation from a deployment (the two a fleet sends most), each with its route's body model and
-    the handler its route calls."""
-    from reconciler.server.routes import deployments, pools
-    from reconciler.server.schemas import DeploymentFlowRunCreate, ScheduledRunsBody
+    run creation from a deployment (the two a fleet sends most), and the pool and queue creates (what
+    an apply sends most), each with its route's body model, the handler its route calls and whether
+    the body is required. A path here must reach that route in the app too (``hot_routes`` puts them
+    before any other route that could take it)."""
+    from reconciler.server.routes import deployments, pools, queues
+    from reconciler.server.schemas import DeploymentFlowRunCreate, ScheduledRunsBody, WorkPoolCreate, WorkQueueCreate
 
     uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # canonical only: others go through the app
-    return [(re.compile(r"/api/work_pools/([^/]+)/get_scheduled_flow_runs"), ScheduledRunsBody, pools.scheduled_runs),
+    return [(re.compile(r"/api/work_pools/([^/]+)/get_scheduled_flow_runs"), ScheduledRunsBody, pools.scheduled_runs, False),
             (re.compile(rf"/api/deployments/({uuid})/create_flow_run"), DeploymentFlowRunCreate,
-             deployments.run_of_deployment)]
+             deployments.run_of_deployment, False),
+            (re.compile(r"/api/work_pools/([^/]+)/queues/?"), WorkQueueCreate, queues.new_queue, True),
+            (re.compile(r"/api/work_pools(/?)"), WorkPoolCreate, pools.new_pool, True)]
 
 
 def _add_routes(app: FastAPI, routers: Sequence[APIRouter], prefix: str) -> None:

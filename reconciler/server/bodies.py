@@ -179,18 +179,20 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-Lane = tuple["re.Pattern[str]", type[BaseModel], Callable[[Request, str, Optional[BaseModel]], Awaitable[Response]]]
-"""(path pattern with one group, body model, handler(request, the group, the body or None))."""
+Lane = tuple["re.Pattern[str]", type[BaseModel], Callable[[Request, str, Optional[BaseModel]], Awaitable[Response]], bool]
+"""(path pattern with one group, body model, handler(request, the group, the body or None), whether
+the body is required: an empty one then goes on to the app, which words the 422)."""
 
 
 class Direct:
-    """ASGI middleware: a few hot POST endpoints (a worker's poll, run creation from a deployment)
-    answered without FastAPI's per-request work (dependency solving, its content-type parsing, a
+    """ASGI middleware: a few hot POST endpoints (a worker's poll, run creation from a deployment,
+    the pool and queue creates of an apply) answered without FastAPI's per-request work (dependency solving, its content-type parsing, a
     second request object, the router's walk and its middleware), about a third of the server's
     CPU for such a request. It takes only a request it can answer exactly as the app would: a
     ``lanes`` path (``fullmatch`` of the whole path, no ``root_path``), ``Content-Type:
     application/json``, a declared ``Content-Length``, a body ``parse_json`` reads and the lane's
-    model validates (empty: None, as FastAPI gives an optional body). Anything else, a bad body
+    model validates (empty: None, as FastAPI gives an optional body, unless the lane requires one).
+    Anything else, a bad body
     included, goes on to the app with the body replayed, so every error keeps FastAPI's shape. What
     the handler raises is answered by the app's exception ``handlers`` (by the exception's classes,
     as Starlette looks them up); what none of them takes propagates as it would from the app."""
@@ -208,7 +210,7 @@ class Direct:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        for pattern, model, handler in self.lanes:
+        for pattern, model, handler, required in self.lanes:
             match = pattern.fullmatch(path)
             if match is not None:
                 break
@@ -240,6 +242,8 @@ class Direct:
         try:
             if messages[-1]["type"] != "http.request":
                 raise ValueError("the client went away")
+            if required and not raw:
+                raise ValueError("no body")
             body = model.model_validate(parse_json(raw), from_attributes=True) if raw else None
         except ValueError:  # a decode error or a pydantic ValidationError: the app words it
             await self.app(scope, request.receive, send)

@@ -56,7 +56,7 @@ def pair(store, clock):
                 "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": (T0 + timedelta(minutes=i - 3)).isoformat()}}})
         counts = {"calls": 0}
         direct = _direct(fast)
-        direct.lanes = [(p, m, _counted(h, counts)) for p, m, h in direct.lanes]
+        direct.lanes = [(p, m, _counted(h, counts), r) for p, m, h, r in direct.lanes]
         yield a, b, deps, counts
 
 
@@ -145,3 +145,105 @@ KEYS = ["name", "work_queue_name", "tags", "parameters", "state", "job_variables
 def test_any_body_gets_the_apps_answer(pair, body, path):
     a, b, deps, _ = pair
     _same(a, b, _path(path, deps), JSON, json.dumps(body).encode())
+
+
+# ------------------------------------------------------------------ pool and queue creates
+# A create is not idempotent, so these two apps each have their own store (one clock), seeded alike.
+
+CREATED = MASKED | {"default_queue_id", "work_pool_id"}
+
+
+def mask_created(value):
+    if isinstance(value, dict):
+        return {k: "*" if k in CREATED else mask_created(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_created(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def twins(clock):
+    from reconciler.server.store import open_store
+
+    stores = [open_store(":memory:"), open_store(":memory:")]
+    fast, slow = create_app(stores[0], clock=clock), create_app(stores[1], clock=clock, direct=False)
+    with TestClient(fast, raise_server_exceptions=False) as a, TestClient(slow, raise_server_exceptions=False) as b:
+        for c in (a, b):
+            assert c.post("/api/work_pools/", json={"name": "pool", "type": "process"}).status_code == 201
+            assert c.post("/api/work_pools/pool/queues", json={"name": "taken", "priority": 1}).status_code == 201
+        counts = {"calls": 0}
+        direct = _direct(fast)
+        direct.lanes = [(p, m, _counted(h, counts), r) for p, m, h, r in direct.lanes]
+        yield a, b, counts
+    for s in stores:
+        s.close()
+
+
+def _same_created(a, b, path, headers, body):
+    fast, slow = a.post(path, content=body, headers=headers), b.post(path, content=body, headers=headers)
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    assert fast.headers.get("content-type") == slow.headers.get("content-type")
+    try:
+        assert mask_created(fast.json()) == mask_created(slow.json())
+    except json.JSONDecodeError:
+        assert fast.content == slow.content
+    return fast
+
+
+BLOCK_TEMPLATE = {"job_configuration": {"image": "{{ image }}"},
+                  "variables": {"type": "object", "properties": {"image": {"type": "string", "default": {"$ref": {"block_document_id": "x"}}}}}}
+OLD_CLIENT = {**JSON, "user-agent": "prefect/3.3.7 (API 0.8.4)"}
+CREATE_CASES = [
+    # (path, headers, body, answered by Direct, status)
+    ("/api/work_pools/", JSON, {"name": "p1", "type": "process"}, True, 201),
+    ("/api/work_pools", JSON, {"name": "p2", "type": "process", "base_job_template": TEMPLATE, "concurrency_limit": 3,
+                               "description": "d", "is_paused": True}, True, 201),
+    ("/api/work_pools/", OLD_CLIENT, {"name": "p3"}, True, 201),  # no default_result_storage_block_id for it
+    ("/api/work_pools/", JSON, {"name": "pool", "type": "process"}, True, 409),
+    ("/api/work_pools/", JSON, {"name": "prefect-mine"}, True, 403),
+    ("/api/work_pools/", JSON, {"name": "p4", "base_job_template": BLOCK_TEMPLATE}, True, 404),
+    ("/api/work_pools/", JSON, {"name": "p5", "base_job_template": {"job_configuration": {"a": "{{ b }}"},
+                                                                     "variables": {"properties": {}}}}, False, 422),
+    ("/api/work_pools/", JSON, {"type": "process"}, False, 422),
+    ("/api/work_pools/", JSON, {"name": "p6", "nope": 1}, False, 422),
+    ("/api/work_pools/", JSON, None, False, 422),
+    ("/api/work_pools/", {"content-type": "text/plain"}, {"name": "p7"}, False, 422),
+    ("/api/work_pools//", JSON, {"name": "p8"}, False, 404),
+    ("/api/work_pools/pool/queues", JSON, {"name": "q1", "priority": 1}, True, 201),  # bumps "taken"
+    ("/api/work_pools/pool/queues/", JSON, {"name": "q2", "concurrency_limit": 2, "description": "x"}, True, 201),
+    ("/api/work_pools/pool/queues", JSON, {"name": "taken"}, True, 409),
+    ("/api/work_pools/nope/queues", JSON, {"name": "q3"}, True, 404),
+    ("/api/work_pools/pool/queues", JSON, {"name": "q4", "priority": 0}, False, 422),
+    ("/api/work_pools/pool/queues", JSON, {}, False, 422),
+    ("/api/work_pools/pool/queues", JSON, None, False, 422),
+    ("/api/work_pools/pool/queues", JSON, {"name": "a/b"}, False, 422),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "body", "direct", "status"), CREATE_CASES,
+                         ids=[f"{i}" for i in range(len(CREATE_CASES))])
+def test_direct_creates_as_the_app_does(twins, path, headers, body, direct, status):
+    a, b, counts = twins
+    answer = _same_created(a, b, path, headers, b"" if body is None else json.dumps(body).encode())
+    assert answer.status_code == status, answer.text
+    assert counts["calls"] == (1 if direct else 0)
+    if status == 201:  # and what was stored reads back the same from both
+        pool = body["name"] if "queues" not in path else "pool"
+        reads = [c.post(f"/api/work_pools/{pool}/queues/filter").json() for c in (a, b)]
+        assert mask_created(reads[0]) == mask_created(reads[1])
+        reads = [c.get(f"/api/work_pools/{pool}").json() for c in (a, b)]
+        assert mask_created(reads[0]) == mask_created(reads[1])
+
+
+CREATE_KEYS = ["name", "type", "description", "base_job_template", "is_paused", "concurrency_limit",
+               "storage_configuration", "priority", "filter"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(CREATE_KEYS),
+                       json_values | st.sampled_from(["pool", "taken", "new", "prefect-x", 1, 0, TEMPLATE, {"bundle_upload_step": {}}]),
+                       max_size=4),
+       st.sampled_from(["/api/work_pools/", "/api/work_pools/pool/queues"]))
+def test_any_create_body_gets_the_apps_answer(twins, body, path):
+    a, b, _ = twins
+    _same_created(a, b, path, JSON, json.dumps(body).encode())

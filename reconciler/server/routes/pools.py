@@ -73,6 +73,11 @@ async def scheduled_runs(request: Request, name: str, body: Optional[ScheduledRu
 @router.post("/work_pools/")
 @router.post("/work_pools", include_in_schema=False)
 async def create_work_pool(body: WorkPoolCreate, request: Request) -> Response:
+    return await new_pool(request, "", body)
+
+
+async def new_pool(request: Request, _: str, body: WorkPoolCreate) -> Response:
+    """The pool create once its body is read (here or by ``bodies.Direct``)."""
     await check_defaults(request, body.base_job_template)
     pool = pools.create_pool(
         ctx(request),

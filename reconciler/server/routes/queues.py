@@ -32,6 +32,11 @@ def _changes(body: WorkQueueUpdate) -> dict:
 @router.post("/work_pools/{pool}/queues")
 @router.post("/work_pools/{pool}/queues/", include_in_schema=False)
 async def create_queue(pool: str, body: WorkQueueCreate, request: Request) -> Response:
+    return await new_queue(request, pool, body)
+
+
+async def new_queue(request: Request, pool: str, body: WorkQueueCreate) -> Response:
+    """The queue create once its body is read (here or by ``bodies.Direct``)."""
     queue = queues.create_queue(
         ctx(request),
         pool,
