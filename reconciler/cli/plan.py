@@ -180,10 +180,10 @@ def plan(files: tuple[str, ...], variables: tuple[str, ...], var_files: tuple[st
                 client.close()
             plan_json = result.to_json()
             if out:
-                from reconciler.plan.planfile import dumps_plan
+                from reconciler.plan.planfile import indented_json
 
                 with open(out, "w", encoding="utf-8") as fh:
-                    fh.write(dumps_plan(result))
+                    fh.write(indented_json(plan_json))  # dumps_plan(result), without a second to_json
             text = render_plan(plan_json, fmt, color=color, apply_hint=hint, saved=bool(out),
                                compact_warnings=compact_warnings, link_base=link_base)
             click.echo(text, nl=not text.endswith("\n"))

@@ -25,7 +25,7 @@ import click
 from reconciler.server import MAX_BODY_BYTES, MAX_DEPTH, MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
 DEFAULT_DB = Path.home() / ".poolform" / "server.db"
-SERVER_EXTRA_MODULES = ("anyio", "fastapi", "orjson", "packaging", "pydantic_core", "starlette", "uvicorn", "websockets")
+SERVER_EXTRA_MODULES = ("anyio", "fastapi", "packaging", "pydantic_core", "starlette", "uvicorn", "websockets")
 """What ``poolform[server]`` installs, by top-level module (uvloop is optional: uvicorn uses it when present).
 tests/test_dependencies.py keeps this equal to the extra in pyproject.toml."""
 AUTH_ENV = ("POOLFORM_SERVER_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")

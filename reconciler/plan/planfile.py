@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from reconciler.errors import InvalidPlanError
 from reconciler.plan.actions import Action, Reason, ResourceType
 from reconciler.plan.document import SUPPORTED_FORMAT_VERSIONS, WITHOUT_ENVIRONMENT, Mode, Plan
@@ -58,7 +60,22 @@ _MODES = frozenset(m.value for m in Mode)
 
 def dumps_plan(plan: Plan) -> str:
     """The plan document as indented JSON text (document key order kept), ending in a newline."""
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return indented_json(plan.to_json())
+
+
+def indented_json(value: Any) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False) + "\\n"``, written by orjson when it can: the
+    standard library indents in pure Python (0.5 s for the 14 MB plan of 1,000 pools with 5 queues;
+    this 0.15 s). orjson writes NaN and Infinity as null, so a value holding one (the standard
+    library's compact encoder, in C, says so) and one orjson refuses (integers beyond 64 bits, keys
+    that are not strings, lone surrogates) get the standard library's text. Otherwise the text is
+    the same but for the spelling of floats with an exponent (``1e16`` for ``1e+16``), which read
+    back the same."""
+    try:
+        json.dumps(value, allow_nan=False, check_circular=False)
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
 def loads_plan(text: str) -> Plan:

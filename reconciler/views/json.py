@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json as _json
 from typing import Any
+
+from reconciler.plan.planfile import indented_json
 
 
 def render_json(plan: dict[str, Any]) -> str:
-    return _json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
+    return indented_json(plan)
