@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
-
 from reconciler.errors import InvalidPlanError
 from reconciler.plan.actions import Action, Reason, ResourceType
 from reconciler.plan.document import SUPPORTED_FORMAT_VERSIONS, WITHOUT_ENVIRONMENT, Mode, Plan
@@ -71,6 +69,8 @@ def indented_json(value: Any) -> str:
     that are not strings, lone surrogates) get the standard library's text. Otherwise the text is
     the same but for the spelling of floats with an exponent (``1e16`` for ``1e+16``), which read
     back the same."""
+    import orjson  # here: the commands that only read plans need not load it
+
     try:
         json.dumps(value, allow_nan=False, check_circular=False)
         return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
