@@ -102,16 +102,24 @@ def parsed_template(text: str) -> dict[str, Any]:
     return parsed
 
 
-def pool_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: dict[str, Any] | None = None) -> dict[str, Any]:
+def pool_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: dict[str, Any] | None = None,
+              page: tuple[dict[str, int], set[str]] | None = None) -> dict[str, Any]:
     """WorkPoolResponse. ``new``: the pool was inserted in this transaction from these parsed
-    ``base_job_template`` and ``storage_configuration``, so it has no worker and no run yet."""
+    ``base_job_template`` and ``storage_configuration``, so it has no worker and no run yet.
+    ``page``: the active runs and the pools with a worker online of a page of pools (:func:`_page`),
+    read once for all of them. The ``base_job_template`` is :func:`parsed_template`'s object, shared:
+    callers must not change it."""
     now = now or ctx.now()
     if row["type"] == AGENT_TYPE:
         status = None
     elif row["is_paused"]:
         status = "PAUSED"
+    elif new is not None:
+        status = "NOT_READY"
+    elif page is not None:
+        status = "READY" if row["id"] in page[1] else "NOT_READY"
     else:
-        status = "NOT_READY" if new is not None or not workers.any_online(ctx, row["id"], now) else "READY"
+        status = "READY" if workers.any_online(ctx, row["id"], now) else "NOT_READY"
     limit = row["concurrency_limit"]
     if new is not None:
         return {
@@ -127,14 +135,23 @@ def pool_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: dict[str,
         "name": row["name"],
         "description": row["description"],
         "type": row["type"],
-        "base_job_template": loads(row["base_job_template"]),
+        "base_job_template": parsed_template(row["base_job_template"]),
         "is_paused": bool(row["is_paused"]),
         "concurrency_limit": limit,
         "status": status,
         "default_queue_id": row["default_queue_id"],
         "storage_configuration": loads(row["storage_configuration"]),
-        "active_slots": None if limit is None else slots.active_in_pool(ctx, row["id"]),
+        "active_slots": None if limit is None else (
+            page[0].get(row["id"], 0) if page is not None else slots.active_in_pool(ctx, row["id"])),
     }
+
+
+def _page(ctx: Ctx, rows: Sequence[Row], now: datetime) -> tuple[dict[str, int], set[str]]:
+    """What :func:`pool_json` reads per pool, read once for a page of pools: active runs (of the
+    pools with a limit) and the pools with a worker online (of those not paused)."""
+    limited = [r["id"] for r in rows if r["concurrency_limit"] is not None]
+    running = [r["id"] for r in rows if not r["is_paused"] and r["type"] != AGENT_TYPE]
+    return slots.active_in_pools(ctx, limited), workers.pools_online(ctx, running, now)
 
 
 def _check_template(template: dict[str, Any] | None, *, create: bool = False) -> None:
@@ -233,7 +250,8 @@ def filter_pools(ctx: Ctx, flt: Any, limit: int | None, offset: int | None) -> l
         f"SELECT {POOL_COLUMNS} FROM work_pool{where} ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset or 0)
     )
     now = ctx.now()
-    return [pool_json(ctx, r, now) for r in rows]
+    page = _page(ctx, rows, now)
+    return [pool_json(ctx, r, now, page=page) for r in rows]
 
 
 @atomic

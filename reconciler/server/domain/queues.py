@@ -43,8 +43,10 @@ LEGACY_DUPLICATE = "A work queue with this name already exists."
 """The legacy ``POST /work_queues/`` route's text."""
 
 
-def queue_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: bool = False) -> dict[str, Any]:
-    """WorkQueueResponse; ``new``: the queue was inserted in this transaction, so no run is in it."""
+def queue_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: bool = False,
+               page: dict[str, int] | None = None) -> dict[str, Any]:
+    """WorkQueueResponse; ``new``: the queue was inserted in this transaction, so no run is in it;
+    ``page``: the active runs of a page of queues (:func:`_page`), read once for all of them."""
     now = now or ctx.now()
     status = row["status"]
     if status == "READY":
@@ -66,8 +68,14 @@ def queue_json(ctx: Ctx, row: Row, now: datetime | None = None, *, new: bool = F
         "last_polled": row["last_polled"],
         "work_pool_name": row["work_pool_name"],
         "status": status,
-        "active_slots": None if limit is None else 0 if new else slots.active_in_queue(ctx, row["id"]),
+        "active_slots": None if limit is None else 0 if new else (
+            page.get(row["id"], 0) if page is not None else slots.active_in_queue(ctx, row["id"])),
     }
+
+
+def _page(ctx: Ctx, rows: list[Row]) -> dict[str, int]:
+    """The active runs of the queues with a limit among ``rows``, in one statement."""
+    return slots.active_in_queues(ctx, [r["id"] for r in rows if r["concurrency_limit"] is not None])
 
 
 def queue_row(ctx: Ctx, pool: str, name: str, *, pool_message: bool) -> Row:
@@ -144,6 +152,15 @@ def create_queue(
     ctx: Ctx, pool: str, *, name: str, description: str | None, is_paused: bool,
     concurrency_limit: int | None, priority: int | None,
 ) -> dict[str, Any]:
+    if not ctx.store.locks_rows:  # SQLite: the transaction holds the write lock; the pool and its queues in one read
+        rows = ctx.store.query(
+            "SELECT p.id AS pool_id, p.name AS pool_name, q.id, q.priority, q.name FROM work_pool p "
+            f"LEFT JOIN work_queue q ON q.work_pool_id = p.id WHERE p.name = ? ORDER BY {QUEUE_ORDER}", (pool,))
+        if not rows:
+            raise pool_not_found(pool)
+        pool_row = {"id": rows[0]["pool_id"], "name": rows[0]["pool_name"]}
+        siblings = [r for r in rows if r["id"] is not None]
+        return _insert_queue(ctx, pool_row, siblings, name, description, is_paused, concurrency_limit, priority)
     pool_row = pools.locked_pool(ctx, pool)
     return create_queue_in(ctx, pool_row, name, description, is_paused, concurrency_limit, priority)
 
@@ -159,6 +176,15 @@ def create_queue_in(
     rows = ctx.store.query(  # the pool's queues as _priorities reads them, with their names
         f"SELECT q.id, q.priority, q.name FROM work_queue q WHERE q.work_pool_id = ? ORDER BY {QUEUE_ORDER}",
         (pool_row["id"],))
+    return _insert_queue(ctx, pool_row, rows, name, description, is_paused, concurrency_limit, priority)
+
+
+def _insert_queue(
+    ctx: Ctx, pool_row: Row | dict[str, Any], rows: list[Row], name: str, description: str | None, is_paused: bool,
+    concurrency_limit: int | None, priority: int | None,
+) -> dict[str, Any]:
+    """The queue inserted beside ``rows`` (the pool's queues as :func:`_priorities` reads them, with
+    their names, read under the pool's lock), answered as :func:`queue_by_id` would read it back."""
     if any(r["name"] == name for r in rows):
         raise Conflict(DUPLICATE)
     now = ctx.now_text()
@@ -178,7 +204,7 @@ def create_queue_in(
     row = {"id": queue_id, "created": now, "updated": now, "work_pool_id": pool_row["id"], "name": name,
            "description": description or "", "is_paused": int(is_paused), "concurrency_limit": concurrency_limit,
            "priority": chosen, "last_polled": None, "status": "NOT_READY", "work_pool_name": pool_row["name"]}
-    return queue_json(ctx, row, new=True)  # as queue_by_id would read it back
+    return queue_json(ctx, row, new=True)
 
 
 def resolve_queue(ctx: Ctx, pool_name: str, queue_name: str | None, *, create: bool) -> tuple[Row, Row]:
@@ -226,7 +252,8 @@ def filter_queues(ctx: Ctx, pool: str, flt: Any, limit: int | None, offset: int 
         (pool_row["id"], *params, limit, offset or 0),
     )
     now = ctx.now()
-    return [queue_json(ctx, r, now) for r in rows]
+    page = _page(ctx, rows)
+    return [queue_json(ctx, r, now, page=page) for r in rows]
 
 
 def queue_where(flt: Any) -> tuple[str, list[Any]]:
@@ -422,7 +449,8 @@ def legacy_filter_queues(ctx: Ctx, flt: Any, pool_filter: Any, limit: int | None
         (*params, *pool_params, limit, offset or 0),
     )
     now = ctx.now()
-    return [queue_json(ctx, r, now) for r in rows]
+    page = _page(ctx, rows)
+    return [queue_json(ctx, r, now, page=page) for r in rows]
 
 
 @atomic

@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.server.clock import as_utc, from_text
 from reconciler.server.domain import Ctx, atomic
 from reconciler.server.domain.refusals import NotFound, pool_not_found
-from reconciler.server.domain.sql import new_id, page_limit
+from reconciler.server.domain.sql import in_clause, new_id, page_limit
 from reconciler.server.store import Row
 
 FALLBACK_INTERVAL = 30
@@ -32,6 +32,17 @@ def any_online(ctx: Ctx, pool_id: str, now: datetime) -> bool:
         "SELECT last_heartbeat_time, heartbeat_interval_seconds FROM worker WHERE work_pool_id = ?", (pool_id,)
     )
     return any(is_online(r, now) for r in rows)
+
+
+def pools_online(ctx: Ctx, pool_ids: list[str], now: datetime) -> set[str]:
+    """The pools among ``pool_ids`` with a worker online (:func:`any_online` of each, in one statement)."""
+    if not pool_ids:
+        return set()
+    params: list[Any] = []
+    clause = in_clause("work_pool_id", pool_ids, params)
+    rows = ctx.store.query(
+        f"SELECT work_pool_id, last_heartbeat_time, heartbeat_interval_seconds FROM worker WHERE {clause}", params)
+    return {r["work_pool_id"] for r in rows if is_online(r, now)}
 
 
 def _pool_id(ctx: Ctx, pool: str) -> str:

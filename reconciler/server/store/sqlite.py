@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NoReturn, Sequence
 
 from reconciler.server.store import Row, StoreError, StoreUnavailable
 from reconciler.server.store.schema import SchemaError, table_columns, upgrade
@@ -111,36 +111,55 @@ class SqliteStore:
         try:
             yield
         except sqlite3.Error as exc:
-            unavailable = _unavailable(exc, self.url)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+            self._raise_mapped(exc)
+
+    def _raise_mapped(self, exc: sqlite3.Error) -> NoReturn:
+        """``exc`` as the store's 503 when the database cannot take writes, else ``exc`` itself."""
+        unavailable = _unavailable(exc, self.url)
+        if unavailable is None:
+            raise exc
+        raise unavailable from exc
+
+    # The statements map errors with try/except rather than ``_mapped``: a request runs several, and
+    # a context manager costs each a generator.
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self._mapped():
+        try:
             return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            self._raise_mapped(exc)
 
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._mapped():
+        try:
             cursor = self._conn.cursor()
             cursor.row_factory = None
             return cursor.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            self._raise_mapped(exc)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        with self._mapped():
+        try:
             return self._conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            self._raise_mapped(exc)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._mapped():
+        try:
             return self._conn.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            self._raise_mapped(exc)
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._mapped():
+        try:
             self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            self._raise_mapped(exc)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._mapped():
+        try:
             self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            self._raise_mapped(exc)
 
     def _rollback(self) -> None:
         """End the open transaction; SQLite may already have rolled it back itself (a full disk does)."""
@@ -172,8 +191,10 @@ class SqliteStore:
                 finally:
                     self._depth -= 1
                 return
-            with self._mapped():
+            try:
                 self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._raise_mapped(exc)
             self._depth = 1
             try:
                 yield
@@ -183,10 +204,11 @@ class SqliteStore:
                 raise
             self._depth = 0
             try:
-                with self._mapped():
-                    self._conn.execute("COMMIT")
-            except BaseException:
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
                 self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    self._raise_mapped(exc)
                 raise
 
     def ping(self) -> bool:
