@@ -1,12 +1,15 @@
 """The tfplugin6 gRPC server: the go-plugin handshake, in-memory TLS, and the Provider service
-behind it (``servicer``, loaded on the first call).
+behind it (``servicer``, loaded right after the handshake line).
 
 Terraform starts the provider three times a plan, so what comes before the handshake line is
 kept to what it needs: gRPC and a fresh certificate (``tls``). The services are registered with
-gRPC as one generic handler (``_Services``) that loads the generated tfplugin6 stubs of ``tf.gen``
-(their protobuf descriptors are a fifth of the start) when the first call arrives, and the
-servicer itself (``servicer``) on the first Provider call (only the stubs come from ``tf.gen``:
-the servicer and runner are ours).
+gRPC as one generic handler (``_Services``) whose generated tfplugin6 stubs of ``tf.gen`` (their
+protobuf descriptors are a fifth of the start) and the servicer's modules load after the line is
+out, while Terraform connects (a first call that arrives sooner waits for the same imports), and
+the servicer itself (``servicer``) is made on the first Provider call (only the stubs come from
+``tf.gen``: the servicer and runner are ours). Terraform waits for the process to exit after
+each start: once its Shutdown is answered, the process leaves without the interpreter's teardown
+(``main``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 ``codec``; what a call means lives in ``resources`` and ``datasources``.
 
 Every RPC handler is wrapped: an exception becomes an error diagnostic in the response (with the
-exception's message), never a plugin crash. Loaded on the first call, after the handshake
-(``server``): nothing here is needed to start.
+exception's message), never a plugin crash. Loaded right after the handshake line (``server``):
+nothing here is needed to start. ConfigureProvider, which only a plan's or an apply's start
+receives, loads the HTTP client and the template validator in the background (``_warm_up``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ def _schema_pb(block: schema.Block) -> Any:
     ]
     return pb.Schema(version=0, block=pb.Schema.Block(attributes=attrs, description=block.description,
                                                        description_kind=pb.PLAIN))
+
+
+def _warm_up(state: Any) -> None:
+    """After ConfigureProvider (only a plan's or an apply's start has it), load what its next calls
+    need: the HTTP client (httpx) for the reads, and the template checks' validator (jsonschema)
+    for the pools' plans. The reads that arrive meanwhile wait for the same client under its lock;
+    the imports overlap with Terraform's own work and the reads' round trips. Failing here is never
+    an error: the call that needs the piece reports it."""
+    try:
+        state.client()
+    except Exception:  # noqa: BLE001 - the calls themselves report every problem
+        pass
+    try:
+        from reconciler.template_rules import schema_errors
+
+        schema_errors({})
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _handler(response_cls: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -119,6 +138,8 @@ class ProviderServicer(rpc.ProviderServicer):
     @_handler(pb.ConfigureProvider.Response)
     def ConfigureProvider(self, request: Any, diags: Diags) -> None:
         self.state.configure(codec.read_dynamic(request.config) or {}, diags)
+        if not diags.has_errors:
+            threading.Thread(target=_warm_up, args=(self.state,), name="warm-up", daemon=True).start()
 
     @_handler(pb.ValidateResourceConfig.Response)
     def ValidateResourceConfig(self, request: Any, diags: Diags) -> None:

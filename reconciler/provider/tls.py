@@ -5,7 +5,8 @@ Terraform starts the provider three times a plan, so this must be cheap: the cer
 fixed X.509 v3 layout, written here as DER directly (a key, two names, a day's validity, CA and
 server/client-auth usages, ``localhost``), and only the elliptic-curve primitives of
 ``cryptography`` are loaded (its ``x509`` package costs more to import than the rest of the
-handshake). Must not write anything to disk.
+handshake, and its OpenSSL backend module, which ``ECDSA()`` imports, about 15 ms: see
+:func:`_ecdsa_sha256`). Must not write anything to disk.
 """
 
 from __future__ import annotations
@@ -91,9 +92,34 @@ def _pem(label: str, der: bytes) -> bytes:
     return b"-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label.encode(), lines, label.encode())
 
 
+def _ecdsa_sha256() -> Any:
+    """``ec.ECDSA(hashes.SHA256())`` without running its ``__init__``, which imports cryptography's
+    whole OpenSSL backend module (RSA, padding, ciphers: about 15 ms of every start) only to check
+    that deterministic signing, not asked for here, is supported. The object holds what
+    ``__init__`` would set; :func:`_sign` falls back to the constructor if this version of
+    cryptography reads something else."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    algorithm = object.__new__(ec.ECDSA)
+    algorithm.__dict__.update(_algorithm=hashes.SHA256(), _deterministic_signing=False)
+    return algorithm
+
+
+def _sign(key: Any, data: bytes) -> bytes:
+    """An ECDSA-with-SHA-256 signature of ``data`` (DER). The tests check it with cryptography's own
+    ``ECDSA(SHA256())`` on the certificate the handshake path prints."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        return key.sign(data, _ecdsa_sha256())
+    except (AttributeError, TypeError):  # a cryptography that reads something else: the documented way
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
 def certificate() -> tuple[bytes, bytes, bytes]:
     """A fresh key and self-signed certificate: (key PEM, certificate PEM, certificate DER)."""
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key: Any = ec.generate_private_key(ec.SECP256R1())
@@ -102,5 +128,5 @@ def certificate() -> tuple[bytes, bytes, bytes]:
     serial = bytearray(os.urandom(16))
     serial[0] = (serial[0] & 0x7F) | 0x40  # positive, and no leading zero byte to strip
     tbs = tbs_certificate(point, bytes(serial), datetime.datetime.now(datetime.timezone.utc))
-    der = _seq(tbs, _seq(_ECDSA_WITH_SHA256), _der(0x03, b"\x00" + key.sign(tbs, ec.ECDSA(hashes.SHA256()))))
+    der = _seq(tbs, _seq(_ECDSA_WITH_SHA256), _der(0x03, b"\x00" + _sign(key, tbs)))
     return _pem("PRIVATE KEY", private_key_der(numbers.private_value, point)), _pem("CERTIFICATE", der), der

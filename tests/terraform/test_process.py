@@ -128,3 +128,35 @@ def test_lean_imports_keep_httpx_command_line_client_out():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_configure_warms_up_the_client_and_the_template_validator():
+    """ConfigureProvider (a plan's or an apply's start, never the schema or validate start) loads the
+    HTTP client and jsonschema in the background, so the reads and pool plans that follow do not
+    wait for those imports; a configuration with errors starts nothing."""
+    code = textwrap.dedent("""
+        import sys, threading
+        from tf.gen import tfplugin_pb2 as pb
+        from reconciler.provider import codec, schema
+        from reconciler.provider.servicer import ProviderServicer
+
+        def configure(endpoint):
+            servicer = ProviderServicer()
+            config = {n: None for n in schema.PROVIDER.names} | {"endpoint": endpoint}
+            request = pb.ConfigureProvider.Request(config=pb.DynamicValue(msgpack=codec.encode(config)))
+            response = servicer.ConfigureProvider(request, None)
+            for thread in threading.enumerate():
+                if thread.name == "warm-up":
+                    thread.join(60)
+            return servicer, response
+
+        servicer, response = configure("ftp://nowhere")
+        assert response.diagnostics, "an invalid endpoint is an error"
+        print(sorted(m for m in ("httpx", "jsonschema") if m in sys.modules))
+        servicer, response = configure("http://127.0.0.1:9/api")
+        assert not response.diagnostics, response.diagnostics
+        print(sorted(m for m in ("httpx", "jsonschema") if m in sys.modules), servicer.state._client is not None)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[]", "['httpx', 'jsonschema'] True"]

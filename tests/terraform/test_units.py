@@ -315,14 +315,16 @@ def test_handler_exceptions_become_diagnostics_not_crashes(monkeypatch):
 def test_handshake_path_loads_only_what_the_handshake_needs():
     """Terraform starts the provider three times a plan: up to the handshake line, nothing of the
     service (codec, msgpack, schemas, provider state, the generated gRPC stubs and protobuf) nor
-    cryptography's x509/serialization layers loads, and the certificate it prints is a valid
-    self-signed one for its key."""
+    cryptography's x509/serialization layers nor its OpenSSL backend module (RSA, padding) loads, and
+    the certificate it prints is a valid self-signed one for its key (its signature checked with
+    cryptography's own ECDSA(SHA256()))."""
     code = ("import sys; import reconciler.provider.main, reconciler.provider.server as s; "
             "from reconciler.provider import tls; key, pem, der = tls.certificate(); s._OnFirstCall(); "
             "sys.stdout.buffer.write(key + b'\\0' + pem + b'\\0'); "
             "print(sorted(m for m in ('msgpack', 'reconciler.provider.codec', 'reconciler.provider.schema', "
             "'reconciler.provider.config', 'reconciler.provider.servicer', 'cryptography.x509', "
-            "'cryptography.hazmat.primitives.serialization', 'tempfile', 'httpx', 'pydantic', 'tf.gen.tfplugin_pb2', "
+            "'cryptography.hazmat.primitives.serialization', 'cryptography.hazmat.backends.openssl.backend', "
+            "'cryptography.hazmat.primitives.asymmetric.rsa', 'tempfile', 'httpx', 'pydantic', 'tf.gen.tfplugin_pb2', "
             "'tf.gen.grpc_controller_pb2', 'google.protobuf') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr
