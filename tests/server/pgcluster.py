@@ -62,7 +62,12 @@ def _free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    """``durable``: PostgreSQL's own settings (fsync, synchronous_commit, full_page_writes on) instead
+    of the tests' (off: a throwaway cluster need not survive a power loss, and commits do not wait
+    for the disk)."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = bindir()
         self.base = Path(tempfile.mkdtemp(prefix="poolform-pg-"))
         self.data = self.base / "data"
@@ -81,8 +86,8 @@ class Cluster:
     def start(self) -> "Cluster":
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--locale", "C", "-E", "UTF8")
         self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.base / "log"), "-o",
-                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start")
+                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+                  + ("" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"), "start")
         deadline = time.monotonic() + 30
         import psycopg
 

@@ -37,9 +37,12 @@ def record_poll(ctx: Ctx, queue_ids: Sequence[str], now_text: str) -> None:
 def _record(ctx: Ctx, queue_ids: Sequence[str], now_text: str) -> None:
     """Two statements, each skipping the rows another poll is recording at this moment (it writes
     the same instant, give or take milliseconds; ``Store.update_unlocked``), so polls never wait
-    for each other."""
+    for each other. They are the transaction's only writes, so its commit need not wait for the
+    disk (``Store.commit_lazily``): a crash may lose the last polls' times, which the next poll
+    writes again."""
     if not queue_ids:
         return
+    ctx.store.commit_lazily()
     params: list[Any] = [now_text]
     clause = in_clause("id", queue_ids, params)
     ctx.store.update_unlocked(

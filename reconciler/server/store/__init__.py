@@ -22,7 +22,10 @@ assignments, where, params)`` (a ``write``) is one
 ``UPDATE`` of the rows matching ``where`` that no other transaction holds (on
 PostgreSQL it locks them in id order, skipping locked ones, in the same
 statement): for bookkeeping that must never wait, such as a poll's
-``last_polled``.
+``last_polled``. ``commit_lazily()`` lets the current transaction's COMMIT return before
+the commit is on disk (PostgreSQL: ``SET LOCAL synchronous_commit TO off``; a crash may
+lose it, never corrupt anything; SQLite in WAL with ``synchronous=NORMAL`` does not wait for
+the disk at a commit anyway): only for a transaction that writes bookkeeping alone.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Store(Protocol):
     def lock(self, table: str, ids: Sequence[str], *, skip_locked: bool = False) -> list[str]: ...
 
     def update_unlocked(self, table: str, assignments: str, where: str, params: Sequence[Any] = ()) -> None: ...
+
+    def commit_lazily(self) -> None: ...
 
     def ping(self) -> bool: ...
 

@@ -196,6 +196,13 @@ class PostgresStore:
             f"UPDATE {table} SET {assignments} WHERE id IN "
             f"(SELECT id FROM {table} WHERE {where} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)", params)
 
+    def commit_lazily(self) -> None:
+        """This transaction's COMMIT does not wait for its WAL to reach the disk (it goes out with the
+        next statement: no round trip). Later durable commits flush it with theirs."""
+        if self._depth:
+            with self._mapped():  # a utility statement: nothing to gain in preparing it
+                self._conn.execute("SET LOCAL synchronous_commit TO off", prepare=False)
+
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
