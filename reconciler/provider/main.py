@@ -54,7 +54,11 @@ def main() -> int:
     try:
         from reconciler.provider.server import serve
 
-        code = serve()
+        try:
+            code = serve()
+        except OSError as exc:  # the socket's directory: a clear line for Terraform to show, not a traceback
+            sys.stderr.write(f"poolform/prefect cannot start: {exc}\n")
+            code = 1
     finally:
         if profile_dir:
             profiling.stop(profile_dir)

@@ -120,7 +120,7 @@ def serve() -> int:
     # request, so client auth cannot be required; the socket's 0700 directory keeps other users out.
     credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)], require_client_auth=False)
     tmp = _private_directory()
-    sock = os.path.join(tmp, "plugin.sock")
+    sock = os.path.join(tmp, _SOCKET_NAME)
     try:
         server.add_secure_port(f"unix://{sock}", credentials)
         server.start()
@@ -149,10 +149,24 @@ def serve() -> int:
     return 0
 
 
+# A unix socket's path is at most 107 bytes on Linux (sun_path is 108 with its NUL); macOS allows 103.
+_SOCKET_PATH_MAX = 103
+_SOCKET_NAME = "plugin.sock"
+
+
 def _private_directory() -> str:
     """A new directory only we can enter, in the temporary directory (what ``tempfile.mkdtemp``
-    makes, without its import: the provider starts three times a plan)."""
+    makes, without its import: the provider starts three times a plan). A ``TMPDIR`` so deep that
+    the socket's path would not fit a unix socket address falls back to /tmp (gRPC would fail to
+    bind with a traceback); when neither fits, the error says which variable to change."""
     base = os.environ.get("TMPDIR") or "/tmp"
+    room = _SOCKET_PATH_MAX - len(f"/tfprefect-{'0' * 12}/{_SOCKET_NAME}".encode())
+    if len(os.fsencode(base)) > room:
+        if len(b"/tmp") <= room and os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK):
+            base = "/tmp"
+        else:
+            raise OSError(f"TMPDIR={base!r} is too long for the provider's unix socket (at most "
+                          f"{room} bytes): set TMPDIR to a shorter directory")
     for _ in range(100):
         path = os.path.join(base, "tfprefect-" + os.urandom(6).hex())
         try:

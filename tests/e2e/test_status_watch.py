@@ -38,6 +38,12 @@ def _read_until(read: Callable[[], bytes], done: Callable[[str], bool]) -> str:
     return seen
 
 
+def _ctrl_c_heard() -> None:
+    """In the child before exec: SIGINT back to its default, so Python installs its Ctrl-C handler
+    even when this suite runs as a background job (which starts with SIGINT ignored, inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(**extra: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "POOLFORM_")) and k not in ("CI", "NO_COLOR")}
     return {**env, **extra}
@@ -48,7 +54,8 @@ def test_watch_refreshes_until_ctrl_c_and_exits_0(socket_server: Any, json_lines
     pool = _seed(socket_server.api_url)
     args = [sys.executable, "-m", "reconciler", "status", "--watch", "--interval", "0.5", "--pool", pool,
             "--api-url", socket_server.api_url, *(["--json"] if json_lines else [])]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(NO_COLOR="1"))
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(NO_COLOR="1"),
+                            preexec_fn=_ctrl_c_heard)
     try:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
@@ -80,7 +87,7 @@ def test_watch_on_a_terminal_redraws_in_place(socket_server: Any) -> None:
     args = [sys.executable, "-m", "reconciler", "status", "--watch", "--interval", "0.5", "--pool", pool,
             "--api-url", socket_server.api_url]
     proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                            env=_env(TERM="xterm-256color", COLUMNS="120", LINES="40"))
+                            env=_env(TERM="xterm-256color", COLUMNS="120", LINES="40"), preexec_fn=_ctrl_c_heard)
     os.close(slave)
     try:
         def read() -> bytes:

@@ -160,3 +160,34 @@ def test_configure_warms_up_the_client_and_the_template_validator():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["[]", "['httpx', 'jsonschema'] True"]
+
+
+def test_a_tmpdir_too_deep_for_a_unix_socket_falls_back_to_tmp(tmp_path):
+    """pytest's and CI's temporary directories can be deeper than a unix socket address allows
+    (~107 bytes): the provider then makes its private directory in /tmp instead of dying in gRPC's
+    bind with a traceback."""
+    from tf.gen import grpc_controller_pb2 as controller_pb
+    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    proc, address, pem = _start(deep)
+    try:
+        assert address.startswith("/tmp/tfprefect-") and len(address.encode()) <= 103, address
+        with _channel(address, pem) as channel:
+            controller_rpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=60)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+    assert not os.path.exists(os.path.dirname(address))
+
+
+def test_a_tmpdir_too_deep_without_a_usable_tmp_is_a_clear_error(monkeypatch):
+    from reconciler.provider import server
+
+    monkeypatch.setenv("TMPDIR", "/" + "x" * 200)
+    monkeypatch.setattr(server.os, "access", lambda path, mode: False)
+    with pytest.raises(OSError, match="TMPDIR=.* is too long for the provider's unix socket .*set TMPDIR"):
+        server._private_directory()
