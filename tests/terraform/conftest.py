@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,13 @@ class Api:
         return None if r.status_code == 404 else r.raise_for_status().json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self.http.post(path, json=body).raise_for_status().json()
+        # a real Prefect on SQLite answers 503 ("database is locked") while its own services write:
+        # the setup request is retried a few times, as Prefect's client does
+        for attempt in range(6):
+            r = self.http.post(path, json=body)
+            if r.status_code != 503 or attempt == 5:
+                return r.raise_for_status().json()
+            time.sleep(0.2 * (attempt + 1))
 
     def patch(self, path: str, body: dict[str, Any]) -> None:
         self.http.patch(path, json=body).raise_for_status()
