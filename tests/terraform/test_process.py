@@ -57,12 +57,25 @@ def _channel(address: str, pem: bytes) -> grpc.Channel:
                                options=[("grpc.ssl_target_name_override", "localhost")])
 
 
+def _shut_down(proc: subprocess.Popen, channel: grpc.Channel) -> None:
+    """The controller's Shutdown, as Terraform sends it; the process must then exit 0."""
+    from tf.gen import grpc_controller_pb2 as controller_pb
+    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
+
+    controller_rpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=60)
+    assert proc.wait(timeout=60) == 0
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=30)
+
+
 def test_serves_over_tls_then_exits_on_shutdown_and_removes_its_socket(short_tmp):
     """GetMetadata and GetProviderSchema answer over the TLS channel the handshake line announces; both
     say the schema call is optional (Terraform then serves the plan's second and third starts from its
     cache); Shutdown ends the process with status 0 and its private socket directory is gone."""
-    from tf.gen import grpc_controller_pb2 as controller_pb
-    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
     from tf.gen import tfplugin_pb2 as pb
     from tf.gen import tfplugin_pb2_grpc as rpc
 
@@ -77,12 +90,9 @@ def test_serves_over_tls_then_exits_on_shutdown_and_removes_its_socket(short_tmp
             schema = provider.GetProviderSchema(pb.GetProviderSchema.Request(), timeout=60)
             assert schema.server_capabilities.get_provider_schema_optional
             assert set(schema.resource_schemas) == {"prefect_work_pool", "prefect_work_queue"}
-            controller_rpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=60)
-        assert proc.wait(timeout=60) == 0
+            _shut_down(proc, channel)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+        _reap(proc)
     assert not os.path.exists(os.path.dirname(address))
 
 
@@ -166,21 +176,15 @@ def test_a_tmpdir_too_deep_for_a_unix_socket_falls_back_to_tmp(tmp_path):
     """pytest's and CI's temporary directories can be deeper than a unix socket address allows
     (~107 bytes): the provider then makes its private directory in /tmp instead of dying in gRPC's
     bind with a traceback."""
-    from tf.gen import grpc_controller_pb2 as controller_pb
-    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
-
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     proc, address, pem = _start(deep)
     try:
         assert address.startswith("/tmp/tfprefect-") and len(address.encode()) <= 103, address
         with _channel(address, pem) as channel:
-            controller_rpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=60)
-        assert proc.wait(timeout=60) == 0
+            _shut_down(proc, channel)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+        _reap(proc)
     assert not os.path.exists(os.path.dirname(address))
 
 
