@@ -27,6 +27,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.datastructures import State
 
 from reconciler.server import API_VERSION, SERVER_VERSION
 from reconciler.server.bodies import MAX_BODY_BYTES, BodyLimit, Direct, Lane
@@ -66,13 +67,19 @@ class _Guard:
 
     def __init__(self, app: Any, holder: Any) -> None:
         self.app = app
-        self.holder = holder
+        # The holder's attributes, read live (they may change after start) but without Starlette's
+        # State.__getattr__, which fails a normal lookup first (an AttributeError built each time).
+        self.settings: dict[str, Any] = holder._state if isinstance(holder, State) else vars(holder)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        headers = {}
+        for key, value in scope.get("headers", ()):  # only the two it reads (a repeated one: its last value)
+            key = key.lower()
+            if key == b"authorization" or key == b"x-prefect-api-version":
+                headers[key.decode("latin-1")] = value.decode("latin-1")
         path = scope.get("path", "")
         bare = strip_cloud_prefix(path)
         if bare != path:
@@ -94,10 +101,11 @@ class _Guard:
         await self.app(scope, receive, send)
 
     def _refusal(self, headers: dict[str, str], path: str, method: str) -> tuple[int, Any] | None:
-        auth = self.holder.auth_string
-        key = getattr(self.holder, "api_key", None)
-        read_key = getattr(self.holder, "read_only_api_key", None)
-        read_auth = getattr(self.holder, "read_only_auth_string", None)
+        settings = self.settings
+        auth = settings.get("auth_string")
+        key = settings.get("api_key")
+        read_key = settings.get("read_only_api_key")
+        read_auth = settings.get("read_only_auth_string")
         if (auth or key) and (path.startswith("/api") or path == "/") and path not in _AUTH_EXEMPT:
             given = headers.get("authorization", "")
             ok = reads_only = False
@@ -258,7 +266,8 @@ def create_app(
         raise ValueError("a read-only credential needs auth_string or api_key: without one the API is open anyway")
     app.state.read_only_api_key = read_only_api_key
     app.state.read_only_auth_string = read_only_auth_string
-    app.state.ctx = Ctx(store, lambda: app.state.clock(), pending_timeout=pending_timeout)
+    settings = app.state._state  # app.state's values without State.__getattr__ (see _Guard)
+    app.state.ctx = Ctx(store, lambda: settings["clock"](), pending_timeout=pending_timeout)
     app.state.validation_limiters = weakref.WeakKeyDictionary()  # event loop -> its limiter (routes.off_the_loop)
 
     @app.exception_handler(RequestValidationError)

@@ -28,7 +28,7 @@ def status_of(refusal: Refusal) -> int:
 
 
 def ctx(request: Request) -> Ctx:
-    return request.app.state.ctx
+    return request.app.state["ctx"]  # not .ctx: Starlette's State.__getattr__ builds an AttributeError first
 
 
 _LIMITERS_LOCK = threading.Lock()
