@@ -289,3 +289,29 @@ def test_a_created_queue_bumped_by_the_walk_is_answered_as_stored(client, pool):
     assert created.status_code == 201
     assert created.json()["priority"] == 4
     assert created.json() == client.get("/api/work_pools/pool/queues/new").json()
+
+
+@pytest.mark.parametrize(
+    ("existing", "body", "statements"),
+    [
+        ([], {"name": "a", "priority": 5}, ["INSERT"]),
+        ([("a", 5)], {"name": "b", "priority": 9}, ["INSERT"]),
+        ([("a", 5)], {"name": "b", "priority": 5}, ["INSERT", "BEGIN", "SELECT", "INSERT", "UPDATE", "COMMIT"]),
+        ([], {"name": "a"}, ["BEGIN", "SELECT", "INSERT", "COMMIT"]),
+    ],
+    ids=["behind-the-default", "behind-the-others", "collides-so-walks", "no-priority"],
+)
+def test_a_queue_added_behind_the_others_is_one_statement_on_sqlite(store, client, pool, existing, body, statements):
+    """The apply's common create (a priority above every other queue's) is one INSERT on SQLite,
+    its own transaction; anything else (here: a collision the walk settles) falls back to the
+    transaction, after the INSERT that inserted nothing."""
+    for name, priority in existing:
+        make(client, name, priority)
+    seen: list[str] = []
+    store._conn.set_trace_callback(lambda sql: seen.append(sql.split()[0].upper()))
+    try:
+        created = make(client, body["name"], body.get("priority"))
+    finally:
+        store._conn.set_trace_callback(None)
+    assert seen == statements
+    assert created == client.get(f"/api/work_pools/pool/queues/{body['name']}").json()

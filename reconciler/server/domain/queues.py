@@ -147,8 +147,45 @@ def walk(ctx: Ctx, pool_id: str, target: tuple[str, int] | None, now: str,
     return {**before, **walked}
 
 
-@atomic
+_APPEND = (
+    "INSERT INTO work_queue (id, created, updated, work_pool_id, name, description, is_paused, concurrency_limit, "
+    "priority, last_polled, status, seq) "
+    "SELECT ?, ?, ?, p.id, ?, ?, ?, ?, ?, NULL, 'NOT_READY', (SELECT COALESCE(MAX(seq), 0) + 1 FROM work_queue) "
+    "FROM work_pool p WHERE p.name = ? "
+    "AND NOT EXISTS (SELECT 1 FROM work_queue q WHERE q.work_pool_id = p.id AND (q.name = ? OR q.priority >= ? OR q.priority < 1)) "
+    "AND NOT EXISTS (SELECT 1 FROM work_queue q WHERE q.work_pool_id = p.id GROUP BY q.priority HAVING COUNT(*) > 1) "
+    "RETURNING work_pool_id"
+)
+"""A queue appended behind its pool's others in one statement, when that is all :func:`create_queue`
+would do: the pool exists, no queue has the name, the priority asked for is above every other
+queue's and theirs are distinct and >= 1 (so :func:`walk` leaves the new one out and moves none).
+Anything else inserts nothing and goes the transaction's way, which decides it."""
+
+
 def create_queue(
+    ctx: Ctx, pool: str, *, name: str, description: str | None, is_paused: bool,
+    concurrency_limit: int | None, priority: int | None,
+) -> dict[str, Any]:
+    """A new queue in ``pool``. On SQLite (``locks_rows`` False, where one statement holds the file's
+    write lock) the common case of an apply, a queue added behind the others with its priority, is
+    one statement (:data:`_APPEND`) instead of a transaction of four."""
+    if priority is not None and not ctx.store.locks_rows and not ctx.store.in_transaction:
+        now = ctx.now_text()
+        queue_id = new_id()
+        rows = ctx.store.statement(_APPEND, (queue_id, now, now, name, description or "", int(is_paused),
+                                             concurrency_limit, priority, pool, name, priority))
+        if rows:
+            row = {"id": queue_id, "created": now, "updated": now, "work_pool_id": rows[0]["work_pool_id"],
+                   "name": name, "description": description or "", "is_paused": int(is_paused),
+                   "concurrency_limit": concurrency_limit, "priority": priority, "last_polled": None,
+                   "status": "NOT_READY", "work_pool_name": pool}
+            return queue_json(ctx, row, new=True)
+    return _create_queue(ctx, pool, name=name, description=description, is_paused=is_paused,
+                         concurrency_limit=concurrency_limit, priority=priority)
+
+
+@atomic
+def _create_queue(
     ctx: Ctx, pool: str, *, name: str, description: str | None, is_paused: bool,
     concurrency_limit: int | None, priority: int | None,
 ) -> dict[str, Any]:

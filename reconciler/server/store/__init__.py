@@ -59,6 +59,11 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One statement as its own transaction, its rows returned; only where ``locks_rows`` is False
+        (SQLite: the statement holds the file's write lock, so its reads and writes are atomic)."""
+        ...
+
     @property
     def in_transaction(self) -> bool: ...
 

@@ -161,6 +161,19 @@ class SqliteStore:
         except sqlite3.Error as exc:
             self._raise_mapped(exc)
 
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement as its own transaction (outside :meth:`transaction`) and return its rows
+        (``RETURNING``): SQLite takes the file's write lock for it and commits it before this returns,
+        so a statement that reads and then writes is atomic across processes, as durable as a
+        ``COMMIT`` and two statements cheaper than ``BEGIN IMMEDIATE`` ... ``COMMIT`` around it."""
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("statement() runs its own transaction; this one is inside another")
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                self._raise_mapped(exc)
+
     def _rollback(self) -> None:
         """End the open transaction; SQLite may already have rolled it back itself (a full disk does)."""
         try:
