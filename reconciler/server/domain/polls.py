@@ -3,8 +3,10 @@ and the legacy ``get_runs`` of a queue. A poll records itself (the queues' ``las
 READY status, the deployments' ``last_polled``) and hands out SCHEDULED runs; it claims nothing.
 
 Load (the pool, its queues with their occupancy, each eligible queue's oldest runs up to its free
-slots) -> decide (``scheduling.select_runs``, pure) -> answer. Must not change a run's state:
-workers claim with ``set_state`` (``flow_runs``).
+slots) -> decide (``scheduling.select_runs``, pure) -> answer. On PostgreSQL the database
+applies ``select_runs``' order and cut and joins the body's text (:func:`_poll_composed`; a test
+holds it to the general path byte for byte). Must not change a run's state: workers claim with
+``set_state`` (``flow_runs``).
 """
 
 from __future__ import annotations
@@ -60,10 +62,11 @@ def scheduled_runs(
     recorded in one transaction. A pool with stale claims (``leases``) first has them returned to
     SCHEDULED in a transaction of their own (it locks the pool), so their slots and runs are handed
     out again."""
-    outcome = _poll(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit)
+    poll = _poll_composed if ctx.store.dialect == "postgresql" else _poll
+    outcome = poll(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit)
     if isinstance(outcome, _Stale):
         flow_runs.reclaim_stale(ctx, outcome.pool_id)
-        outcome = _poll(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit, reclaim=False)
+        outcome = poll(ctx, pool_name, queue_names=queue_names, before=before, after=after, limit=limit, reclaim=False)
     return outcome  # type: ignore[return-value]
 
 
@@ -79,6 +82,50 @@ def _poll(
     before = as_utc(before) if before else None
     after = as_utc(after) if after else None
     now = ctx.now()
+    loaded = _load(ctx, pool_name, queue_names, now, reclaim)
+    if isinstance(loaded, _Stale):
+        return loaded
+    text = _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after, limit, now)
+    _record(ctx, loaded.polled, to_text(now))  # type: ignore[arg-type]
+    return text
+
+
+def _poll_composed(
+    ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
+    limit: int | None, reclaim: bool = True,
+) -> str | _Stale:
+    """:func:`_poll` on PostgreSQL, in two statements and no transaction: the pool with its queues
+    and their occupancy (as :func:`_load` reads it), then one statement that records the poll
+    (:func:`_record`'s two UPDATEs, as data-modifying CTEs) and answers it, the database joining
+    the chosen runs' text into the whole body (:func:`_composed_runs`). Each statement is atomic by
+    itself, and a transaction would add nothing to the reads: at READ COMMITTED each of its
+    statements sees the data committed when it starts, as here. Two round trips (the transaction
+    took three) and one value to fetch instead of a row per run."""
+    limit = page_limit(limit)
+    before = as_utc(before) if before else None
+    after = as_utc(after) if after else None
+    now = ctx.now()
+    loaded = _load(ctx, pool_name, queue_names, now, reclaim)
+    if isinstance(loaded, _Stale):
+        return loaded
+    return _hand_out_composed(ctx, loaded, before, after, limit, now)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a poll decides on: the pool, its queues with their occupancy in priority order, the
+    queues the poll names (None: all) and the ones it records as polled."""
+
+    pool_id: str
+    pool_slots: scheduling.PoolSlots
+    queues: list[scheduling.QueueSlots]
+    queue_ids: set[str] | None
+    polled: list[str]
+
+
+def _load(ctx: Ctx, pool_name: str, queue_names: list[str] | None, now: datetime, reclaim: bool) -> _Loaded | _Stale:
+    """The pool with its queues and their occupancy in one statement; refuses a missing pool or
+    queue; a :class:`_Stale` when the pool holds claims to reclaim first (and ``reclaim``)."""
     cutoff = to_text(now - timedelta(seconds=ctx.pending_timeout))
     rows = ctx.store.query(
         "SELECT p.id AS pool_id, p.is_paused AS pool_paused, p.concurrency_limit AS pool_limit, "
@@ -112,9 +159,7 @@ def _poll(
         active=sum(q.active for q in in_pool), name=pool_name,
     )
     polled = [q.id for q in in_pool if queue_ids is None or q.id in queue_ids]
-    text = _hand_out(ctx, pool["pool_id"], pool_slots, in_pool, queue_ids, before, after, limit, now)
-    _record(ctx, polled, to_text(now))  # type: ignore[arg-type]
-    return text
+    return _Loaded(pool["pool_id"], pool_slots, in_pool, queue_ids, polled)
 
 
 @dataclass(frozen=True)
@@ -128,17 +173,9 @@ class _Stale:
 def _hand_out(ctx: Ctx, pool_id: str, pool_slots: scheduling.PoolSlots, in_pool: list[scheduling.QueueSlots],
               queue_ids: set[str] | None, before: datetime | None, after: datetime | None, limit: int,
               now: datetime) -> str:
-    pool_free = scheduling.free_slots(pool_slots.concurrency_limit, pool_slots.active)
-    if pool_slots.is_paused or limit <= 0 or pool_free == 0:
+    wanted, caps = _caps(pool_slots, in_pool, queue_ids, limit)
+    if not caps:
         return "[]"
-    wanted = limit if pool_free is None else min(limit, pool_free)
-    caps: dict[str, int] = {}
-    for q in in_pool:
-        if q.is_paused or (queue_ids is not None and q.id not in queue_ids):
-            continue
-        cap = min(x for x in (wanted, scheduling.free_slots(q.concurrency_limit, q.active)) if x is not None)
-        if cap > 0:
-            caps[q.id] = cap
     found = _candidate_runs(ctx, [q for q in in_pool if q.id in caps], caps, wanted, before, after)
     by_id = {r[0]: r for r in found}
     chosen = scheduling.select_runs(
@@ -168,6 +205,128 @@ def _hand_out(ctx: Ctx, pool_id: str, pool_slots: scheduling.PoolSlots, in_pool:
             parts.append(f'{{"work_pool_id":{pool_text},"work_queue_id":{dumps(queue_id)},'
                          f'"flow_run":{flow_runs.core_run_text(full[run_id], now)}}}')
     return "[" + ",".join(parts) + "]"
+
+
+def _caps(pool_slots: scheduling.PoolSlots, in_pool: list[scheduling.QueueSlots], queue_ids: set[str] | None,
+          limit: int) -> tuple[int, dict[str, int]]:
+    """How many runs the poll may hand out (the limit, at most the pool's free slots) and how many
+    each queue it may take from may give (at most that, and the queue's free slots); no queue when
+    the pool is paused or full."""
+    pool_free = scheduling.free_slots(pool_slots.concurrency_limit, pool_slots.active)
+    if pool_slots.is_paused or limit <= 0 or pool_free == 0:
+        return 0, {}
+    wanted = limit if pool_free is None else min(limit, pool_free)
+    caps: dict[str, int] = {}
+    for q in in_pool:
+        if q.is_paused or (queue_ids is not None and q.id not in queue_ids):
+            continue
+        cap = min(x for x in (wanted, scheduling.free_slots(q.concurrency_limit, q.active)) if x is not None)
+        if cap > 0:
+            caps[q.id] = cap
+    return wanted, caps
+
+
+_RECORD_CTES = (
+    "WITH polled_queues AS (UPDATE work_queue SET last_polled = ?, "
+    "status = CASE WHEN status = 'NOT_READY' THEN 'READY' ELSE status END WHERE id IN "
+    "(SELECT id FROM work_queue WHERE {queues} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) RETURNING 1), "
+    "polled_deployments AS (UPDATE deployment SET last_polled = ? WHERE id IN "
+    "(SELECT id FROM deployment WHERE {deployments} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) RETURNING 1) "
+)
+""":func:`_record`'s two UPDATEs as data-modifying CTEs (PostgreSQL runs them to completion whether
+or not the statement reads them), skipping rows another poll is recording, locked in id order."""
+
+_TERMINAL_IN = states_in("st", flow_runs.TERMINAL)
+
+_ITEMS = (
+    "SELECT set_config('synchronous_commit', 'off', true) AS lazy, "
+    "string_agg(concat(head, name, ',\"estimated_start_time_delta\":', delta, ',', wire, name, '}}}'), ',' "
+    "ORDER BY p, t, qn, id) AS body, count(*) AS n, bool_or(wire IS NULL) AS unwritten FROM ("
+    "SELECT c.*, CASE WHEN sn = 'Scheduled' THEN CASE WHEN st = 'SCHEDULED' AND t < ? THEN '\"Late\"' "
+    "ELSE '\"Scheduled\"' END ELSE COALESCE(to_json(sn)::text, 'null') END AS name, "
+    f"CASE WHEN s IS NOT NULL OR e IS NULL OR e >= ? OR {_TERMINAL_IN} THEN '0.0' ELSE "
+    "(SELECT CASE WHEN x ~ '[.e]' THEN x ELSE x || '.0' END FROM "
+    "(SELECT GREATEST(0, EXTRACT(EPOCH FROM ?::timestamptz - e::timestamptz))::float8::text AS x) AS f) END AS delta "
+    "FROM ({runs}) AS c) AS d"
+)
+"""The chosen runs' poll items joined into the body's text (without its brackets) by the database,
+as :func:`flow_runs.poll_item` writes each (``head``, the state's name, the start delta, ``wire``):
+``Late`` before ``late_before``; the delta as Python's ``repr`` of the float (PostgreSQL's
+shortest exact text, with ``.0`` added to a whole number; the store sets ``extra_float_digits``).
+``{runs}``: a UNION ALL of per-queue selects (:func:`_composed_runs`), cut to what the poll may
+hand out in the order ``scheduling.select_runs`` sorts (priority, start, queue name, run id), which
+is also the body's. The commit of the poll's bookkeeping need not wait for the disk
+(``Store.commit_lazily``: ``set_config`` local to the statement's own transaction)."""
+
+
+def _hand_out_composed(ctx: Ctx, loaded: _Loaded, before: datetime | None, after: datetime | None, limit: int,
+                       now: datetime) -> str:
+    """Record the poll and read its answer in one statement (a second one when the first priority's
+    queues give fewer runs than the poll may take, for the other queues). The runs are chosen as
+    :func:`_hand_out` chooses them: each queue's oldest up to its cap, then ``select_runs``' order
+    and cut, which here are the statement's ``ORDER BY`` and ``LIMIT``. A run written before the
+    ``wire`` column existed sends the poll through :func:`_hand_out` (its answer, recorded once)."""
+    now_text = to_text(now)
+    params: list[Any] = [now_text]
+    queues_clause = in_clause("id", loaded.polled, params)
+    params.append(now_text)
+    deployments_clause = in_clause("work_queue_id", loaded.polled, params)
+    record = _RECORD_CTES.replace("{queues}", queues_clause).replace("{deployments}", deployments_clause) if loaded.polled else ""
+    if not loaded.polled:
+        params = []
+    wanted, caps = _caps(loaded.pool_slots, loaded.queues, loaded.queue_ids, limit)
+    in_order = [q for q in loaded.queues if q.id in caps]
+    if not in_order:
+        if record:
+            ctx.store.one(record + "SELECT set_config('synchronous_commit', 'off', true) AS lazy", params)
+        return "[]"
+    first = [q for q in in_order if q.priority == in_order[0].priority]
+    head = _composed_runs(ctx, record, params, loaded.pool_id, first, caps, wanted, before, after, now)
+    rest = in_order[len(first):]
+    if head is not None and rest and head[1] < wanted:
+        tail = _composed_runs(ctx, "", [], loaded.pool_id, rest, caps, wanted - head[1], before, after, now)
+        head = None if tail is None else (",".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
+    if head is None:
+        return _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after,
+                         limit, now)
+    return "[" + head[0] + "]"
+
+
+def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
+                   caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
+                   now: datetime) -> tuple[str, int] | None:
+    """The poll items of the first ``cut`` runs of ``queues`` (each giving at most its cap), joined,
+    and how many; None when one of them has no ``wire`` text. ``record`` (with its ``params``)
+    is put before: the poll's bookkeeping CTEs."""
+    window = ""
+    bounds: list[Any] = []
+    if before is not None:
+        window += " AND next_scheduled_start_time <= ?"
+        bounds.append(to_text(before))
+    if after is not None:
+        window += " AND next_scheduled_start_time >= ?"
+        bounds.append(to_text(after))
+    params = [*params, flow_runs.late_before(now), to_text(now), to_text(now)]
+    pool_text = dumps(pool_id)
+    selects = []
+    for i, q in enumerate(queues):
+        selects.append(
+            "SELECT * FROM (SELECT ?::integer AS p, ?::text COLLATE \"C\" AS qn, ?::text AS head, id COLLATE \"C\" AS id, "
+            "next_scheduled_start_time COLLATE \"C\" AS t, expected_start_time COLLATE \"C\" AS e, start_time AS s, "
+            "state_type AS st, state_name AS sn, wire FROM flow_run WHERE work_queue_id = ? AND state_type = 'SCHEDULED'"
+            f"{window} ORDER BY flow_run.next_scheduled_start_time, flow_run.id LIMIT ?) AS q{i}")
+        queue_text = dumps(q.id)
+        params.extend([q.priority, q.name, f'{{"work_pool_id":{pool_text},"work_queue_id":{queue_text},"flow_run":'
+                       f'{{"work_queue_id":{queue_text},"state_name":', q.id, *bounds, caps[q.id]])
+    runs = " UNION ALL ".join(selects)
+    if sum(caps[q.id] for q in queues) > cut:  # else every run read is handed out: no sort of the runs' rows
+        runs += " ORDER BY p, t, qn, id LIMIT ?"
+        params.append(cut)
+    row = ctx.store.one(record + _ITEMS.replace("{runs}", runs), params)
+    assert row is not None
+    if row["unwritten"]:
+        return None
+    return row["body"] or "", int(row["n"])
 
 
 def _candidate_runs(ctx: Ctx, queues_in_order: list[scheduling.QueueSlots], caps: dict[str, int], wanted: int,

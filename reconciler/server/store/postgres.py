@@ -91,6 +91,7 @@ class PostgresStore:
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
             self._conn.execute("SET client_encoding TO 'UTF8'")
             self._conn.execute(f"SET lock_timeout TO '{LOCK_TIMEOUT}'")
+            self._conn.execute("SET extra_float_digits TO 1")  # floats as their shortest exact text (Python's repr)
             with self._conn.transaction():
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 self.schema_found, self.schema_version = upgrade(
