@@ -2,8 +2,9 @@
 
 The launcher ``poolform terraform install`` writes runs this and sets ``POOLFORM_PROVIDER_VERSION``
 to its own version: another version of poolform refuses to serve in its place.
-Kept tiny: only the stdlib before the handshake checks; gRPC, the stubs, msgpack
-and cryptography load in ``server``; httpx, pydantic and jsonschema load on first use.
+Kept tiny: only the stdlib before the handshake checks; cryptography (the certificate) before the
+handshake line, the transport (ssl, h2), protobuf and msgpack after it (``server``); httpx, pydantic
+and jsonschema on first use.
 """
 
 from __future__ import annotations

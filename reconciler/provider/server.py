@@ -1,13 +1,13 @@
-"""The tfplugin6 gRPC server: the go-plugin handshake, in-memory TLS, and the Provider service
-behind it (``servicer``, loaded right after the handshake line).
+"""The provider's start: the go-plugin handshake line, the unix socket, in-memory TLS, and the
+Provider, GRPCController and GRPCStdio services behind them.
 
 Terraform starts the provider three times a plan, so what comes before the handshake line is
-kept to what it needs: gRPC and a fresh certificate (``tls``). The services are registered with
-gRPC as one generic handler (``_Services``) whose generated tfplugin6 stubs of ``tf.gen`` (their
-protobuf descriptors are a fifth of the start) and the servicer's modules load after the line is
-out, while Terraform connects (a first call that arrives sooner waits for the same imports), and
-the servicer itself (``servicer``) is made on the first Provider call (only the stubs come from
-``tf.gen``: the servicer and runner are ours). Terraform waits for the process to exit after
+kept to what it needs: a fresh certificate (``tls``) and a listening socket. Terraform's
+connection waits in the socket's queue while the rest loads: the transport (``transport``: ssl,
+h2), the generated tfplugin6 message classes of ``tf.gen`` (their protobuf descriptors are a
+fifth of the start; never its ``_pb2_grpc`` stubs, which import grpc) and the servicer's
+modules; a first call that arrives sooner waits for the same imports. The servicer itself
+(``servicer``) is made on the first Provider call. Terraform waits for the process to exit after
 each start: once its Shutdown is answered, the process leaves without the interpreter's teardown
 (``main``).
 """
@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import sys
 import threading
-from concurrent import futures
 from typing import Any
-
-import grpc
 
 from reconciler.provider import tls
 
 
 class _OnFirstCall:
-    """Stands in for ``servicer.ProviderServicer`` when the gRPC server is built, and creates it
+    """Stands in for ``servicer.ProviderServicer`` when the methods are registered, and creates it
     on the first call: the service's modules (codec, msgpack, the schemas, the provider state)
     load after the handshake line, not before it."""
 
@@ -43,94 +41,93 @@ class _OnFirstCall:
                 self._servicer = ProviderServicer()
             return self._servicer
 
-    def __getattr__(self, name: str) -> Any:
-        if not name[:1].isupper():  # the RPC methods; anything else is not ours to answer
-            raise AttributeError(name)
-        return lambda request, context: getattr(self._real(), name)(request, context)
+    def method(self, name: str) -> Any:
+        """The servicer's ``name`` as a call of one request, or None when the servicer lacks it."""
+        from reconciler.provider.servicer import ProviderServicer
+
+        if not name[:1].isupper() or not callable(getattr(ProviderServicer, name, None)):
+            return None
+        return lambda request: getattr(self._real(), name)(request, None)
 
 
-class _Collected:
-    """What the generated ``add_*_to_server`` functions register, kept instead of a server's."""
-
-    def __init__(self) -> None:
-        self.handlers: list[Any] = []
-
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        self.handlers.extend(handlers)
-
-    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
-        """The same methods as the generic handler it registers too: nothing more to keep."""
-
-
-class _Services(grpc.GenericRpcHandler):
-    """The Provider, GRPCController and GRPCStdio services as one generic handler, whose stubs
-    load (``_register``) when the first call arrives, not before the handshake line."""
+class _Services:
+    """The Provider, GRPCController and GRPCStdio services: a method's path to how to serve it
+    (``transport.Method``). The generated message classes of ``tf.gen`` load on the first
+    lookup (``load``), after the handshake line."""
 
     def __init__(self, stopped: threading.Event) -> None:
         self._stopped = stopped
         self._lock = threading.Lock()
-        self._handlers: list[Any] | None = None
+        self._methods: dict[str, Any] | None = None
 
-    def load(self) -> list[Any]:
-        """The handlers, registered (and the stubs imported) on the first use."""
+    def load(self) -> dict[str, Any]:
+        """The methods, made (and the message classes imported) on the first use."""
         with self._lock:
-            if self._handlers is None:
-                collected = _Collected()
-                _register(collected, self._stopped)
-                self._handlers = collected.handlers
-            return self._handlers
+            if self._methods is None:
+                self._methods = _methods(self._stopped)
+            return self._methods
 
-    def service(self, handler_call_details: Any) -> Any:
-        for handler in self.load():
-            found = handler.service(handler_call_details)
-            if found is not None:
-                return found
-        return None
+    def lookup(self, path: str) -> Any:
+        return self.load().get(path)
 
 
-def _register(server: Any, stopped: threading.Event) -> None:
+def _methods(stopped: threading.Event) -> dict[str, Any]:
+    from google.protobuf import message_factory
     from tf.gen import grpc_controller_pb2 as controller_pb
-    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
-    from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
-    from tf.gen import tfplugin_pb2_grpc as rpc
+    from tf.gen import grpc_stdio_pb2 as stdio_pb
+    from tf.gen import tfplugin_pb2 as pb
 
-    class Controller(controller_rpc.GRPCControllerServicer):
-        def Shutdown(self, request: Any, context: Any) -> Any:
-            stopped.set()
-            return controller_pb.Empty()
+    from reconciler.provider import transport
 
-    class Stdio(stdio_rpc.GRPCStdioServicer):
-        def StreamStdio(self, request: Any, context: Any) -> Any:
-            return iter(())
+    def unimplemented(request: Any) -> Any:  # what grpcio's generated servicer base class answered
+        raise transport.Status(transport.UNIMPLEMENTED, "Method not implemented!")
 
-    rpc.add_ProviderServicer_to_server(_OnFirstCall(), server)
-    controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
-    stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
+    def shutdown(request: Any) -> Any:
+        stopped.set()
+        return controller_pb.Empty()
+
+    def stream_stdio(request: Any) -> Any:
+        return iter(())
+
+    provider = _OnFirstCall()
+    ours = {"plugin.GRPCController/Shutdown": shutdown, "plugin.GRPCStdio/StreamStdio": stream_stdio}
+    methods = {}
+    for module in (pb, controller_pb, stdio_pb):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                name = f"{service.full_name}/{method.name}"
+                if service.full_name == "tfplugin6.Provider":
+                    call = provider.method(method.name) or unimplemented
+                else:
+                    call = ours.get(name, unimplemented)
+                methods["/" + name] = transport.Method(
+                    message_factory.GetMessageClass(method.input_type).FromString, call,
+                    streaming=method.server_streaming)
+    return methods
 
 
 def serve() -> int:
     """Serve until Terraform shuts the plugin down; print the handshake line first."""
     stopped = threading.Event()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    services = _Services(stopped)
-    server.add_generic_rpc_handlers((services,))
-
     key_pem, cert_pem, cert_der = tls.certificate()
-    # Terraform's client certificate (PLUGIN_CLIENT_CERT) is ECDSA P-521, which the gRPC TLS stack does not
-    # request, so client auth cannot be required; the socket's 0700 directory keeps other users out.
-    credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)], require_client_auth=False)
     tmp = _private_directory()
     sock = os.path.join(tmp, _SOCKET_NAME)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        server.add_secure_port(f"unix://{sock}", credentials)
-        server.start()
+        listener.bind(sock)
+        listener.listen(64)
         cert_b64 = base64.b64encode(cert_der).decode().rstrip("=")
         sys.stdout.write(f"1|6|unix|{sock}|grpc|{cert_b64}\n")
         sys.stdout.flush()
+        # Terraform connects now; its connection waits in the listen queue while the transport
+        # (ssl, h2), the message classes and the servicer's modules load.
+        from reconciler.provider import transport
+
+        context = transport.tls_context(cert_pem, key_pem, os.environ.get("PLUGIN_CLIENT_CERT"))
+        services = _Services(stopped)
+        server = transport.Server(listener, context, services.lookup)
+        server.start()
         try:
-            # Every start's first call needs the stubs and the servicer's modules: load them now,
-            # while Terraform connects, instead of after its first call arrives (a call that comes
-            # first waits for the same imports under the import lock, never for more).
             services.load()
             import reconciler.provider.servicer  # noqa: F401
 
@@ -139,8 +136,9 @@ def serve() -> int:
             pass
         # Terraform waits for this process to exit before it goes on: let the Shutdown answer go
         # out (the RPCs in flight end, at most 0.2 s), and no longer.
-        server.stop(grace=0.2).wait(0.2)
+        server.stop(grace=0.2)
     finally:
+        listener.close()
         for remove, path in ((os.unlink, sock), (os.rmdir, tmp)):
             try:
                 remove(path)

@@ -17,7 +17,6 @@ import traceback
 from typing import Any, Callable
 
 from tf.gen import tfplugin_pb2 as pb
-from tf.gen import tfplugin_pb2_grpc as rpc
 
 from reconciler.provider import codec, schema
 from reconciler.provider.codec import Diags, ProviderError
@@ -94,7 +93,7 @@ def _handler(response_cls: Callable[..., Any]) -> Callable[[Callable[..., Any]],
     return wrap
 
 
-class ProviderServicer(rpc.ProviderServicer):
+class ProviderServicer:
     def __init__(self) -> None:
         from reconciler.provider.config import ProviderState
 

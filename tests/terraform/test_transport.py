@@ -1,0 +1,355 @@
+"""The provider's gRPC transport (``reconciler.provider.transport``) as a gRPC client sees it:
+grpcio's own client proves interoperability (calls, status codes and messages, streams, mutual
+TLS), a raw HTTP/2 client (h2) checks the framing, the trailers and the flow control both ways,
+and Python's ssl shows a client without Terraform's certificate refused.
+
+The servers here serve test methods (an echo, a failing call, a barrier) on the same code path
+the provider's services take; ``test_process`` and the end-to-end tests drive the real provider.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from pathlib import Path
+
+import grpc
+import h2.connection
+import h2.events
+import pytest
+from tf.gen import tfplugin_pb2 as pb
+
+from reconciler.provider import tls, transport
+
+ROOT = Path(__file__).resolve().parents[2]
+Message = pb.DynamicValue  # any generated message serves: two bytes fields (msgpack, json)
+
+
+def _echo(request: Message) -> Message:
+    return Message(msgpack=request.msgpack[::-1], json=request.json.upper())
+
+
+def _fail(request: Message) -> Message:
+    raise ValueError(f"boom: {request.json.decode()}")
+
+
+def _status(request: Message) -> Message:
+    raise transport.Status(transport.RESOURCE_EXHAUSTED, request.json.decode())
+
+
+def _stream(request: Message) -> object:
+    return (Message(json=request.json + b"-%d" % i) for i in range(3))
+
+
+class _Barrier:
+    """A call that returns only once ``parties`` calls are inside it at the same time."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=60)
+
+    def __call__(self, request: Message) -> Message:
+        self.barrier.wait()  # a server that runs calls one at a time breaks the barrier: UNKNOWN
+        return Message(json=request.json)
+
+
+def _methods(**extra: transport.Method) -> dict[str, transport.Method]:
+    methods = {
+        "/test.T/Echo": transport.Method(Message.FromString, _echo),
+        "/test.T/Fail": transport.Method(Message.FromString, _fail),
+        "/test.T/Status": transport.Method(Message.FromString, _status),
+        "/test.T/Stream": transport.Method(Message.FromString, _stream, streaming=True),
+    }
+    methods.update(extra)
+    return methods
+
+
+@pytest.fixture
+def short_tmp():
+    path = tempfile.mkdtemp(prefix="tft-", dir="/tmp")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def serve(short_tmp):
+    """``serve(methods, client_cert=None) -> (socket path, server certificate PEM)``."""
+    servers = []
+
+    def start(methods: dict[str, transport.Method], client_cert: str | None = None) -> tuple[str, bytes]:
+        key_pem, cert_pem, _ = tls.certificate()
+        path = str(short_tmp / f"{len(servers)}.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(16)
+        server = transport.Server(listener, transport.tls_context(cert_pem, key_pem, client_cert), methods.get)
+        server.start()
+        servers.append(server)
+        return path, cert_pem
+
+    yield start
+    for server in servers:
+        server.stop(grace=5)
+
+
+def _channel(path: str, cert_pem: bytes, key: bytes | None = None, chain: bytes | None = None) -> grpc.Channel:
+    credentials = grpc.ssl_channel_credentials(root_certificates=cert_pem, private_key=key, certificate_chain=chain)
+    return grpc.secure_channel(f"unix:{path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")])
+
+
+def _unary(channel: grpc.Channel, name: str) -> grpc.UnaryUnaryMultiCallable:
+    return channel.unary_unary(f"/test.T/{name}", request_serializer=Message.SerializeToString,
+                               response_deserializer=Message.FromString)
+
+
+def _client_certificate(curve: object = None) -> tuple[str, bytes]:
+    """A self-signed CA certificate for client and server auth, as go-plugin's AutoMTLS makes
+    Terraform's (ECDSA P-521, SHA-512): (certificate PEM, key PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(curve or ec.SECP521R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HashiCorp")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(seconds=30)).not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                         data_encipherment=False, key_agreement=True, key_cert_sign=True,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA512()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def test_grpcio_client_calls_streams_and_large_messages(serve):
+    """grpcio's client: a unary call, a message of 3 MiB each way (beyond both sides' first
+    flow-control windows), a server stream, and many calls on one connection."""
+    path, cert = serve(_methods())
+    big = os.urandom(3 << 20)
+    with _channel(path, cert) as channel:
+        echo = _unary(channel, "Echo")
+        assert echo(Message(msgpack=b"abc", json=b"x"), timeout=60) == Message(msgpack=b"cba", json=b"X")
+        assert echo(Message(msgpack=big), timeout=60).msgpack == big[::-1]
+        stream = channel.unary_stream("/test.T/Stream", request_serializer=Message.SerializeToString,
+                                      response_deserializer=Message.FromString)
+        assert [m.json for m in stream(Message(json=b"s"), timeout=60)] == [b"s-0", b"s-1", b"s-2"]
+        for i in range(50):
+            assert echo(Message(json=b"n%d" % i), timeout=60).json == b"N%d" % i
+
+
+def test_errors_reach_grpcio_as_grpcio_servers_answer_them(serve):
+    """An unknown method is UNIMPLEMENTED, a handler's exception UNKNOWN with its message, a
+    ``Status`` its own code and message (percent-encoded on the wire: non-ASCII survives), a
+    request that does not parse INTERNAL; the connection serves on after each."""
+    path, cert = serve(_methods())
+    with _channel(path, cert) as channel:
+        cases = [
+            (_unary(channel, "Nope"), Message(), grpc.StatusCode.UNIMPLEMENTED, "Method not found!"),
+            (_unary(channel, "Fail"), Message(json="é%1".encode()), grpc.StatusCode.UNKNOWN,
+             "Exception calling application: boom: é%1"),
+            (_unary(channel, "Status"), Message(json="quota\nüber 100%".encode()), grpc.StatusCode.RESOURCE_EXHAUSTED,
+             "quota\nüber 100%"),
+            (channel.unary_unary("/test.T/Echo", request_serializer=lambda b: b, response_deserializer=Message.FromString),
+             b"\xff\xff\xff", grpc.StatusCode.INTERNAL, "Exception deserializing request!"),
+        ]
+        for call, request, code, details in cases:
+            with pytest.raises(grpc.RpcError) as caught:
+                call(request, timeout=60)
+            assert (caught.value.code(), caught.value.details()) == (code, details)
+        assert _unary(channel, "Echo")(Message(json=b"ok"), timeout=60).json == b"OK"
+
+
+def test_calls_on_one_connection_run_concurrently(serve):
+    """Terraform sends up to -parallelism calls at once on its one connection: ten calls that each
+    wait for all ten to be inside the server at the same time all succeed."""
+    path, cert = serve(_methods(**{"/test.T/Barrier": transport.Method(Message.FromString, _Barrier(10))}))
+    results: list[object] = []
+    with _channel(path, cert) as channel:
+        barrier = _unary(channel, "Barrier")
+
+        def call(i: int) -> None:
+            try:
+                results.append(barrier(Message(json=str(i).encode()), timeout=90).json.decode())
+            except grpc.RpcError as exc:
+                results.append(exc)
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert sorted(results, key=str) == sorted((str(i) for i in range(10)), key=str)
+
+
+class _RawClient:
+    """An HTTP/2 client over TLS that shows the frames as they come (h2, client side), with the
+    protocol's default 64 KiB windows, which it opens only as it reads."""
+
+    def __init__(self, path: str, cert_pem: bytes) -> None:
+        context = ssl.create_default_context(cadata=cert_pem.decode())
+        context.set_alpn_protocols(["h2"])
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        raw.connect(path)
+        raw.settimeout(60)
+        self.sock = context.wrap_socket(raw, server_hostname="localhost")
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.h2 = h2.connection.H2Connection()
+        self.h2.initiate_connection()
+        self.flush()
+
+    def flush(self) -> None:
+        self.sock.sendall(self.h2.data_to_send())
+
+    def call(self, path: str, body: bytes) -> tuple[list, bytes, list, list]:
+        """(response headers, DATA bytes, trailers, the sizes of the WINDOW_UPDATEs the server sent)."""
+        stream_id = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(stream_id, [(":method", "POST"), (":scheme", "https"), (":path", path),
+                                         (":authority", "localhost"), ("content-type", "application/grpc"),
+                                         ("te", "trailers")])
+        pending = memoryview(body)
+        headers, data, trailers, updates = [], bytearray(), [], []
+        ended = False
+        while not ended:
+            while pending:
+                room = min(self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size)
+                if room <= 0:
+                    break
+                self.h2.send_data(stream_id, bytes(pending[:room]), end_stream=len(pending) <= room)
+                pending = pending[room:]
+            if not body and not pending:
+                pass
+            self.flush()
+            received = self.sock.recv(1 << 16)
+            assert received, "the server closed the connection"
+            for event in self.h2.receive_data(received):
+                if isinstance(event, h2.events.ResponseReceived):
+                    headers = event.headers
+                    ended = ended or event.stream_ended is not None
+                elif isinstance(event, h2.events.DataReceived):
+                    data += event.data
+                    self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    trailers = event.headers
+                elif isinstance(event, h2.events.WindowUpdated):
+                    updates.append(event.delta)
+                elif isinstance(event, h2.events.StreamEnded):
+                    ended = True
+                elif isinstance(event, h2.events.StreamReset):
+                    raise AssertionError(f"stream reset: {event.error_code}")
+            self.flush()
+        return headers, bytes(data), trailers, updates
+
+
+def _framed(message: Message) -> bytes:
+    payload = message.SerializeToString()
+    return b"\0" + len(payload).to_bytes(4, "big") + payload
+
+
+def test_framing_trailers_and_flow_control_on_the_wire(serve):
+    """The response is HEADERS (:status 200, application/grpc), one length-prefixed message, then
+    trailers with grpc-status 0; a 3 MiB request goes through only because the server opens its
+    window as it reads (WINDOW_UPDATE), and a 3 MiB answer only because the server waits for the
+    client's 64 KiB windows to open instead of overrunning them (h2 would fail the connection)."""
+    path, cert = serve(_methods())
+    client = _RawClient(path, cert)
+    big = os.urandom(3 << 20)
+    headers, data, trailers, updates = client.call("/test.T/Echo", _framed(Message(msgpack=big, json=b"a")))
+    assert dict(headers)[b":status"] == b"200" and dict(headers)[b"content-type"] == b"application/grpc"
+    assert data == _framed(Message(msgpack=big[::-1], json=b"A"))
+    assert trailers == [(b"grpc-status", b"0")]
+    assert sum(updates) >= len(big) - (2 << 20), updates  # the server's window (1 MiB) was reopened as it read
+
+    headers, data, trailers, _ = client.call("/test.T/Missing", _framed(Message()))
+    assert data == b"" and trailers == []  # trailers-only: the status is in the one HEADERS frame
+    assert dict(headers)[b"grpc-status"] == b"12" and dict(headers)[b"grpc-message"] == b"Method not found!"
+
+    headers, data, trailers, _ = client.call("/test.T/Echo", b"\0\0\0\0\x09short")  # prefix says 9, 5 follow
+    assert dict(headers)[b"grpc-status"] == b"13"
+    headers, data, trailers, _ = client.call("/test.T/Echo", _framed(Message(json=b"again")))
+    assert data == _framed(Message(json=b"AGAIN")) and trailers == [(b"grpc-status", b"0")]
+
+
+def test_terraforms_client_certificate_is_required_when_given(serve):
+    """With PLUGIN_CLIENT_CERT (go-plugin's AutoMTLS: ECDSA P-521), a client presenting that
+    certificate is served; one without a certificate, or with another, is refused in the TLS
+    handshake before any call. grpcio's client with a P-256 certificate shows the same."""
+    client_cert, client_key = _client_certificate()
+    other_cert, other_key = _client_certificate()
+    path, cert = serve(_methods(), client_cert=client_cert)
+
+    def talk(cert_and_key: tuple[str, bytes] | None) -> bytes:
+        context = ssl.create_default_context(cadata=cert.decode())
+        context.set_alpn_protocols(["h2"])
+        if cert_and_key:
+            directory = tempfile.mkdtemp(dir="/tmp")
+            try:
+                Path(directory, "c.pem").write_text(cert_and_key[0])
+                Path(directory, "k.pem").write_bytes(cert_and_key[1])
+                context.load_cert_chain(Path(directory, "c.pem"), Path(directory, "k.pem"))
+            finally:
+                shutil.rmtree(directory)
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        raw.connect(path)
+        raw.settimeout(60)
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            client = h2.connection.H2Connection()
+            client.initiate_connection()
+            sock.sendall(client.data_to_send())
+            return sock.recv(1 << 16)  # the server's SETTINGS, or the refusal
+
+    assert talk((client_cert, client_key))  # served: the server's HTTP/2 preface arrives
+    for wrong in (None, (other_cert, other_key)):
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            talk(wrong)
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    p256_cert, p256_key = _client_certificate(ec.SECP256R1())
+    path, cert = serve(_methods(), client_cert=p256_cert)
+    with _channel(path, cert, key=p256_key, chain=p256_cert.encode()) as channel:
+        assert _unary(channel, "Echo")(Message(json=b"m"), timeout=60).json == b"M"
+    with _channel(path, cert) as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            _unary(channel, "Echo")(Message(json=b"m"), timeout=60)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_client_certificate_that_is_not_pem_is_a_clear_error():
+    key_pem, cert_pem, _ = tls.certificate()
+    with pytest.raises(ssl.SSLError, match="PLUGIN_CLIENT_CERT is not a PEM certificate"):
+        transport.tls_context(cert_pem, key_pem, "not a certificate")
+
+
+def test_the_provider_serves_without_grpcio():
+    """The provider's transport, services and servicer load without grpc (grpcio is a test-only
+    client here): only the generated message classes of ``tf.gen``, never its ``_pb2_grpc`` stubs."""
+    code = textwrap.dedent("""
+        import sys, threading
+        from reconciler.provider import server
+        services = server._Services(threading.Event())
+        methods = services.load()
+        import reconciler.provider.servicer
+        from tf.gen import tfplugin_pb2 as pb
+        response = services.lookup("/tfplugin6.Provider/GetMetadata").call(pb.GetMetadata.Request())
+        assert {r.type_name for r in response.resources} == {"prefect_work_pool", "prefect_work_queue"}
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "grpc" or m.endswith("_pb2_grpc")))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
