@@ -10,6 +10,7 @@ within 60 s. Must not write run state: runs are created through ``flow_runs``.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from reconciler.server.clock import from_text
 from reconciler.server.domain import Ctx, atomic, flow_runs, flows, pools, queues
 from reconciler.server.domain.refusals import Conflict, Invalid, NotFound, pool_not_found
 from reconciler.server.domain.sql import dumps, in_clause, loads, new_id, page_limit
+from reconciler.server.orchestration import ACTIVE_TYPES
 from reconciler.server.store import Row, StoreBusy
 from reconciler.template_rules import Failure, is_prepared, job_variables_problem, patch_job_variables_problem
 
@@ -233,6 +235,20 @@ current name and pool (what ``flow_runs.run_json`` would otherwise look up), and
 pool the request names (the first parameter; none matches NULL)."""
 
 
+_SOURCE_PRINT = ("md5(ROW(d.flow_id, d.work_pool_name, d.work_queue_id, d.work_queue_name, d.body, p.id, "
+                 "p.base_job_template, q.name, qp.id, qp.name, nq.id, nq.name)::text)")
+"""On PostgreSQL, a digest of what :data:`_RUN_SOURCE` reads that a run of the deployment depends
+on (not ``last_polled`` and the like, which polls rewrite)."""
+
+_KNOWN: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], Row]]" = weakref.WeakKeyDictionary()
+"""Per store, ``_RUN_SOURCE`` rows by (deployment id, queue name asked), with their
+``source_print``: the next run of the deployment is inserted on the condition that the database
+still has exactly this (:func:`create_deployment_run`). What a server process keeps for itself:
+every replica checks it against the database in the statement that writes."""
+KNOWN_MAX = 1024
+"""Deployments :data:`_KNOWN` keeps per store (forgotten all at once when full)."""
+
+
 @dataclass(frozen=True)
 class Unprepared:
     """What :func:`create_deployment_run` answers, having written nothing, when its pool's template
@@ -242,17 +258,57 @@ class Unprepared:
     template: dict[str, Any]
 
 
-@atomic
 def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], *,
                           unprepared_ok: bool = False) -> dict[str, Any] | Unprepared:
     """A run of the deployment (SCHEDULED now unless a state is given), its job variables
     checked with required ones enforced; :class:`Unprepared` instead when the pool's template
     is not prepared and not ``unprepared_ok``. Statements: the deployment with its pool and
-    queues (one read), the insert (and a missing named queue created)."""
+    queues (one read), the insert (and a missing named queue created), in one transaction. On
+    PostgreSQL, a run of a deployment this process has read before is one statement in no
+    transaction (:data:`_KNOWN`, :func:`_run_from`): the insert, on the condition that the deployment,
+    its pool and queues are still what was read."""
+    if ctx.store.dialect == "postgresql" and fields.get("idempotency_key") is None:
+        key = (deployment_id, fields.get("work_queue_name"))
+        known = _KNOWN.get(ctx.store, {}).get(key)
+        if known is not None and (fields.get("state") or {}).get("type") not in ACTIVE_TYPES:
+            try:
+                return _run_from(ctx, known, deployment_id, fields, unprepared_ok=unprepared_ok)
+            except _SourceChanged:
+                _KNOWN[ctx.store].pop(key, None)
+    return _create_deployment_run(ctx, deployment_id, fields, unprepared_ok=unprepared_ok)
+
+
+class _SourceChanged(Exception):
+    """The deployment, its pool or a queue changed since this process read them: nothing was written."""
+
+
+@atomic
+def _create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], *,
+                           unprepared_ok: bool = False) -> dict[str, Any] | Unprepared:
     wanted = fields.get("work_queue_name")
-    dep = ctx.store.one(_RUN_SOURCE, (wanted, deployment_id))
+    printed = ctx.store.dialect == "postgresql"
+    dep = ctx.store.one(_RUN_SOURCE.replace("SELECT d.*,", f"SELECT {_SOURCE_PRINT} AS source_print, d.*,")
+                        if printed else _RUN_SOURCE, (wanted, deployment_id))
     if dep is None:
         raise NotFound("Deployment not found")
+    if printed and (not wanted or dep["named_queue_id"] is not None):  # nothing to create for a run of it
+        known = _KNOWN.setdefault(ctx.store, {})
+        if len(known) >= KNOWN_MAX:
+            known.clear()
+        known[(deployment_id, wanted)] = dep
+    return _run_from(ctx, dep, deployment_id, fields, unprepared_ok=unprepared_ok)
+
+
+def _run_from(ctx: Ctx, dep: Row, deployment_id: str, fields: dict[str, Any], *,
+              unprepared_ok: bool) -> dict[str, Any] | Unprepared:
+    """:func:`create_deployment_run` from the deployment's ``_RUN_SOURCE`` row; outside a
+    transaction (a row from :data:`_KNOWN`), the insert is conditional on the row's
+    ``source_print`` (:class:`_SourceChanged` when the database has changed)."""
+    wanted = fields.get("work_queue_name")
+    guard = None
+    if not ctx.store.in_transaction:
+        guard = (f"(SELECT {_SOURCE_PRINT} {_RUN_SOURCE[_RUN_SOURCE.index('FROM deployment d'):]}) = ?",
+                 (wanted, deployment_id, dep["source_print"]))
     body = loads(dep["body"])
     queue_id, queue_name = dep["work_queue_id"], dep["work_queue_name"]
     pool_of_run: tuple[str | None, ...] = (None, None)
@@ -264,6 +320,7 @@ def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], 
             return Unprepared(template)
         if wanted:
             if dep["named_queue_id"] is None:  # a missing pool is refused, a missing queue created, as Prefect does
+                assert guard is None, "a known deployment's run creates no queue"
                 pool, queue = queues.resolve_queue(ctx, dep["work_pool_name"], wanted, create=True)
                 pool_of_run = (pool["id"], pool["name"], queue["name"])
             else:
@@ -289,5 +346,8 @@ def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], 
         extra={"empirical_policy": fields.get("empirical_policy"),
                "parent_task_run_id": fields.get("parent_task_run_id"),
                "infrastructure_document_id": fields.get("infrastructure_document_id")},
+        guard=guard,
     )
+    if run is None:
+        raise _SourceChanged
     return run

@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import reconciler.scheduling as scheduling
 from reconciler.server import leases, orchestration
@@ -127,8 +127,14 @@ def create_run(
     ctx: Ctx, *, flow_id: str, name: str | None, state: dict[str, Any], parameters: dict[str, Any],
     context: dict[str, Any], tags: list[str], labels: dict[str, Any], idempotency_key: str | None,
     queue_id: str | None, queue_name: str | None, job_variables: dict[str, Any], deployment_id: str | None,
-    extra: dict[str, Any], pool: tuple[str | None, ...] | None = None,
-) -> tuple[dict[str, Any], bool]:
+    extra: dict[str, Any], pool: tuple[str | None, ...] | None = None, guard: tuple[str, Sequence[Any]] | None = None,
+) -> tuple[dict[str, Any] | None, bool]:
+    """The run, and whether it was created (not found by its idempotency key). ``guard``: a
+    condition (SQL and its parameters) the insert is made on, in the same statement (outside a
+    transaction: no idempotency key, not in a state that takes a slot); the run is None when it
+    does not hold (nothing written)."""
+    if guard is not None:
+        assert idempotency_key is None and state.get("type") not in ACTIVE_TYPES and not ctx.store.in_transaction
     if idempotency_key is not None:
         existing = ctx.store.one(
             f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
@@ -167,7 +173,11 @@ def create_run(
     row = dict(zip(RUN_COLUMN_NAMES, values))
     insert = (f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
               "ON CONFLICT (flow_id, idempotency_key) DO NOTHING")
-    if idempotency_key is None:  # no key, no conflict: the count is not needed (the insert goes out with the COMMIT)
+    if guard is not None:  # one statement, its own transaction
+        if not ctx.store.execute(f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                 f"?, ?, ?, ?, ?, ?, ?, ? WHERE {guard[0]}", (*values, run_wire(row, state=new_state), *guard[1])):
+            return None, False
+    elif idempotency_key is None:  # no key, no conflict: the count is not needed (the insert goes out with the COMMIT)
         ctx.store.write(insert, (*values, run_wire(row, state=new_state)))
     elif not ctx.store.execute(insert, (*values, run_wire(row, state=new_state))):
         # another request (another replica) created the run with this key meanwhile
