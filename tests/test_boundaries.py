@@ -21,6 +21,10 @@
 * the rules of one pool or queue live in ``model/rules.py`` only, which the config loader and the
   Terraform provider both import;
 * ``poolform --version`` stays light: the CLI entry imports no heavy library;
+* ``poolform server start`` keeps out of its process what serving does not need (its resident
+  memory is bench/server_memory.py's figure): ``pydantic.v1``, the other store's driver, the
+  status page's and the explain routes' modules until one is asked for; and the app makes each
+  route once;
 * the plan's step operations are spelled in one place, ``reconciler/plan/steps.py``: no other
   module of the package holds an operation's name as a string literal.
 """
@@ -207,6 +211,61 @@ def test_version_does_not_load_heavy_libraries() -> None:
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("poolform ")
     assert lines[-1] == "HEAVY:", f"heavy imports on the --version path: {lines[-1][len('HEAVY:'):]}"
+
+
+SERVER_START_MODULES = """
+import sys, tempfile
+import uvicorn
+
+async def report(self):  # the server listens: say what its process holds, and stop
+    print("LOADED:" + ",".join(m for m in sorted(sys.modules) if sys.modules[m] is not None))
+    self.should_exit = True
+
+uvicorn.Server.main_loop = report
+sys.argv = ["poolform", "server", "start", "--port", "0", "--db", tempfile.mkdtemp() + "/idle.db"]
+from reconciler.cli.main import main
+try:
+    main()
+except SystemExit:
+    pass
+"""
+
+KEPT_OUT_OF_THE_SERVER = (
+    "pydantic.v1",  # FastAPI imports it only to check that no route uses its models (cli/server.py)
+    "psycopg",  # the PostgreSQL driver, on SQLite
+    "reconciler.explain",  # the status page and /api/poolform/ routes, imported by their first request
+    "reconciler.server.domain.standings",
+    "reconciler.server.domain.overview",
+    "pydantic_settings", "jsonschema", "rich", "httpx", "yaml", "deepdiff",  # the client side's libraries
+)
+
+
+def test_server_start_keeps_out_what_serving_does_not_need() -> None:
+    """The real ``poolform server start`` (SQLite), once listening: none of ``KEPT_OUT_OF_THE_SERVER``."""
+    result = subprocess.run([sys.executable, "-c", SERVER_START_MODULES], capture_output=True, text=True, timeout=120)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("LOADED:")]
+    assert lines, result.stdout + result.stderr
+    loaded = set(lines[0][len("LOADED:"):].split(","))
+    assert {"fastapi", "uvicorn", "reconciler.server.app", "reconciler.server.store.sqlite"} <= loaded
+    assert sorted(m for m in loaded if any(m == k or m.startswith(k + ".") for k in KEPT_OUT_OF_THE_SERVER)) == []
+
+
+def test_the_server_makes_each_route_once() -> None:
+    """A route module declares its routes (``routes.Routes``); the app makes each one FastAPI route
+    (its request models and handler): no second copy is kept anywhere, in a fresh process."""
+    code = (
+        "import gc\n"
+        "from fastapi.routing import APIRoute\n"
+        "from reconciler.server.app import create_app\n"
+        "from reconciler.server.store import open_store\n"
+        "app = create_app(open_store(':memory:'))\n"
+        "gc.collect()\n"
+        "print(sum(isinstance(r, APIRoute) for r in app.routes), sum(isinstance(o, APIRoute) for o in gc.get_objects()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    served, alive = map(int, result.stdout.split())
+    assert served > 60
+    assert alive == served
 
 
 def test_step_operations_are_spelled_only_in_the_step_vocabulary() -> None:

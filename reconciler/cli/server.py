@@ -38,13 +38,45 @@ def _quiet_server_class() -> type:
     import uvicorn
 
     class QuietServer(uvicorn.Server):
-        """uvicorn without its own signal capture: SIGINT/SIGTERM end with exit code 0."""
+        """uvicorn without its own signal capture: SIGINT/SIGTERM end with exit code 0; once it
+        listens, the heap start-up freed goes back to the system (:func:`_release_free_heap`)."""
 
         @contextmanager
         def capture_signals(self):  # type: ignore[no-untyped-def,override]
             yield
 
+        async def startup(self, sockets=None):  # type: ignore[no-untyped-def,override]
+            await super().startup(sockets)
+            _release_free_heap()
+
     return QuietServer
+
+
+def _release_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Building the app frees about 1 MB that glibc keeps mapped and never needs again at idle; a
+    request that needs memory later takes it from the system again. Measured with
+    ``bench/server_memory.py``: 0.8 MB less resident memory at idle, the same under load."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc
+        return
+    trim(0)
+
+
+def _without_pydantic_v1() -> None:
+    """Make ``pydantic.v1`` unimportable in the server's process (unless something loaded it already).
+
+    FastAPI refuses pydantic.v1 models, yet imports ``pydantic.v1`` once a route declares a body
+    model, only to check that the model is not one; with the module unimportable it takes the
+    answer "not a v1 model", as it does on a pydantic without ``v1``. The server declares none and
+    saves the module's 1.3 MB of resident memory and 30 ms of start (bench/README.md, memory)."""
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
 
 def _missing_server_modules() -> list[str]:
@@ -191,6 +223,7 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
     if missing:
         _fail(f"the reference server needs poolform's server extra ({', '.join(missing)} not installed): "
               "pip install 'poolform[server]'")
+    _without_pydantic_v1()
     from reconciler.server.store import StoreError, open_store
 
     target = db or str(DEFAULT_DB)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Optional
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import deployments, flows
 from reconciler.server.routes import (
+    Routes,
     created_or_ok,
     ctx,
     json_response,
@@ -29,7 +30,7 @@ from reconciler.server.schemas import (
     NonNegInt,
 )
 
-router = APIRouter(route_class=StrictJsonRoute)
+router = Routes(StrictJsonRoute)
 
 
 class FlowFilterBody(Loose):

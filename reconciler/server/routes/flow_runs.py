@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any, Optional
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from fastapi.responses import Response
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import flow_runs, logs
 from reconciler.server.domain.refusals import Refusal
-from reconciler.server.routes import created_or_ok, ctx, json_response, no_content, prepare_pool_template
+from reconciler.server.routes import Routes, created_or_ok, ctx, json_response, no_content, prepare_pool_template
 from reconciler.server.routes.deployments import deployment_pool
 from reconciler.server.schemas import FlowRunCreate, FlowRunFilterBody, FlowRunUpdate, LogCreate, LogFilterBody, SetStateBody
 
-router = APIRouter(route_class=StrictJsonRoute)
+router = Routes(StrictJsonRoute)
 
 
 def _state(state) -> dict | None:  # type: ignore[no-untyped-def]

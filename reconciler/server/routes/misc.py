@@ -7,14 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from reconciler.server import API_VERSION, SERVER_VERSION
 from reconciler.server.bodies import StrictJsonRoute
-from reconciler.server.routes import json_response
+from reconciler.server.routes import Routes, json_response
 
-router = APIRouter(route_class=StrictJsonRoute)
+router = Routes(StrictJsonRoute)
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from packaging.version import InvalidVersion, Version
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import polls, pools, slots
-from reconciler.server.routes import check_defaults, ctx, json_response, no_content
+from reconciler.server.routes import Routes, check_defaults, ctx, json_response, no_content
 from reconciler.server.schemas import (
     PoolConcurrencyBody,
     ScheduledRunsBody,
@@ -25,7 +25,7 @@ from reconciler.server.schemas import (
     WorkPoolUpdate,
 )
 
-router = APIRouter(route_class=StrictJsonRoute)
+router = Routes(StrictJsonRoute)
 # Creating or changing a template costs CPU time in ``defaults_problem`` (seconds for megabytes):
 # it runs first off the event loop unless its memo has it (``routes.check_defaults``), and the
 # domain's own check is then answered from the memo.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Optional
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import polls, queues, slots
-from reconciler.server.routes import ctx, json_response, no_content
+from reconciler.server.routes import Routes, ctx, json_response, no_content
 from reconciler.server.schemas import (
     QueueConcurrencyBody,
     LegacyGetRunsBody,
@@ -20,7 +20,7 @@ from reconciler.server.schemas import (
     WorkQueueUpdate,
 )
 
-router = APIRouter(route_class=StrictJsonRoute)
+router = Routes(StrictJsonRoute)
 
 
 def _changes(body: WorkQueueUpdate) -> dict:

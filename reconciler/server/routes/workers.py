@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from fastapi.responses import Response
 from pydantic import Field
 
 from reconciler.server import MAX_NAME_LENGTH
 from reconciler.server.bodies import StrictJsonRoute
 from reconciler.server.domain import workers
-from reconciler.server.routes import ctx, json_response, no_content
+from reconciler.server.routes import Routes, ctx, json_response, no_content
 from reconciler.server.schemas import MAX_INT, WorkerFilterBody
 
-router = APIRouter(route_class=StrictJsonRoute)
+router = Routes(StrictJsonRoute)
 
 
 @router.post("/work_pools/{pool}/workers/heartbeat")
