@@ -32,6 +32,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -294,3 +295,30 @@ def test_the_policy_check_is_pure() -> None:
     io = sorted(n for n in imported if n.split(".")[0] in (
         "os", "io", "pathlib", "socket", "httpx", "urllib3", "requests", "click", "time", "datetime", "subprocess"))
     assert io == [], f"check_policy must do no I/O: {io}"
+
+
+def test_applying_a_saved_plan_does_not_load_the_config_models_or_httpx_cli(tmp_path) -> None:
+    """``poolform apply PLANFILE`` reads a plan, not a config: pydantic (the config models) and
+    httpx's command-line client (rich, pygments) are ~0.2 s of a start that is all wall time
+    before the first request."""
+    from reconciler.model.state import DesiredPool, DesiredState, ObservedState
+    from reconciler.plan.planfile import dumps_plan
+    from reconciler.plan.planner import make_plan
+
+    url = "http://127.0.0.1:9/api"  # nothing listens: the apply stops at its first request
+    plan = make_plan(DesiredState(pools={"p": DesiredPool(name="p", type="process")}), ObservedState(pools={}))
+    plan.api_url = url
+    path = tmp_path / "plan.json"
+    path.write_text(dumps_plan(plan), encoding="utf-8")
+    code = (
+        f"import sys; sys.argv = ['poolform', 'apply', {str(path)!r}]\n"
+        "from reconciler.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('pydantic', 'rich', 'pygments', 'yaml', 'ruamel', 'jsonschema', 'deepdiff', 'hcl2')"
+        " if m in sys.modules)\n"
+        "print('HEAVY:' + ','.join(heavy) + ' APPLIED:' + str('reconciler.apply.executor' in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "POOLFORM_"))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**env, "PREFECT_API_URL": url, "CI": "1"})
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY: APPLIED:True", result.stdout + result.stderr

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from reconciler.model.rules import INT32_MAX, LIMIT_MIN, PRIORITY_MIN
+from reconciler.model.rules import ENVIRONMENT_NAME_PATTERN, INT32_MAX, LIMIT_MIN, PRIORITY_MIN
 
 SCHEMA_ID = "https://poolform.dev/schema/config.schema.json"
 """Stable ``$id`` of the config schema (an identifier, never fetched)."""
@@ -25,7 +25,6 @@ SCHEMA_ID = "https://poolform.dev/schema/config.schema.json"
 POOL_NAME_PATTERN = r"^[^/%&><]+$"
 QUEUE_NAME_PATTERN = r"^[^/%&><]+$"
 RESERVED_POOL_PATTERN = r"^[Pp][Rr][Ee][Ff][Ee][Cc][Tt]"
-ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 class Manage(BaseModel):

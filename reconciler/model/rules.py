@@ -32,6 +32,8 @@ MAX_TEMPLATE_BYTES: Final = 1024 * 1024
 """The largest base job template, as compact JSON."""
 MAX_TEMPLATE_DEPTH: Final = 64
 """The deepest nesting of mappings and lists in a base job template."""
+ENVIRONMENT_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""An environment's name (``environments:`` keys, ``--env``, a plan's ``environment``)."""
 
 BAD_NAME_CHARS: Final = re.compile(r"[/%&><]")
 """Characters Prefect 3.9.1 refuses in pool and queue names (``prefect.server.schemas`` name validation)."""

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from reconciler.errors import InvalidPlanError, StalePlanError
-from reconciler.model.document import ENVIRONMENT_NAME_PATTERN
+from reconciler.model.rules import ENVIRONMENT_NAME_PATTERN  # not model.document: that loads pydantic
 from reconciler.model.state import DEFAULT_QUEUE, ObservedState, pool_address, queue_address
 from reconciler.plan.actions import Action, Change, Reason, ResourceType, summarize
 from reconciler.plan.differ import diff_objects
