@@ -49,6 +49,10 @@ def _finite_float(literal: str) -> float:
     return number
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+"""``json.loads`` with the hooks builds this decoder (and its scanner) for every body."""
+
+
 def _decode(raw: bytes | str) -> str:
     if isinstance(raw, str):
         return raw
@@ -111,7 +115,9 @@ def parse_json(raw: bytes | str) -> Any:
     but strict JSON refuses (see the module docstring)."""
     text = _decode(raw)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # what json.loads says (its decoder itself does not look)
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except (_Refused, RecursionError):
         raise _problem(text) from None
     deep = text.count("[") + text.count("{") > MAX_DEPTH and _nests_deeper(value, MAX_DEPTH)

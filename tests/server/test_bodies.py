@@ -99,6 +99,17 @@ def test_decode_error_points_at_the_token(raw, message, token) -> None:
         assert before.count("{") + before.count("[") - len("[[[[") == MAX_DEPTH
 
 
+@pytest.mark.parametrize("text", ['\ufeff{"a": 1}', '\ufeff\ufeff{}', '{"a": 1} x', "", "[1,", '{"a" 1}', "\ufeff"])
+def test_syntax_errors_are_json_loads_errors(text) -> None:
+    """What json.loads refuses, parse_json refuses with the same message and position (its decoder is
+    built once, and a decoder alone does not refuse a byte order mark)."""
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as caught:
+        parse_json(text)
+    assert (caught.value.msg, caught.value.pos) == (expected.value.msg, expected.value.pos)
+
+
 def _exchange(port: int, head: bytes, chunks: list[bytes]) -> tuple[int, bytes]:
     """Send ``head`` and ``chunks`` without ending the body; return the status and body of the first answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
