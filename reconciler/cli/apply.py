@@ -38,8 +38,8 @@ def _json_diagnostics(plan_json: dict[str, Any], hooks: Any) -> None:
 
 
 def _read_plan_file(path: str) -> tuple[Any, dict[str, Any]]:
-    """The plan in ``path``, checked (``planfile.read_plan``), and its document."""
-    from reconciler.plan.planfile import loads_plan
+    """The plan in ``path``, checked (``planfile.read_plan``), and its document as read."""
+    from reconciler.plan.planfile import loads_plan_document
     from reconciler.secrets import MASK_PATTERN
 
     try:
@@ -54,8 +54,7 @@ def _read_plan_file(path: str) -> tuple[Any, dict[str, Any]]:
                     "file. Save plans with `poolform plan --out FILE` and apply that file.", code=Code.MASKED_VALUE)
     try:
         with common.gc_paused():  # a plan of 1,000 pools is millions of small objects: no collector passes over them
-            plan = loads_plan(text)
-            return plan, plan.to_json()
+            return loads_plan_document(text)
     except ValueError as exc:
         common.fail(f"{path}: {exc}", code=Code.INVALID_PLAN_FILE)
 

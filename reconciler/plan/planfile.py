@@ -80,12 +80,18 @@ def indented_json(value: Any) -> str:
 
 def loads_plan(text: str) -> Plan:
     """Parse and check a plan file's text (see the module docstring)."""
+    return loads_plan_document(text)[0]
+
+
+def loads_plan_document(text: str) -> tuple[Plan, dict[str, Any]]:
+    """:func:`loads_plan`, and the document read (its fields as the file has them; a caller that only
+    reads them need not write the plan out again with ``Plan.to_json``)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _invalid(f"not a poolform plan file: it is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}). "
                        + _MAKE_ONE) from None
-    return read_plan(data)
+    return read_plan(data), data
 
 
 def check_plan_json(data: Any) -> None:
