@@ -16,7 +16,10 @@ Generates a config of 1,000 process pools with 5 queues each (a shared named tem
 * ``poolform --version`` cold start (median of 10 runs).
 
 Targets: plan <= 1.5 s, CLI apply >= 300 pools/s, --version <= 0.2 s.
-Usage: python bench/reconcile.py [--pools 1000] [--queues 5] [--parallelism 10] [--repeat 1]
+``--instructions`` adds the server's instructions a request of the CLI apply (callgrind), which do not
+depend on the machine's load.
+
+Usage: python bench/reconcile.py [--pools 1000] [--queues 5] [--parallelism 10] [--repeat 1] [--instructions]
 """
 
 from __future__ import annotations
@@ -207,6 +210,51 @@ def cli_apply(tmp: Path, cfg: Path, pools: int, parallelism: int, launcher: list
         stop(server)
 
 
+def instructions(tmp: Path, cfg: Path, pools: int, queues: int, parallelism: int, launcher: list[str]) -> dict[str, Any]:
+    """The server's instructions a request of a CLI apply, whatever the machine's load: the server runs
+    under ``valgrind --tool=callgrind`` with instrumentation off; a first apply (the same pools under
+    other names) warms it up, then instrumentation is on for exactly the apply of ``cfg`` (its stale
+    check's filter calls included). The server is stopped with SIGTERM and given time to exit, so
+    callgrind writes its counts."""
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    out = tmp / "callgrind.out"
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *launcher,
+                               "server", "start", "--port", str(port), "--db", str(tmp / "callgrind.db")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        wait_ready(api_url, server, timeout=300)
+        env = {**os.environ, "PREFECT_API_URL": api_url, "CI": "1"}
+        env.pop("POOLFORM_PARALLELISM", None)
+        poolform = str(Path(PY).parent / "poolform")
+        warm = tmp / "warm.yaml"
+        warm.write_text(cfg.read_text().replace("bench-", "warm-"))
+        for config, name in ((warm, "warm"), (cfg, "measured")):
+            plan = tmp / f"{name}-plan.json"
+            subprocess.run([poolform, "plan", "-f", str(config), "--out", str(plan)], env=env, capture_output=True, check=False)
+            if name == "measured":
+                subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], capture_output=True, check=True)
+            done = subprocess.run([poolform, "apply", str(plan), "--parallelism", str(parallelism)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if name == "measured":
+                subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], capture_output=True, check=True)
+            if done.returncode != 0:
+                raise SystemExit(f"poolform apply under callgrind exited {done.returncode}: {done.stderr[-500:]}")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    total = 0
+    for part in tmp.glob("callgrind.out*"):
+        for line in part.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                total = max(total, int(line.split()[1]))
+    calls = pools * (1 + queues)
+    return {"instructions": total, "creates": calls}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=1000)
@@ -217,6 +265,9 @@ def main() -> None:
                         "(default: $POOLFORM_PREFECT_VENV or .venv-prefect)")
     parser.add_argument("--tcp-nodelay-shim", action="store_true",
                         help="start the server with TCP_NODELAY forced on its accepted sockets (see NODELAY_SHIM)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also the server's instructions a request of a CLI apply, under valgrind's callgrind "
+                             "(independent of the load; about a minute for 1,000 pools x 5 queues)")
     args = parser.parse_args()
     if args.prefect_venv:
         global PREFECT_VENV
@@ -257,6 +308,12 @@ def main() -> None:
                   f"{1 / best['anchor']:.1f} pools/s; poolform apply is {best['pools_per_s'] * best['anchor']:,.0f}x that")
         print(f"load average before {', '.join(f'{x:.2f}' for x in load_before)}, "
               f"after {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+        if args.instructions:
+            counted = instructions(tmp, cfg, args.pools, args.queues, args.parallelism, launcher)
+            print(f"server instructions (callgrind, the CLI apply only, after a warm-up apply): "
+                  f"{counted['instructions'] / 1e9:.2f} G, {counted['instructions'] / counted['creates'] / 1e6:.3f} M "
+                  f"a create ({counted['creates']} creates, plus the stale check's few filter calls)")
 
         print("\nin process (client in this process, same server code), on a fresh server:")
         server, api_url = start_server(tmp, "inproc", launcher)
