@@ -68,24 +68,28 @@ class Api:
     def __init__(self, api_url: str) -> None:
         self.http = httpx.Client(base_url=api_url, timeout=10)
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        # a real Prefect on SQLite answers 503 ("database is locked", its transaction rolled back)
+        # while its own services write: every request is retried a few times, as Prefect's client does
+        for attempt in range(6):
+            r = self.http.request(method, path, **kwargs)
+            if r.status_code != 503 or attempt == 5:
+                return r
+            time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def get(self, path: str) -> Any:
-        r = self.http.get(path)
+        r = self._send("GET", path)
         return None if r.status_code == 404 else r.raise_for_status().json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        # a real Prefect on SQLite answers 503 ("database is locked") while its own services write:
-        # the setup request is retried a few times, as Prefect's client does
-        for attempt in range(6):
-            r = self.http.post(path, json=body)
-            if r.status_code != 503 or attempt == 5:
-                return r.raise_for_status().json()
-            time.sleep(0.2 * (attempt + 1))
+        return self._send("POST", path, json=body).raise_for_status().json()
 
     def patch(self, path: str, body: dict[str, Any]) -> None:
-        self.http.patch(path, json=body).raise_for_status()
+        self._send("PATCH", path, json=body).raise_for_status()
 
     def delete(self, path: str) -> None:
-        self.http.delete(path).raise_for_status()
+        self._send("DELETE", path).raise_for_status()
 
     def queues(self, pool: str) -> dict[str, dict[str, Any]]:
         return {q["name"]: q for q in self.post(f"/work_pools/{pool}/queues/filter", {})}
