@@ -292,12 +292,8 @@ def _hand_out_composed(ctx: Ctx, loaded: _Loaded, before: datetime | None, after
     return "[" + head[0] + "]"
 
 
-def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
-                   caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
-                   now: datetime) -> tuple[str, int] | None:
-    """The poll items of the first ``cut`` runs of ``queues`` (each giving at most its cap), joined,
-    and how many; None when one of them has no ``wire`` text. ``record`` (with its ``params``)
-    is put before: the poll's bookkeeping CTEs."""
+def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[Any]]:
+    """The poll's time window as SQL conditions on a run's next start, and their parameters."""
     window = ""
     bounds: list[Any] = []
     if before is not None:
@@ -306,6 +302,16 @@ def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queue
     if after is not None:
         window += " AND next_scheduled_start_time >= ?"
         bounds.append(to_text(after))
+    return window, bounds
+
+
+def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
+                   caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
+                   now: datetime) -> tuple[str, int] | None:
+    """The poll items of the first ``cut`` runs of ``queues`` (each giving at most its cap), joined,
+    and how many; None when one of them has no ``wire`` text. ``record`` (with its ``params``)
+    is put before: the poll's bookkeeping CTEs."""
+    window, bounds = _window(before, after)
     params = [*params, flow_runs.late_before(now), to_text(now), to_text(now)]
     pool_text = dumps(pool_id)
     selects = []
@@ -348,14 +354,7 @@ def _candidate_runs(ctx: Ctx, queues_in_order: list[scheduling.QueueSlots], caps
 def _runs_of(ctx: Ctx, queues: list[scheduling.QueueSlots], caps: dict[str, int], before: datetime | None,
              after: datetime | None) -> list[Any]:
     """One statement: for each queue, its oldest SCHEDULED runs in the window, up to its cap."""
-    window = ""
-    bounds: list[Any] = []
-    if before is not None:
-        window += " AND next_scheduled_start_time <= ?"
-        bounds.append(to_text(before))
-    if after is not None:
-        window += " AND next_scheduled_start_time >= ?"
-        bounds.append(to_text(after))
+    window, bounds = _window(before, after)
     selects, params = [], []
     for i, q in enumerate(queues):
         selects.append(f"SELECT * FROM (SELECT {POLL_COLUMNS} FROM flow_run WHERE work_queue_id = ? "
