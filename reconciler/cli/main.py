@@ -174,10 +174,9 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
 
 
 def main() -> None:
-    # httpx's own command-line client: ``import httpx`` loads it (with rich and pygments) when click,
-    # rich and pygments are installed, as they are here; about 70 ms of every command that talks to a
-    # server, for a ``main()`` nothing here calls. httpx falls back to a stub when this import fails.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from reconciler.api import lean_imports
+
+    lean_imports()
     try:
         cli.main(prog_name="poolform")
     except KeyboardInterrupt:

@@ -12,18 +12,12 @@ from __future__ import annotations
 import os
 import sys
 
+from reconciler.api import lean_imports
+
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 VERSION_ENV = "POOLFORM_PROVIDER_VERSION"
 """Set by the installed launcher to the version Terraform selected (and the lock file pins)."""
-
-
-def lean_imports() -> None:
-    """Keep httpx's command-line client out of this process: ``import httpx`` loads ``httpx._main``
-    when click, rich and pygments are installed (poolform's CLI installs them), about 45 ms of a
-    plan's provider start for a ``main()`` nothing here calls. httpx falls back to a stub ``main``
-    when that import fails, as it does when those libraries are absent."""
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def main() -> int:

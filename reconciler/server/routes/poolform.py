@@ -23,6 +23,8 @@ def _standings():  # type: ignore[no-untyped-def]
     from reconciler.server.domain import standings
 
     return standings
+
+
 router = Routes(StrictJsonRoute)
 
 
