@@ -103,6 +103,27 @@ def rss_mb(pid: int) -> float | None:
     return total / 1024
 
 
+def cpu_and_faults(pid: int | None) -> tuple[float, int]:
+    """CPU seconds (user + system) and minor page faults so far of ``pid`` and its descendants
+    ((0, 0) without a pid)."""
+    if not pid:
+        return 0.0, 0
+    tree, cpu, faults, todo, seen = _children(), 0, 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        faults += int(fields[7])
+        cpu += int(fields[11]) + int(fields[12])
+        todo.extend(tree.get(p, []))
+    return cpu / os.sysconf("SC_CLK_TCK"), faults
+
+
 @dataclass
 class Server:
     label: str
@@ -348,9 +369,10 @@ async def create_runs(api_url, result, flow_id, pool, start, stop, t0, concurren
     return (stop - start) / wall
 
 
-async def poll_latency(api_url, result, pool, body, n, path: str | None = None) -> dict[str, float]:
+async def poll_latency(api_url, result, pool, body, n, path: str | None = None, pid: int | None = None) -> dict[str, float]:
     """Latency of ``n`` sequential calls on one keep-alive connection (after 3 warm-up calls): the
-    poll of ``pool`` with ``body``, or a GET of ``path`` when ``body`` is None."""
+    poll of ``pool`` with ``body``, or a GET of ``path`` when ``body`` is None; with the server's
+    ``pid``, also its process tree's CPU time and minor page faults a call."""
     path = path or f"/work_pools/{pool}/get_scheduled_flow_runs"
     payload = None if body is None else json.dumps(body).encode()
     conn = RawConnection(api_url)
@@ -360,15 +382,18 @@ async def poll_latency(api_url, result, pool, body, n, path: str | None = None) 
         for _ in range(3):
             await conn.post(path, payload, result)
         times = []
+        cpu, faults = cpu_and_faults(pid)
         for _ in range(n):
             began = time.perf_counter()
             await conn.post(path, payload, result)
             times.append((time.perf_counter() - began) * 1000)
+        cpu_after, faults_after = cpu_and_faults(pid)
     finally:
         conn.close()
     times.sort()
     return {"p50": percentile(times, 50), "p95": percentile(times, 95), "p99": percentile(times, 99),
-            "returned": returned, "n": n}
+            "returned": returned, "n": n, "server_cpu_ms": (cpu_after - cpu) / n * 1000,
+            "server_faults": (faults_after - faults) / n}
 
 
 async def measure(server: Server, sizes: list[int], concurrency: int, polls: int) -> Result:
@@ -472,9 +497,10 @@ async def measure_table(server: Server, polls: int) -> TableResult:
     result.create["1 in flight"] = await create_flow_runs(server.api_url, result, first, 0, TABLE_RUNS, base, 1)
     horizon = base + timedelta(days=365)
     for name, make in TABLE_POLLS.items():
-        result.polls[name] = await poll_latency(server.api_url, result, f"sched-{tag}", make(horizon), polls)
+        result.polls[name] = await poll_latency(server.api_url, result, f"sched-{tag}", make(horizon), polls,
+                                                pid=server.pid)
     result.create["10 in flight"] = await create_flow_runs(server.api_url, result, second, 0, TABLE_RUNS, base, 10)
-    result.polls["floor"] = await poll_latency(server.api_url, result, "", None, polls, path="/health")
+    result.polls["floor"] = await poll_latency(server.api_url, result, "", None, polls, path="/health", pid=server.pid)
     print(f"  {server.label}: the issue's table done", file=sys.stderr)
     return result
 
@@ -533,6 +559,14 @@ def table_report(title: str, ours: TableResult, theirs: TableResult | None) -> s
     lines.append(f"runs returned per poll: ours {returned(ours)}"
                  + (f", theirs {returned(theirs)}" if theirs else "")
                  + f"; retried requests: ours {ours.errors}" + (f", theirs {theirs.errors}" if theirs else ""))
+
+    def costs(r: TableResult) -> str:
+        return "; ".join(f"{k} {v['server_cpu_ms']:.2f} ms, {v['server_faults']:.0f} faults" for k, v in r.polls.items()
+                         if "server_cpu_ms" in v)
+
+    if ours.polls and "server_cpu_ms" in next(iter(ours.polls.values())):
+        lines.append(f"the server's CPU and minor page faults a request (process tree, /proc): ours {costs(ours)}"
+                     + (f"; theirs {costs(theirs)}" if theirs else ""))
     return "\n".join(lines)
 
 
