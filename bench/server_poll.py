@@ -131,6 +131,8 @@ class Server:
     pid: int | None = None
     proc: subprocess.Popen | None = None
     tmpdir: str | None = None
+    db_pid: int | None = None
+    """The PostgreSQL postmaster the server uses (its processes' CPU is the database's cost)."""
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -209,6 +211,12 @@ def pg_cluster(durable: bool = False):
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module.Cluster(durable=durable).start()
+
+
+def on_cluster(server: Server, cluster) -> Server:
+    """``server`` with the PID of the cluster's postmaster (first line of ``postmaster.pid``)."""
+    server.db_pid = int((Path(cluster.data) / "postmaster.pid").read_text().split()[0])
+    return server
 
 
 def commit_floor(url: str, n: int = 200) -> str:
@@ -369,10 +377,12 @@ async def create_runs(api_url, result, flow_id, pool, start, stop, t0, concurren
     return (stop - start) / wall
 
 
-async def poll_latency(api_url, result, pool, body, n, path: str | None = None, pid: int | None = None) -> dict[str, float]:
+async def poll_latency(api_url, result, pool, body, n, path: str | None = None, pid: int | None = None,
+                       db_pid: int | None = None) -> dict[str, float]:
     """Latency of ``n`` sequential calls on one keep-alive connection (after 3 warm-up calls): the
     poll of ``pool`` with ``body``, or a GET of ``path`` when ``body`` is None; with the server's
-    ``pid``, also its process tree's CPU time and minor page faults a call."""
+    ``pid``, also its process tree's CPU time and minor page faults a call (and the database's CPU
+    with its postmaster's ``db_pid``)."""
     path = path or f"/work_pools/{pool}/get_scheduled_flow_runs"
     payload = None if body is None else json.dumps(body).encode()
     conn = RawConnection(api_url)
@@ -382,18 +392,18 @@ async def poll_latency(api_url, result, pool, body, n, path: str | None = None, 
         for _ in range(3):
             await conn.post(path, payload, result)
         times = []
-        cpu, faults = cpu_and_faults(pid)
+        (cpu, faults), db = cpu_and_faults(pid), cpu_and_faults(db_pid)[0]
         for _ in range(n):
             began = time.perf_counter()
             await conn.post(path, payload, result)
             times.append((time.perf_counter() - began) * 1000)
-        cpu_after, faults_after = cpu_and_faults(pid)
+        (cpu_after, faults_after), db_after = cpu_and_faults(pid), cpu_and_faults(db_pid)[0]
     finally:
         conn.close()
     times.sort()
     return {"p50": percentile(times, 50), "p95": percentile(times, 95), "p99": percentile(times, 99),
             "returned": returned, "n": n, "server_cpu_ms": (cpu_after - cpu) / n * 1000,
-            "server_faults": (faults_after - faults) / n}
+            "server_faults": (faults_after - faults) / n, "db_cpu_ms": (db_after - db) / n * 1000}
 
 
 async def measure(server: Server, sizes: list[int], concurrency: int, polls: int) -> Result:
@@ -443,6 +453,7 @@ class TableResult:
     create: dict[str, float] = field(default_factory=dict)  # "1 in flight" / "10 in flight" -> runs/s
     polls: dict[str, dict[str, float]] = field(default_factory=dict)
     errors: int = 0
+    costs: dict[str, dict[str, float]] = field(default_factory=dict)  # create -> server / database CPU a run
 
 
 async def _deployment(client: httpx.AsyncClient, result, tag: str, pool: str, flow_id: str) -> str:
@@ -455,9 +466,10 @@ async def _deployment(client: httpx.AsyncClient, result, tag: str, pool: str, fl
 
 
 async def create_flow_runs(api_url: str, result, deployment_id: str, start: int, stop: int, base: datetime,
-                           in_flight: int) -> float:
+                           in_flight: int, server: Server | None = None) -> float:
     """``stop - start`` SCHEDULED runs through ``POST /deployments/{id}/create_flow_run`` (round robin
-    over the queues, a second apart), ``in_flight`` requests at a time; runs per second of wall time."""
+    over the queues, a second apart), ``in_flight`` requests at a time; runs per second of wall time
+    (and, with ``server``, its CPU and its database's a run in ``result.costs``)."""
     path = f"/deployments/{deployment_id}/create_flow_run"
     bodies = [json.dumps({
         "name": f"r{i}", "work_queue_name": TABLE_QUEUES[i % len(TABLE_QUEUES)],
@@ -473,9 +485,15 @@ async def create_flow_runs(api_url: str, result, deployment_id: str, start: int,
         finally:
             conn.close()
 
+    pid, db_pid = (server.pid, server.db_pid) if server else (None, None)
+    cpu, db = cpu_and_faults(pid)[0], cpu_and_faults(db_pid)[0]
     began = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(in_flight)))
-    return (stop - start) / (time.perf_counter() - began)
+    wall = time.perf_counter() - began
+    if server is not None:
+        result.costs[f"create, {in_flight} in flight"] = {"server_cpu_ms": (cpu_and_faults(pid)[0] - cpu) / (stop - start) * 1000,
+                                                          "db_cpu_ms": (cpu_and_faults(db_pid)[0] - db) / (stop - start) * 1000}
+    return (stop - start) / wall
 
 
 async def measure_table(server: Server, polls: int) -> TableResult:
@@ -494,12 +512,12 @@ async def measure_table(server: Server, polls: int) -> TableResult:
         first = await _deployment(client, result, tag, f"sched-{tag}", flow_id)
         second = await _deployment(client, result, tag, f"sched10-{tag}", flow_id)
     base = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=2)
-    result.create["1 in flight"] = await create_flow_runs(server.api_url, result, first, 0, TABLE_RUNS, base, 1)
+    result.create["1 in flight"] = await create_flow_runs(server.api_url, result, first, 0, TABLE_RUNS, base, 1, server)
     horizon = base + timedelta(days=365)
     for name, make in TABLE_POLLS.items():
         result.polls[name] = await poll_latency(server.api_url, result, f"sched-{tag}", make(horizon), polls,
-                                                pid=server.pid)
-    result.create["10 in flight"] = await create_flow_runs(server.api_url, result, second, 0, TABLE_RUNS, base, 10)
+                                                pid=server.pid, db_pid=server.db_pid)
+    result.create["10 in flight"] = await create_flow_runs(server.api_url, result, second, 0, TABLE_RUNS, base, 10, server)
     result.polls["floor"] = await poll_latency(server.api_url, result, "", None, polls, path="/health", pid=server.pid)
     print(f"  {server.label}: the issue's table done", file=sys.stderr)
     return result
@@ -561,12 +579,14 @@ def table_report(title: str, ours: TableResult, theirs: TableResult | None) -> s
                  + f"; retried requests: ours {ours.errors}" + (f", theirs {theirs.errors}" if theirs else ""))
 
     def costs(r: TableResult) -> str:
-        return "; ".join(f"{k} {v['server_cpu_ms']:.2f} ms, {v['server_faults']:.0f} faults" for k, v in r.polls.items()
-                         if "server_cpu_ms" in v)
+        db = r.polls.get("limit 10", {}).get("db_cpu_ms")
+        return "; ".join(f"{k} {v['server_cpu_ms']:.2f} ms" + (f" (database {v['db_cpu_ms']:.2f} ms)" if db else "")
+                         + (f", {v['server_faults']:.0f} faults" if "server_faults" in v else "")
+                         for k, v in [*r.polls.items(), *r.costs.items()] if "server_cpu_ms" in v)
 
     if ours.polls and "server_cpu_ms" in next(iter(ours.polls.values())):
-        lines.append(f"the server's CPU and minor page faults a request (process tree, /proc): ours {costs(ours)}"
-                     + (f"; theirs {costs(theirs)}" if theirs else ""))
+        lines.append(f"the server's CPU (the database's) and minor page faults a request (process trees, /proc): "
+                     f"ours {costs(ours)}" + (f"; theirs {costs(theirs)}" if theirs else ""))
     return "\n".join(lines)
 
 
@@ -738,10 +758,11 @@ def main(argv: list[str] | None = None) -> int:
         cluster = pg_cluster(durable=args.pg_durable)
         try:
             floor = commit_floor(cluster.new_database("floor"))
-            ours = run_one(lambda: start_ours(cluster.new_database("ours")), sizes, args)
+            ours = run_one(lambda: on_cluster(start_ours(cluster.new_database("ours")), cluster), sizes, args)
             theirs = None
             if args.start_prefect:
-                theirs = run_one(lambda: start_prefect(args.start_prefect, cluster.new_database("prefect")), sizes, args)
+                theirs = run_one(lambda: on_cluster(start_prefect(args.start_prefect, cluster.new_database("prefect")), cluster),
+                                 sizes, args)
         finally:
             cluster.stop()
         reports.append(full_report("PostgreSQL (one replica each, one cluster)", ours, theirs, sizes) + "\n" + floor)
