@@ -239,3 +239,26 @@ def test_postgres_round_trips_of_a_poll_and_a_run_creation(postgres_cluster) -> 
     # a poll writes only its last_polled bookkeeping, whose commit need not wait for the disk; a run's creation
     # is acknowledged durable (synchronous_commit as the server is configured): what any of the 12 sent
     assert b"synchronous_commit" in sent["poll"] and b"synchronous_commit" not in sent["create"]
+
+
+def test_postgres_poll_runs_its_generic_plan(postgres_cluster) -> None:
+    """The poll's statement (its bookkeeping, each queue's runs, the body joined) costs PostgreSQL
+    more to plan than to run: once prepared it runs its generic plan from its first execution.
+    PostgreSQL's own choice plans it anew at least 5 times, and for some shapes at every poll
+    (``{"limit": 10}`` over 1,000 runs in bench/server_poll.py: 0.7 ms of the database's time)."""
+    store = open_store(postgres_cluster.new_database("generic"))
+    client = TestClient(create_app(store))
+    flow = client.post("/api/flows/", json={"name": "f"}).json()["id"]
+    client.post("/api/work_pools/", json={"name": "p", "type": "process"})
+    for priority, queue in enumerate(("q1", "q2", "q3"), 1):
+        client.post("/api/work_pools/p/queues/", json={"name": queue, "priority": priority})
+    for i in range(30):
+        assert client.post("/api/flow_runs/", json={"flow_id": flow, "work_pool_name": "p", "work_queue_name": f"q{i % 3 + 1}",
+                                                    "state": {"type": "SCHEDULED"}}).status_code == 201
+    for body in ({"limit": 10}, {"work_queue_names": ["q1", "q2", "q3"], "scheduled_before": "2100-01-01T00:00:00Z"}):
+        for _ in range(12):  # past psycopg's prepare threshold
+            assert len(client.post("/api/work_pools/p/get_scheduled_flow_runs", json=body).json()) == body.get("limit", 30)
+    plans = store.query("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH polled_queues%'")
+    store.close()
+    assert len(plans) == 2
+    assert all(p["custom_plans"] == 0 and p["generic_plans"] > 0 for p in plans), plans

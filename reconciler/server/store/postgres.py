@@ -39,6 +39,13 @@ default threshold of 2 KB, past which it compresses the longest values; decompre
 most a page holds) are now kept as they are; larger ones are still compressed."""
 
 
+_GENERIC_PLAN = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+"""Sent before a statement in the same pipeline (one implicit transaction, to which the setting is
+local): once prepared, the statement runs its generic plan, made once, whatever its parameters.
+PostgreSQL otherwise compares the generic plan's estimate with its custom plans' and may plan
+each execution anew (``Store.one``'s ``generic_plan``)."""
+
+
 def _pg(sql: str) -> str:
     """The shared dialect in psycopg's: ``%s`` placeholders, and a JSON array parameter's elements
     (SQLite's ``json_each(?)``, from ``domain.sql.in_clause``) as text rows named ``value``."""
@@ -157,7 +164,13 @@ class PostgresStore:
         with self._mapped(), self._conn.cursor(row_factory=self._tuple_row) as cursor:
             return cursor.execute(_pg(sql), tuple(params)).fetchall()
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False) -> Row | None:
+        if generic_plan and self._pipeline is None:
+            with self._mapped():
+                with self._conn.pipeline():  # one round trip: both go out before the Sync that ends them
+                    self._conn.execute(_GENERIC_PLAN)
+                    cursor = self._conn.execute(_pg(sql), tuple(params))
+                return cursor.fetchone()
         return self._run(sql, params).fetchone()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
