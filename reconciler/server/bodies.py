@@ -191,22 +191,34 @@ the body is required: an empty one then goes on to the app, which words the 422)
 
 
 class Direct:
-    """ASGI middleware: a few hot POST endpoints (a worker's poll, run creation from a deployment,
-    the pool and queue creates of an apply) answered without FastAPI's per-request work (dependency solving, its content-type parsing, a
-    second request object, the router's walk and its middleware), about a third of the server's
-    CPU for such a request. It takes only a request it can answer exactly as the app would: a
-    ``lanes`` path (``fullmatch`` of the whole path, no ``root_path``), ``Content-Type:
-    application/json``, a declared ``Content-Length``, a body ``parse_json`` reads and the lane's
-    model validates (empty: None, as FastAPI gives an optional body, unless the lane requires one).
+    """The app's front (it sees every request first, ahead of FastAPI's middleware stack): a few hot
+    POST endpoints (a worker's poll, run creation from a deployment, the pool and queue creates of
+    an apply) answered without FastAPI's per-request work (the middleware layers, dependency
+    solving, its content-type parsing, a second request object, the router's walk), about a third
+    of the server's CPU for such a request. It takes only a request it can answer exactly as the app
+    would: a ``lanes`` path (``fullmatch`` of the whole path once ``bare`` has taken any prefix the
+    app's guard takes off, no ``root_path``), ``Content-Type: application/json``, a declared
+    ``Content-Length`` of at most ``limit`` bytes (``BodyLimit``'s), headers the guard lets through
+    (``admits(headers, path)``: the ``authorization`` and ``x-prefect-api-version`` values, a
+    repeated one's last), a body ``parse_json`` reads and the lane's model validates (empty: None,
+    as FastAPI gives an optional body, unless the lane requires one).
     Anything else, a bad body
-    included, goes on to the app with the body replayed, so every error keeps FastAPI's shape. What
-    the handler raises is answered by the app's exception ``handlers`` (by the exception's classes,
-    as Starlette looks them up); what none of them takes propagates as it would from the app."""
+    included, goes on to the app (``app``: the whole stack) with the body replayed, so every error
+    keeps FastAPI's shape. What the handler raises is answered by the app's exception ``handlers``
+    (by the exception's classes, as Starlette looks them up); anything else as Starlette's
+    ``ServerErrorMiddleware`` does: the ``Exception`` handler's answer, then the exception raised on."""
 
-    def __init__(self, app: Any, lanes: Sequence[Lane], handlers: Mapping[Any, Any]) -> None:
+    def __init__(self, app: Any, lanes: Sequence[Lane], handlers: Mapping[Any, Any], *, owner: Any = None,
+                 limit: int = MAX_BODY_BYTES, bare: Callable[[str], str] = lambda path: path,
+                 admits: Callable[[dict[str, str], str], bool] = lambda headers, path: True) -> None:
         self.app = app
         self.lanes = list(lanes)
         self.handlers = {k: v for k, v in handlers.items() if isinstance(k, type) and k is not Exception}
+        self.last_resort = handlers.get(Exception)
+        self.owner = owner
+        self.limit = limit
+        self.bare = bare
+        self.admits = admits
 
     def _handler(self, exc: BaseException) -> Any:
         return next((self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None)
@@ -215,7 +227,7 @@ class Direct:
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
+        path = self.bare(scope["path"])
         for pattern, model, handler, required in self.lanes:
             match = pattern.fullmatch(path)
             if match is not None:
@@ -224,30 +236,37 @@ class Direct:
             await self.app(scope, receive, send)
             return
         length = kind = None
+        guarded: dict[str, str] = {}
         for key, value in scope["headers"]:
             if key == b"content-length":
                 length = value
             elif key == b"content-type":
                 kind = value
-        if kind is None or length is None or kind.lower() != b"application/json" or not length.isdigit():
+            elif key == b"authorization" or key == b"x-prefect-api-version":
+                guarded[key.decode("latin-1")] = value.decode("latin-1")
+        if (kind is None or length is None or kind.lower() != b"application/json" or not length.isdigit()
+                or int(length) > self.limit or not self.admits(guarded, path)):
             await self.app(scope, receive, send)
             return
+        if path != scope["path"]:
+            scope = dict(scope, path=path, raw_path=path.encode("utf-8"))
+        if self.owner is not None:
+            scope["app"] = self.owner
         messages: list[dict[str, Any]] = []
+        seen = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit or not message.get("more_body"):
+                break
         request = StrictJsonRequest(scope, _replay(messages, receive))
-        try:
-            while True:
-                message = await receive()
-                messages.append(message)
-                if message["type"] != "http.request" or not message.get("more_body"):
-                    break
-        except HTTPException as exc:  # BodyLimit: more than the limit arrived
-            response = await self._handler(exc)(request, exc)
-            await response(scope, request.receive, send)
-            return
         raw = b"".join(m.get("body", b"") for m in messages)
         try:
-            if messages[-1]["type"] != "http.request":
-                raise ValueError("the client went away")
+            if messages[-1]["type"] != "http.request" or messages[-1].get("more_body"):
+                raise ValueError("the client went away, or sent more than the limit")
             if required and not raw:
                 raise ValueError("no body")
             body = model.model_validate(parse_json(raw), from_attributes=True) if raw else None
@@ -259,6 +278,10 @@ class Direct:
         except Exception as exc:
             answer = self._handler(exc)
             if answer is None:
+                if self.last_resort is None:
+                    raise
+                response = await self.last_resort(request, exc)
+                await response(scope, request.receive, send)
                 raise
             response = await answer(request, exc)
         await response(scope, request.receive, send)

@@ -32,10 +32,8 @@ def mask(value, top=True):
 
 
 def _direct(app) -> Direct:
-    layer = app.middleware_stack
-    while not isinstance(layer, Direct):
-        layer = layer.app
-    return layer
+    assert isinstance(app.front, Direct)  # in front of the whole stack
+    return app.front
 
 
 @pytest.fixture
@@ -247,3 +245,86 @@ CREATE_KEYS = ["name", "type", "description", "base_job_template", "is_paused", 
 def test_any_create_body_gets_the_apps_answer(twins, body, path):
     a, b, _ = twins
     _same_created(a, b, path, JSON, json.dumps(body).encode())
+
+
+# -- in front of the whole stack: what the guard, BodyLimit and ServerErrorMiddleware did ------------------
+
+BASIC = "Basic " + __import__("base64").b64encode(b"me:secret").decode()
+READ_ONLY = "Bearer reader"
+GUARD_CASES = [
+    # (path, extra headers, answered by Direct, status)
+    ("/api/work_pools/", {"authorization": BASIC}, True, 201),
+    ("/api/work_pools/", {"authorization": "Bearer key"}, True, 201),
+    ("/api/work_pools/", {}, False, 401),
+    ("/api/work_pools/", {"authorization": "Basic bWU6d3Jvbmc="}, False, 401),  # me:wrong
+    ("/api/work_pools/", {"authorization": "Bearer nope"}, False, 401),
+    ("/api/work_pools/", {"authorization": READ_ONLY}, False, 403),
+    ("/api/work_pools/pool/queues", {"authorization": READ_ONLY}, False, 403),
+    ("/api/work_pools/pool/queues", {"authorization": BASIC, "x-prefect-api-version": "0.8.4"}, True, 201),
+    ("/api/work_pools/pool/queues", {"authorization": BASIC, "x-prefect-api-version": "0.7.0"}, False, 400),
+    ("/api/work_pools/pool/queues", {"authorization": BASIC, "x-prefect-api-version": "latest"}, False, 400),
+    ("/api/accounts/a/workspaces/w/work_pools/pool/queues", {"authorization": BASIC}, True, 201),  # Cloud's prefix
+    ("/api/accounts/a/workspaces/w/work_pools/pool/queues", {}, False, 401),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", {"authorization": READ_ONLY}, False, 403),
+    ("/api/work_pools/pool/get_scheduled_flow_runs", {"authorization": "Bearer key"}, True, 200),
+]
+
+
+@pytest.fixture
+def guarded_twins(clock):
+    from reconciler.server.store import open_store
+
+    stores = [open_store(":memory:"), open_store(":memory:")]
+    options = {"clock": clock, "auth_string": "me:secret", "api_key": "key", "read_only_api_key": "reader", "max_body_size": 4096}
+    fast, slow = create_app(stores[0], **options), create_app(stores[1], **options, direct=False)
+    with TestClient(fast, raise_server_exceptions=False) as a, TestClient(slow, raise_server_exceptions=False) as b:
+        for c in (a, b):
+            assert c.post("/api/work_pools/", json={"name": "pool", "type": "process"},
+                          headers={"authorization": BASIC}).status_code == 201
+        counts = {"calls": 0}
+        direct = _direct(fast)
+        direct.lanes = [(p, m, _counted(h, counts), r) for p, m, h, r in direct.lanes]
+        yield a, b, counts
+    for s in stores:
+        s.close()
+
+
+@pytest.mark.parametrize(("path", "extra", "direct", "status"), GUARD_CASES, ids=[f"{i}" for i in range(len(GUARD_CASES))])
+def test_direct_keeps_the_guard(guarded_twins, path, extra, direct, status):
+    a, b, counts = guarded_twins
+    name = f"n{len(path)}-{len(extra)}-{status}"
+    body = {} if path.endswith("runs") else {"name": name} if "queues" in path else {"name": name, "type": "process"}
+    answer = _same_created(a, b, path, {**JSON, **extra}, json.dumps(body).encode())
+    assert answer.status_code == status, answer.text
+    assert answer.headers.get("www-authenticate") is None
+    assert counts["calls"] == (1 if direct else 0)
+
+
+def test_direct_keeps_the_body_limit(guarded_twins):
+    a, b, counts = guarded_twins
+    big = json.dumps({"name": "big", "type": "process", "description": "x" * 5000}).encode()
+    answer = _same_created(a, b, "/api/work_pools/", {**JSON, "authorization": BASIC}, big)
+    assert answer.status_code == 413 and "4096" in answer.json()["detail"]
+    assert counts["calls"] == 0
+
+
+@pytest.mark.parametrize(("raised", "status", "retry_after"), [
+    (RuntimeError("boom"), 500, None),
+    (__import__("sqlite3").OperationalError("database is locked"), 503, "1"),
+])
+def test_direct_answers_an_unexpected_error_as_the_app_does(twins, monkeypatch, raised, status, retry_after):
+    from reconciler.server.domain import queues
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(queues, "create_queue", fail)
+    a, b, counts = twins
+    answer = _same_created(a, b, "/api/work_pools/pool/queues", JSON, b'{"name": "q9", "priority": 9}')
+    assert answer.status_code == status
+    assert answer.headers.get("retry-after") == retry_after
+    assert counts["calls"] == 1
+    fast = _direct(a.app)
+    with TestClient(a.app) as strict, pytest.raises(type(raised)):  # and the error goes on to the server's log
+        strict.post("/api/work_pools/pool/queues", content=b'{"name": "q9", "priority": 9}', headers=JSON)
+    assert fast is _direct(a.app)
