@@ -118,7 +118,7 @@ def test_the_start_delta_is_pythons_float_text(pg, late_by):
     ctx = Ctx(store, clock)
     composed = polls._poll_composed(ctx, pool, queue_names=None, before=None, after=None, limit=None)
     assert composed == polls._poll(ctx, pool, queue_names=None, before=None, after=None, limit=None)
-    assert f'"estimated_start_time_delta":{late_by.total_seconds()!r},' in composed
+    assert f'"estimated_start_time_delta":{late_by.total_seconds()!r},'.encode() in composed
 
 
 def _pool_with_runs(pg, queues: dict[str, int], runs: list[tuple[str, timedelta]]) -> str:

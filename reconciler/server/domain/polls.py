@@ -57,8 +57,8 @@ def _record(ctx: Ctx, queue_ids: Sequence[str], now_text: str) -> None:
 def scheduled_runs(
     ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
     limit: int | None,
-) -> str:
-    """The poll's answer as JSON text: ``[{work_pool_id, work_queue_id, flow_run}]``, handed out and
+) -> bytes:
+    """The poll's answer as JSON (UTF-8): ``[{work_pool_id, work_queue_id, flow_run}]``, handed out and
     recorded in one transaction. A pool with stale claims (``leases``) first has them returned to
     SCHEDULED in a transaction of their own (it locks the pool), so their slots and runs are handed
     out again."""
@@ -74,7 +74,7 @@ def scheduled_runs(
 def _poll(
     ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
     limit: int | None, reclaim: bool = True,
-) -> str | _Stale:
+) -> bytes | _Stale:
     """Load (the pool with its queues and their occupancy in one query; the runs the queues could
     give, highest priority first, until enough) -> decide (``scheduling.select_runs``) -> answer and
     record. Returns the pool's id instead (a :class:`_Stale`) when it holds claims to reclaim first."""
@@ -87,20 +87,20 @@ def _poll(
         return loaded
     text = _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after, limit, now)
     _record(ctx, loaded.polled, to_text(now))  # type: ignore[arg-type]
-    return text
+    return text.encode()
 
 
 def _poll_composed(
     ctx: Ctx, pool_name: str, *, queue_names: list[str] | None, before: datetime | None, after: datetime | None,
     limit: int | None, reclaim: bool = True,
-) -> str | _Stale:
+) -> bytes | _Stale:
     """:func:`_poll` on PostgreSQL, in two statements and no transaction: the pool with its queues
     and their occupancy (as :func:`_load` reads it), then one statement that records the poll
     (:func:`_record`'s two UPDATEs, as data-modifying CTEs) and answers it, the database joining
     the chosen runs' text into the whole body (:func:`_composed_runs`). Each statement is atomic by
     itself, and a transaction would add nothing to the reads: at READ COMMITTED each of its
     statements sees the data committed when it starts, as here. Two round trips (the transaction
-    took three) and one value to fetch instead of a row per run."""
+    took three) and one value to fetch instead of a row per run, as the bytes the response sends."""
     limit = page_limit(limit)
     before = as_utc(before) if before else None
     after = as_utc(after) if after else None
@@ -240,8 +240,8 @@ _TERMINAL_IN = states_in("st", flow_runs.TERMINAL)
 
 _ITEMS = (
     "SELECT set_config('synchronous_commit', 'off', true) AS lazy, "
-    "string_agg(concat(head, name, ',\"estimated_start_time_delta\":', delta, ',', wire, name, '}}}'), ',' "
-    "ORDER BY p, t, qn, id) AS body, count(*) AS n, bool_or(wire IS NULL) AS unwritten FROM ("
+    "convert_to(string_agg(concat(head, name, ',\"estimated_start_time_delta\":', delta, ',', wire, name, '}}}'), ',' "
+    "ORDER BY p, t, qn, id), 'UTF8') AS body, count(*) AS n, bool_or(wire IS NULL) AS unwritten FROM ("
     "SELECT c.*, CASE WHEN sn = 'Scheduled' THEN CASE WHEN st = 'SCHEDULED' AND t < ? THEN '\"Late\"' "
     "ELSE '\"Scheduled\"' END ELSE COALESCE(to_json(sn)::text, 'null') END AS name, "
     f"CASE WHEN s IS NOT NULL OR e IS NULL OR e >= ? OR {_TERMINAL_IN} THEN '0.0' ELSE "
@@ -255,12 +255,13 @@ as :func:`flow_runs.poll_item` writes each (``head``, the state's name, the star
 shortest exact text, with ``.0`` added to a whole number; the store sets ``extra_float_digits``).
 ``{runs}``: a UNION ALL of per-queue selects (:func:`_composed_runs`), cut to what the poll may
 hand out in the order ``scheduling.select_runs`` sorts (priority, start, queue name, run id), which
-is also the body's. The commit of the poll's bookkeeping need not wait for the disk
+is also the body's, as UTF-8 bytes (``convert_to``, read in binary: no text to decode in the server
+and encode again for the response). The commit of the poll's bookkeeping need not wait for the disk
 (``Store.commit_lazily``: ``set_config`` local to the statement's own transaction)."""
 
 
 def _hand_out_composed(ctx: Ctx, loaded: _Loaded, before: datetime | None, after: datetime | None, limit: int,
-                       now: datetime) -> str:
+                       now: datetime) -> bytes:
     """Record the poll and read its answer in one statement (a second one when the first priority's
     queues give fewer runs than the poll may take, for the other queues). The runs are chosen as
     :func:`_hand_out` chooses them: each queue's oldest up to its cap, then ``select_runs``' order
@@ -279,17 +280,17 @@ def _hand_out_composed(ctx: Ctx, loaded: _Loaded, before: datetime | None, after
     if not in_order:
         if record:
             ctx.store.one(record + "SELECT set_config('synchronous_commit', 'off', true) AS lazy", params, generic_plan=True)
-        return "[]"
+        return b"[]"
     first = [q for q in in_order if q.priority == in_order[0].priority]
     head = _composed_runs(ctx, record, params, loaded.pool_id, first, caps, wanted, before, after, now)
     rest = in_order[len(first):]
     if head is not None and rest and head[1] < wanted:
         tail = _composed_runs(ctx, "", [], loaded.pool_id, rest, caps, wanted - head[1], before, after, now)
-        head = None if tail is None else (",".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
+        head = None if tail is None else (b",".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
     if head is None:
         return _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after,
-                         limit, now)
-    return "[" + head[0] + "]"
+                         limit, now).encode()
+    return b"".join((b"[", head[0], b"]"))
 
 
 def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[Any]]:
@@ -307,7 +308,7 @@ def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[
 
 def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
                    caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
-                   now: datetime) -> tuple[str, int] | None:
+                   now: datetime) -> tuple[bytes, int] | None:
     """The poll items of the first ``cut`` runs of ``queues`` (each giving at most its cap), joined,
     and how many; None when one of them has no ``wire`` text. ``record`` (with its ``params``)
     is put before: the poll's bookkeeping CTEs."""
@@ -328,11 +329,12 @@ def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queue
     if sum(caps[q.id] for q in queues) > cut:  # else every run read is handed out: no sort of the runs' rows
         runs += " ORDER BY p, t, qn, id LIMIT ?"
         params.append(cut)
-    row = ctx.store.one(record + _ITEMS.replace("{runs}", runs), params, generic_plan=True)  # planning it: ~0.7 ms
+    row = ctx.store.one(record + _ITEMS.replace("{runs}", runs), params, generic_plan=True,  # planning it: ~0.7 ms
+                        binary=True)
     assert row is not None
     if row["unwritten"]:
         return None
-    return row["body"] or "", int(row["n"])
+    return row["body"] or b"", int(row["n"])
 
 
 def _candidate_runs(ctx: Ctx, queues_in_order: list[scheduling.QueueSlots], caps: dict[str, int], wanted: int,

@@ -59,7 +59,7 @@ async def get_scheduled_flow_runs(name: str, request: Request, body: Optional[Sc
 async def scheduled_runs(request: Request, name: str, body: Optional[ScheduledRunsBody]) -> Response:
     """The poll once its body is read (here or by ``bodies.Direct``)."""
     body = body or ScheduledRunsBody()
-    text = polls.scheduled_runs(
+    answer = polls.scheduled_runs(
         ctx(request),
         name,
         queue_names=body.work_queue_names,
@@ -67,7 +67,7 @@ async def scheduled_runs(request: Request, name: str, body: Optional[ScheduledRu
         after=body.scheduled_after,
         limit=body.limit,
     )
-    return Response(content=text.encode("utf-8"), media_type="application/json")
+    return Response(content=answer, media_type="application/json")
 
 
 @router.post("/work_pools/")

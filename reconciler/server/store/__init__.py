@@ -47,10 +47,12 @@ class Store(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
-    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False) -> Row | None:
+    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False, binary: bool = False) -> Row | None:
         """The first row. ``generic_plan``: the statement's planning costs more than its run (a large
         statement over a few index lookups), so PostgreSQL plans it once for any parameters (outside
-        a transaction; SQLite plans every statement as it comes and ignores it)."""
+        a transaction; SQLite plans every statement as it comes and ignores it). ``binary``: values in
+        PostgreSQL's binary format (a ``bytea`` as the bytes themselves, not hex text; SQLite
+        ignores it)."""
         ...
 
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...

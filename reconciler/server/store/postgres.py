@@ -164,14 +164,15 @@ class PostgresStore:
         with self._mapped(), self._conn.cursor(row_factory=self._tuple_row) as cursor:
             return cursor.execute(_pg(sql), tuple(params)).fetchall()
 
-    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False) -> Row | None:
+    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False, binary: bool = False) -> Row | None:
         if generic_plan and self._pipeline is None:
             with self._mapped():
                 with self._conn.pipeline():  # one round trip: both go out before the Sync that ends them
                     self._conn.execute(_GENERIC_PLAN)
-                    cursor = self._conn.execute(_pg(sql), tuple(params))
+                    cursor = self._conn.execute(_pg(sql), tuple(params), binary=binary)
                 return cursor.fetchone()
-        return self._run(sql, params).fetchone()
+        with self._mapped():
+            return self._conn.execute(_pg(sql), tuple(params), binary=binary).fetchone()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._run(sql, params)

@@ -137,7 +137,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             self._raise_mapped(exc)
 
-    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False) -> Row | None:
+    def one(self, sql: str, params: Sequence[Any] = (), *, generic_plan: bool = False, binary: bool = False) -> Row | None:
         try:
             return self._conn.execute(sql, params).fetchone()
         except sqlite3.Error as exc:
