@@ -3,7 +3,8 @@ methods, as Terraform's plugin client (grpc-go) speaks them.
 
 Owns the connections of a listening socket: TLS (``ssl``, ALPN ``h2``; when the client's
 certificate is given, as go-plugin's AutoMTLS does in ``PLUGIN_CLIENT_CERT``, a client without it
-is refused in the TLS handshake), HTTP/2 (the ``h2`` state machine, with flow control both ways),
+is refused in the TLS handshake), HTTP/2 (the frames a gRPC client sends, parsed here; request
+headers decoded with ``hpack``; flow control both ways; constant response header blocks encoded once),
 gRPC's length-prefixed messages and its ``grpc-status``/``grpc-message`` trailers, the errors
 grpcio answered (an unknown method is UNIMPLEMENTED, a handler's exception UNKNOWN, a request that
 does not parse INTERNAL). Each connection has one thread that alone touches its TLS and HTTP/2
@@ -26,11 +27,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, NamedTuple
 
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-import h2.settings
+import hpack
 
 # gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html) that this server answers.
 OK = 0
@@ -179,27 +176,95 @@ class Server:
         self._pool.submit(self._run, connection, stream_id, method, body)
 
 
-class _Stream:
-    __slots__ = ("method", "body", "pending", "trailers", "headers_sent", "remote_ended", "answered")
+# HTTP/2 (RFC 9113) as far as a gRPC server needs it: frame types, flags, error codes.
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+(_DATA, _HEADERS, _PRIORITY, _RST_STREAM, _SETTINGS, _PUSH_PROMISE, _PING, _GOAWAY, _WINDOW_UPDATE,
+ _CONTINUATION) = range(10)
+_END_STREAM = _ACK = 0x1
+_END_HEADERS, _PADDED, _PRIORITY_FLAG = 0x4, 0x8, 0x20
+_NO_ERROR, _PROTOCOL_ERROR, _FLOW_CONTROL_ERROR, _STREAM_CLOSED, _FRAME_SIZE_ERROR, _REFUSED_STREAM = 0, 1, 3, 5, 6, 7
+_COMPRESSION_ERROR = 9
+_MAX_FRAME = 16384
+"""The largest frame payload we take (SETTINGS_MAX_FRAME_SIZE is left at the protocol's default)."""
+_MAX_WINDOW = (1 << 31) - 1
+_MAX_STREAMS = 1000
+_MAX_HEADER_BLOCK = 1 << 20
+"""The largest request header block (HEADERS and its CONTINUATIONs) taken; grpc-go sends a few hundred bytes."""
 
-    def __init__(self, method: Method | None) -> None:
+
+def _hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
+    """An HPACK integer (RFC 7541 §5.1) in a ``prefix_bits`` prefix whose other bits are ``first``."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((first | value,))
+    out = bytearray((first | limit,))
+    value -= limit
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _hpack_string(data: bytes) -> bytes:
+    return _hpack_int(len(data), 7, 0) + data  # no Huffman coding
+
+
+def _literal(name: bytes, value: bytes) -> bytes:
+    """A header as a literal without indexing (RFC 7541 §6.2.2): our header blocks never touch the
+    client's dynamic table, so each is the same bytes every time, encoded once."""
+    return b"\x00" + _hpack_string(name) + _hpack_string(value)
+
+
+_RESPONSE_HEADERS = b"\x88" + _hpack_int(31, 4, 0) + _hpack_string(b"application/grpc")
+"""``:status: 200`` (static table entry 8) and ``content-type: application/grpc`` (static name 31)."""
+_STATUS_415 = _hpack_int(8, 4, 0) + _hpack_string(b"415")
+_OK_TRAILERS = _literal(b"grpc-status", b"0")
+_TABLE_SIZE_ZERO = b"\x20"
+"""A dynamic table size update to 0 (§6.3), at the start of a connection's first header block:
+our encoder never uses the table, so no later change of the client's SETTINGS_HEADER_TABLE_SIZE
+needs signalling."""
+
+
+def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream_id.to_bytes(4, "big") + payload
+
+
+class _ConnectionError(Exception):
+    """The client broke HTTP/2: the connection ends with a GOAWAY carrying ``code``."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Stream:
+    __slots__ = ("method", "body", "pending", "trailers", "headers_sent", "remote_ended", "answered", "window",
+                 "receive_window")
+
+    def __init__(self, method: Method | None, window: int) -> None:
         self.method = method
         self.body = bytearray()
-        self.pending = bytearray()  # response bytes the flow-control window did not let out yet
-        self.trailers: list[tuple[bytes, bytes]] | None = None
+        self.pending = bytearray()  # response bytes the flow-control windows did not let out yet
+        self.trailers: bytes | None = None  # the encoded trailers, sent once ``pending`` is out
         self.headers_sent = False
         self.remote_ended = False
         self.answered = False
-
-
-_RESPONSE_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")]
+        self.window = window  # what we may still send on the stream (the client's window)
+        self.receive_window = _WINDOW  # what the client may still send before our WINDOW_UPDATE
 
 
 class _Connection:
     """One client connection. Its thread reads, decrypts and parses what arrives; a worker that
     has an answer writes it itself (HTTP/2, TLS, the socket), so an answer costs no thread switch
     back. Both hold ``_lock`` while they touch the TLS and HTTP/2 state; bytes the socket does not
-    take at once wait in ``_send`` for the connection's thread (woken through a pipe)."""
+    take at once wait in ``_send`` for the connection's thread (woken through a pipe).
+
+    HTTP/2 is spoken here directly: the frames a gRPC client sends are parsed (DATA, HEADERS and
+    CONTINUATION, with padding and priority fields; SETTINGS, PING, WINDOW_UPDATE, RST_STREAM,
+    GOAWAY; PRIORITY and unknown types ignored), request headers decoded with ``hpack``'s decoder,
+    flow control kept both ways, and the responses' constant header blocks encoded once. What
+    breaks the protocol ends the connection with a GOAWAY (or the stream with a RST_STREAM)."""
 
     def __init__(self, server: Server, sock: socket.socket) -> None:
         self._server = server
@@ -207,15 +272,23 @@ class _Connection:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = server._context.wrap_bio(self._incoming, self._outgoing, server_side=True)
-        self._h2 = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=False,
-            validate_outbound_headers=False, normalize_outbound_headers=False))
+        self._decoder = hpack.Decoder()
         self._streams: dict[int, _Stream] = {}
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         self._lock = threading.Lock()
-        self._send = bytearray()
+        self._send = bytearray()  # TLS bytes the socket has not taken yet
+        self._frames = bytearray()  # HTTP/2 frames not yet through TLS
+        self._read = bytearray()  # plaintext received, not parsed yet
         self._closed = False
+        self._preface = False
+        self._last_stream = 0  # the highest stream the client opened
+        self._window = 65535  # what we may still send on the connection
+        self._initial_window = 65535  # the client's SETTINGS_INITIAL_WINDOW_SIZE
+        self._max_frame = 16384  # the client's SETTINGS_MAX_FRAME_SIZE
+        self._receive_window = _WINDOW
+        self._block: tuple[int, bool, bytearray] | None = None  # a header block waiting for CONTINUATION
+        self._table_reset = False
 
     # -- called from the workers ------------------------------------------------------------
     def reply(self, stream_id: int, messages: list[bytes], status: tuple[int, str] | None) -> None:
@@ -224,15 +297,12 @@ class _Connection:
             if self._closed:
                 return
             stream = self._streams.get(stream_id)
-            if stream is None:  # reset by the client meanwhile
+            if stream is None:  # reset by the client meanwhile: the answer has no reader
                 return
             try:
-                try:
-                    self._answer(stream_id, stream, messages, status)
-                except h2.exceptions.StreamClosedError:  # the client reset it: the answer has no reader
-                    self._streams.pop(stream_id, None)
+                self._answer(stream_id, stream, messages, status)
                 self._pump()
-            except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
+            except (OSError, ssl.SSLError):
                 self._closed = True
             if self._send or self._closed:  # the connection's thread writes the rest when the socket takes it
                 self._wake()
@@ -262,14 +332,14 @@ class _Connection:
         try:
             self._sock.setblocking(False)
             self._handshake()
-            with self._lock:
-                self._h2.initiate_connection()
-                self._h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW,
-                                          h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
-                self._h2.increment_flow_control_window(_WINDOW - 65535)
+            with self._lock:  # our SETTINGS (the server's preface), and the connection's window opened
+                self._frames += _frame(_SETTINGS, 0, 0, (4).to_bytes(2, "big") + _WINDOW.to_bytes(4, "big")
+                                       + (3).to_bytes(2, "big") + _MAX_STREAMS.to_bytes(4, "big"))
+                self._frames += _frame(_WINDOW_UPDATE, 0, 0, (_WINDOW - 65535).to_bytes(4, "big"))
+                self._receive(b"")  # what came with the handshake's last flight (the client's preface, often)
                 self._pump()
             self._serve()
-        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError, _Closed):
+        except (OSError, ssl.SSLError, _Closed):
             pass  # the peer left, broke the protocol or failed the TLS handshake: nothing to answer
         finally:
             with self._lock:
@@ -306,10 +376,10 @@ class _Connection:
         self._send += self._outgoing.read()
 
     def _pump(self) -> None:
-        """(Under the lock.) HTTP/2's pending bytes through TLS to the socket, as far as it takes them."""
-        data = self._h2.data_to_send()
-        if data:
-            self._tls.write(data)
+        """(Under the lock.) The pending frames through TLS to the socket, as far as it takes them."""
+        if self._frames:
+            self._tls.write(self._frames)
+            self._frames.clear()
         out = self._outgoing.read()
         if out:
             self._send += out
@@ -351,9 +421,8 @@ class _Connection:
                         self._receive(data)
 
     def _receive(self, data: bytes) -> None:
-        """(Under the lock.) Decrypt ``data`` and act on the HTTP/2 events it holds."""
+        """(Under the lock.) Decrypt ``data`` and act on the HTTP/2 frames it completes."""
         self._incoming.write(data)
-        chunks = []
         while True:
             try:
                 chunk = self._tls.read(1 << 18)
@@ -363,67 +432,254 @@ class _Connection:
                 raise _Closed() from None
             if not chunk:  # the client's close_notify
                 raise _Closed()
-            chunks.append(chunk)
-        plain = b"".join(chunks)
-        if not plain:
-            return
-        for event in self._h2.receive_data(plain):
+            self._read += chunk
+        try:
+            self._parse()
+        except _ConnectionError as exc:
+            self._frames += _frame(_GOAWAY, 0, 0, self._last_stream.to_bytes(4, "big") + exc.code.to_bytes(4, "big"))
             try:
-                self._event(event)
-            except h2.exceptions.StreamClosedError as exc:  # closed by a later frame of the same read
-                self._streams.pop(exc.stream_id, None)
+                self._pump()
+            except (OSError, ssl.SSLError):
+                pass
+            raise _Closed() from None
 
-    def _event(self, event: Any) -> None:
-        kind = type(event)
-        if kind is h2.events.DataReceived:
-            self._data(event)
-        elif kind is h2.events.RequestReceived:
-            self._request(event)
-        elif kind is h2.events.StreamEnded:
-            self._ended(event.stream_id)
-        elif kind is h2.events.StreamReset:
-            self._streams.pop(event.stream_id, None)
-        elif kind is h2.events.WindowUpdated or kind is h2.events.RemoteSettingsChanged:
-            for stream_id, stream in list(self._streams.items()):
-                if stream.pending or stream.trailers is not None:
-                    self._flush_stream(stream_id, stream)
-        elif kind is h2.events.ConnectionTerminated:
+    def _parse(self) -> None:
+        """(Under the lock.) Every whole frame in ``_read``, in order."""
+        buf = self._read
+        pos = 0
+        if not self._preface:
+            if len(buf) < len(_PREFACE):
+                if not _PREFACE.startswith(buf):
+                    raise _ConnectionError(_PROTOCOL_ERROR)
+                return
+            if buf[:len(_PREFACE)] != _PREFACE:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            self._preface = True
+            pos = len(_PREFACE)
+        size = len(buf)
+        try:
+            while size - pos >= 9:
+                length = int.from_bytes(buf[pos:pos + 3], "big")
+                if length > _MAX_FRAME:
+                    raise _ConnectionError(_FRAME_SIZE_ERROR)
+                end = pos + 9 + length
+                if end > size:
+                    break
+                kind, flags = buf[pos + 3], buf[pos + 4]
+                stream_id = int.from_bytes(buf[pos + 5:pos + 9], "big") & 0x7FFFFFFF
+                payload = bytes(buf[pos + 9:end])
+                pos = end
+                self._on_frame(kind, flags, stream_id, payload)
+        finally:
+            del buf[:pos]
+
+    def _on_frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+        if self._block is not None and kind != _CONTINUATION:
+            raise _ConnectionError(_PROTOCOL_ERROR)  # a header block is contiguous (RFC 9113 §6.10)
+        if kind == _DATA:
+            self._data(flags, stream_id, payload)
+        elif kind == _HEADERS:
+            self._headers(flags, stream_id, payload)
+        elif kind == _CONTINUATION:
+            if self._block is None or self._block[0] != stream_id:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            block = self._block[2]
+            block += payload
+            if len(block) > _MAX_HEADER_BLOCK:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            if flags & _END_HEADERS:
+                _, end_stream, _ = self._block
+                self._block = None
+                self._header_block(stream_id, end_stream, bytes(block))
+        elif kind == _WINDOW_UPDATE:
+            self._window_update(stream_id, payload)
+        elif kind == _SETTINGS:
+            self._settings(flags, stream_id, payload)
+        elif kind == _PING:
+            if stream_id:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            if len(payload) != 8:
+                raise _ConnectionError(_FRAME_SIZE_ERROR)
+            if not flags & _ACK:
+                self._frames += _frame(_PING, _ACK, 0, payload)
+        elif kind == _RST_STREAM:
+            if not stream_id or stream_id > self._last_stream:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            if len(payload) != 4:
+                raise _ConnectionError(_FRAME_SIZE_ERROR)
+            self._streams.pop(stream_id, None)
+        elif kind == _GOAWAY:
             raise _Closed()
+        elif kind == _PRIORITY:
+            if not stream_id:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            if len(payload) != 5:
+                raise _ConnectionError(_FRAME_SIZE_ERROR)
+        elif kind == _PUSH_PROMISE:  # a client never pushes
+            raise _ConnectionError(_PROTOCOL_ERROR)
+        # any other type is an extension this server does not know: ignored (RFC 9113 §5.5)
 
-    def _request(self, event: Any) -> None:
-        headers = dict(event.headers)
-        stream = self._streams[event.stream_id] = _Stream(None)
-        if event.stream_ended:
+    def _data(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise _ConnectionError(_PROTOCOL_ERROR)
+        length = len(payload)  # what flow control counts, padding included
+        data = payload
+        if flags & _PADDED:
+            if not length or payload[0] >= length:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            data = payload[1:length - payload[0]]
+        self._receive_window -= length
+        if self._receive_window < 0:
+            raise _ConnectionError(_FLOW_CONTROL_ERROR)
+        if self._receive_window < _WINDOW // 2:
+            self._frames += _frame(_WINDOW_UPDATE, 0, 0, (_WINDOW - self._receive_window).to_bytes(4, "big"))
+            self._receive_window = _WINDOW
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if stream_id > self._last_stream:  # a stream never opened
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            return  # a stream already answered or reset: what still arrives has no reader
+        if stream.remote_ended:
+            self._reset(stream_id, _STREAM_CLOSED)
+            return
+        stream.receive_window -= length
+        if stream.receive_window < 0:
+            self._reset(stream_id, _FLOW_CONTROL_ERROR)
+            return
+        if not flags & _END_STREAM and stream.receive_window < _WINDOW // 2:
+            self._frames += _frame(_WINDOW_UPDATE, 0, stream_id,
+                                   (_WINDOW - stream.receive_window).to_bytes(4, "big"))
+            stream.receive_window = _WINDOW
+        if not stream.answered:
+            stream.body += data
+            if len(stream.body) > MAX_MESSAGE + 5:
+                self._end(stream_id, stream, RESOURCE_EXHAUSTED,
+                          f"Received message larger than max ({len(stream.body) - 5} vs. {MAX_MESSAGE})")
+        if flags & _END_STREAM:
+            self._ended(stream_id)
+
+    def _headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id or not stream_id % 2:  # a client's streams are odd
+            raise _ConnectionError(_PROTOCOL_ERROR)
+        block = payload
+        if flags & _PADDED:
+            if not block or block[0] >= len(block):
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            block = block[1:len(block) - block[0]]
+        if flags & _PRIORITY_FLAG:
+            if len(block) < 5:
+                raise _ConnectionError(_FRAME_SIZE_ERROR)
+            block = block[5:]
+        end_stream = bool(flags & _END_STREAM)
+        if flags & _END_HEADERS:
+            self._header_block(stream_id, end_stream, block)
+        else:
+            self._block = (stream_id, end_stream, bytearray(block))
+
+    def _header_block(self, stream_id: int, end_stream: bool, block: bytes) -> None:
+        try:  # decoded whatever the stream's fate: the decoder's table must follow every block
+            headers = self._decoder.decode(block, raw=True)
+        except hpack.HPACKError:
+            raise _ConnectionError(_COMPRESSION_ERROR) from None
+        stream = self._streams.get(stream_id)
+        if stream is not None:  # trailers (a gRPC client sends none): only the stream's end counts
+            if end_stream:
+                self._ended(stream_id)
+            else:
+                self._reset(stream_id, _PROTOCOL_ERROR)
+            return
+        if stream_id <= self._last_stream:
+            return  # a stream already answered or reset
+        self._last_stream = stream_id
+        if len(self._streams) >= _MAX_STREAMS:
+            self._frames += _frame(_RST_STREAM, 0, stream_id, _REFUSED_STREAM.to_bytes(4, "big"))
+            return
+        self._request(stream_id, dict(headers), end_stream)
+
+    def _settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise _ConnectionError(_PROTOCOL_ERROR)
+        if flags & _ACK:
+            if payload:
+                raise _ConnectionError(_FRAME_SIZE_ERROR)
+            return
+        if len(payload) % 6:
+            raise _ConnectionError(_FRAME_SIZE_ERROR)
+        for i in range(0, len(payload), 6):
+            setting, value = int.from_bytes(payload[i:i + 2], "big"), int.from_bytes(payload[i + 2:i + 6], "big")
+            if setting == 2 and value > 1:  # ENABLE_PUSH
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            if setting == 4:  # INITIAL_WINDOW_SIZE: every open stream's window moves by the difference
+                if value > _MAX_WINDOW:
+                    raise _ConnectionError(_FLOW_CONTROL_ERROR)
+                delta, self._initial_window = value - self._initial_window, value
+                for stream in self._streams.values():
+                    stream.window += delta
+                    if stream.window > _MAX_WINDOW:
+                        raise _ConnectionError(_FLOW_CONTROL_ERROR)
+            elif setting == 5:  # MAX_FRAME_SIZE
+                if not 16384 <= value <= 16777215:
+                    raise _ConnectionError(_PROTOCOL_ERROR)
+                self._max_frame = value
+            # HEADER_TABLE_SIZE: our blocks never use the table; the others do not bind a server
+        self._frames += _frame(_SETTINGS, _ACK, 0)
+        self._flush_all()
+
+    def _window_update(self, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise _ConnectionError(_FRAME_SIZE_ERROR)
+        increment = int.from_bytes(payload, "big") & 0x7FFFFFFF
+        if not stream_id:
+            if not increment:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            self._window += increment
+            if self._window > _MAX_WINDOW:
+                raise _ConnectionError(_FLOW_CONTROL_ERROR)
+            self._flush_all()
+            return
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if stream_id > self._last_stream:
+                raise _ConnectionError(_PROTOCOL_ERROR)
+            return
+        if not increment:
+            self._reset(stream_id, _PROTOCOL_ERROR)
+            return
+        stream.window += increment
+        if stream.window > _MAX_WINDOW:
+            self._reset(stream_id, _FLOW_CONTROL_ERROR)
+            return
+        if stream.pending or stream.trailers is not None:
+            self._flush_stream(stream_id, stream)
+
+    def _reset(self, stream_id: int, code: int) -> None:
+        """End one stream with RST_STREAM ``code``; the connection serves on."""
+        self._streams.pop(stream_id, None)
+        self._frames += _frame(_RST_STREAM, 0, stream_id, code.to_bytes(4, "big"))
+
+    def _request(self, stream_id: int, headers: dict[bytes, bytes], end_stream: bool) -> None:
+        stream = self._streams[stream_id] = _Stream(None, self._initial_window)
+        if end_stream:
             stream.remote_ended = True
         content_type = headers.get(b"content-type", b"")
         if headers.get(b":method") != b"POST" or not content_type.startswith(b"application/grpc"):
             stream.answered = True
-            self._h2.send_headers(event.stream_id, [(b":status", b"415")], end_stream=True)
-            self._finish(event.stream_id, stream)
+            self._send_headers(stream_id, _STATUS_415, end_stream=True)
+            self._finish(stream_id, stream)
             return
         encoding = headers.get(b"grpc-encoding", b"identity")
         if encoding != b"identity":
-            self._end(event.stream_id, stream, UNIMPLEMENTED,
+            self._end(stream_id, stream, UNIMPLEMENTED,
                       f"grpc-encoding {encoding.decode('latin-1')} is not supported",
-                      [(b"grpc-accept-encoding", b"identity")])
+                      _literal(b"grpc-accept-encoding", b"identity"))
             return
         method = self._server._lookup(headers.get(b":path", b"").decode("latin-1"))
         if method is None:  # grpcio's words for an unknown method
-            self._end(event.stream_id, stream, UNIMPLEMENTED, "Method not found!")
+            self._end(stream_id, stream, UNIMPLEMENTED, "Method not found!")
             return
         stream.method = method
-        if event.stream_ended:
-            self._ended(event.stream_id)
-
-    def _data(self, event: Any) -> None:
-        self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-        stream = self._streams.get(event.stream_id)
-        if stream is None or stream.answered:
-            return
-        stream.body += event.data
-        if len(stream.body) > MAX_MESSAGE + 5:
-            self._end(event.stream_id, stream, RESOURCE_EXHAUSTED,
-                      f"Received message larger than max ({len(stream.body) - 5} vs. {MAX_MESSAGE})")
+        if end_stream:
+            self._ended(stream_id)
 
     def _ended(self, stream_id: int) -> None:
         stream = self._streams.get(stream_id)
@@ -448,7 +704,7 @@ class _Connection:
             self._end(stream_id, stream, *status)
             return
         if not stream.headers_sent:
-            self._h2.send_headers(stream_id, _RESPONSE_HEADERS)
+            self._send_headers(stream_id, _RESPONSE_HEADERS, end_stream=False)
             stream.headers_sent = True
         for message in messages:
             stream.pending += len(message).to_bytes(5, "big")
@@ -458,32 +714,54 @@ class _Connection:
         self._flush_stream(stream_id, stream)
 
     @staticmethod
-    def _trailers(code: int, message: str) -> list[tuple[bytes, bytes]]:
-        trailers = [(b"grpc-status", str(code).encode())]
+    def _trailers(code: int, message: str) -> bytes:
+        if code == OK and not message:
+            return _OK_TRAILERS
+        block = _literal(b"grpc-status", str(code).encode())
         if message:
-            trailers.append((b"grpc-message", _percent_encode(message)))
-        return trailers
+            block += _literal(b"grpc-message", _percent_encode(message))
+        return block
 
-    def _end(self, stream_id: int, stream: _Stream, code: int, message: str,
-             extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    def _end(self, stream_id: int, stream: _Stream, code: int, message: str, extra: bytes = b"") -> None:
         """A trailers-only answer: the call ends with ``code`` before any message."""
         stream.answered = True
         stream.body = bytearray()
-        self._h2.send_headers(stream_id, _RESPONSE_HEADERS + self._trailers(code, message) + (extra or []),
-                              end_stream=True)
+        self._send_headers(stream_id, _RESPONSE_HEADERS + self._trailers(code, message) + extra, end_stream=True)
         self._finish(stream_id, stream)
+
+    def _send_headers(self, stream_id: int, block: bytes, *, end_stream: bool) -> None:
+        """A header block as HEADERS, and CONTINUATIONs when it is larger than the client's frames."""
+        if not self._table_reset:
+            block = _TABLE_SIZE_ZERO + block
+            self._table_reset = True
+        flags = _END_STREAM if end_stream else 0
+        size = self._max_frame
+        if len(block) <= size:
+            self._frames += _frame(_HEADERS, flags | _END_HEADERS, stream_id, block)
+            return
+        self._frames += _frame(_HEADERS, flags, stream_id, block[:size])
+        for start in range(size, len(block), size):
+            last = start + size >= len(block)
+            self._frames += _frame(_CONTINUATION, _END_HEADERS if last else 0, stream_id, block[start:start + size])
+
+    def _flush_all(self) -> None:
+        for stream_id, stream in list(self._streams.items()):
+            if stream.pending or stream.trailers is not None:
+                self._flush_stream(stream_id, stream)
 
     def _flush_stream(self, stream_id: int, stream: _Stream) -> None:
         """As much of the stream's response as the flow-control windows let out; then its trailers."""
-        connection = self._h2
-        while stream.pending:
-            room = min(connection.local_flow_control_window(stream_id), connection.max_outbound_frame_size)
+        pending = stream.pending
+        while pending:
+            room = min(self._window, stream.window, self._max_frame, len(pending))
             if room <= 0:
                 return  # a WINDOW_UPDATE from the client resumes it
-            connection.send_data(stream_id, bytes(stream.pending[:room]))
-            del stream.pending[:room]
+            self._frames += _frame(_DATA, 0, stream_id, pending[:room])
+            del pending[:room]
+            self._window -= room
+            stream.window -= room
         if stream.trailers is not None:
-            connection.send_headers(stream_id, stream.trailers, end_stream=True)
+            self._send_headers(stream_id, stream.trailers, end_stream=True)
             stream.trailers = None
             self._finish(stream_id, stream)
 
@@ -491,10 +769,7 @@ class _Connection:
         """Our side of the stream is closed: forget it, and stop a client still sending (grpc-go's way)."""
         self._streams.pop(stream_id, None)
         if not stream.remote_ended:
-            try:
-                self._h2.reset_stream(stream_id, 0)  # NO_ERROR
-            except h2.exceptions.StreamClosedError:
-                pass  # its end arrived in the read being handled
+            self._frames += _frame(_RST_STREAM, 0, stream_id, _NO_ERROR.to_bytes(4, "big"))
 
 
 class _Closed(Exception):

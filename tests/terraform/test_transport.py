@@ -24,7 +24,10 @@ from pathlib import Path
 import grpc
 import h2.connection
 import h2.events
+import h2.settings
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tf.gen import tfplugin_pb2 as pb
 
 from reconciler.provider import tls, transport
@@ -338,7 +341,8 @@ def test_a_client_certificate_that_is_not_pem_is_a_clear_error():
 
 def test_the_provider_serves_without_grpcio():
     """The provider's transport, services and servicer load without grpc (grpcio is a test-only
-    client here): only the generated message classes of ``tf.gen``, never its ``_pb2_grpc`` stubs."""
+    client here): only the generated message classes of ``tf.gen``, never its ``_pb2_grpc`` stubs;
+    nor h2 (the transport frames HTTP/2 itself; h2 is a test-only client too)."""
     code = textwrap.dedent("""
         import sys, threading
         from reconciler.provider import server
@@ -348,8 +352,237 @@ def test_the_provider_serves_without_grpcio():
         from tf.gen import tfplugin_pb2 as pb
         response = services.lookup("/tfplugin6.Provider/GetMetadata").call(pb.GetMetadata.Request())
         assert {r.type_name for r in response.resources} == {"prefect_work_pool", "prefect_work_queue"}
-        print(sorted(m for m in sys.modules if m.split(".")[0] == "grpc" or m.endswith("_pb2_grpc")))
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("grpc", "h2", "hyperframe") or m.endswith("_pb2_grpc")))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- the HTTP/2 the transport speaks itself: what a client may send, and what breaks the protocol --
+
+def _tls_socket(path: str, cert_pem: bytes) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cadata=cert_pem.decode())
+    context.set_alpn_protocols(["h2"])
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.connect(path)
+    raw.settimeout(60)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+class _Client:
+    """An h2 client that sends its requests in the forms HTTP/2 allows a client and grpc-go does not
+    use: padded DATA, HEADERS with a priority, header blocks split into CONTINUATIONs, its own
+    window and frame size, a PING and frames of an unknown type between them."""
+
+    def __init__(self, path: str, cert_pem: bytes, settings: dict[int, int]) -> None:
+        self.sock = _tls_socket(path, cert_pem)
+        self.h2 = h2.connection.H2Connection()
+        self.h2.initiate_connection()
+        self.h2.update_settings(settings)
+        self.pings: list[bytes] = []
+        self.flush()
+
+    def flush(self) -> None:
+        self.sock.sendall(self.h2.data_to_send())
+
+    def call(self, path: str, body: bytes, *, pad: int | None, priority: bool, filler: int,
+             unknown_frame: bool) -> tuple[dict, bytes, list]:
+        stream_id = self.h2.get_next_available_stream_id()
+        headers = [(":method", "POST"), (":scheme", "https"), (":path", path), (":authority", "localhost"),
+                   ("content-type", "application/grpc"), ("te", "trailers")]
+        if filler:  # a header block larger than the server's 16 KiB frames: HEADERS + CONTINUATION
+            headers.append(("x-filler", "f" * filler))
+        # (h2's client overfills a HEADERS frame that has both a priority and CONTINUATIONs)
+        self.h2.send_headers(stream_id, headers, priority_weight=200 if priority and not filler else None)
+        self.flush()
+        if unknown_frame:  # type 0xfa, an extension the server does not know: ignored
+            self.sock.sendall((4).to_bytes(3, "big") + b"\xfa\x00" + stream_id.to_bytes(4, "big") + b"????")
+        self.h2.ping(b"12345678")
+        pending = memoryview(body)
+        if not pending:
+            self.h2.end_stream(stream_id)
+        data, trailers, response = bytearray(), [], {}
+        ended = False
+        while not ended:
+            while pending:
+                room = min(self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size)
+                room -= (pad or 0) + 1 if pad is not None else 0
+                if room <= 0:
+                    break
+                self.h2.send_data(stream_id, bytes(pending[:room]), end_stream=len(pending) <= room, pad_length=pad)
+                pending = pending[room:]
+            self.flush()
+            received = self.sock.recv(1 << 16)
+            assert received, "the server closed the connection"
+            for event in self.h2.receive_data(received):
+                if isinstance(event, h2.events.ResponseReceived):
+                    response = dict(event.headers)
+                elif isinstance(event, h2.events.DataReceived):
+                    data += event.data
+                    self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    trailers = event.headers
+                elif isinstance(event, h2.events.PingAckReceived):
+                    self.pings.append(event.ping_data)
+                elif isinstance(event, h2.events.StreamEnded):
+                    ended = True
+                elif isinstance(event, h2.events.StreamReset):
+                    raise AssertionError(f"stream reset: {event.error_code}")
+            self.flush()
+        return response, bytes(data), trailers
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.sampled_from([0, 1, 100, 16_379, 70_000, 300_000]), pad=st.one_of(st.none(), st.integers(0, 255)),
+       priority=st.booleans(), filler=st.sampled_from([0, 20_000, 40_000]), unknown_frame=st.booleans(),
+       window=st.sampled_from([1024, 65_535, 1 << 20]), frame=st.sampled_from([16_384, 100_000]))
+def test_any_framing_a_client_may_choose_gets_the_same_answer(serve, size, pad, priority, filler, unknown_frame,
+                                                              window, frame):
+    """Whatever lawful framing the client chooses (padding, priorities, CONTINUATIONs, a small or
+    large window and frame size of its own, PINGs and unknown frames among them) the call is the
+    same: the echo comes back whole, in windows the client opened, and the PING is answered."""
+    path, cert = serve(_methods())
+    client = _Client(path, cert, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
+                                  h2.settings.SettingCodes.MAX_FRAME_SIZE: frame})
+    try:
+        request = Message(msgpack=os.urandom(size), json=b"j")
+        response, data, trailers = client.call("/test.T/Echo", _framed(request), pad=pad, priority=priority,
+                                               filler=filler, unknown_frame=unknown_frame)
+        assert response[b":status"] == b"200" and response[b"content-type"] == b"application/grpc"
+        assert data == _framed(Message(msgpack=request.msgpack[::-1], json=b"J"))
+        assert trailers == [(b"grpc-status", b"0")]
+        assert client.pings == [b"12345678"]
+        # and the connection serves on
+        _, data, _ = client.call("/test.T/Echo", _framed(Message(json=b"x")), pad=None, priority=False, filler=0,
+                                 unknown_frame=False)
+        assert data == _framed(Message(json=b"X"))
+    finally:
+        client.sock.close()
+
+
+def _frames(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    out = []
+    while len(data) >= 9:
+        length = int.from_bytes(data[:3], "big")
+        out.append((data[3], data[4], int.from_bytes(data[5:9], "big"), data[9:9 + length]))
+        data = data[9 + length:]
+    return out
+
+
+def _raw_exchange(path: str, cert: bytes, payload: bytes, *, preface: bool = True) -> list[tuple[int, int, int, bytes]]:
+    """Send ``payload`` after the client preface and an empty SETTINGS; every frame the server
+    sends until it closes the connection."""
+    sock = _tls_socket(path, cert)
+    head = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + (0).to_bytes(3, "big") + b"\x04\x00" + bytes(4) if preface else b""
+    try:
+        sock.sendall(head + payload)
+    except (ConnectionError, ssl.SSLError):
+        pass  # the server stopped reading at the fault: what it answered is still to read
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except (ConnectionError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        received += chunk
+    sock.close()
+    return _frames(received)
+
+
+def _raw(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream_id.to_bytes(4, "big") + payload
+
+
+def _request_block() -> bytes:
+    import hpack
+
+    return hpack.Encoder().encode([(":method", "POST"), (":scheme", "https"), (":path", "/test.T/Echo"),
+                                   (":authority", "localhost"), ("content-type", "application/grpc")])
+
+
+@pytest.mark.parametrize("name, payload, code", [
+    ("a PUSH_PROMISE from a client", _raw(5, 4, 1, bytes(4)), 1),
+    ("DATA on stream 0", _raw(0, 0, 0, b"x"), 1),
+    ("HEADERS on an even stream", _raw(1, 5, 2, _request_block()), 1),
+    ("DATA on a stream never opened", _raw(0, 0, 7, b"x"), 1),
+    ("a frame beyond SETTINGS_MAX_FRAME_SIZE", _raw(0, 0, 1, bytes(16_385)), 6),
+    ("a CONTINUATION without HEADERS", _raw(9, 4, 1, b""), 1),
+    ("a frame inside a header block", _raw(1, 0, 1, _request_block()) + _raw(6, 0, 0, bytes(8)), 1),
+    ("padding as long as the frame", _raw(1, 0x8 | 0x4, 1, b"\x05" + _request_block()[:4]), 1),
+    ("a header block that does not decode", _raw(1, 5, 1, b"\xff\xff\xff\xff"), 9),
+    ("a connection window beyond 2^31-1", _raw(8, 0, 0, (0x7FFFFFFF).to_bytes(4, "big")), 3),
+    ("a WINDOW_UPDATE of 0", _raw(8, 0, 0, bytes(4)), 1),
+    ("a PING of 7 bytes", _raw(6, 0, 0, bytes(7)), 6),
+    ("SETTINGS with MAX_FRAME_SIZE below 16384", _raw(4, 0, 0, (5).to_bytes(2, "big") + (100).to_bytes(4, "big")), 1),
+    ("SETTINGS with INITIAL_WINDOW_SIZE beyond 2^31-1",
+     _raw(4, 0, 0, (4).to_bytes(2, "big") + (1 << 31).to_bytes(4, "big")), 3),
+])
+def test_a_client_that_breaks_http2_gets_a_goaway(serve, name, payload, code):
+    """RFC 9113's connection errors end the connection with a GOAWAY naming the error."""
+    path, cert = serve(_methods())
+    frames = _raw_exchange(path, cert, payload)
+    goaways = [f for f in frames if f[0] == 7]
+    assert goaways, f"{name}: no GOAWAY in {[f[0] for f in frames]}"
+    assert int.from_bytes(goaways[-1][3][4:8], "big") == code, name
+
+
+def test_a_bad_preface_closes_the_connection(serve):
+    path, cert = serve(_methods())
+    frames = _raw_exchange(path, cert, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", preface=False)
+    assert [f[0] for f in frames if f[0] == 7] == [7]
+
+
+def test_rst_stream_and_goaway_from_the_client(serve):
+    """A call the client resets mid-request is forgotten and the connection serves on; a
+    stream-level fault (DATA after the stream's end) resets only that stream; the client's GOAWAY
+    ends the connection."""
+    path, cert = serve(_methods())
+    block = _request_block()
+    message = _framed(Message(json=b"ok"))
+    sock = _tls_socket(path, cert)
+    sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _raw(4, 0, 0) + b"".join([
+        _raw(1, 4, 1, block), _raw(0, 0, 1, message[:3]), _raw(3, 0, 1, bytes(4)),  # stream 1: reset
+        _raw(1, 4, 3, block), _raw(0, 1, 3, message), _raw(0, 0, 3, b"late"),  # 3: DATA after its end
+        _raw(1, 4, 5, block), _raw(0, 1, 5, message),  # stream 5: answered
+    ]))
+    received = b""
+    while not any(f[0] == 1 and f[2] == 5 and f[1] & 1 for f in _frames(received)):  # stream 5's trailers
+        chunk = sock.recv(1 << 16)
+        assert chunk, "the server closed the connection"
+        received += chunk
+    frames = _frames(received)
+    assert not [f for f in frames if f[2] == 1], "a reset stream got an answer"
+    resets = [(f[2], int.from_bytes(f[3], "big")) for f in frames if f[0] == 3]
+    assert (3, 5) in resets  # STREAM_CLOSED for stream 3 only
+    data = b"".join(f[3] for f in frames if f[0] == 0 and f[2] == 5)
+    assert data == _framed(Message(json=b"OK"))
+    sock.sendall(_raw(7, 0, 0, (5).to_bytes(4, "big") + bytes(4)))  # GOAWAY, NO_ERROR
+    rest = b""
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except (ConnectionError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        rest += chunk
+    sock.close()
+    assert not [f for f in _frames(rest) if f[0] in (0, 1)]
+
+
+def test_response_header_blocks_decode_as_hpack():
+    """The header blocks encoded once (literals without indexing) are what an HPACK decoder reads."""
+    import hpack
+
+    decoder = hpack.Decoder()
+    assert decoder.decode(transport._TABLE_SIZE_ZERO + transport._RESPONSE_HEADERS, raw=True) == [
+        (b":status", b"200"), (b"content-type", b"application/grpc")]
+    long = "é" * 200 + "%"
+    block = transport._Connection._trailers(transport.INTERNAL, long)
+    assert decoder.decode(block, raw=True) == [(b"grpc-status", b"13"),
+                                               (b"grpc-message", transport._percent_encode(long))]
+    assert decoder.decode(transport._STATUS_415, raw=True) == [(b":status", b"415")]
+    assert decoder.header_table.dynamic_entries == type(decoder.header_table.dynamic_entries)()

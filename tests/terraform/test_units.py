@@ -315,7 +315,7 @@ def test_handler_exceptions_become_diagnostics_not_crashes(monkeypatch):
 def test_handshake_path_loads_only_what_the_handshake_needs():
     """Terraform starts the provider three times a plan: up to the handshake line, nothing of the
     service (codec, msgpack, schemas, provider state, the generated gRPC stubs and protobuf), nor the
-    transport (ssl, h2; grpc never), nor
+    transport (ssl, hpack; grpc never), nor
     cryptography's x509/serialization layers nor its OpenSSL backend module (RSA, padding) loads, and
     the certificate it prints is a valid self-signed one for its key (its signature checked with
     cryptography's own ECDSA(SHA256()))."""
@@ -326,7 +326,7 @@ def test_handshake_path_loads_only_what_the_handshake_needs():
             "'reconciler.provider.config', 'reconciler.provider.servicer', 'cryptography.x509', "
             "'cryptography.hazmat.primitives.serialization', 'cryptography.hazmat.backends.openssl.backend', "
             "'cryptography.hazmat.primitives.asymmetric.rsa', 'tempfile', 'httpx', 'pydantic', 'tf.gen.tfplugin_pb2', "
-            "'tf.gen.grpc_controller_pb2', 'google.protobuf', 'grpc', 'h2', 'ssl') if m in sys.modules))")
+            "'tf.gen.grpc_controller_pb2', 'google.protobuf', 'grpc', 'h2', 'hpack', 'ssl') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr
     key_pem, cert_pem, loaded = out.stdout.split(b"\0")
