@@ -106,7 +106,12 @@ def queue_address_candidates(address: str) -> list[tuple[str, str]]:
     if not address.startswith("work_queue."):
         return []
     rest = address[len("work_queue."):]
-    return [(rest[:i], rest[i + 1:]) for i in range(len(rest) - 2, 0, -1) if rest[i] == "."]
+    found = []
+    dot = rest.rfind(".", 1, len(rest) - 1)  # neither name empty: a dot at 1 .. len - 2
+    while dot > 0:
+        found.append((rest[:dot], rest[dot + 1:]))
+        dot = rest.rfind(".", 1, dot)
+    return found
 
 
 def resolve_queue_address(address: str, known_pools: "Collection[str] | Mapping[str, Any]") -> tuple[str, str]:

@@ -73,10 +73,24 @@ def strict_equal(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(strict_equal(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
-    return bool(a == b)
+        if a.keys() != b.keys():
+            return False
+        pairs: Any = ((x, b[k]) for k, x in a.items())
+    elif isinstance(a, list):
+        if len(a) != len(b):
+            return False
+        pairs = zip(a, b)
+    else:
+        return bool(a == b)
+    for x, y in pairs:  # the leaves compared here, without a call each (a plan of 1,000 pools has ~200,000)
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, (dict, list)):
+            if not strict_equal(x, y):
+                return False
+        elif not x == y:
+            return False
+    return True
 
 
 def json_equal(a: Any, b: Any) -> bool:

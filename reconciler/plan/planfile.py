@@ -153,6 +153,19 @@ def _invalid(message: str, problems: list[str] | None = None) -> InvalidPlanErro
     return InvalidPlanError(message, problems or [message], [])
 
 
+def _is_paths(paths: Any) -> bool:
+    """A list of lists of keys (strings) and indexes (integers, not booleans)."""
+    if not isinstance(paths, list):
+        return False
+    for path in paths:
+        if not isinstance(path, list):
+            return False
+        for key in path:
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                return False
+    return True
+
+
 def _check_change(index: int, change: Any) -> list[str]:
     where = f"resource_changes[{index}]"
     if not isinstance(change, dict):
@@ -178,9 +191,7 @@ def _check_change(index: int, change: Any) -> list[str]:
     for key in ("before", "after"):
         if key not in inner or not (inner[key] is None or isinstance(inner[key], dict)):
             problems.append(f"{where}.change.{key} must be an object or null")
-    paths = inner.get("changed_paths")
-    if not (isinstance(paths, list) and all(isinstance(p, list) and all(isinstance(k, (str, int)) and not isinstance(k, bool)
-                                                                        for k in p) for p in paths)):
+    if not _is_paths(inner.get("changed_paths")):
         problems.append(f"{where}.change.changed_paths must be a list of paths")
     if change["action_reason"] not in _REASONS:
         problems.append(f"{where}.action_reason {change['action_reason']!r} is unknown")

@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plan_test_helpers import TEMPLATE, dp, dq, observed, op, oq
-from reconciler.model.state import resolve_queue_address
+from reconciler.model.state import queue_address_candidates, resolve_queue_address
 from reconciler.plan.differ import diff_objects, diff_values, get_path
 from reconciler.plan.normalize import (
     json_equal,
     canonical_json,
+    strict_equal,
     fingerprint_pool,
     fingerprint_queue,
     fingerprints,
@@ -168,3 +169,43 @@ def test_fingerprints_resolve_dots_in_pool_and_queue_names() -> None:
     assert result == {"work_queue.p.v1.2": fingerprint_queue(state.pools["p"].queues["v1.2"]),
                       "work_queue.a.b.c": fingerprint_queue(state.pools["a.b"].queues["c"]),
                       "work_queue.p.v1.3": None}
+
+
+def _typed(value):
+    """``value`` with every leaf tagged by its exact type: equal typed forms mean strictly equal JSON."""
+    if isinstance(value, dict):
+        return ("dict", type(value), {k: _typed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return ("list", type(value), [_typed(v) for v in value])
+    return (type(value), value)
+
+
+_strict_leaves = (st.none() | st.booleans() | st.integers(-2, 2) | st.floats(allow_nan=False)
+           | st.sampled_from([0, 1, 1.0, 0.0, -0.0, True, False, "1"]) | st.text(max_size=2))
+_strict_values = st.recursive(_strict_leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+                     max_leaves=10)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_strict_values, _strict_values)
+def test_strict_equal_is_equality_of_the_typed_forms(a, b) -> None:
+    # 1 is not 1.0 nor True, at any depth; key order does not matter, list order does
+    assert strict_equal(a, b) == (_typed(a) == _typed(b))
+    assert strict_equal(a, a)
+    mixed = {"x": [a, {"y": b}]}
+    assert strict_equal(mixed, {"x": [a, {"y": b}]})
+    assert strict_equal(mixed, {"x": [a, {"y": a}]}) == strict_equal(a, b)
+
+
+def test_strict_equal_tells_number_types_and_nan_apart() -> None:
+    assert not strict_equal({"a": [1]}, {"a": [1.0]}) and not strict_equal([True], [1]) and not strict_equal([0], [False])
+    assert strict_equal([0.0], [-0.0]) and not strict_equal([float("nan")], [float("nan")])
+    assert not strict_equal({"a": 1}, {"a": 1, "b": 2}) and not strict_equal([1], [1, 2]) and not strict_equal([[1]], [(1,)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab.", max_size=8))
+def test_queue_address_candidates_are_every_split_at_a_dot(rest) -> None:
+    expected = [(rest[:i], rest[i + 1:]) for i in range(len(rest)) if rest[i] == "." and 0 < i < len(rest) - 1]
+    assert queue_address_candidates("work_queue." + rest) == expected[::-1]  # the longest pool name first
+    assert queue_address_candidates("work_pool." + rest) == []

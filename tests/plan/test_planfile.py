@@ -140,3 +140,21 @@ def test_the_environment_is_recorded_and_read_back() -> None:
     plan.environment = "staging"
     assert plan.to_json()["environment"] == "staging"
     assert loads_plan(dumps_plan(plan)).environment == "staging"
+
+
+@pytest.mark.parametrize("paths", ["x", None, {"a": 1}, ["a"], [["a", True]], [["a", None]], [[1.5]], [["a"], "b"], [[["a"]]]],
+                         ids=lambda p: json.dumps(p))
+def test_changed_paths_that_are_not_lists_of_keys_are_refused(paths) -> None:
+    document = json.loads(_document())
+    document["resource_changes"][0]["change"]["changed_paths"] = paths
+    with pytest.raises(InvalidPlanError, match=r"resource_changes\[0\]\.change\.changed_paths must be a list of paths"):
+        loads_plan(json.dumps(document))
+
+
+@pytest.mark.parametrize("paths", [[], [[]], [["a", 0, "b"]], [["name"], ["type"]]], ids=lambda p: json.dumps(p))
+def test_changed_paths_of_keys_and_indexes_are_read(paths) -> None:
+    document = json.loads(_document())
+    document["resource_changes"][0]["change"]["changed_paths"] = paths
+    with pytest.raises(InvalidPlanError) as refused:  # these are not the change's differences, but they are paths
+        loads_plan(json.dumps(document))
+    assert "must be a list of paths" not in str(refused.value)
