@@ -23,8 +23,9 @@
 * ``poolform --version`` stays light: the CLI entry imports no heavy library;
 * ``poolform server start`` keeps out of its process what serving does not need (its resident
   memory is bench/server_memory.py's figure): ``pydantic.v1``, the other store's driver, the
-  status page's and the explain routes' modules until one is asked for; and the app makes each
-  route once;
+  other commands' shared CLI module, the status page's and the explain routes' modules until one
+  is asked for; the app makes each route once, when a request first reaches it, and builds a
+  request model on its first use;
 * the plan's step operations are spelled in one place, ``reconciler/plan/steps.py``: no other
   module of the package holds an operation's name as a string literal.
 """
@@ -220,6 +221,14 @@ import uvicorn
 
 async def report(self):  # the server listens: say what its process holds, and stop
     print("LOADED:" + ",".join(m for m in sorted(sys.modules) if sys.modules[m] is not None))
+    import gc
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+    routes = [o for o in gc.get_objects() if isinstance(o, APIRoute)]
+    print("MADE:" + ",".join(sorted(r.path for r in routes if "_options" not in vars(r))))
+    schemas = sys.modules["reconciler.server.schemas"]
+    print("BUILT:" + ",".join(sorted(name for name, o in vars(schemas).items() if isinstance(o, type)
+                                     and issubclass(o, BaseModel) and o.__pydantic_complete__)))
     self.should_exit = True
 
 uvicorn.Server.main_loop = report
@@ -237,6 +246,7 @@ KEPT_OUT_OF_THE_SERVER = (
     "reconciler.explain",  # the status page and /api/poolform/ routes, imported by their first request
     "reconciler.server.domain.standings",
     "reconciler.server.domain.overview",
+    "reconciler.cli._common", "reconciler.diagnostics",  # the other commands' shared module (cli/main.py)
     "pydantic_settings", "jsonschema", "rich", "httpx", "yaml", "deepdiff",  # the client side's libraries
 )
 
@@ -249,6 +259,15 @@ def test_server_start_keeps_out_what_serving_does_not_need() -> None:
     loaded = set(lines[0][len("LOADED:"):].split(","))
     assert {"fastapi", "uvicorn", "reconciler.server.app", "reconciler.server.store.sqlite"} <= loaded
     assert sorted(m for m in loaded if any(m == k or m.startswith(k + ".") for k in KEPT_OUT_OF_THE_SERVER)) == []
+
+
+def test_server_start_makes_no_route_and_builds_no_request_model() -> None:
+    """The real ``poolform server start``, once listening: its routes wait for their first request
+    (``routes.deferred``; only the app's own catch-all 404 is made) and its request models
+    (``schemas``) for their first use."""
+    result = subprocess.run([sys.executable, "-c", SERVER_START_MODULES], capture_output=True, text=True, timeout=120)
+    made = [line for line in result.stdout.splitlines() if line.startswith(("MADE:", "BUILT:"))]
+    assert made == ["MADE:/{path:path}", "BUILT:"], result.stdout[-2000:] + result.stderr[-2000:]
 
 
 def test_the_server_makes_each_route_once() -> None:

@@ -23,7 +23,6 @@ from typing import Any, Iterator, Sequence
 import click
 
 from reconciler import __version__
-from reconciler.cli._common import CHDIR
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute), in the order --help lists them
@@ -162,6 +161,8 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
     if chdir is None:
         return
     import os
+
+    from reconciler.cli._common import CHDIR  # not at the top: `poolform server start` needs none of it
 
     previous = os.getcwd()
     try:

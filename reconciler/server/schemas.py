@@ -2,7 +2,9 @@
 filter models (unknown keys rejected with 422, the same names and constraints).
 
 Responses are plain dicts built in ``serialize.py``; this module holds no logic
-beyond field validation and must not import the rest of the package.
+beyond field validation and must not import the rest of the package. Each model's validator is
+built on its first use (``defer_build``; ``routes.deferred`` builds a route's before it makes the
+route): a server uses few of them.
 """
 
 from __future__ import annotations
@@ -44,11 +46,11 @@ Template = Annotated[dict[str, Any], AfterValidator(check_structure)]
 
 
 class Action(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class StorageConfiguration(Action):

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, get_args, get_type_hints
 
 import anyio
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, APIRouter
+from pydantic import BaseModel
+from starlette.routing import compile_path, get_name
 
 from reconciler.server import VALIDATION_THREADS
 from reconciler.server.jsontext import json_bytes
@@ -19,6 +21,93 @@ from reconciler.server.domain import Ctx
 from reconciler.server.domain.pools import pool_template
 from reconciler.server.domain.refusals import Conflict, Forbidden, Invalid, NotFound, NotNow, Refusal
 from reconciler.template_rules import defaults_problem, defaults_problem_known, is_prepared, prepare
+
+_MAKING = threading.RLock()
+_AT_ONCE = ("path", "endpoint", "name", "methods", "path_regex", "path_format", "param_convertors")
+"""What routing reads of a route before a request reaches it (Starlette's ``Route.matches`` and
+``url_path_for``): a deferred route has these from the start, set as ``APIRoute.__init__`` sets them."""
+
+
+class _Made:
+    """An attribute ``APIRoute.__init__`` sets beyond :data:`_AT_ONCE`: reading it makes the route first."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, route: Any, owner: type | None = None) -> Any:
+        if route is None:
+            return self
+        if "_options" in route.__dict__:
+            route._make()  # (while it is being made, in the thread making it: nothing)
+        try:
+            return route.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, route: Any, value: Any) -> None:
+        route.__dict__[self.name] = value
+
+
+class _Deferred:
+    """A route made by its class (the next in the MRO after this one) when something first reads
+    more of it than :data:`_AT_ONCE`: the first request that reaches it (its ``app``), or the OpenAPI
+    document. Once made it is an instance of that class and nothing else: no hook left on its path."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        self.__dict__["_options"] = (path, endpoint, options)
+        self.path, self.endpoint = path, endpoint
+        self.name = get_name(endpoint) if options.get("name") is None else options["name"]
+        self.methods = {method.upper() for method in options.get("methods") or ["GET"]}
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+
+    def _make(self) -> None:
+        """Under a lock: a test's client may serve the app from another thread. A route that fails
+        to be made stays deferred (the next request fails the same way)."""
+        with _MAKING:
+            options = self.__dict__.get("_options")
+            if options is None or "_making" in self.__dict__:
+                return
+            made = type(self).__mro__[2]  # (the deferred class, _Deferred, the route class, ...)
+            self.__dict__["_making"] = True
+            try:
+                _complete_models(options[1])
+                made.__init__(self, options[0], options[1], **options[2])
+            finally:
+                del self.__dict__["_making"]
+            del self.__dict__["_options"]
+            self.__class__ = made
+
+
+def _complete_models(endpoint: Callable[..., Any]) -> None:
+    """Build the request models ``endpoint`` takes (``schemas``' models wait for their first use:
+    ``defer_build``) and let what is built from them be built at once: FastAPI makes the route's
+    fields from built models, as it did at start. (A pydantic TypeAdapter takes ``defer_build``
+    from its model's config; built later, on the field's first request, pydantic warns about
+    FastAPI's ``Body(alias=...)``.)"""
+    for hint in get_type_hints(endpoint).values():
+        for kind in (hint, *get_args(hint)):
+            if isinstance(kind, type) and issubclass(kind, BaseModel) and kind.model_config.get("defer_build"):
+                kind.model_config["defer_build"] = False
+                kind.model_rebuild()
+
+
+_DEFERRED: dict[type[APIRoute], type[APIRoute]] = {}
+
+
+def deferred(route_class: type[APIRoute]) -> type[APIRoute]:
+    """``route_class`` made when a request first reaches it, not when the app is built.
+
+    FastAPI makes a route's parameter and body fields when it makes the route (a pydantic
+    TypeAdapter each, with its own validator), and with them the body models (``schemas``' wait
+    for their first use); of the server's 70 routes a deployment uses a handful. Made at start,
+    they and the models were 1.4 MB of the server's resident memory at idle (bench/server_memory.py).
+    A route is made once, by the first request that reaches it (about 1 ms more for that request)."""
+    if route_class not in _DEFERRED:
+        names = {name for cls in route_class.__mro__ for name in getattr(cls, "__annotations__", {})}
+        made = {name: _Made() for name in sorted((names | {"app", "form_limits"}) - set(_AT_ONCE))}
+        _DEFERRED[route_class] = type(f"Deferred{route_class.__name__}", (_Deferred, route_class), made)
+    return _DEFERRED[route_class]
+
 
 class Routes:
     """A route module's routes as declared (``@router.get(path, **options)``, as on FastAPI's
@@ -28,7 +117,7 @@ class Routes:
     server's resident memory, tests/test_boundaries.py)."""
 
     def __init__(self, route_class: type[APIRoute] = APIRoute) -> None:
-        self.route_class = route_class
+        self.route_class = deferred(route_class)
         self.declared: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
         """(path, endpoint, the options of ``APIRouter.add_api_route``), in declaration order."""
 
