@@ -226,6 +226,22 @@ our encoder never uses the table, so no later change of the client's SETTINGS_HE
 needs signalling."""
 
 
+def _indexed_only(block: bytes) -> bool:
+    """True when every field of the HPACK block is an indexed field (RFC 7541 §6.1): one that
+    neither adds to the dynamic table nor resizes it."""
+    i, size = 0, len(block)
+    while i < size:
+        byte = block[i]
+        if byte < 0x80:
+            return False
+        i += 1
+        if byte == 0xFF:  # the index goes on in 7-bit groups while the high bit is set
+            while i < size and block[i] & 0x80:
+                i += 1
+            i += 1
+    return True
+
+
 def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream_id.to_bytes(4, "big") + payload
 
@@ -273,6 +289,10 @@ class _Connection:
         self._outgoing = ssl.MemoryBIO()
         self._tls = server._context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         self._decoder = hpack.Decoder()
+        self._decoded: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        """Header blocks of indexed fields only, decoded: grpc-go sends each method's headers so
+        once its table holds them, and such a block neither changes the table nor reads otherwise
+        until another block changes it (which empties this)."""
         self._streams: dict[int, _Stream] = {}
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -577,10 +597,17 @@ class _Connection:
             self._block = (stream_id, end_stream, bytearray(block))
 
     def _header_block(self, stream_id: int, end_stream: bool, block: bytes) -> None:
-        try:  # decoded whatever the stream's fate: the decoder's table must follow every block
-            headers = self._decoder.decode(block, raw=True)
-        except hpack.HPACKError:
-            raise _ConnectionError(_COMPRESSION_ERROR) from None
+        headers = self._decoded.get(block) if _indexed_only(block) else None
+        if headers is None:
+            try:  # decoded whatever the stream's fate: the decoder's table must follow every block
+                headers = self._decoder.decode(block, raw=True)
+            except hpack.HPACKError:
+                raise _ConnectionError(_COMPRESSION_ERROR) from None
+            if _indexed_only(block):
+                if len(self._decoded) < 64:
+                    self._decoded[block] = headers
+            else:  # the block may have changed the table: what was decoded before may read otherwise now
+                self._decoded.clear()
         stream = self._streams.get(stream_id)
         if stream is not None:  # trailers (a gRPC client sends none): only the stream's end counts
             if end_stream:

@@ -586,3 +586,29 @@ def test_response_header_blocks_decode_as_hpack():
                                                (b"grpc-message", transport._percent_encode(long))]
     assert decoder.decode(transport._STATUS_415, raw=True) == [(b":status", b"415")]
     assert decoder.header_table.dynamic_entries == type(decoder.header_table.dynamic_entries)()
+
+
+def test_header_blocks_read_the_same_through_the_memo_of_indexed_blocks():
+    """The memo of indexed-only blocks never answers what the decoder would not: a client whose
+    table changes between two identical indexed blocks (an entry added, the table resized or
+    evicted) gets each block read against the table it has then."""
+    import hpack
+
+    connection = transport._Connection.__new__(transport._Connection)
+    connection._decoder, connection._decoded = hpack.Decoder(), {}
+    connection._streams, connection._last_stream, connection._frames = {}, 0, bytearray()
+    seen: list[dict] = []
+    connection._request = lambda stream_id, headers, end_stream: seen.append(headers)
+    encoder = hpack.Encoder()
+    first = encoder.encode([(":path", "/a"), ("x-k", "one")])  # literals added to the table
+    again = encoder.encode([(":path", "/a"), ("x-k", "one")])  # indexed only
+    assert transport._indexed_only(again) and not transport._indexed_only(first)
+    moved = encoder.encode([("x-k", "two")])  # a new entry: "one" moves down the table
+    stream_id = 1
+    for block in (first, again, again, moved, again):
+        connection._header_block(stream_id, True, block)
+        stream_id += 2
+    reference = hpack.Decoder()
+    assert seen == [dict(reference.decode(b, raw=True)) for b in (first, again, again, moved, again)]
+    assert seen[1] == seen[2] == {b":path": b"/a", b"x-k": b"one"}
+    assert seen[4] != seen[1]  # the same bytes read otherwise once the table moved: no stale answer
