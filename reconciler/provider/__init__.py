@@ -6,7 +6,8 @@ without grpcio), ``servicer`` (the Provider service), ``codec`` (msgpack values,
 ``schema`` (attributes of the provider, resources and data sources, and the
 ``terraform providers schema -json`` document), ``resources`` / ``datasources``
 (what each type does), ``config`` (provider configuration to a client),
-``install`` (the offline filesystem mirror). The HTTP client, template checks
+``install`` (the offline filesystem mirror), ``checkcache`` (template checks kept between
+starts). The HTTP client, template checks
 and JSON equality come from ``reconciler.api``, ``reconciler.templates`` and
 ``reconciler.plan.normalize``; nothing here re-implements them.
 """

@@ -109,32 +109,43 @@ def _same_json(text_a: Any, text_b: Any) -> bool:
 def _template_diagnostics(text: str) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
     """Diagnostics for a template string, on the attribute: its size and nesting
     (:func:`reconciler.model.rules.template_size_problems`), then its content
-    (``reconciler.templates.check_template``), as ``poolform validate`` checks them; memoized."""
+    (``reconciler.templates.check_template``), as ``poolform validate`` checks them; memoized in
+    the process and, between the provider's starts, on disk (``checkcache``)."""
     with _CHECK_LOCK:
         found = _CHECKED.get(text)
         if found is not None:
             return found
-        from reconciler.templates import check_template
+        from reconciler.provider import checkcache
 
-        diags = Diags()
-        problems = []
-        try:
-            value = parse_template(text)
-        except ProviderError as exc:
-            diags.error(exc.summary, exc.detail, exc.path)
-        else:
-            too_large = rules.template_size_problems(value)
-            _add_problems(diags, too_large)
-            problems = [] if too_large else check_template(value)
-        for problem in problems:
-            where = ".".join(str(p) for p in problem.path)
-            detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
-            add = diags.warning if problem.severity == "warning" else diags.error
-            add(problem.summary, detail, ("base_job_template",))
+        found = checkcache.load(text)
+        if found is None:
+            found = _check_template_text(text)
+            checkcache.store(text, found)
         if len(_CHECKED) > 256:
             _CHECKED.clear()
-        _CHECKED[text] = tuple(diags)
-        return _CHECKED[text]
+        _CHECKED[text] = found
+        return found
+
+
+def _check_template_text(text: str) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
+    from reconciler.templates import check_template
+
+    diags = Diags()
+    problems = []
+    try:
+        value = parse_template(text)
+    except ProviderError as exc:
+        diags.error(exc.summary, exc.detail, exc.path)
+    else:
+        too_large = rules.template_size_problems(value)
+        _add_problems(diags, too_large)
+        problems = [] if too_large else check_template(value)
+    for problem in problems:
+        where = ".".join(str(p) for p in problem.path)
+        detail = (f"At {where}: " if where else "") + (problem.detail or problem.summary)
+        add = diags.warning if problem.severity == "warning" else diags.error
+        add(problem.summary, detail, ("base_job_template",))
+    return tuple(diags)
 
 
 def _add_problems(diags: Diags, problems: list[rules.Problem], *, detail_prefix: str = "") -> None:

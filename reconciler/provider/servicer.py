@@ -54,13 +54,18 @@ def _schema_pb(block: schema.Block) -> Any:
 def _warm_up(state: Any) -> None:
     """After ConfigureProvider (only a plan's or an apply's start has it), load what its next calls
     need: the HTTP client (httpx) for the reads, and the template checks' validator (jsonschema)
-    for the pools' plans. The reads that arrive meanwhile wait for the same client under its lock;
-    the imports overlap with Terraform's own work and the reads' round trips. Failing here is never
-    an error: the call that needs the piece reports it."""
+    for the pools' plans unless the checks are kept on disk (``checkcache``: the validation start
+    before this one checked the same templates). The reads that arrive meanwhile wait for the
+    same client under its lock; the imports overlap with Terraform's own work and the reads'
+    round trips. Failing here is never an error: the call that needs the piece reports it."""
     try:
         state.client()
     except Exception:  # noqa: BLE001 - the calls themselves report every problem
         pass
+    from reconciler.provider import checkcache
+
+    if checkcache.directory() is not None:
+        return  # the templates' checks are most likely kept from this plan's validation start
     try:
         from reconciler.template_rules import schema_errors
 

@@ -140,10 +140,12 @@ def test_lean_imports_keep_httpx_command_line_client_out():
     assert out.stdout.strip() == "[]"
 
 
-def test_configure_warms_up_the_client_and_the_template_validator():
+@pytest.mark.parametrize("kept, expected", [(False, "['httpx', 'jsonschema'] True"), (True, "['httpx'] True")])
+def test_configure_warms_up_the_client_and_the_template_validator(tmp_path, kept, expected):
     """ConfigureProvider (a plan's or an apply's start, never the schema or validate start) loads the
-    HTTP client and jsonschema in the background, so the reads and pool plans that follow do not
-    wait for those imports; a configuration with errors starts nothing."""
+    HTTP client in the background, and jsonschema unless template checks are kept between starts
+    (``checkcache``: the validation start has checked the templates), so the reads and pool plans
+    that follow do not wait for those imports; a configuration with errors starts nothing."""
     code = textwrap.dedent("""
         import sys, threading
         from tf.gen import tfplugin_pb2 as pb
@@ -167,9 +169,15 @@ def test_configure_warms_up_the_client_and_the_template_validator():
         assert not response.diagnostics, response.diagnostics
         print(sorted(m for m in ("httpx", "jsonschema") if m in sys.modules), servicer.state._client is not None)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("POOLFORM_PROVIDER_CACHE", None)
+    if kept:
+        (tmp_path / "poolform" / "template-checks").mkdir(parents=True, mode=0o700)
+    else:
+        env["POOLFORM_PROVIDER_CACHE"] = "off"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["[]", "['httpx', 'jsonschema'] True"]
+    assert out.stdout.splitlines() == ["[]", expected]
 
 
 def test_a_tmpdir_too_deep_for_a_unix_socket_falls_back_to_tmp(tmp_path):
