@@ -120,14 +120,82 @@ def instructions(python: str, root: Path, code: list[str]) -> int:
         return int(found.group(1))
 
 
+LAUNCH_CLIENT = """
+import base64, json, os, subprocess, sys
+import grpc, msgpack
+from tf.gen import grpc_controller_pb2 as controller_pb
+from tf.gen import tfplugin_pb2 as pb
+
+out, kind, python, counted = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "counted"
+tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p"] if counted else []
+proc = subprocess.Popen([*tool, python, "-m", "reconciler.provider.main"], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": out})
+parts = proc.stdout.readline().decode().strip().split("|")
+der = base64.b64decode(parts[5] + "=" * (-len(parts[5]) % 4))
+pem = b"-----BEGIN CERTIFICATE-----\\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\\n"
+channel = grpc.secure_channel(f"unix:{parts[3]}", grpc.ssl_channel_credentials(root_certificates=pem),
+                              options=[("grpc.ssl_target_name_override", "localhost")])
+call = lambda name, req, resp: channel.unary_unary(f"/tfplugin6.Provider/{name}", request_serializer=req.SerializeToString,
+                                                   response_deserializer=resp.FromString)
+if kind == "schema":  # Terraform's first start in a plan: the schema, then Close
+    call("GetProviderSchema", pb.GetProviderSchema.Request, pb.GetProviderSchema.Response)(pb.GetProviderSchema.Request(), timeout=600, wait_for_ready=True)
+else:  # its second: each resource block's configuration validated (a pool with a template, a queue)
+    template = json.dumps({"job_configuration": {"command": "{{ command }}", "env": "{{ env }}"},
+                           "variables": {"type": "object", "properties": {
+                               "command": {"type": "string", "default": "python -m flows"},
+                               "env": {"type": "object", "additionalProperties": {"type": "string"}}}}})
+    pool = dict.fromkeys(["id", "created", "updated", "account_id", "workspace_id", "description", "paused",
+                          "default_queue_id"])
+    pool.update(name="bench-000", type="process", concurrency_limit=10, base_job_template=template)
+    queue = {"id": None, "created": None, "updated": None, "account_id": None, "workspace_id": None,
+             "work_pool_name": "bench-000", "name": "q0", "description": None, "is_paused": None,
+             "concurrency_limit": None, "priority": 2}
+    validate = call("ValidateResourceConfig", pb.ValidateResourceConfig.Request, pb.ValidateResourceConfig.Response)
+    for type_name, config in (("prefect_work_pool", pool), ("prefect_work_queue", queue)):
+        answer = validate(pb.ValidateResourceConfig.Request(type_name=type_name, config=pb.DynamicValue(
+            msgpack=msgpack.packb(config))), timeout=600, wait_for_ready=True)
+        assert not answer.diagnostics, answer.diagnostics
+channel.unary_unary("/plugin.GRPCController/Shutdown", request_serializer=controller_pb.Empty.SerializeToString,
+                    response_deserializer=controller_pb.Empty.FromString)(controller_pb.Empty(), timeout=600)
+err = proc.communicate(timeout=600)[1].decode()
+print(err)
+"""
+
+
+def launch_instructions(python: str, root: Path, kind: str) -> int:
+    """Instructions of a whole provider process (callgrind) serving one start as Terraform's
+    ``kind`` start of a plan does it: ``schema`` (GetProviderSchema) or ``validate``
+    (ValidateResourceConfig of a pool with a template and of a queue), then Shutdown. A first
+    start, not counted, writes the modules' bytecode (and the kept template checks) as
+    Terraform's starts find them after the first."""
+    with tempfile.TemporaryDirectory(prefix="pcb-", dir="/tmp") as tmp:
+        for mode in ("warm-up", "counted"):
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            out = subprocess.run([sys.executable, "-c", LAUNCH_CLIENT, tmp, kind, python, mode],
+                                 env={**env, **COOKIE}, cwd=root, capture_output=True, text=True, timeout=900)
+            if out.returncode:
+                raise SystemExit(f"the launch measure failed:\n{out.stdout}\n{out.stderr}")
+        found = re.search(r"Collected : (\d+)", out.stdout)
+        if not found:
+            raise SystemExit(f"the launch measure failed:\n{out.stdout}\n{out.stderr}")
+        return int(found.group(1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the provider")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout it runs from")
     parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--launches", action="store_true",
+                        help="only the instructions of a schema start and of a validation start (callgrind)")
     args = parser.parse_args()
     print(f"provider: {args.python} in {args.root}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.launches:
+        for kind in ("schema", "validate"):
+            print(f"instructions of a {kind} start, start to exit (callgrind): "
+                  f"{launch_instructions(args.python, args.root, kind) / 1e6:.1f} M")
+        return 0
     calls(args.python, args.root, args.calls)
     if not args.no_callgrind and shutil.which("valgrind"):
         bare = instructions(args.python, args.root, ["-c", "pass"])

@@ -123,6 +123,47 @@ def launch_phases(log: str) -> tuple[list[float], list[float]]:
     return handshakes, exits
 
 
+def timeline(log: str) -> list[str]:
+    """From a TF_LOG=TRACE log: where a plan's wall time goes, in ms from Terraform's first line:
+    each provider start (start, handshake line, first and last call, Close, exit), the refresh
+    (first to last ReadResource) and the plan (first to last PlanResourceChange), and the calls
+    by method."""
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\dT[\d:.]+Z) \[\w+\]\s+(.*)$", log, re.M)
+    if not stamps:
+        return []
+    origin = datetime.fromisoformat(stamps[0][0].replace("Z", "+00:00"))
+    launches: list[dict[str, float]] = []
+    calls: dict[str, int] = {}
+    phases: dict[str, list[float]] = {}
+    for stamp, text in stamps:
+        at = (datetime.fromisoformat(stamp.replace("Z", "+00:00")) - origin).total_seconds() * 1000
+        if text.startswith("provider: starting plugin"):
+            launches.append({"start": at})
+        elif not launches:
+            continue
+        elif text.startswith("provider: using plugin"):
+            launches[-1]["handshake"] = at
+        elif text.startswith("provider: plugin process exited"):
+            launches[-1]["exit"] = at
+        elif text.startswith("GRPCProvider.v6: "):
+            method = text.split()[1]
+            if method == "Close":
+                launches[-1]["Close"] = at
+            elif method[:1].isupper() and method != "returning":
+                calls[method] = calls.get(method, 0) + 1
+                launches[-1].setdefault("first call", at)
+                launches[-1]["last call"] = at
+                phases.setdefault(method, []).append(at)
+    lines = [f"start {i + 1}: " + ", ".join(f"{k} {v:.0f}" for k, v in launch.items())
+             for i, launch in enumerate(launches)]
+    for name, method in (("refresh", "ReadResource"), ("plan", "PlanResourceChange")):
+        if method in phases:
+            lines.append(f"{name} ({method}): {min(phases[method]):.0f} to {max(phases[method]):.0f}")
+    lines.append(f"end of the log: {(datetime.fromisoformat(stamps[-1][0].replace('Z', '+00:00')) - origin).total_seconds() * 1000:.0f}")
+    lines.append("calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
+    return lines
+
+
 def handshake_time(executable: Path) -> float:
     env = {**os.environ, MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "6",
            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
@@ -212,6 +253,9 @@ def main() -> int:
     if exits:
         print(f"provider Close to process exit inside terraform (per launch, TF_LOG=TRACE): "
               f"{', '.join(f'{t * 1000:.0f} ms' for t in exits)}")
+    print("timeline of the TF_LOG=TRACE plan (ms from its first log line; TRACE logging slows Terraform):")
+    for line in timeline(log):
+        print(f"  {line}")
     return 0
 
 
