@@ -1,12 +1,22 @@
 """Fixtures shared by several test directories: ``mermaid_parse`` (the mermaid package's own parser
-under node, for the PR comment's diagrams in tests/views and tests/e2e)."""
+under node, for the PR comment's diagrams in tests/views and tests/e2e). Also points
+``XDG_CACHE_HOME`` at a temporary directory for the whole run, so the provider processes the tests
+start (their template checks kept between starts) never write to the user's own cache."""
 
+import atexit
+import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 JS = pathlib.Path(__file__).resolve().parent / "js"
+
+_CACHE = tempfile.mkdtemp(prefix="poolform-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def _node() -> list[str]:
