@@ -105,7 +105,9 @@ def rss_mb(pid: int) -> float | None:
 
 def cpu_and_faults(pid: int | None) -> tuple[float, int]:
     """CPU seconds (user + system) and minor page faults so far of ``pid`` and its descendants
-    ((0, 0) without a pid)."""
+    ((0, 0) without a pid), those that exited and were waited for included (each process's
+    ``cutime``/``cstime`` and ``cminflt``: PostgreSQL's backends end with their connections, and
+    without them a difference over a measurement could come out negative)."""
     if not pid:
         return 0.0, 0
     tree, cpu, faults, todo, seen = _children(), 0, 0, [pid], set()
@@ -118,8 +120,8 @@ def cpu_and_faults(pid: int | None) -> tuple[float, int]:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        faults += int(fields[7])
-        cpu += int(fields[11]) + int(fields[12])
+        faults += int(fields[7]) + int(fields[8])
+        cpu += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         todo.extend(tree.get(p, []))
     return cpu / os.sysconf("SC_CLK_TCK"), faults
 
