@@ -159,22 +159,31 @@ def mask_created(value):
     return value
 
 
-@pytest.fixture
-def twins(clock):
+def _twin_apps(options, setup):
+    """Two apps on two stores, one with Direct and one without, set up alike by ``setup(client)``;
+    yields their clients and the count of the calls Direct's lanes answered."""
     from reconciler.server.store import open_store
 
     stores = [open_store(":memory:"), open_store(":memory:")]
-    fast, slow = create_app(stores[0], clock=clock), create_app(stores[1], clock=clock, direct=False)
+    fast, slow = create_app(stores[0], **options), create_app(stores[1], **options, direct=False)
     with TestClient(fast, raise_server_exceptions=False) as a, TestClient(slow, raise_server_exceptions=False) as b:
         for c in (a, b):
-            assert c.post("/api/work_pools/", json={"name": "pool", "type": "process"}).status_code == 201
-            assert c.post("/api/work_pools/pool/queues", json={"name": "taken", "priority": 1}).status_code == 201
+            setup(c)
         counts = {"calls": 0}
         direct = _direct(fast)
         direct.lanes = [(p, m, _counted(h, counts), r) for p, m, h, r in direct.lanes]
         yield a, b, counts
     for s in stores:
         s.close()
+
+
+@pytest.fixture
+def twins(clock):
+    def setup(c):
+        assert c.post("/api/work_pools/", json={"name": "pool", "type": "process"}).status_code == 201
+        assert c.post("/api/work_pools/pool/queues", json={"name": "taken", "priority": 1}).status_code == 201
+
+    yield from _twin_apps({"clock": clock}, setup)
 
 
 def _same_created(a, b, path, headers, body):
@@ -272,21 +281,12 @@ GUARD_CASES = [
 
 @pytest.fixture
 def guarded_twins(clock):
-    from reconciler.server.store import open_store
+    def setup(c):
+        assert c.post("/api/work_pools/", json={"name": "pool", "type": "process"},
+                      headers={"authorization": BASIC}).status_code == 201
 
-    stores = [open_store(":memory:"), open_store(":memory:")]
     options = {"clock": clock, "auth_string": "me:secret", "api_key": "key", "read_only_api_key": "reader", "max_body_size": 4096}
-    fast, slow = create_app(stores[0], **options), create_app(stores[1], **options, direct=False)
-    with TestClient(fast, raise_server_exceptions=False) as a, TestClient(slow, raise_server_exceptions=False) as b:
-        for c in (a, b):
-            assert c.post("/api/work_pools/", json={"name": "pool", "type": "process"},
-                          headers={"authorization": BASIC}).status_code == 201
-        counts = {"calls": 0}
-        direct = _direct(fast)
-        direct.lanes = [(p, m, _counted(h, counts), r) for p, m, h, r in direct.lanes]
-        yield a, b, counts
-    for s in stores:
-        s.close()
+    yield from _twin_apps(options, setup)
 
 
 @pytest.mark.parametrize(("path", "extra", "direct", "status"), GUARD_CASES, ids=[f"{i}" for i in range(len(GUARD_CASES))])

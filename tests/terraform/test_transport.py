@@ -479,6 +479,11 @@ def _raw_exchange(path: str, cert: bytes, payload: bytes, *, preface: bool = Tru
         sock.sendall(head + payload)
     except (ConnectionError, ssl.SSLError):
         pass  # the server stopped reading at the fault: what it answered is still to read
+    return _frames(_rest(sock))
+
+
+def _rest(sock: ssl.SSLSocket) -> bytes:
+    """Everything the server sends on ``sock`` until it closes the connection (then closed here too)."""
     received = b""
     while True:
         try:
@@ -489,7 +494,7 @@ def _raw_exchange(path: str, cert: bytes, payload: bytes, *, preface: bool = Tru
             break
         received += chunk
     sock.close()
-    return _frames(received)
+    return received
 
 
 def _raw(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
@@ -560,17 +565,7 @@ def test_rst_stream_and_goaway_from_the_client(serve):
     data = b"".join(f[3] for f in frames if f[0] == 0 and f[2] == 5)
     assert data == _framed(Message(json=b"OK"))
     sock.sendall(_raw(7, 0, 0, (5).to_bytes(4, "big") + bytes(4)))  # GOAWAY, NO_ERROR
-    rest = b""
-    while True:
-        try:
-            chunk = sock.recv(1 << 16)
-        except (ConnectionError, ssl.SSLError):
-            break
-        if not chunk:
-            break
-        rest += chunk
-    sock.close()
-    assert not [f for f in _frames(rest) if f[0] in (0, 1)]
+    assert not [f for f in _frames(_rest(sock)) if f[0] in (0, 1)]
 
 
 def test_response_header_blocks_decode_as_hpack():
