@@ -47,50 +47,38 @@ def _quiet_server_class() -> type:
 
         async def startup(self, sockets=None):  # type: ignore[no-untyped-def,override]
             await super().startup(sockets)
-            _release_free_heap()
-            _keep_large_buffers()
+            _settle_heap()
 
     return QuietServer
-
-
-def _release_free_heap() -> None:
-    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
-
-    Building the app frees about 1 MB that glibc keeps mapped and never needs again at idle; a
-    request that needs memory later takes it from the system again. Measured with
-    ``bench/server_memory.py``: 0.8 MB less resident memory at idle, the same under load."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc
-        return
-    trim(0)
 
 
 MMAP_THRESHOLD = 1 << 20
 TRIM_THRESHOLD = 4 << 20
 
 
-def _keep_large_buffers() -> None:
-    """Let a request's large buffers reuse the C heap's pages (glibc's ``mallopt``; elsewhere nothing).
+def _settle_heap() -> None:
+    """Once the server listens: give the C heap's free pages back, then let large buffers reuse
+    the heap's pages (glibc's ``malloc_trim`` and ``mallopt``; elsewhere nothing).
 
+    Building the app frees about 1 MB that glibc keeps mapped and never needs again at idle
+    (``bench/server_memory.py``: 0.8 MB less resident memory at idle, the same under load).
     A poll of 200 runs moves about 350 kB several times (the database's answer, the text, the
-    response's bytes). glibc maps each such block fresh and gives it back when freed, or trims the
-    heap's top once more than twice its (self-tuned) mapping threshold is free, so every poll
-    faulted its buffers' pages in again: 254 minor page faults a poll of 200, about a third of
-    the server's CPU for it (``bench/server_poll.py`` prints the count). Blocks under
+    response's bytes); glibc mapped each such block fresh and gave it back when freed, or trimmed
+    the heap's top once more than twice its (self-tuned) mapping threshold was free, so every poll
+    faulted its buffers' pages in again: 254 minor page faults a poll of 200, about a third of the
+    server's CPU for it (``bench/server_poll.py`` prints the count). Blocks under
     ``MMAP_THRESHOLD`` now come from the heap and up to ``TRIM_THRESHOLD`` of free heap stays
-    mapped (at most that much more resident memory after a burst; :func:`_release_free_heap`
-    still trims at start)."""
+    mapped (at most that much more resident memory after a burst)."""
     import ctypes
+    import gc
 
+    gc.collect()
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        libc = ctypes.CDLL(None)
+        trim, mallopt = libc.malloc_trim, libc.mallopt
     except (AttributeError, OSError):  # not glibc
         return
+    trim(0)
     mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
     mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
 

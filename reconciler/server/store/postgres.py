@@ -153,9 +153,9 @@ class PostgresStore:
                 raise
             raise mapped from exc
 
-    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+    def _run(self, sql: str, params: Sequence[Any], binary: bool = False) -> Any:
         with self._mapped():
-            return self._conn.execute(_pg(sql), tuple(params))
+            return self._conn.execute(_pg(sql), tuple(params), binary=binary)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._run(sql, params).fetchall()
@@ -171,8 +171,7 @@ class PostgresStore:
                     self._conn.execute(_GENERIC_PLAN)
                     cursor = self._conn.execute(_pg(sql), tuple(params), binary=binary)
                 return cursor.fetchone()
-        with self._mapped():
-            return self._conn.execute(_pg(sql), tuple(params), binary=binary).fetchone()
+        return self._run(sql, params, binary).fetchone()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._run(sql, params)
