@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -74,9 +75,34 @@ def our_api(our_server) -> Iterator[httpx.Client]:
         yield client
 
 
+class _RetryBusy(httpx.BaseTransport):
+    """Sends a request again when Prefect answers 503: on SQLite, a write that meets "database is
+    locked" is rolled back and answered 503, and Prefect's own client retries it. A test compares
+    the answer to the request, not to a lock taken by the server's background services."""
+
+    ATTEMPTS = 8
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport(retries=3)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        for attempt in range(self.ATTEMPTS):
+            response = self._inner.handle_request(request)
+            if response.status_code != 503 or attempt == self.ATTEMPTS - 1:
+                return response
+            response.read()
+            response.close()
+            time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 @pytest.fixture(scope="session")
 def real_api(real_api_url: str) -> Iterator[httpx.Client]:
-    transport = httpx.HTTPTransport(retries=3)
+    transport = _RetryBusy()
     with httpx.Client(base_url=real_api_url + "/", timeout=30, transport=transport) as client:
         yield client
 

@@ -7,7 +7,7 @@ its first statement, and ``write``s (and ``update_unlocked``) go out with the ne
 statement whose rows are read, or with the ``COMMIT`` (their errors surface there,
 inside the transaction); ``execute`` waits for its row count.  Statements are
 prepared on the server after a few uses (psycopg's ``prepare_threshold``).  What
-keeps read-then-write invariants across server processes is what keeps read-then-write invariants across server processes is
+keeps read-then-write invariants across server processes is
 ``lock`` (``SELECT ... FOR NO KEY UPDATE`` in id order), which the domain takes
 before it reads what it decides on, and unique indexes.  A deadlock, a
 serialization failure or a lock wait over ``lock_timeout`` is ``StoreBusy`` (the
