@@ -14,7 +14,9 @@ nothing, because every transaction begins with ``BEGIN IMMEDIATE`` and so holds
 the database's only write lock (across processes on the same file) from its
 first statement. ``tuples`` is ``query`` with plain tuples in the order of the
 ``SELECT``'s columns, quicker to make and read than mappings (a poll's hundreds
-of rows). ``execute`` returns the number of rows the statement changed; ``write`` is
+of rows). ``execute`` returns the number of rows the statement changed; ``execute_each`` runs several
+statements, each its own transaction, and returns each one's row count or error (PostgreSQL
+sends them together: one round trip for all); ``write`` is
 ``execute`` for a caller that does not need it, which the PostgreSQL store sends without
 waiting for its answer (inside a transaction, together with the next statement it must wait
 for, or the ``COMMIT``: a failure still fails the transaction). ``update_unlocked(table,
@@ -62,6 +64,11 @@ class Store(Protocol):
     def write(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def execute_each(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int | Exception]:
+        """Each statement as a transaction of its own (outside a transaction), on PostgreSQL all in
+        one round trip; each one's row count, or the (mapped) error it raised."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
 

@@ -183,6 +183,48 @@ class PostgresStore:
     def write(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._run(sql, params)
 
+    def execute_each(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int | StoreError | Exception]:
+        """Each statement as a transaction of its own (outside :meth:`transaction`), all sent in one
+        round trip: a pipeline with a Sync after each statement, so each commits (or rolls back) on
+        its own. Returns each one's row count, or the error it raised (mapped as :meth:`execute`
+        maps it). A statement whose result did not come back while the connection is sound was
+        rolled back (an error ends only its own implicit transaction, at its Sync) and is run again
+        alone, which gives its own outcome; with the connection lost, the outcome of those is
+        unknown and each gets the lost connection's error."""
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("execute_each runs outside a transaction")
+            if len(statements) == 1:  # no pipeline to set up for one
+                try:
+                    return [self.execute(*statements[0])]
+                except Exception as exc:  # the request's own error: its caller raises it
+                    return [exc]
+            cursors: list[Any] = []
+            lost: Exception | None = None
+            try:
+                with self._conn.pipeline() as pipeline:
+                    for sql, params in statements:
+                        cursors.append(self._conn.execute(_pg(sql), tuple(params)))
+                        # pipeline.sync() would wait for the results (a round trip for each statement)
+                        pipeline._enqueue_sync()
+            except self._psycopg.Error as exc:
+                if self._conn.closed or self._conn.info.status != self._psycopg.pq.ConnStatus.OK:
+                    lost = exc
+            outcomes: list[int | StoreError | Exception] = []
+            for index, (sql, params) in enumerate(statements):
+                cursor = cursors[index] if index < len(cursors) else None
+                if cursor is not None and cursor.pgresult is not None and lost is None:
+                    outcomes.append(cursor.rowcount)
+                    continue
+                try:
+                    if lost is not None:
+                        with self._mapped():
+                            raise lost
+                    outcomes.append(self.execute(sql, params))
+                except Exception as exc:  # the request's own error: its caller raises it
+                    outcomes.append(exc)
+            return outcomes
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._mapped(), self._conn.cursor() as cur:
             cur.executemany(_pg(sql), [tuple(r) for r in rows])

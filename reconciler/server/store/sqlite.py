@@ -174,6 +174,20 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 self._raise_mapped(exc)
 
+    def execute_each(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int | Exception]:
+        """Each statement as a transaction of its own (outside :meth:`transaction`), one after the
+        other: each one's row count, or the error it raised."""
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("execute_each runs outside a transaction")
+            outcomes: list[int | Exception] = []
+            for sql, params in statements:
+                try:
+                    outcomes.append(self.execute(sql, params))
+                except Exception as exc:  # the request's own error: its caller raises it
+                    outcomes.append(exc)
+            return outcomes
+
     def _rollback(self) -> None:
         """End the open transaction; SQLite may already have rolled it back itself (a full disk does)."""
         try:
