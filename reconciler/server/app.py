@@ -287,6 +287,7 @@ def create_app(
     settings = app.state._state  # app.state's values without State.__getattr__ (see _Guard)
     app.state.ctx = Ctx(store, lambda: settings["clock"](), pending_timeout=pending_timeout)
     app.state.validation_limiters = weakref.WeakKeyDictionary()  # event loop -> its limiter (routes.off_the_loop)
+    app.state.turns = weakref.WeakKeyDictionary()  # event loop -> the statements of its turn (routes.written_together)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

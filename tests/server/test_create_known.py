@@ -6,12 +6,16 @@ deleted) is seen by the very next run, exactly as a server that never saw the de
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from reconciler.server import routes
 from reconciler.server.app import create_app
 from reconciler.server.domain import deployments
-from reconciler.server.store import open_store
+from reconciler.server.store import StoreValueError, open_store
 
 TEMPLATE = {"job_configuration": {"env": "{{ env }}"},
             "variables": {"type": "object", "properties": {"env": {"type": "object"}}}}
@@ -94,3 +98,68 @@ class _Formatted:
 
     def __getattr__(self, method):
         return lambda path, **kw: getattr(self.client, method)(path.format(dep=self.dep), **kw)
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_statements_sent_together_commit_or_fail_each_on_its_own(postgres_cluster, tmp_path, kind):
+    """``execute_each``: one statement's error (a NUL character PostgreSQL refuses, a duplicate key)
+    is its own; the others are committed, and each row count is its own statement's."""
+    store = open_store(postgres_cluster.new_database("each") if kind == "postgresql" else str(tmp_path / "each.db"))
+    try:
+        store.execute("CREATE TABLE each_t (id INTEGER PRIMARY KEY, v TEXT)")
+        insert = "INSERT INTO each_t (id, v) VALUES (?, ?)"
+        outcomes = store.execute_each([(insert, (1, "a")), (insert, (1, "dup")), (insert, (2, "b")),
+                                       ("UPDATE each_t SET v = v WHERE id > ?", (0,)), (insert, (3, "c"))])
+        assert outcomes[0] == 1 and outcomes[2] == 1 and outcomes[3] == 2 and outcomes[4] == 1
+        assert isinstance(outcomes[1], Exception)
+        assert [tuple(r) for r in store.tuples("SELECT id, v FROM each_t ORDER BY id")] == [(1, "a"), (2, "b"), (3, "c")]
+        if kind == "postgresql":
+            outcomes = store.execute_each([(insert, (4, "d")), (insert, (5, "nul\x00")), (insert, (6, "f"))])
+            assert outcomes[0] == 1 and outcomes[2] == 1 and isinstance(outcomes[1], StoreValueError)
+            assert store.execute_each([(insert, (7, "g"))]) == [1]
+            assert [r[0] for r in store.tuples("SELECT id FROM each_t ORDER BY id")] == [1, 2, 3, 4, 6, 7]
+    finally:
+        store.close()
+
+
+def test_runs_created_in_one_turn_go_to_the_database_together(replicas):
+    """Requests that reach the database in the same turn of the event loop share one round trip
+    (``routes.written_together``) and are answered each as alone: 201 with its run (then readable,
+    the same as one created alone), or its own refusal (a NUL character in the name: 422)."""
+    (a, _, fresh), store, dep = replicas
+    assert _run(a, dep)[0] == 201  # known from now on
+    app = a.app
+    batches: list[int] = []
+    sent = store.execute_each
+
+    def recorded(statements):
+        batches.append(len(statements))
+        return sent(statements)
+
+    store.execute_each = recorded  # type: ignore[method-assign]
+
+    async def many():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            path = f"/api/deployments/{dep}/create_flow_run"
+            alone = [await client.post(path, json={"name": f"alone-{i}"}) for i in range(routes.ALONE_AFTER)]
+            assert [r.status_code for r in alone] == [201] * routes.ALONE_AFTER and batches == [1] * routes.ALONE_AFTER
+            # one at a time from now on: sent at once, without waiting for others (refusals as before)
+            more = [await client.post(path, json={"name": name}) for name in ("more-0", "more-\x00", "more-2")]
+            assert [r.status_code for r in more] == [201, 422, 201] and len(batches) == routes.ALONE_AFTER
+            for _ in range(routes.PROBE_EVERY - routes.ALONE_AFTER - 4):
+                assert (await client.post(path, json={})).status_code == 201
+            bodies = [{"name": f"r{i}"} for i in range(8)] + [{"name": "bad\x00name"}]
+            return await asyncio.gather(*(client.post(path, json=b) for b in bodies))
+
+    answers = asyncio.run(many())
+    assert max(batches) > 1, batches  # the first request sent at once, the next one leads a batch the others join
+    assert [r.status_code for r in answers] == [201] * 8 + [422]
+    assert "NUL" in answers[-1].json()["detail"]
+    expected = fresh.post(f"/api/deployments/{dep}/create_flow_run", json={"name": "r0"}).json()
+    for i, answer in enumerate(answers[:-1]):
+        run = answer.json()
+        assert run["name"] == f"r{i}"
+        read = fresh.get(f"/api/flow_runs/{run['id']}").json()
+        assert {**read, "estimated_start_time_delta": 0} == {**run, "estimated_start_time_delta": 0}
+        _same(run, expected)

@@ -253,6 +253,15 @@ def test_names_priorities_and_upserts_hold_across_replicas(replicas: Replicas) -
     runs = _each(lambda i: on(i).post("/flow_runs/", json={"flow_id": flow_id, "idempotency_key": "once",
                                                            "state": {"type": "SCHEDULED"}}), range(12), 12)
     assert sorted(r.status_code for r in runs) == [200] * 11 + [201] and len({r.json()["id"] for r in runs}) == 1
+    dep_id = deployments[0].json()["id"]  # runs of a deployment: one idempotency key, then many at once
+    keyed = _each(lambda i: on(i).post(f"/deployments/{dep_id}/create_flow_run", json={"idempotency_key": "dep-once"}),
+                  range(12), 12)
+    assert [r.status_code for r in keyed] == [201] * 12 and len({r.json()["id"] for r in keyed}) == 1
+    made = _each(lambda i: on(i).post(f"/deployments/{dep_id}/create_flow_run", json={"name": f"many-{i}"}), range(60), 12)
+    assert [r.status_code for r in made] == [201] * 60 and len({r.json()["id"] for r in made}) == 60
+    stored = _ok(clients[0].post("/flow_runs/filter", json={"deployments": {"id": {"any_": [dep_id]}}}))
+    assert sorted(r["name"] for r in stored) == sorted(["many-%d" % i for i in range(60)] + [keyed[0].json()["name"]])
+    assert {r["id"]: r["name"] for r in stored if r["name"].startswith("many-")} == {r.json()["id"]: r.json()["name"] for r in made}
     _each(lambda i: _ok(on(i).post("/work_pools/one-name/workers/heartbeat", json={"name": "w"}), 204), range(12), 12)
     assert len(_ok(clients[0].post("/work_pools/one-name/workers/filter", json={}))) == 1
     for api in clients:

@@ -265,21 +265,36 @@ def create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], 
     is not prepared and not ``unprepared_ok``. Statements: the deployment with its pool and
     queues (one read), the insert (and a missing named queue created), in one transaction. On
     PostgreSQL, a run of a deployment this process has read before is one statement in no
-    transaction (:data:`_KNOWN`, :func:`_run_from`): the insert, on the condition that the deployment,
-    its pool and queues are still what was read."""
-    if ctx.store.dialect == "postgresql" and fields.get("idempotency_key") is None:
-        key = (deployment_id, fields.get("work_queue_name"))
-        known = _KNOWN.get(ctx.store, {}).get(key)
-        if known is not None and (fields.get("state") or {}).get("type") not in ACTIVE_TYPES:
-            try:
-                return _run_from(ctx, known, deployment_id, fields, unprepared_ok=unprepared_ok)
-            except _SourceChanged:
-                _KNOWN[ctx.store].pop(key, None)
+    transaction (:func:`known_run`)."""
+    planned = known_run(ctx, deployment_id, fields, unprepared_ok=unprepared_ok)
+    if isinstance(planned, Unprepared):
+        return planned
+    if planned is not None:
+        if ctx.store.execute(planned.sql, planned.params):
+            return planned.run
+        forget(ctx, deployment_id, fields)
     return _create_deployment_run(ctx, deployment_id, fields, unprepared_ok=unprepared_ok)
 
 
-class _SourceChanged(Exception):
-    """The deployment, its pool or a queue changed since this process read them: nothing was written."""
+def known_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any], *,
+              unprepared_ok: bool = False) -> flow_runs.Insert | Unprepared | None:
+    """On PostgreSQL, a run of a deployment this process has read before (:data:`_KNOWN`), with no
+    idempotency key and in a state that takes no slot, as one statement to send as a transaction
+    of its own: the insert, on the condition that the deployment, its pool and queues are still
+    what was read (when it writes nothing, :func:`forget` it and call
+    :func:`create_deployment_run`). None for any other run; refusals are raised as
+    :func:`create_deployment_run` raises them."""
+    if ctx.store.dialect != "postgresql" or fields.get("idempotency_key") is not None:
+        return None
+    known = _KNOWN.get(ctx.store, {}).get((deployment_id, fields.get("work_queue_name")))
+    if known is None or (fields.get("state") or {}).get("type") in ACTIVE_TYPES:
+        return None
+    return _run_from(ctx, known, deployment_id, fields, unprepared_ok=unprepared_ok)  # type: ignore[return-value]
+
+
+def forget(ctx: Ctx, deployment_id: str, fields: dict[str, Any]) -> None:
+    """What :data:`_KNOWN` holds for this run's deployment and queue, once the database has shown it changed."""
+    _KNOWN.get(ctx.store, {}).pop((deployment_id, fields.get("work_queue_name")), None)
 
 
 @atomic
@@ -300,10 +315,10 @@ def _create_deployment_run(ctx: Ctx, deployment_id: str, fields: dict[str, Any],
 
 
 def _run_from(ctx: Ctx, dep: Row, deployment_id: str, fields: dict[str, Any], *,
-              unprepared_ok: bool) -> dict[str, Any] | Unprepared:
+              unprepared_ok: bool) -> dict[str, Any] | flow_runs.Insert | Unprepared:
     """:func:`create_deployment_run` from the deployment's ``_RUN_SOURCE`` row; outside a
-    transaction (a row from :data:`_KNOWN`), the insert is conditional on the row's
-    ``source_print`` (:class:`_SourceChanged` when the database has changed)."""
+    transaction (a row from :data:`_KNOWN`), the insert to send, conditional on the row's
+    ``source_print``."""
     wanted = fields.get("work_queue_name")
     guard = None
     if not ctx.store.in_transaction:
@@ -337,17 +352,16 @@ def _run_from(ctx: Ctx, dep: Row, deployment_id: str, fields: dict[str, Any], *,
     labels = {**(body.get("labels") or {}), "prefect.deployment.id": deployment_id, **(fields.get("labels") or {})}
     labels.setdefault("prefect.flow.id", dep["flow_id"])
     tags = list(dict.fromkeys([*(body.get("tags") or []), *(fields.get("tags") or [])]))
-    run, _ = flow_runs.create_run(
-        ctx, flow_id=dep["flow_id"], name=fields.get("name"), state=state,
+    run_fields: dict[str, Any] = dict(
+        flow_id=dep["flow_id"], name=fields.get("name"), state=state,
         parameters={**(body.get("parameters") or {}), **(fields.get("parameters") or {})},
         context=fields.get("context") or {}, tags=tags, labels=labels,
         idempotency_key=fields.get("idempotency_key"), queue_id=queue_id, queue_name=queue_name,
-        job_variables=fields.get("job_variables") or {}, deployment_id=deployment_id, pool=pool_of_run,
+        job_variables=fields.get("job_variables") or {}, deployment_id=deployment_id,
         extra={"empirical_policy": fields.get("empirical_policy"),
                "parent_task_run_id": fields.get("parent_task_run_id"),
                "infrastructure_document_id": fields.get("infrastructure_document_id")},
-        guard=guard,
     )
-    if run is None:
-        raise _SourceChanged
-    return run
+    if guard is not None:
+        return flow_runs.guarded_run(ctx, guard=guard, pool=pool_of_run, **run_fields)
+    return flow_runs.create_run(ctx, pool=pool_of_run, **run_fields)[0]

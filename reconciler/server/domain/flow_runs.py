@@ -123,24 +123,22 @@ def create_flow_run(ctx: Ctx, fields: dict[str, Any]) -> tuple[dict[str, Any], b
     )
 
 
-def create_run(
-    ctx: Ctx, *, flow_id: str, name: str | None, state: dict[str, Any], parameters: dict[str, Any],
-    context: dict[str, Any], tags: list[str], labels: dict[str, Any], idempotency_key: str | None,
-    queue_id: str | None, queue_name: str | None, job_variables: dict[str, Any], deployment_id: str | None,
-    extra: dict[str, Any], pool: tuple[str | None, ...] | None = None, guard: tuple[str, Sequence[Any]] | None = None,
-) -> tuple[dict[str, Any] | None, bool]:
-    """The run, and whether it was created (not found by its idempotency key). ``guard``: a
-    condition (SQL and its parameters) the insert is made on, in the same statement (outside a
-    transaction: no idempotency key, not in a state that takes a slot); the run is None when it
-    does not hold (nothing written)."""
-    if guard is not None:
-        assert idempotency_key is None and state.get("type") not in ACTIVE_TYPES and not ctx.store.in_transaction
-    if idempotency_key is not None:
-        existing = ctx.store.one(
-            f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
-        )
-        if existing is not None:
-            return run_json(ctx, existing), False
+@dataclass(frozen=True)
+class Insert:
+    """A run's ``INSERT`` on a condition, as one statement to send as a transaction of its own
+    (``Store.execute``, ``Store.execute_each``), and the run to answer once it wrote its row
+    (none written: the condition did not hold, nothing was)."""
+
+    sql: str
+    params: tuple[Any, ...]
+    run: dict[str, Any]
+
+
+def _new_run(ctx: Ctx, *, flow_id: str, name: str | None, state: dict[str, Any], parameters: dict[str, Any],
+             context: dict[str, Any], tags: list[str], labels: dict[str, Any], idempotency_key: str | None,
+             queue_id: str | None, queue_name: str | None, job_variables: dict[str, Any], deployment_id: str | None,
+             extra: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any], dict[str, Any], datetime]:
+    """A new run's column values (``RUN_COLUMN_NAMES`` and its ``wire``), its row, body and state, and now."""
     now = ctx.now()
     now_text = to_text(now)
     run_id = new_id()
@@ -163,6 +161,42 @@ def create_run(
         now_text if new_state["type"] in TERMINAL else None,
         1 if new_state["type"] == "RUNNING" else 0, dumps(tags), dumps(new_state), dumps(body),
     )
+    row = dict(zip(RUN_COLUMN_NAMES, values))
+    return (*values, run_wire(row, state=new_state)), row, body, new_state, now
+
+
+_GUARDED_INSERT = (f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                   "?, ?, ?, ?, ?, ?, ?, ? WHERE ")
+
+
+def guarded_run(ctx: Ctx, *, guard: tuple[str, Sequence[Any]], pool: tuple[str | None, ...], **fields: Any) -> Insert:
+    """A run (the keyword arguments of :func:`create_run`, without an idempotency key, in a state
+    that takes no slot) as one ``INSERT`` made on the condition ``guard`` (SQL and its
+    parameters), which decides alone whether it may be written: nothing is read or locked first."""
+    assert fields.get("idempotency_key") is None and fields["state"].get("type") not in ACTIVE_TYPES
+    values, row, body, new_state, now = _new_run(ctx, **fields)
+    return Insert(_GUARDED_INSERT + guard[0], (*values, *guard[1]),
+                  run_json(ctx, row, now, pool=pool, body=body, state=new_state))
+
+
+def create_run(
+    ctx: Ctx, *, flow_id: str, name: str | None, state: dict[str, Any], parameters: dict[str, Any],
+    context: dict[str, Any], tags: list[str], labels: dict[str, Any], idempotency_key: str | None,
+    queue_id: str | None, queue_name: str | None, job_variables: dict[str, Any], deployment_id: str | None,
+    extra: dict[str, Any], pool: tuple[str | None, ...] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The run, and whether it was created (not found by its idempotency key), in the caller's
+    transaction."""
+    if idempotency_key is not None:
+        existing = ctx.store.one(
+            f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)
+        )
+        if existing is not None:
+            return run_json(ctx, existing), False
+    values, row, body, new_state, now = _new_run(
+        ctx, flow_id=flow_id, name=name, state=state, parameters=parameters, context=context, tags=tags,
+        labels=labels, idempotency_key=idempotency_key, queue_id=queue_id, queue_name=queue_name,
+        job_variables=job_variables, deployment_id=deployment_id, extra=extra)
     if new_state["type"] in ACTIVE_TYPES and queue_id is not None:
         _lock_pool_of_queue(ctx, queue_id)
         taken = slots.claim_slots(ctx, queue_id)
@@ -170,16 +204,11 @@ def create_run(
         if refusal is not None:  # the limit check every way into a slot goes through
             raise Conflict(f"{refusal} A run cannot be created {new_state['type']} there; create it SCHEDULED "
                            "and let a worker claim it, or raise the limit.")
-    row = dict(zip(RUN_COLUMN_NAMES, values))
     insert = (f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
               "ON CONFLICT (flow_id, idempotency_key) DO NOTHING")
-    if guard is not None:  # one statement, its own transaction
-        if not ctx.store.execute(f"INSERT INTO flow_run ({RUN_COLUMNS}, wire) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                 f"?, ?, ?, ?, ?, ?, ?, ? WHERE {guard[0]}", (*values, run_wire(row, state=new_state), *guard[1])):
-            return None, False
-    elif idempotency_key is None:  # no key, no conflict: the count is not needed (the insert goes out with the COMMIT)
-        ctx.store.write(insert, (*values, run_wire(row, state=new_state)))
-    elif not ctx.store.execute(insert, (*values, run_wire(row, state=new_state))):
+    if idempotency_key is None:  # no key, no conflict: the count is not needed (the insert goes out with the COMMIT)
+        ctx.store.write(insert, values)
+    elif not ctx.store.execute(insert, values):
         # another request (another replica) created the run with this key meanwhile
         existing = ctx.store.one(
             f"SELECT {RUN_COLUMNS} FROM flow_run WHERE flow_id = ? AND idempotency_key = ?", (flow_id, idempotency_key)

@@ -185,6 +185,72 @@ async def off_the_loop(request: Request, work: Callable[..., Any], *args: Any) -
     return await anyio.to_thread.run_sync(work, *args, limiter=validation_limiter(request))
 
 
+ALONE_AFTER = 8
+"""Batches of one request in a row after which :func:`written_together` stops waiting for others."""
+PROBE_EVERY = 16
+"""While requests come alone, every this many leads a batch again (and finds whether others come)."""
+
+
+class _Turn:
+    """One event loop's batch of statements (:func:`written_together`): None while no request leads
+    one; how many requests in a row were alone."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store  # (not the loop: the loop's entry in a weak mapping holds this)
+        self.pending: list[tuple[str, Any, asyncio.Future[int]]] | None = None
+        self.alone = 0
+
+
+async def written_together(request: Request, sql: str, params: Any) -> int:
+    """Run ``sql`` as a transaction of its own and give its row count (or raise its error), sent to
+    the database (on PostgreSQL in one round trip, ``Store.execute_each``) with the statements of
+    the other requests that reach this point in the same turn of the event loop, each still
+    committed, or refused, on its own. The first request of a batch leads it: it lets the requests
+    ready in this turn run up to here (one more pass of the loop), then sends the batch and
+    answers the others' futures. While a batch waits for the database the loop waits too (the
+    store is used from it), and the requests that arrive meanwhile make the next batch. After
+    :data:`ALONE_AFTER` batches of one in a row (requests come one at a time) a request is sent
+    at once, without that pass, but every :data:`PROBE_EVERY`-th still leads a batch, and one
+    that others join makes every request lead or join again."""
+    loop = asyncio.get_running_loop()
+    turns = request.app.state.turns
+    turn = turns.get(loop)
+    if turn is None:
+        with _LIMITERS_LOCK:
+            turn = turns.setdefault(loop, _Turn(ctx(request).store))
+    if turn.pending is not None:  # a batch is forming: join it
+        future: asyncio.Future[int] = loop.create_future()
+        turn.pending.append((sql, params, future))
+        return await future
+    if turn.alone >= ALONE_AFTER and turn.alone % PROBE_EVERY:
+        turn.alone += 1
+        return turn.store.execute(sql, params)  # type: ignore[no-any-return]
+    turn.pending = []
+    mine: list[tuple[str, Any]] = [(sql, params)]
+    try:
+        await asyncio.sleep(0)
+    except BaseException:  # cancelled: the others' statements still go
+        mine = []
+        raise
+    finally:
+        followers, turn.pending = turn.pending, None
+        turn.alone = 0 if followers else turn.alone + 1
+        try:
+            outcomes = turn.store.execute_each(mine + [(s, p) for s, p, _ in followers])
+        except Exception as exc:  # pragma: no cover - execute_each answers each statement's error
+            outcomes = [exc] * (len(mine) + len(followers))
+        for (_, _, future), outcome in zip(followers, outcomes[len(mine):]):
+            if future.cancelled():
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+    if isinstance(outcomes[0], BaseException):
+        raise outcomes[0]
+    return outcomes[0]  # type: ignore[return-value]
+
+
 ON_LOOP_BYTES = 65_536
 """A request body up to this size may have its template's memo looked up on the event loop (a
 digest of its ``variables``); a larger or unannounced one goes to a worker thread directly."""

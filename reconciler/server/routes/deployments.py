@@ -18,6 +18,7 @@ from reconciler.server.routes import (
     no_content,
     prepare_pool_template,
     prepare_template,
+    written_together,
 )
 from reconciler.server.schemas import (
     DeploymentCreate,
@@ -52,11 +53,18 @@ async def create_deployment_flow_run(
 
 
 async def run_of_deployment(request: Request, deployment_id: str, body: Optional[DeploymentFlowRunCreate]) -> Response:
-    """``create_flow_run`` once its body is read (here or by ``bodies.Direct``)."""
+    """``create_flow_run`` once its body is read (here or by ``bodies.Direct``): a run of a deployment
+    this process knows goes to the database with the others of the event loop's turn
+    (``written_together``), any other through ``create_deployment_run``."""
     body = body or DeploymentFlowRunCreate()
     fields = body.model_dump()
     if body.state is not None:
         fields["state"] = body.state.model_dump()
+    planned = deployments.known_run(ctx(request), deployment_id, fields)
+    if planned is not None and not isinstance(planned, deployments.Unprepared):
+        if await written_together(request, planned.sql, planned.params):
+            return json_response(planned.run, 201)
+        deployments.forget(ctx(request), deployment_id, fields)
     run = deployments.create_deployment_run(ctx(request), deployment_id, fields)
     if isinstance(run, deployments.Unprepared):  # its pool's template, prepared off the event loop, then again
         await prepare_template(request, run.template)
