@@ -160,3 +160,93 @@ def test_a_run_is_late_strictly_after_the_grace(pg, late_by, name):
     composed = polls._poll_composed(ctx, pool, queue_names=None, before=None, after=None, limit=None)
     assert composed == polls._poll(ctx, pool, queue_names=None, before=None, after=None, limit=None)
     assert json.loads(composed)[0]["flow_run"]["state_name"] == name
+
+
+change_spec = st.tuples(
+    st.sampled_from(["claim", "finish", "pause", "resume", "queue_limit", "pool_limit", "new_run", "rename", "drop",
+                     "add_queue", "priority", "rename_pool", "nothing", "nothing"]),
+    st.integers(0, 3), st.sampled_from([None, 0, 1, 2, 5]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(named=st.booleans(), limit=st.sampled_from([None, 2, 5]), changes=st.lists(change_spec, min_size=1, max_size=12))
+def test_a_steady_pollers_guessed_statement_answers_what_the_general_poll_does(pg, named, limit, changes):
+    """A worker polling with one body again and again sends the statement its last poll made with
+    the pool's load (``polls._Guesses``); whatever changed in between (claims, limits, pauses, queues
+    renamed, dropped or added, priorities, the pool renamed), each answer, refusal and record is
+    the general path's."""
+    store, clock, client, flow = pg
+    clock.set(T0)
+    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    assert client.post("/api/work_pools/", json={"name": pool, "type": "process"}).status_code == 201
+    for name in ("a", "b", "c"):
+        assert client.post(f"/api/work_pools/{pool}/queues", json={"name": name}).status_code == 201
+    runs: list[str] = []
+
+    def new_run(queue: str) -> None:
+        made = client.post("/api/flow_runs/", json={
+            "flow_id": flow, "work_pool_name": pool, "work_queue_name": queue,
+            "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": (T0 + timedelta(seconds=len(runs))).isoformat()}}})
+        if made.status_code == 201:
+            runs.append(made.json()["id"])
+
+    for i in range(8):
+        new_run("abc"[i % 3])
+    ctx = Ctx(store, clock)
+    asked = dict(queue_names=["a", "b"] if named else None, limit=limit, before=None, after=None)
+    for change, index, value in [("nothing", 0, None)] * 3 + changes:
+        queue = "abc"[index % 3]
+        if change in ("claim", "finish") and runs:
+            client.post(f"/api/flow_runs/{runs[index % len(runs)]}/set_state",
+                        json={"state": {"type": "RUNNING" if change == "claim" else "COMPLETED"}, "force": True})
+        elif change in ("pause", "resume", "queue_limit", "priority"):
+            body = {"pause": {"is_paused": True}, "resume": {"is_paused": False},
+                    "queue_limit": {"concurrency_limit": value}, "priority": {"priority": 1 + index % 3}}[change]
+            client.patch(f"/api/work_pools/{pool}/queues/{queue}", json=body)
+        elif change == "pool_limit":
+            client.patch(f"/api/work_pools/{pool}", json={"concurrency_limit": value})
+        elif change == "new_run":
+            new_run(queue)
+        elif change == "rename":
+            client.patch(f"/api/work_pools/{pool}/queues/{queue}", json={"name": queue.upper()})
+        elif change == "drop":
+            client.delete(f"/api/work_pools/{pool}/queues/{queue}")
+        elif change == "add_queue":
+            client.post(f"/api/work_pools/{pool}/queues", json={"name": queue})
+        elif change == "rename_pool":
+            store.execute("UPDATE work_pool SET name = ? WHERE name = ?", (pool + "-x", pool))
+        clock.advance(seconds=1)
+        store.execute("UPDATE work_queue SET last_polled = NULL WHERE work_pool_id IN "
+                      "(SELECT id FROM work_pool WHERE name IN (?, ?))", (pool, pool + "-x"))
+        try:
+            general = polls._poll(ctx, pool, reclaim=False, **asked)
+        except Exception as exc:  # the pool or a queue it names is gone: both refuse alike and record nothing
+            polled = store.query("SELECT id FROM work_queue WHERE last_polled IS NOT NULL")
+            with pytest.raises(type(exc)) as caught:
+                polls._poll_composed(ctx, pool, reclaim=False, **asked)
+            assert str(caught.value) == str(exc)
+            assert store.query("SELECT id FROM work_queue WHERE last_polled IS NOT NULL") == polled
+            continue
+        recorded = store.query("SELECT id, last_polled, status FROM work_queue ORDER BY id")
+        store.execute("UPDATE work_queue SET last_polled = NULL WHERE work_pool_id IN "
+                      "(SELECT id FROM work_pool WHERE name = ?)", (pool,))
+        assert polls._poll_composed(ctx, pool, reclaim=False, **asked) == general
+        assert store.query("SELECT id, last_polled, status FROM work_queue ORDER BY id") == recorded
+
+
+def test_a_steady_pollers_poll_is_one_statement(pg, monkeypatch):
+    """From the third poll with one body on, while nothing changes, the pool's load is a column of
+    the statement that records and answers the poll, and nothing else is sent."""
+    pool = _pool_with_runs(pg, {"a": 1, "b": 2}, [(q, timedelta(seconds=i)) for i, q in enumerate("ab" * 4)])
+    store = pg[0]
+    ctx = Ctx(store, pg[1])
+    sent: list[str] = []
+    for name in ("query", "one", "tuples", "execute", "write"):
+        monkeypatch.setattr(store, name, lambda *a, _name=name, _f=getattr(store, name), **k: (sent.append(_name), _f(*a, **k))[1])
+    answers = []
+    for _ in range(5):
+        sent.clear()
+        answers.append(polls._poll_composed(ctx, pool, queue_names=["a"], before=None, after=None, limit=3))
+    assert sent == ["one"]
+    assert len(set(answers)) == 1 and len(json.loads(answers[0])) == 3

@@ -5,12 +5,14 @@ READY status, the deployments' ``last_polled``) and hands out SCHEDULED runs; it
 Load (the pool, its queues with their occupancy, each eligible queue's oldest runs up to its free
 slots) -> decide (``scheduling.select_runs``, pure) -> answer. On PostgreSQL the database
 applies ``select_runs``' order and cut and joins the body's text (:func:`_poll_composed`; a test
-holds it to the general path byte for byte). Must not change a run's state: workers claim with
-``set_state`` (``flow_runs``).
+holds it to the general path byte for byte), in one statement while the pool is steady. Must not
+change a run's state: workers claim with ``set_state`` (``flow_runs``).
 """
 
 from __future__ import annotations
 
+import json
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -97,18 +99,84 @@ def _poll_composed(
     """:func:`_poll` on PostgreSQL, in two statements and no transaction: the pool with its queues
     and their occupancy (as :func:`_load` reads it), then one statement that records the poll
     (:func:`_record`'s two UPDATEs, as data-modifying CTEs) and answers it, the database joining
-    the chosen runs' text into the whole body (:func:`_composed_runs`). Each statement is atomic by
+    the chosen runs' text into the whole body (:func:`_opening`). Each statement is atomic by
     itself, and a transaction would add nothing to the reads: at READ COMMITTED each of its
-    statements sees the data committed when it starts, as here. Two round trips (the transaction
-    took three) and one value to fetch instead of a row per run, as the bytes the response sends."""
+    statements sees the data committed when it starts, as here. One value to fetch instead of a
+    row per run, as the bytes the response sends.
+
+    A poll whose pool is steady is one statement (:class:`_Guesses`): the one that records and
+    answers, built from what the last poll with the same body loaded, with the pool's load as a
+    column (read in the same snapshot as the runs). It is the answer when the load it returns
+    makes that same statement (the same queues, slots and runs asked for: the same text and
+    parameters); otherwise the right one follows (the guessed one recorded the poll, which the
+    right one records again). The guessed statement records only if the pool and the queues the
+    poll names exist under those names, so a refused poll records nothing."""
     limit = page_limit(limit)
     before = as_utc(before) if before else None
     after = as_utc(after) if after else None
     now = ctx.now()
-    loaded = _load(ctx, pool_name, queue_names, now, reclaim)
+    load = _load_statement(ctx, pool_name, now)
+    guesses = _Guesses.of(ctx.store)
+    key = (pool_name, tuple(queue_names) if queue_names else None, limit)
+    guess = guesses.get(key)
+    sent: _Opening | None = None
+    if guess is not None and guess[1]:  # one statement: the load is one of its columns
+        sent = _opening(guess[0], pool_name, queue_names, before, after, limit, now, load)
+        row = ctx.store.one(sent.sql, sent.params, generic_plan=True, binary=True)
+        rows = (row or {}).get("loaded") or []
+    else:
+        rows = ctx.store.query(*load)
+    try:
+        loaded = _loaded(rows, pool_name, queue_names, reclaim)
+    except BaseException:
+        guesses.pop(key)
+        raise
     if isinstance(loaded, _Stale):
+        guesses.pop(key)
         return loaded
-    return _hand_out_composed(ctx, loaded, before, after, limit, now)
+    if sent is not None:
+        made = sent if loaded == guess[0] else _opening(  # type: ignore[index]
+            loaded, pool_name, queue_names, before, after, limit, now, load)
+        if made.statement == sent.statement:
+            guesses.put(key, loaded, True)
+            return _hand_out_composed(ctx, loaded, made, row, before, after, limit, now)
+    opening = _opening(loaded, pool_name, queue_names, before, after, limit, now)
+    guesses.put(key, loaded, guess is not None and (
+        loaded == guess[0] or _opening(guess[0], pool_name, queue_names, before, after, limit, now).statement == opening.statement))
+    row = ctx.store.one(opening.sql, opening.params, generic_plan=True, binary=True) if opening.sql else None
+    return _hand_out_composed(ctx, loaded, opening, row, before, after, limit, now)
+
+
+class _Guesses:
+    """What the last poll of each pool and body (its queue names and limit) loaded
+    (:class:`_Loaded`), and whether the statement it made was the one the poll before it made (a
+    steady pool: the next poll sends the statement this load makes, with the load as a column).
+    Only a guess, which a poll checks against the load it returns. One per store, at most
+    :attr:`SIZE` bodies (then it starts again)."""
+
+    SIZE = 1024
+    _of: "weakref.WeakKeyDictionary[Any, _Guesses]" = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self._last: dict[Any, tuple[_Loaded, bool]] = {}
+
+    @classmethod
+    def of(cls, store: Any) -> "_Guesses":
+        found = cls._of.get(store)
+        if found is None:
+            found = cls._of[store] = cls()
+        return found
+
+    def get(self, key: Any) -> tuple[_Loaded, bool] | None:
+        return self._last.get(key)
+
+    def pop(self, key: Any) -> None:
+        self._last.pop(key, None)
+
+    def put(self, key: Any, loaded: _Loaded, steady: bool) -> None:
+        if len(self._last) >= self.SIZE and key not in self._last:
+            self._last.clear()
+        self._last[key] = (loaded, steady)
 
 
 @dataclass(frozen=True)
@@ -126,16 +194,25 @@ class _Loaded:
 def _load(ctx: Ctx, pool_name: str, queue_names: list[str] | None, now: datetime, reclaim: bool) -> _Loaded | _Stale:
     """The pool with its queues and their occupancy in one statement; refuses a missing pool or
     queue; a :class:`_Stale` when the pool holds claims to reclaim first (and ``reclaim``)."""
+    return _loaded(ctx.store.query(*_load_statement(ctx, pool_name, now)), pool_name, queue_names, reclaim)
+
+
+def _load_statement(ctx: Ctx, pool_name: str, now: datetime) -> tuple[str, list[Any]]:
+    """:func:`_load`'s statement and its parameters (also a column of a steady poll's statement)."""
     cutoff = to_text(now - timedelta(seconds=ctx.pending_timeout))
-    rows = ctx.store.query(
+    return (
         "SELECT p.id AS pool_id, p.is_paused AS pool_paused, p.concurrency_limit AS pool_limit, "
         "q.id, q.name, q.priority, q.is_paused, q.concurrency_limit, "
         f"(SELECT COUNT(*) FROM flow_run r WHERE r.work_queue_id = q.id AND {active('r.state_type')}) AS active, "
         "CASE WHEN EXISTS (SELECT 1 FROM flow_run r WHERE r.work_queue_id = q.id AND r.state_type = 'PENDING' "
         "AND r.state_timestamp < ?) THEN 1 ELSE 0 END AS stale "
         "FROM work_pool p LEFT JOIN work_queue q ON q.work_pool_id = p.id WHERE p.name = ? ORDER BY q.priority, q.name",
-        (cutoff, pool_name),
+        [cutoff, pool_name],
     )
+
+
+def _loaded(rows: Sequence[Any], pool_name: str, queue_names: list[str] | None, reclaim: bool) -> _Loaded | _Stale:
+    """:func:`_load` once its statement's rows are in."""
     if not rows:
         raise pool_not_found(pool_name)
     pool = rows[0]
@@ -229,17 +306,18 @@ def _caps(pool_slots: scheduling.PoolSlots, in_pool: list[scheduling.QueueSlots]
 _RECORD_CTES = (
     "WITH polled_queues AS (UPDATE work_queue SET last_polled = ?, "
     "status = CASE WHEN status = 'NOT_READY' THEN 'READY' ELSE status END WHERE id IN "
-    "(SELECT id FROM work_queue WHERE {queues} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) RETURNING 1), "
+    "(SELECT id FROM work_queue WHERE {queues} AND {named} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) RETURNING 1), "
     "polled_deployments AS (UPDATE deployment SET last_polled = ? WHERE id IN "
-    "(SELECT id FROM deployment WHERE {deployments} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) RETURNING 1) "
+    "(SELECT id FROM deployment WHERE {deployments} AND {named} ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) RETURNING 1) "
 )
 """:func:`_record`'s two UPDATEs as data-modifying CTEs (PostgreSQL runs them to completion whether
-or not the statement reads them), skipping rows another poll is recording, locked in id order."""
+or not the statement reads them), skipping rows another poll is recording, locked in id order;
+``{named}``: the pool and the queues the poll names exist under those names."""
 
 _TERMINAL_IN = states_in("st", flow_runs.TERMINAL)
 
 _ITEMS = (
-    "SELECT set_config('synchronous_commit', 'off', true) AS lazy, "
+    "SELECT set_config('synchronous_commit', 'off', true) AS lazy{loaded}, "
     "convert_to(string_agg(concat(head, name, ',\"estimated_start_time_delta\":', delta, ',', wire, name, '}}}'), ',' "
     "ORDER BY p, t, qn, id), 'UTF8') AS body, count(*) AS n, bool_or(wire IS NULL) AS unwritten FROM ("
     "SELECT c.*, CASE WHEN sn = 'Scheduled' THEN CASE WHEN st = 'SCHEDULED' AND t < ? THEN '\"Late\"' "
@@ -253,39 +331,87 @@ _ITEMS = (
 as :func:`flow_runs.poll_item` writes each (``head``, the state's name, the start delta, ``wire``):
 ``Late`` before ``late_before``; the delta as Python's ``repr`` of the float (PostgreSQL's
 shortest exact text, with ``.0`` added to a whole number; the store sets ``extra_float_digits``).
-``{runs}``: a UNION ALL of per-queue selects (:func:`_composed_runs`), cut to what the poll may
+``{runs}``: a UNION ALL of per-queue selects (:func:`_runs_statement`), cut to what the poll may
 hand out in the order ``scheduling.select_runs`` sorts (priority, start, queue name, run id), which
 is also the body's, as UTF-8 bytes (``convert_to``, read in binary: no text to decode in the server
 and encode again for the response). The commit of the poll's bookkeeping need not wait for the disk
 (``Store.commit_lazily``: ``set_config`` local to the statement's own transaction)."""
 
 
-def _hand_out_composed(ctx: Ctx, loaded: _Loaded, before: datetime | None, after: datetime | None, limit: int,
-                       now: datetime) -> bytes:
-    """Record the poll and read its answer in one statement (a second one when the first priority's
-    queues give fewer runs than the poll may take, for the other queues). The runs are chosen as
-    :func:`_hand_out` chooses them: each queue's oldest up to its cap, then ``select_runs``' order
-    and cut, which here are the statement's ``ORDER BY`` and ``LIMIT``. A run written before the
-    ``wire`` column existed sends the poll through :func:`_hand_out` (its answer, recorded once)."""
+@dataclass(frozen=True)
+class _Opening:
+    """The statement that records a poll and, when the poll may hand runs out, answers it with
+    the first priority's (``first``; the others, ``rest``, only if those fall short)."""
+
+    sql: str
+    """Empty when there is nothing to record and no run to read."""
+    params: tuple[Any, ...]
+    wanted: int
+    first: tuple[scheduling.QueueSlots, ...]
+    rest: tuple[scheduling.QueueSlots, ...]
+    caps: tuple[tuple[str, int], ...]
+
+    @property
+    def statement(self) -> tuple[str, tuple[Any, ...]]:
+        """What goes to the database: two openings with the same read the same rows."""
+        return self.sql, self.params
+
+
+def _opening(loaded: _Loaded, pool_name: str, queue_names: list[str] | None, before: datetime | None,
+             after: datetime | None, limit: int, now: datetime,
+             load: tuple[str, list[Any]] | None = None) -> _Opening:
+    """The runs are chosen as :func:`_hand_out` chooses them: each queue's oldest up to its cap,
+    then ``select_runs``' order and cut, which here are the statement's ``ORDER BY`` and ``LIMIT``.
+    With ``load`` (:func:`_load_statement`), its rows are the column ``loaded``, in the same
+    snapshot as the runs."""
     now_text = to_text(now)
+    named: list[Any] = []
+    if queue_names:
+        guard = ("(SELECT COUNT(*) FROM work_queue n JOIN work_pool o ON o.id = n.work_pool_id WHERE o.name = ? "
+                 "AND n.name IN (SELECT value FROM json_each(?))) = ?")
+        named = [pool_name, json.dumps(sorted(set(queue_names))), len(set(queue_names))]
+    else:
+        guard, named = "EXISTS (SELECT 1 FROM work_pool o WHERE o.id = ? AND o.name = ?)", [loaded.pool_id, pool_name]
     params: list[Any] = [now_text]
     queues_clause = in_clause("id", loaded.polled, params)
-    params.append(now_text)
+    params += [*named, now_text]
     deployments_clause = in_clause("work_queue_id", loaded.polled, params)
-    record = _RECORD_CTES.replace("{queues}", queues_clause).replace("{deployments}", deployments_clause) if loaded.polled else ""
-    if not loaded.polled:
+    params += named
+    record = ""
+    if loaded.polled:
+        record = (_RECORD_CTES.replace("{queues}", queues_clause).replace("{deployments}", deployments_clause)
+                  .replace("{named}", guard))
+    else:
         params = []
     wanted, caps = _caps(loaded.pool_slots, loaded.queues, loaded.queue_ids, limit)
     in_order = [q for q in loaded.queues if q.id in caps]
+    loaded_column = ""
+    if load is not None:
+        loaded_column = f", (SELECT json_agg(l ORDER BY l.priority, l.name) FROM ({load[0]}) AS l) AS loaded"
+        params += load[1]
     if not in_order:
-        if record:
-            ctx.store.one(record + "SELECT set_config('synchronous_commit', 'off', true) AS lazy", params, generic_plan=True)
-        return b"[]"
+        lazy = f"SELECT set_config('synchronous_commit', 'off', true) AS lazy{loaded_column}"
+        return _Opening(record + lazy if record or load else "", tuple(params), wanted, (), (), ())
     first = [q for q in in_order if q.priority == in_order[0].priority]
-    head = _composed_runs(ctx, record, params, loaded.pool_id, first, caps, wanted, before, after, now)
-    rest = in_order[len(first):]
-    if head is not None and rest and head[1] < wanted:
-        tail = _composed_runs(ctx, "", [], loaded.pool_id, rest, caps, wanted - head[1], before, after, now)
+    sql, params = _runs_statement(record + _ITEMS.replace("{loaded}", loaded_column), params, loaded.pool_id, first,
+                                  caps, wanted, before, after, now)
+    return _Opening(sql, tuple(params), wanted, tuple(first), tuple(in_order[len(first):]), tuple(caps.items()))
+
+
+def _hand_out_composed(ctx: Ctx, loaded: _Loaded, opening: _Opening, row: Any, before: datetime | None,
+                       after: datetime | None, limit: int, now: datetime) -> bytes:
+    """The answer from the first statement's row (``row``), with a second statement when the first
+    priority's queues give fewer runs than the poll may take, for the other queues. A run written
+    before the ``wire`` column existed sends the poll through :func:`_hand_out` (its answer,
+    recorded once)."""
+    if not opening.first:
+        return b"[]"
+    caps = dict(opening.caps)
+    head = _runs_result(row)
+    if head is not None and opening.rest and head[1] < opening.wanted:
+        sql, params = _runs_statement(_ITEMS.replace("{loaded}", ""), [], loaded.pool_id, list(opening.rest), caps,
+                                      opening.wanted - head[1], before, after, now)
+        tail = _runs_result(ctx.store.one(sql, params, generic_plan=True, binary=True))  # planning it: ~0.7 ms
         head = None if tail is None else (b",".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
     if head is None:
         return _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after,
@@ -306,12 +432,12 @@ def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[
     return window, bounds
 
 
-def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
-                   caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
-                   now: datetime) -> tuple[bytes, int] | None:
-    """The poll items of the first ``cut`` runs of ``queues`` (each giving at most its cap), joined,
-    and how many; None when one of them has no ``wire`` text. ``record`` (with its ``params``)
-    is put before: the poll's bookkeeping CTEs."""
+def _runs_statement(items: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
+                    caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
+                    now: datetime) -> tuple[str, list[Any]]:
+    """The statement joining the poll items of the first ``cut`` runs of ``queues`` (each giving at
+    most its cap): ``items`` (:data:`_ITEMS` and what goes before it: the poll's bookkeeping CTEs,
+    with ``params``) over them."""
     window, bounds = _window(before, after)
     params = [*params, flow_runs.late_before(now), to_text(now), to_text(now)]
     pool_text = dumps(pool_id)
@@ -329,8 +455,12 @@ def _composed_runs(ctx: Ctx, record: str, params: list[Any], pool_id: str, queue
     if sum(caps[q.id] for q in queues) > cut:  # else every run read is handed out: no sort of the runs' rows
         runs += " ORDER BY p, t, qn, id LIMIT ?"
         params.append(cut)
-    row = ctx.store.one(record + _ITEMS.replace("{runs}", runs), params, generic_plan=True,  # planning it: ~0.7 ms
-                        binary=True)
+    return items.replace("{runs}", runs), params
+
+
+def _runs_result(row: Any) -> tuple[bytes, int] | None:
+    """The poll items a :func:`_runs_statement` joined, and how many; None when one of them has no
+    ``wire`` text."""
     assert row is not None
     if row["unwritten"]:
         return None
