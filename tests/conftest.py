@@ -1,7 +1,10 @@
 """Fixtures shared by several test directories: ``mermaid_parse`` (the mermaid package's own parser
 under node, for the PR comment's diagrams in tests/views and tests/e2e). Also points
 ``XDG_CACHE_HOME`` at a temporary directory for the whole run, so the provider processes the tests
-start (their template checks kept between starts) never write to the user's own cache."""
+start (their template checks kept between starts) never write to the user's own cache, and makes
+the hypothesis profile every property test starts from: no deadline (speed is never a timed
+assertion; on a loaded machine one slow example would fail the test as "unreliable timings"), and
+a failure prints the blob that replays it."""
 
 import atexit
 import os
@@ -11,12 +14,16 @@ import sys
 import tempfile
 
 import pytest
+from hypothesis import settings
 
 JS = pathlib.Path(__file__).resolve().parent / "js"
 
 _CACHE = tempfile.mkdtemp(prefix="poolform-test-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
+
+settings.register_profile("poolform", deadline=None, print_blob=True)
+settings.load_profile("poolform")
 
 
 def _node() -> list[str]:
