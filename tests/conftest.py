@@ -10,8 +10,10 @@ import atexit
 import os
 import pathlib
 import shutil
+import socket
 import sys
 import tempfile
+from typing import Iterator
 
 import pytest
 from hypothesis import settings
@@ -24,6 +26,15 @@ atexit.register(shutil.rmtree, _CACHE, True)
 
 settings.register_profile("poolform", deadline=None, print_blob=True)
 settings.load_profile("poolform")
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections for the whole test: held bound, never listening.
+    (A port found free and let go again can be taken meanwhile by a server another test starts.)"""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 def _node() -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -158,12 +157,6 @@ def test_error_statuses_still_map_to_api_errors(server):
         client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     "url, message",
     [
@@ -172,8 +165,8 @@ def _free_port() -> int:
     ],
     ids=["refused", "unknown-host"],
 )
-def test_unreachable_servers_are_one_clear_line(url, message):
-    free = _free_port()
+def test_unreachable_servers_are_one_clear_line(url, message, refused_port):
+    free = refused_port
     client = _client(url.format(free=free))
     try:
         with pytest.raises(TransportError) as info:
@@ -201,10 +194,10 @@ def test_a_slow_answer_is_a_timeout_after_retries(server):
         client.close()
 
 
-def test_other_schemes_go_through_httpx_own_transport():
+def test_other_schemes_go_through_httpx_own_transport(refused_port):
     transport = KeepAliveTransport(1.0)
     try:
-        request = httpx.Request("GET", f"https://127.0.0.1:{_free_port()}/api/health")
+        request = httpx.Request("GET", f"https://127.0.0.1:{refused_port}/api/health")
         with pytest.raises(httpx.ConnectError):
             transport.handle_request(request)
         assert transport._fallback is not None

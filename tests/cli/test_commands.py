@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -43,12 +42,6 @@ work_pools:
   {p}bare:
     type: process
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_apply_without_tty_or_auto_approve_refuses_at_once(ref_env):
@@ -123,9 +116,9 @@ def test_bad_var_and_bad_format_combination(ref_env):
     assert "exclusive" in assert_ok(ref_env.cli("plan", "-f", cfg, "--json", "--format", "markdown"), 1)
 
 
-def test_unreachable_server_is_one_line(ref_env):
+def test_unreachable_server_is_one_line(ref_env, refused_port):
     cfg = ref_env.write("pools.yaml", CFG)
-    url = f"http://127.0.0.1:{_free_port()}/api"
+    url = f"http://127.0.0.1:{refused_port}/api"
     for args in (["plan", "-f", cfg], ["apply", "-f", cfg, "--auto-approve"], ["import", "--all"], ["render", "--pool", "x"]):
         result = ref_env.cli(*args, "--api-url", url, inject=False)
         out = assert_ok(result, 1)
@@ -284,10 +277,10 @@ work_pools:
 
 
 @pytest.mark.parametrize("case", ["unreachable", "bad-config"], ids=["unreachable", "bad-config"])
-def test_plan_json_errors_are_one_json_document_on_stdout(ref_env, case):
+def test_plan_json_errors_are_one_json_document_on_stdout(ref_env, case, refused_port):
     if case == "unreachable":
         cfg = ref_env.write("pools.yaml", CFG)
-        result = ref_env.cli("plan", "-f", cfg, "--json", "--api-url", f"http://127.0.0.1:{_free_port()}/api",
+        result = ref_env.cli("plan", "-f", cfg, "--json", "--api-url", f"http://127.0.0.1:{refused_port}/api",
                              inject=False)
         expected = "cannot reach the Prefect API"
     else:
@@ -303,9 +296,9 @@ def test_plan_json_errors_are_one_json_document_on_stdout(ref_env, case):
     assert "Error: " in result.stderr
 
 
-def test_apply_json_errors_are_diagnostic_lines(ref_env):
+def test_apply_json_errors_are_diagnostic_lines(ref_env, refused_port):
     cfg = ref_env.write("pools.yaml", CFG)
-    url = f"http://127.0.0.1:{_free_port()}/api"
+    url = f"http://127.0.0.1:{refused_port}/api"
     result = ref_env.cli("apply", "-f", cfg, "--auto-approve", "--json", "--api-url", url, inject=False)
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
