@@ -29,6 +29,7 @@ from typing import Iterator
 DEFAULT_VENV = Path(__file__).resolve().parent.parent / ".venv-prefect"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
+PORT_ATTEMPTS = 5
 
 # Late runs and the foreman stay on (the contract's statuses and "Late" runs depend on them);
 # everything else only costs start time, CPU and SQLite locks during the tests.
@@ -56,6 +57,10 @@ _SERVER_SETTINGS = {
 
 class PrefectServerError(RuntimeError):
     """The real Prefect server could not be started; the message says why and what to do."""
+
+
+class _PortTaken(PrefectServerError):
+    """The server exited because another process bound its port first."""
 
 
 def prefect_executable(venv: str | os.PathLike[str]) -> Path:
@@ -135,41 +140,65 @@ def running_prefect_server(
     exe = prefect_executable(venv)
     with tempfile.TemporaryDirectory(prefix="poolform-prefect-") as tmp:
         home = Path(tmp)
-        port = port or free_port()
-        api_url = f"http://127.0.0.1:{port}/api"
         log_path = home / "server.log"
         env = clean_prefect_env(
             home,
             PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
             **_SERVER_SETTINGS,
         )
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=home,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            deadline = time.monotonic() + timeout
-            while not _healthy(api_url):
-                if proc.poll() is not None:
-                    raise PrefectServerError(
-                        f"the Prefect server exited with code {proc.returncode} before it was "
-                        f"healthy at {api_url}; its log ends with:\n{_log_tail(log_path)}"
-                    )
-                if time.monotonic() > deadline:
-                    raise PrefectServerError(
-                        f"the Prefect server was not healthy at {api_url} after {timeout:.0f} s; "
-                        f"its log ends with:\n{_log_tail(log_path)}"
-                    )
-                time.sleep(0.2)
-            yield api_url
-        finally:
-            _stop(proc)
+        deadline = time.monotonic() + timeout
+        for attempt in range(1 if port else PORT_ATTEMPTS):
+            # A port found free is not held until the server binds it, seconds later: a server
+            # started meanwhile can take it. Then Prefect exits saying so, and another port is tried.
+            api_url = f"http://127.0.0.1:{port or free_port()}/api"
+            proc = _start(exe, api_url, home, env, log_path)
+            try:
+                _wait_healthy(proc, api_url, deadline, timeout, log_path)
+            except _PortTaken:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+                continue
+            try:
+                yield api_url
+            finally:
+                _stop(proc)
+            return
+
+
+def _start(exe: Path, api_url: str, home: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    port = api_url.rsplit(":", 1)[1].split("/")[0]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [str(exe), "server", "start", "--host", "127.0.0.1", "--port", port],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], api_url: str, deadline: float, timeout: float, log_path: Path) -> None:
+    """Returns once the server answers; stops it and raises PrefectServerError otherwise."""
+    try:
+        while not _healthy(api_url):
+            if proc.poll() is not None:
+                tail = _log_tail(log_path)
+                kind = _PortTaken if "already in use" in tail.lower() else PrefectServerError
+                raise kind(
+                    f"the Prefect server exited with code {proc.returncode} before it was "
+                    f"healthy at {api_url}; its log ends with:\n{tail}"
+                )
+            if time.monotonic() > deadline:
+                raise PrefectServerError(
+                    f"the Prefect server was not healthy at {api_url} after {timeout:.0f} s; "
+                    f"its log ends with:\n{_log_tail(log_path)}"
+                )
+            time.sleep(0.2)
+    except BaseException:
+        _stop(proc)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -99,6 +100,20 @@ def test_running_server_is_healthy_isolated_and_stopped_with_its_children(tmp_pa
         time.sleep(0.05)
     assert not _alive(facts["child"]), "the server's child process outlived the server"
     assert not home.exists(), "the temporary PREFECT_HOME was not removed"
+
+
+def test_a_port_taken_before_the_server_binds_it_is_given_up_for_another(tmp_path, monkeypatch):
+    monkeypatch.setenv("POOLFORM_FAKE_FACTS", str(tmp_path / "facts.json"))
+    venv = fake_venv(tmp_path, HEALTHY)
+    chosen = prefect_server.free_port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        first = [taken.getsockname()[1]]
+        monkeypatch.setattr(prefect_server, "free_port", lambda: first.pop() if first else chosen())
+        with prefect_server.running_prefect_server(venv, timeout=30) as api_url:
+            assert not first and f":{taken.getsockname()[1]}/" not in api_url
+            assert urllib.request.urlopen(f"{api_url}/health").read() == b"true"
 
 
 @pytest.mark.parametrize(
