@@ -55,6 +55,9 @@ def _runner() -> dict:
     raise AssertionError("running as root and there is neither a postgres nor a nobody user to run PostgreSQL as")
 
 
+PORT_ATTEMPTS = 5
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,23 +74,36 @@ class Cluster:
         self.bin = bindir()
         self.base = Path(tempfile.mkdtemp(prefix="poolform-pg-"))
         self.data = self.base / "data"
-        self.port = _free_port()
+        self.port = 0  # chosen by start()
         self._as = _runner()
         if self._as:
             os.chown(self.base, self._as["user"], self._as["group"])
         self._databases = 0
 
-    def _run(self, *args: str) -> None:
+    def _run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([str(self.bin / args[0]), *args[1:]], capture_output=True, text=True, timeout=120,
                               cwd=self.base, **self._as)
-        if done.returncode != 0:
+        if ok and done.returncode != 0:
             raise AssertionError(f"{args[0]} failed ({done.returncode}): {done.stderr or done.stdout}")
+        return done
 
     def start(self) -> "Cluster":
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--locale", "C", "-E", "UTF8")
-        self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.base / "log"), "-o",
-                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=200"
-                  + ("" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"), "start")
+        log = self.base / "log"
+        for attempt in range(PORT_ATTEMPTS):
+            # The port is free when chosen, not when PostgreSQL binds it: a server another test
+            # starts meanwhile can take it. Then PostgreSQL exits at once, and another port is tried.
+            self.port = _free_port()
+            started = self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(log), "-o",
+                                f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+                                + ("" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
+                                "start", ok=False)
+            if started.returncode == 0:
+                break
+            taken = "Address already in use" in (log.read_text(errors="replace") if log.exists() else "")
+            if not taken or attempt == PORT_ATTEMPTS - 1:
+                raise AssertionError(f"pg_ctl start failed ({started.returncode}): {started.stderr or started.stdout}")
+            log.unlink()
         deadline = time.monotonic() + 30
         import psycopg
 
