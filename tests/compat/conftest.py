@@ -148,8 +148,8 @@ def prefect_cli_for(prefect_venv: Path, prefect_home: Path) -> Callable[[str], C
 
 
 @pytest.fixture(params=["ours", "prefect"])
-def either_api_url(request: pytest.FixtureRequest) -> str:
-    """Our server's API URL, then the real Prefect server's: tests that must hold on both."""
-    if request.param == "ours":
-        return request.getfixturevalue("our_server").api_url
-    return request.getfixturevalue("real_api_url")
+def either_api(request: pytest.FixtureRequest) -> httpx.Client:
+    """A client of our server, then of the real Prefect server (``real_api``: it sends a request
+    again on 503, as Prefect's client does): tests that must hold on both. The server's API URL is
+    ``str(client.base_url).rstrip("/")``."""
+    return request.getfixturevalue("our_api" if request.param == "ours" else "real_api")

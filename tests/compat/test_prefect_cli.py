@@ -12,7 +12,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 pytestmark = pytest.mark.compat
@@ -218,25 +217,25 @@ def test_preview_lists_the_scheduled_runs_a_worker_would_get(prefect_cli, our_ap
     assert [r["id"] for r in runs] == [late["id"]]
 
 
-def test_slots_show_the_claimed_run_against_the_limits(either_api_url, prefect_cli_for):
+def test_slots_show_the_claimed_run_against_the_limits(either_api, prefect_cli_for):
     """`prefect work-pool slots` / `work-queue slots` read the concurrency_status routes (3.7+)."""
     pool, queue = unique("cli-slots"), unique("slotq")
-    cli = prefect_cli_for(either_api_url)
-    with httpx.Client(base_url=either_api_url + "/", timeout=30) as api:
-        create_pool(api, pool, concurrency_limit=3)
-        assert api.post(f"work_pools/{pool}/queues", json={"name": queue, "concurrency_limit": 2}).status_code == 201
-        flow = api.post("flows/", json={"name": unique("slots-flow")}).json()
-        run = _schedule_run(api, flow["id"], pool, queue, datetime.now(timezone.utc) + timedelta(minutes=5), "slot-run")
-        claim = api.post(f"flow_runs/{run['id']}/set_state", json={"state": {"type": "PENDING"}})
-        assert claim.json()["status"] == "ACCEPT", claim.text
+    cli = prefect_cli_for(str(either_api.base_url).rstrip("/"))
+    api = either_api
+    create_pool(api, pool, concurrency_limit=3)
+    assert api.post(f"work_pools/{pool}/queues", json={"name": queue, "concurrency_limit": 2}).status_code == 201
+    flow = api.post("flows/", json={"name": unique("slots-flow")}).json()
+    run = _schedule_run(api, flow["id"], pool, queue, datetime.now(timezone.utc) + timedelta(minutes=5), "slot-run")
+    claim = api.post(f"flow_runs/{run['id']}/set_state", json={"state": {"type": "PENDING"}})
+    assert claim.json()["status"] == "ACCEPT", claim.text
 
-        status = json_out(cli("work-pool", "slots", pool, "--output", "json"))
-        assert (status["active_slots"], status["concurrency_limit"]) == (1, 3)
-        by_name = {q["queue_name"]: q for q in status["queues"]}
-        assert (by_name[queue]["active_slots"], by_name[queue]["concurrency_limit"]) == (1, 2)
-        assert [r["name"] for r in by_name[queue]["flow_runs"]] == ["slot-run"]
+    status = json_out(cli("work-pool", "slots", pool, "--output", "json"))
+    assert (status["active_slots"], status["concurrency_limit"]) == (1, 3)
+    by_name = {q["queue_name"]: q for q in status["queues"]}
+    assert (by_name[queue]["active_slots"], by_name[queue]["concurrency_limit"]) == (1, 2)
+    assert [r["name"] for r in by_name[queue]["flow_runs"]] == ["slot-run"]
 
-        status = json_out(cli("work-queue", "slots", queue, "--pool", pool, "--output", "json"))
-        assert (status["active_slots"], status["concurrency_limit"]) == (1, 2)
-        assert [(r["id"], r["state_type"]) for r in status["flow_runs"]] == [(run["id"], "PENDING")]
-        api.delete(f"work_pools/{pool}")
+    status = json_out(cli("work-queue", "slots", queue, "--pool", pool, "--output", "json"))
+    assert (status["active_slots"], status["concurrency_limit"]) == (1, 2)
+    assert [(r["id"], r["state_type"]) for r in status["flow_runs"]] == [(run["id"], "PENDING")]
+    api.delete(f"work_pools/{pool}")
