@@ -24,7 +24,9 @@ import click
 
 from reconciler.server import MAX_BODY_BYTES, MAX_DEPTH, MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
-DEFAULT_DB = Path.home() / ".poolform" / "server.db"
+DEFAULT_DB_SHOWN = "~/.poolform/server.db"
+"""The default database as help and docs/cli.md show it: the same on every machine, whoever's home it is."""
+DEFAULT_DB = Path(DEFAULT_DB_SHOWN).expanduser()
 SERVER_EXTRA_MODULES = ("anyio", "fastapi", "packaging", "pydantic_core", "starlette", "uvicorn", "websockets")
 """What ``poolform[server]`` installs, by top-level module (uvloop is optional: uvicorn uses it when present).
 tests/test_dependencies.py keeps this equal to the extra in pyproject.toml."""
@@ -177,7 +179,7 @@ characters and descriptions of at most {MAX_DESCRIPTION_LENGTH:,} (422).
 @server.command("start", help=START_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=4200, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0 = any free port).")
-@click.option("--db", "db", default=None, help=f"SQLite file or postgresql:// URL  [default: {DEFAULT_DB}]")
+@click.option("--db", "db", default=None, help=f"SQLite file or postgresql:// URL  [default: {DEFAULT_DB_SHOWN}]")
 @click.option(
     "--auth-string",
     envvar=list(AUTH_ENV),
