@@ -118,6 +118,13 @@ def test_statements_sent_together_commit_or_fail_each_on_its_own(postgres_cluste
             assert outcomes[0] == 1 and outcomes[2] == 1 and isinstance(outcomes[1], StoreValueError)
             assert store.execute_each([(insert, (7, "g"))]) == [1]
             assert [r[0] for r in store.tuples("SELECT id FROM each_t ORDER BY id")] == [1, 2, 3, 4, 6, 7]
+            # an error that comes back while later statements are being sent: each of those is still
+            # answered once, by its own result (none is sent twice)
+            for first in range(100, 2100, 100):
+                batch = [(insert, (first + i, "x")) for i in range(40)]
+                batch[1] = (insert, (first, "dup"))
+                outcomes = store.execute_each(batch)
+                assert isinstance(outcomes[1], Exception) and outcomes[:1] + outcomes[2:] == [1] * 39, outcomes
     finally:
         store.close()
 

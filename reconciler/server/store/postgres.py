@@ -211,7 +211,11 @@ class PostgresStore:
             try:
                 with self._conn.pipeline() as pipeline:
                     for sql, params in statements:
-                        cursors.append(self._conn.execute(_pg(sql), tuple(params)))
+                        # the cursor is kept before it executes: its execute may raise an earlier
+                        # statement's error after its own statement went out (its result still
+                        # comes to it when the pipeline ends)
+                        cursors.append(self._conn.cursor())
+                        cursors[-1].execute(_pg(sql), tuple(params))
                         # pipeline.sync() would wait for the results (a round trip for each statement)
                         pipeline._enqueue_sync()
             except self._psycopg.Error as exc:
