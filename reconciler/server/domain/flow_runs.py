@@ -151,7 +151,7 @@ def _new_run(ctx: Ctx, *, flow_id: str, name: str | None, state: dict[str, Any],
         "auto_scheduled": False, "infrastructure_document_id": extra.get("infrastructure_document_id"),
         "infrastructure_pid": None, "job_variables": job_variables,
     }
-    new_state = _make_state(run_id, state, now)
+    new_state = _make_state(run_id, state, now, now_text)
     sched = new_state["state_details"].get("scheduled_time") if new_state["type"] == "SCHEDULED" else None
     expected = sched or new_state["timestamp"]
     values = (
@@ -244,18 +244,23 @@ def _lock_pool_of_queue(ctx: Ctx, queue_id: str) -> str | None:
     return found["work_pool_id"]
 
 
-def _make_state(run_id: str, state: dict[str, Any], now: datetime) -> dict[str, Any]:
+_DETAILS = {key: DETAIL_DEFAULTS.get(key) for key in STATE_DETAIL_KEYS}
+"""A new state's ``state_details`` before the proposed ones are laid over them."""
+
+
+def _make_state(run_id: str, state: dict[str, Any], now: datetime, now_text: str | None = None) -> dict[str, Any]:
     kind = state["type"]
-    details = {key: DETAIL_DEFAULTS.get(key) for key in STATE_DETAIL_KEYS}
+    now_text = now_text or to_text(now)
+    details = dict(_DETAILS)
     for key, value in (state.get("state_details") or {}).items():
         details[key] = _iso(value) if isinstance(value, datetime) else value
     details["flow_run_id"] = run_id
     if kind == "SCHEDULED":
         when = details.get("scheduled_time")
-        details["scheduled_time"] = to_text(as_utc(parse_time(when))) if when else to_text(now)
+        details["scheduled_time"] = to_text(parse_time(when)) if when else now_text
     return {
         "id": new_id(), "type": kind, "name": state.get("name") or STATE_NAMES[kind],
-        "timestamp": to_text(now), "message": state.get("message"), "data": state.get("data"),
+        "timestamp": now_text, "message": state.get("message"), "data": state.get("data"),
         "state_details": details,
     }
 
