@@ -250,3 +250,33 @@ def test_a_steady_pollers_poll_is_one_statement(pg, monkeypatch):
         answers.append(polls._poll_composed(ctx, pool, queue_names=["a"], before=None, after=None, limit=3))
     assert sent == ["one"]
     assert len(set(answers)) == 1 and len(json.loads(answers[0])) == 3
+
+
+def test_a_run_rewritten_by_another_server_is_sent_as_it_is_now(pg, postgres_cluster):
+    """A server keeps the poll items it sent by the row version of each run (``polls._Sent``): a run
+    another server rewrote since (its name, tags, labels, a state of the same type) has a new
+    version, and the next poll sends its text as it is now, as the general path reads it."""
+    store, clock, client, flow = pg
+    pool = _pool_with_runs(pg, {"a": 1}, [("a", timedelta(seconds=i)) for i in range(4)])
+    other = open_store(store.url)
+    try:
+        with TestClient(create_app(other, clock=clock), raise_server_exceptions=False) as elsewhere:
+            ctx = Ctx(store, clock)
+            asked = dict(queue_names=["a"], before=None, after=None, limit=None)
+            first = polls._poll_composed(ctx, pool, **asked)
+            runs = [item["flow_run"]["id"] for item in json.loads(first)]
+            changes = [("patch", {"name": "renamed"}), ("patch", {"tags": ["t"]}),
+                       ("labels", {"team": "x"}), ("state", {"type": "SCHEDULED", "name": "AwaitingRetry"})]
+            for run, (kind, body) in zip(runs, changes):
+                if kind == "state":
+                    made = elsewhere.post(f"/api/flow_runs/{run}/set_state", json={"state": body, "force": True})
+                else:
+                    made = elsewhere.patch(f"/api/flow_runs/{run}{'/labels' if kind == 'labels' else ''}", json=body)
+                assert made.status_code < 300, made.text
+                for _ in range(3):
+                    again = polls._poll_composed(ctx, pool, **asked)
+                    assert again == polls._poll(ctx, pool, reclaim=False, **asked)
+                assert again != first
+                first = again
+    finally:
+        other.close()

@@ -4,9 +4,10 @@ READY status, the deployments' ``last_polled``) and hands out SCHEDULED runs; it
 
 Load (the pool, its queues with their occupancy, each eligible queue's oldest runs up to its free
 slots) -> decide (``scheduling.select_runs``, pure) -> answer. On PostgreSQL the database
-applies ``select_runs``' order and cut and joins the body's text (:func:`_poll_composed`; a test
-holds it to the general path byte for byte), in one statement while the pool is steady. Must not
-change a run's state: workers claim with ``set_state`` (``flow_runs``).
+applies ``select_runs``' order and cut, in one statement while the pool is steady, and the server
+makes the body from the runs' text it keeps by row version (:func:`_poll_composed`, :class:`_Sent`;
+a test holds it to the general path byte for byte). Must not change a run's state: workers claim
+with ``set_state`` (``flow_runs``).
 """
 
 from __future__ import annotations
@@ -98,11 +99,11 @@ def _poll_composed(
 ) -> bytes | _Stale:
     """:func:`_poll` on PostgreSQL, in two statements and no transaction: the pool with its queues
     and their occupancy (as :func:`_load` reads it), then one statement that records the poll
-    (:func:`_record`'s two UPDATEs, as data-modifying CTEs) and answers it, the database joining
-    the chosen runs' text into the whole body (:func:`_opening`). Each statement is atomic by
-    itself, and a transaction would add nothing to the reads: at READ COMMITTED each of its
-    statements sees the data committed when it starts, as here. One value to fetch instead of a
-    row per run, as the bytes the response sends.
+    (:func:`_record`'s two UPDATEs, as data-modifying CTEs) and answers it: a line a chosen run,
+    joined by the database (:func:`_opening`), from which the server makes the body with the runs'
+    text it has (:class:`_Sent`). Each statement is atomic by itself, and a transaction would add
+    nothing to the reads: at READ COMMITTED each of its statements sees the data committed when it
+    starts, as here. One value to fetch instead of a row per run.
 
     A poll whose pool is steady is one statement (:class:`_Guesses`): the one that records and
     answers, built from what the last poll with the same body loaded, with the pool's load as a
@@ -318,8 +319,8 @@ _TERMINAL_IN = states_in("st", flow_runs.TERMINAL)
 
 _ITEMS = (
     "SELECT set_config('synchronous_commit', 'off', true) AS lazy{loaded}, "
-    "convert_to(string_agg(concat(head, name, ',\"estimated_start_time_delta\":', delta, ',', wire, name, '}}}'), ',' "
-    "ORDER BY p, t, qn, id), 'UTF8') AS body, count(*) AS n, bool_or(wire IS NULL) AS unwritten FROM ("
+    "string_agg(concat(q, ' ', id, ' ', x, ':', wl, ' ', delta, ' ', name), E'\\n' ORDER BY p, t, qn, id) AS runs, "
+    "count(*) AS n, bool_or(wl IS NULL) AS unwritten FROM ("
     "SELECT c.*, CASE WHEN sn = 'Scheduled' THEN CASE WHEN st = 'SCHEDULED' AND t < ? THEN '\"Late\"' "
     "ELSE '\"Scheduled\"' END ELSE COALESCE(to_json(sn)::text, 'null') END AS name, "
     f"CASE WHEN s IS NOT NULL OR e IS NULL OR e >= ? OR {_TERMINAL_IN} THEN '0.0' ELSE "
@@ -327,15 +328,77 @@ _ITEMS = (
     "(SELECT GREATEST(0, EXTRACT(EPOCH FROM ?::timestamptz - e::timestamptz))::float8::text AS x) AS f) END AS delta "
     "FROM ({runs}) AS c) AS d"
 )
-"""The chosen runs' poll items joined into the body's text (without its brackets) by the database,
-as :func:`flow_runs.poll_item` writes each (``head``, the state's name, the start delta, ``wire``):
-``Late`` before ``late_before``; the delta as Python's ``repr`` of the float (PostgreSQL's
-shortest exact text, with ``.0`` added to a whole number; the store sets ``extra_float_digits``).
-``{runs}``: a UNION ALL of per-queue selects (:func:`_runs_statement`), cut to what the poll may
-hand out in the order ``scheduling.select_runs`` sorts (priority, start, queue name, run id), which
-is also the body's, as UTF-8 bytes (``convert_to``, read in binary: no text to decode in the server
-and encode again for the response). The commit of the poll's bookkeeping need not wait for the disk
+"""The chosen runs as lines of text, one a run in the body's order: its queue's id, its id, its
+row's version (``xmin``, the transaction that wrote it, and the length of its ``wire``), the start
+delta and the state's name as :func:`flow_runs.poll_item` writes them: ``Late`` before
+``late_before``; the delta as Python's ``repr`` of the float (PostgreSQL's shortest exact text,
+with ``.0`` added to a whole number; the store sets ``extra_float_digits``). :class:`_Sent` makes
+the poll items from them. ``{runs}``: a UNION ALL of per-queue selects (:func:`_runs_statement`),
+cut to what the poll may hand out in the order ``scheduling.select_runs`` sorts (priority, start,
+queue name, run id). The commit of the poll's bookkeeping need not wait for the disk
 (``Store.commit_lazily``: ``set_config`` local to the statement's own transaction)."""
+
+_WIRES = "SELECT id, xmin::text || ':' || octet_length(wire), wire FROM flow_run WHERE {ids}"
+"""The runs' ``wire`` text with their row's version, as :data:`_ITEMS` writes it."""
+
+
+class _Sent:
+    """The poll items this server made, by pool and :data:`_ITEMS` line, and the ``wire`` text they
+    were made of, by run, with its row's version. A row's version names one text for good: any
+    write of the row, here or by another server on the database, makes a new version, which the
+    next poll's line carries. So a poll of runs unchanged since an earlier one reads their lines
+    instead of their text, and the database joins nothing. One per store, up to :attr:`BYTES` of
+    text (then it starts again)."""
+
+    BYTES = 8 << 20
+    _of: "weakref.WeakKeyDictionary[Any, _Sent]" = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, bytes]] = {}
+        self.wires: dict[str, tuple[str, bytes]] = {}
+        self.size = 0
+
+    @classmethod
+    def of(cls, store: Any) -> "_Sent":
+        found = cls._of.get(store)
+        if found is None:
+            found = cls._of[store] = cls()
+        return found
+
+    def body(self, ctx: Ctx, pool_id: str, text: str) -> bytes | None:
+        """The poll items of :data:`_ITEMS`' lines, joined; None when a run changed since the
+        lines were read (its row has another version now, or is gone)."""
+        items = self.items.get(pool_id)
+        if items is None:
+            items = self.items[pool_id] = {}
+        lines = text.split("\n")
+        found = [items.get(line) for line in lines]
+        if None in found:
+            if self.size > self.BYTES:
+                self.items, self.wires, self.size = {pool_id: items}, {}, 0
+                items.clear()
+            missing = [line.split(" ", 4) for line, item in zip(lines, found) if item is None]
+            unknown = [run for _, run, version, _, _ in missing if self.wires.get(run, ("",))[0] != version]
+            if unknown:
+                params: list[Any] = []
+                wires = _WIRES.replace("{ids}", in_clause("id", unknown, params))
+                for run, version, wire in ctx.store.tuples(wires, params):
+                    if wire is not None:
+                        self.wires[run] = (version, wire.encode())
+                        self.size += len(wire)
+            pool_text = dumps(pool_id)
+            at = iter(i for i, item in enumerate(found) if item is None)
+            for queue, run, version, delta, name in missing:
+                known = self.wires.get(run)
+                if known is None or known[0] != version:
+                    return None
+                queue_text = dumps(queue)
+                head = (f'{{"work_pool_id":{pool_text},"work_queue_id":{queue_text},"flow_run":{{"work_queue_id":'
+                        f'{queue_text},"state_name":{name},"estimated_start_time_delta":{delta},')
+                item = b"".join((head.encode(), known[1], name.encode(), b"}}}"))
+                found[next(at)] = items[" ".join((queue, run, version, delta, name))] = item
+                self.size += len(item)
+        return b",".join(found)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -393,8 +456,8 @@ def _opening(loaded: _Loaded, pool_name: str, queue_names: list[str] | None, bef
         lazy = f"SELECT set_config('synchronous_commit', 'off', true) AS lazy{loaded_column}"
         return _Opening(record + lazy if record or load else "", tuple(params), wanted, (), (), ())
     first = [q for q in in_order if q.priority == in_order[0].priority]
-    sql, params = _runs_statement(record + _ITEMS.replace("{loaded}", loaded_column), params, loaded.pool_id, first,
-                                  caps, wanted, before, after, now)
+    sql, params = _runs_statement(record + _ITEMS.replace("{loaded}", loaded_column), params, first, caps, wanted,
+                                  before, after, now)
     return _Opening(sql, tuple(params), wanted, tuple(first), tuple(in_order[len(first):]), tuple(caps.items()))
 
 
@@ -402,21 +465,24 @@ def _hand_out_composed(ctx: Ctx, loaded: _Loaded, opening: _Opening, row: Any, b
                        after: datetime | None, limit: int, now: datetime) -> bytes:
     """The answer from the first statement's row (``row``), with a second statement when the first
     priority's queues give fewer runs than the poll may take, for the other queues. A run written
-    before the ``wire`` column existed sends the poll through :func:`_hand_out` (its answer,
-    recorded once)."""
+    before the ``wire`` column existed, or changed since the statement read its line, sends the
+    poll through :func:`_hand_out` (its answer, recorded once)."""
     if not opening.first:
         return b"[]"
     caps = dict(opening.caps)
     head = _runs_result(row)
     if head is not None and opening.rest and head[1] < opening.wanted:
-        sql, params = _runs_statement(_ITEMS.replace("{loaded}", ""), [], loaded.pool_id, list(opening.rest), caps,
+        sql, params = _runs_statement(_ITEMS.replace("{loaded}", ""), [], list(opening.rest), caps,
                                       opening.wanted - head[1], before, after, now)
         tail = _runs_result(ctx.store.one(sql, params, generic_plan=True, binary=True))  # planning it: ~0.7 ms
-        head = None if tail is None else (b",".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
-    if head is None:
+        head = None if tail is None else ("\n".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
+    body = None
+    if head is not None:
+        body = _Sent.of(ctx.store).body(ctx, loaded.pool_id, head[0]) if head[0] else b""
+    if body is None:
         return _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after,
                          limit, now).encode()
-    return b"".join((b"[", head[0], b"]"))
+    return b"".join((b"[", body, b"]"))
 
 
 def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[Any]]:
@@ -432,25 +498,22 @@ def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[
     return window, bounds
 
 
-def _runs_statement(items: str, params: list[Any], pool_id: str, queues: list[scheduling.QueueSlots],
-                    caps: dict[str, int], cut: int, before: datetime | None, after: datetime | None,
-                    now: datetime) -> tuple[str, list[Any]]:
-    """The statement joining the poll items of the first ``cut`` runs of ``queues`` (each giving at
-    most its cap): ``items`` (:data:`_ITEMS` and what goes before it: the poll's bookkeeping CTEs,
-    with ``params``) over them."""
+def _runs_statement(items: str, params: list[Any], queues: list[scheduling.QueueSlots], caps: dict[str, int],
+                    cut: int, before: datetime | None, after: datetime | None, now: datetime) -> tuple[str, list[Any]]:
+    """The statement writing the lines of the first ``cut`` runs of ``queues`` (each giving at most
+    its cap): ``items`` (:data:`_ITEMS` and what goes before it: the poll's bookkeeping CTEs, with
+    ``params``) over them."""
     window, bounds = _window(before, after)
     params = [*params, flow_runs.late_before(now), to_text(now), to_text(now)]
-    pool_text = dumps(pool_id)
     selects = []
     for i, q in enumerate(queues):
         selects.append(
-            "SELECT * FROM (SELECT ?::integer AS p, ?::text COLLATE \"C\" AS qn, ?::text AS head, id COLLATE \"C\" AS id, "
+            "SELECT * FROM (SELECT ?::integer AS p, ?::text COLLATE \"C\" AS qn, work_queue_id AS q, id COLLATE \"C\" AS id, "
             "next_scheduled_start_time COLLATE \"C\" AS t, expected_start_time COLLATE \"C\" AS e, start_time AS s, "
-            "state_type AS st, state_name AS sn, wire FROM flow_run WHERE work_queue_id = ? AND state_type = 'SCHEDULED'"
-            f"{window} ORDER BY flow_run.next_scheduled_start_time, flow_run.id LIMIT ?) AS q{i}")
-        queue_text = dumps(q.id)
-        params.extend([q.priority, q.name, f'{{"work_pool_id":{pool_text},"work_queue_id":{queue_text},"flow_run":'
-                       f'{{"work_queue_id":{queue_text},"state_name":', q.id, *bounds, caps[q.id]])
+            "state_type AS st, state_name AS sn, xmin AS x, octet_length(wire) AS wl FROM flow_run "
+            f"WHERE work_queue_id = ? AND state_type = 'SCHEDULED'{window} "
+            f"ORDER BY flow_run.next_scheduled_start_time, flow_run.id LIMIT ?) AS q{i}")
+        params.extend([q.priority, q.name, q.id, *bounds, caps[q.id]])
     runs = " UNION ALL ".join(selects)
     if sum(caps[q.id] for q in queues) > cut:  # else every run read is handed out: no sort of the runs' rows
         runs += " ORDER BY p, t, qn, id LIMIT ?"
@@ -458,13 +521,13 @@ def _runs_statement(items: str, params: list[Any], pool_id: str, queues: list[sc
     return items.replace("{runs}", runs), params
 
 
-def _runs_result(row: Any) -> tuple[bytes, int] | None:
-    """The poll items a :func:`_runs_statement` joined, and how many; None when one of them has no
+def _runs_result(row: Any) -> tuple[str, int] | None:
+    """The lines a :func:`_runs_statement` wrote, and how many; None when one of the runs has no
     ``wire`` text."""
     assert row is not None
     if row["unwritten"]:
         return None
-    return row["body"] or b"", int(row["n"])
+    return row["runs"] or "", int(row["n"])
 
 
 def _candidate_runs(ctx: Ctx, queues_in_order: list[scheduling.QueueSlots], caps: dict[str, int], wanted: int,
