@@ -366,8 +366,9 @@ class _Sent:
         return found
 
     def body(self, ctx: Ctx, pool_id: str, text: str) -> bytes | None:
-        """The poll items of :data:`_ITEMS`' lines, joined; None when a run changed since the
-        lines were read (its row has another version now, or is gone)."""
+        """The body: the poll items of :data:`_ITEMS`' lines in brackets (their bytes copied once);
+        None when a run changed since the lines were read (its row has another version now, or is
+        gone)."""
         items = self.items.get(pool_id)
         if items is None:
             items = self.items[pool_id] = {}
@@ -398,6 +399,8 @@ class _Sent:
                 item = b"".join((head.encode(), known[1], name.encode(), b"}}}"))
                 found[next(at)] = items[" ".join((queue, run, version, delta, name))] = item
                 self.size += len(item)
+        found[0] = b"[" + found[0]  # type: ignore[operator]
+        found[-1] += b"]"  # type: ignore[operator]
         return b",".join(found)  # type: ignore[arg-type]
 
 
@@ -478,11 +481,11 @@ def _hand_out_composed(ctx: Ctx, loaded: _Loaded, opening: _Opening, row: Any, b
         head = None if tail is None else ("\n".join(t for t in (head[0], tail[0]) if t), head[1] + tail[1])
     body = None
     if head is not None:
-        body = _Sent.of(ctx.store).body(ctx, loaded.pool_id, head[0]) if head[0] else b""
+        body = _Sent.of(ctx.store).body(ctx, loaded.pool_id, head[0]) if head[0] else b"[]"
     if body is None:
         return _hand_out(ctx, loaded.pool_id, loaded.pool_slots, loaded.queues, loaded.queue_ids, before, after,
                          limit, now).encode()
-    return b"".join((b"[", body, b"]"))
+    return body
 
 
 def _window(before: datetime | None, after: datetime | None) -> tuple[str, list[Any]]:
