@@ -28,6 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 POOLFORM = str(Path(sys.executable).with_name("poolform"))
 START_ATTEMPTS = 600  # health probes, 0.1 s apart, before the server counts as not started
+PORT_ATTEMPTS = 5
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -123,26 +124,45 @@ def local_command_line(steps: list[tuple[str, str]], port: int, db: Path) -> tup
     return local, [sys.executable, *(part.replace(f":{exposed}/", f":{port}/") for part in health[1:])]
 
 
+def _until_listening(server: subprocess.Popen) -> str:
+    """What the server printed up to its PREFECT_API_URL line (it listens then), or until it exited."""
+    assert server.stdout is not None
+    said = []
+    for line in server.stdout:
+        said.append(line)
+        if line.startswith("PREFECT_API_URL="):
+            break
+    return "".join(said)
+
+
 def test_the_image_command_line_serves_and_its_health_check_passes(steps: list[tuple[str, str]],
                                                                     tmp_path: Path) -> None:
     found = engine()
     if found:
         run_in_engine(found)
         return
-    port = free_port()
-    argv, health = local_command_line(steps, port, tmp_path / "data" / "server.db")
-    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(PORT_ATTEMPTS):
+        # A port found free can be taken before the server binds it (by a server another test
+        # starts, whose health check would pass too): the server says it listens, or that the port
+        # is in use, and then another port is tried.
+        port = free_port()
+        argv, health = local_command_line(steps, port, tmp_path / "data" / "server.db")
+        server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        said = _until_listening(server)
+        if "PREFECT_API_URL=" in said or "already in use" not in said:
+            break
+        server.wait(60)
     try:
         for _ in range(START_ATTEMPTS):
             if server.poll() is not None or subprocess.run(health, capture_output=True, timeout=30).returncode == 0:
                 break
             time.sleep(0.1)
-        assert server.poll() is None, server.communicate()[0]
+        assert server.poll() is None, said + server.communicate()[0]
         probe = subprocess.run(health, capture_output=True, text=True, timeout=30)
         assert probe.returncode == 0, probe.stderr
     finally:
         server.send_signal(signal.SIGTERM)
-        output = server.communicate(timeout=60)[0]
+        output = said + server.communicate(timeout=60)[0]
     assert server.returncode == 0, output
     assert f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in output
     down = subprocess.run(health, capture_output=True, text=True, timeout=30)

@@ -56,13 +56,28 @@ def wait_for_url(proc: subprocess.Popen) -> str:
     raise AssertionError(f"no PREFECT_API_URL line; stderr: {proc.stderr.read() if proc.stderr else ''}")
 
 
+def start_on_a_free_port(args: list[str], attempts: int = 5) -> tuple[subprocess.Popen, int]:
+    """``poolform server start --port P *args`` on a port found free, once it listens, and P. A port
+    found free can be taken before the server binds it (by a server another test starts): the server
+    then exits saying the port is in use, and another port is tried."""
+    for _ in range(attempts):
+        port = free_port()
+        proc = start(["--port", str(port), *args])
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("PREFECT_API_URL="):
+                assert line.strip() == f"PREFECT_API_URL=http://127.0.0.1:{port}/api"
+                return proc, port
+        _, err = proc.communicate(timeout=20)
+        assert f"port {port} on 127.0.0.1 is already in use" in err, f"no PREFECT_API_URL line; stderr: {err}"
+    raise AssertionError(f"{attempts} ports found free were all taken before the server bound them")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 def test_server_start_prints_url_serves_and_stops(tmp_path: Path, sig: int) -> None:
-    port = free_port()
-    proc = start(["--port", str(port), "--db", str(tmp_path / "nested" / "s.db")])
+    proc, port = start_on_a_free_port(["--db", str(tmp_path / "nested" / "s.db")])
     try:
-        url = wait_for_url(proc)
-        assert url == f"http://127.0.0.1:{port}/api"
+        url = f"http://127.0.0.1:{port}/api"
         assert httpx.get(url + "/health").json() is True
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
