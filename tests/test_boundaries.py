@@ -216,7 +216,7 @@ def test_version_does_not_load_heavy_libraries() -> None:
 
 
 SERVER_START_MODULES = """
-import sys, tempfile
+import sys
 import uvicorn
 
 async def report(self):  # the server listens: say what its process holds, and stop
@@ -232,7 +232,7 @@ async def report(self):  # the server listens: say what its process holds, and s
     self.should_exit = True
 
 uvicorn.Server.main_loop = report
-sys.argv = ["poolform", "server", "start", "--port", "0", "--db", tempfile.mkdtemp() + "/idle.db"]
+sys.argv = ["poolform", "server", "start", "--port", "0", "--db", sys.argv[1]]  # the test's own temporary file
 from reconciler.cli.main import main
 try:
     main()
@@ -251,9 +251,10 @@ KEPT_OUT_OF_THE_SERVER = (
 )
 
 
-def test_server_start_keeps_out_what_serving_does_not_need() -> None:
+def test_server_start_keeps_out_what_serving_does_not_need(tmp_path: Path) -> None:
     """The real ``poolform server start`` (SQLite), once listening: none of ``KEPT_OUT_OF_THE_SERVER``."""
-    result = subprocess.run([sys.executable, "-c", SERVER_START_MODULES], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", SERVER_START_MODULES, str(tmp_path / "idle.db")], capture_output=True,
+                            text=True, timeout=120)
     lines = [line for line in result.stdout.splitlines() if line.startswith("LOADED:")]
     assert lines, result.stdout + result.stderr
     loaded = set(lines[0][len("LOADED:"):].split(","))
@@ -261,11 +262,12 @@ def test_server_start_keeps_out_what_serving_does_not_need() -> None:
     assert sorted(m for m in loaded if any(m == k or m.startswith(k + ".") for k in KEPT_OUT_OF_THE_SERVER)) == []
 
 
-def test_server_start_makes_no_route_and_builds_no_request_model() -> None:
+def test_server_start_makes_no_route_and_builds_no_request_model(tmp_path: Path) -> None:
     """The real ``poolform server start``, once listening: its routes wait for their first request
     (``routes.deferred``; only the app's own catch-all 404 is made) and its request models
     (``schemas``) for their first use."""
-    result = subprocess.run([sys.executable, "-c", SERVER_START_MODULES], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", SERVER_START_MODULES, str(tmp_path / "idle.db")], capture_output=True,
+                            text=True, timeout=120)
     made = [line for line in result.stdout.splitlines() if line.startswith(("MADE:", "BUILT:"))]
     assert made == ["MADE:/{path:path}", "BUILT:"], result.stdout[-2000:] + result.stderr[-2000:]
 
