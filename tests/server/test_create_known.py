@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from reconciler.server import routes
 from reconciler.server.app import create_app
 from reconciler.server.domain import deployments
-from reconciler.server.store import StoreValueError, open_store
+from reconciler.server.store import StoreValueError, open_store, postgres
 
 TEMPLATE = {"job_configuration": {"env": "{{ env }}"},
             "variables": {"type": "object", "properties": {"env": {"type": "object"}}}}
@@ -125,6 +126,26 @@ def test_statements_sent_together_commit_or_fail_each_on_its_own(postgres_cluste
                 batch[1] = (insert, (first, "dup"))
                 outcomes = store.execute_each(batch)
                 assert isinstance(outcomes[1], Exception) and outcomes[:1] + outcomes[2:] == [1] * 39, outcomes
+    finally:
+        store.close()
+
+
+def test_statements_go_each_alone_with_a_psycopg_that_cannot_queue_a_sync(postgres_cluster, monkeypatch):
+    """Without psycopg's private ``_enqueue_sync`` (a later psycopg may drop it) a batch is sent a
+    statement at a time, with the same outcomes: slower, never a failed batch."""
+    store = open_store(postgres_cluster.new_database("alone"))
+    try:
+        store.execute("CREATE TABLE alone_t (id INTEGER PRIMARY KEY, v TEXT)")
+        insert = "INSERT INTO alone_t (id, v) VALUES (?, ?)"
+        with monkeypatch.context() as patched:
+            patched.setattr(psycopg.Pipeline, "_enqueue_sync", None)  # (defined on a base class)
+            assert postgres._queued_sync() is False
+            patched.setattr(postgres, "_QUEUED_SYNC", False)
+            outcomes = store.execute_each([(insert, (1, "a")), (insert, (1, "dup")), (insert, (2, "nul\x00")),
+                                           (insert, (3, "c"))])
+        assert outcomes[0] == 1 and outcomes[3] == 1
+        assert isinstance(outcomes[1], Exception) and isinstance(outcomes[2], StoreValueError)
+        assert [tuple(r) for r in store.tuples("SELECT id, v FROM alone_t ORDER BY id")] == [(1, "a"), (3, "c")]
     finally:
         store.close()
 

@@ -46,6 +46,20 @@ PostgreSQL otherwise compares the generic plan's estimate with its custom plans'
 each execution anew (``Store.one``'s ``generic_plan``)."""
 
 
+def _queued_sync() -> bool:
+    """Whether psycopg's pipeline can queue a Sync without waiting for results (its private
+    ``_enqueue_sync``, which :meth:`PostgresStore.execute_each` relies on); without it, a future
+    psycopg, each statement of a batch is sent alone: slower, never wrong."""
+    try:
+        import psycopg
+    except ImportError:  # the store is not used without psycopg
+        return False
+    return callable(getattr(psycopg.Pipeline, "_enqueue_sync", None))
+
+
+_QUEUED_SYNC = _queued_sync()
+
+
 def _pg(sql: str) -> str:
     """The shared dialect in psycopg's: ``%s`` placeholders, and a JSON array parameter's elements
     (SQLite's ``json_each(?)``, from ``domain.sql.in_clause``) as text rows named ``value``."""
@@ -201,11 +215,14 @@ class PostgresStore:
         with self._lock:
             if self._depth:
                 raise RuntimeError("execute_each runs outside a transaction")
-            if len(statements) == 1:  # no pipeline to set up for one
-                try:
-                    return [self.execute(*statements[0])]
-                except Exception as exc:  # the request's own error: its caller raises it
-                    return [exc]
+            if len(statements) == 1 or not _QUEUED_SYNC:  # one alone (no pipeline to set up), or each alone
+                outcomes_alone: list[int | StoreError | Exception] = []
+                for sql, params in statements:
+                    try:
+                        outcomes_alone.append(self.execute(sql, params))
+                    except Exception as exc:  # the request's own error: its caller raises it
+                        outcomes_alone.append(exc)
+                return outcomes_alone
             cursors: list[Any] = []
             lost: Exception | None = None
             try:
