@@ -112,10 +112,12 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
+    """Stops the server's process group: what is left of it too when the server exited on its own
+    (a server that could not bind its port leaves the children it started)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
+    if proc.poll() is not None:
+        return
     try:
         proc.wait(timeout=STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -114,6 +114,24 @@ def test_a_port_taken_before_the_server_binds_it_is_given_up_for_another(tmp_pat
         with prefect_server.running_prefect_server(venv, timeout=30) as api_url:
             assert not first and f":{taken.getsockname()[1]}/" not in api_url
             assert urllib.request.urlopen(f"{api_url}/health").read() == b"true"
+    # the stand-in that could not bind the taken port had started a child: stopped with its group
+    marker = f"POOLFORM_FAKE_FACTS={tmp_path / 'facts.json'}".encode()
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(marker) == [], "a child of a stand-in server outlived it"
+
+
+def _processes_with(marker: bytes) -> list[int]:
+    """The live processes whose environment holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes() and _alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.mark.parametrize(
