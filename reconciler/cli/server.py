@@ -288,6 +288,21 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
     app = create_app(store, auth_string=auth_string, api_key=api_key, read_only_api_key=read_only["api_key"],
                      read_only_auth_string=read_only["auth_string"], max_body_size=max_body_size,
                      pending_timeout=pending_timeout)
+    config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
+                            ws="websockets-sansio")
+    sys.setswitchinterval(0.001)  # template checks run in threads: the event loop gets the GIL back within 1 ms
+    runner = _quiet_server_class()(config)
+    from reconciler.server.runner import quiet_uvicorn
+
+    quiet_uvicorn()
+
+    def _stop(signum: int, frame: object) -> None:
+        if runner.should_exit:
+            runner.force_exit = True
+        runner.should_exit = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)  # before the URL is printed: whoever read it may stop the server at once
     shown_host = f"[{host}]" if ":" in host else host
     if not auth_string and not api_key and not _is_loopback(sock.getsockname()[0]):
         click.echo(f"Warning: serving on {shown_host} without authentication: anyone who can reach this port can "
@@ -303,21 +318,6 @@ def start(host: str, port: int, db: str | None, auth_string: str | None, auth_st
     click.echo(f"The API is also served under Prefect Cloud's URL shape: "
                f"http://{shown_host}:{bound}/api/accounts/<id>/workspaces/<id>")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"), lifespan="off",
-                            ws="websockets-sansio")
-    sys.setswitchinterval(0.001)  # template checks run in threads: the event loop gets the GIL back within 1 ms
-    runner = _quiet_server_class()(config)
-    from reconciler.server.runner import quiet_uvicorn
-
-    quiet_uvicorn()
-
-    def _stop(signum: int, frame: object) -> None:
-        if runner.should_exit:
-            runner.force_exit = True
-        runner.should_exit = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
     try:
         runner.run(sockets=[sock])
     finally:

@@ -90,6 +90,24 @@ def test_server_start_prints_url_serves_and_stops(tmp_path: Path, sig: int) -> N
     assert (tmp_path / "nested" / "s.db").exists()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_server_stopped_as_soon_as_it_prints_its_url_exits_0(tmp_path: Path, sig: int) -> None:
+    """A supervisor may stop the server the moment it reads the PREFECT_API_URL line, before any
+    request: the signal handlers are in place by then (exit 0, no traceback)."""
+    for _ in range(5):
+        proc = start(["--port", "0", "--db", str(tmp_path / "s.db")])
+        try:
+            wait_for_url(proc)
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err and "poolform server stopped." in out
+
+
 def test_server_start_with_auth_string_from_env(tmp_path: Path) -> None:
     proc = start(["--port", "0", "--db", str(tmp_path / "s.db")], env={"POOLFORM_SERVER_AUTH_STRING": "u:p"})
     try:
