@@ -73,18 +73,25 @@ def start_on_a_free_port(args: list[str], attempts: int = 5) -> tuple[subprocess
     raise AssertionError(f"{attempts} ports found free were all taken before the server bound them")
 
 
+def _stop_with(proc: subprocess.Popen, sig: int) -> tuple[str, str]:
+    """Send ``sig`` and wait for the server to end (killed after 20 s): its stdout and stderr."""
+    proc.send_signal(sig)
+    try:
+        return proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 def test_server_start_prints_url_serves_and_stops(tmp_path: Path, sig: int) -> None:
     proc, port = start_on_a_free_port(["--db", str(tmp_path / "nested" / "s.db")])
     try:
         url = f"http://127.0.0.1:{port}/api"
         assert httpx.get(url + "/health").json() is True
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=20)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out, err = _stop_with(proc, sig)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert (tmp_path / "nested" / "s.db").exists()
@@ -98,12 +105,8 @@ def test_server_stopped_as_soon_as_it_prints_its_url_exits_0(tmp_path: Path, sig
         proc = start(["--port", "0", "--db", str(tmp_path / "s.db")])
         try:
             wait_for_url(proc)
-            proc.send_signal(sig)
-            out, err = proc.communicate(timeout=20)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            out, err = _stop_with(proc, sig)
         assert proc.returncode == 0, err
         assert "Traceback" not in err and "poolform server stopped." in out
 

@@ -16,7 +16,7 @@ import json
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 import reconciler.scheduling as scheduling
 from reconciler.server.clock import as_utc, from_text, to_text
@@ -148,7 +148,26 @@ def _poll_composed(
     return _hand_out_composed(ctx, loaded, opening, row, before, after, limit, now)
 
 
-class _Guesses:
+_T = TypeVar("_T", bound="_PerStore")
+
+
+class _PerStore:
+    """One instance a store, made on first use and gone with the store (:meth:`of`)."""
+
+    _of: "weakref.WeakKeyDictionary[Any, Any]"
+
+    def __init_subclass__(cls) -> None:
+        cls._of = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls: type[_T], store: Any) -> _T:
+        found = cls._of.get(store)
+        if found is None:
+            found = cls._of[store] = cls()
+        return found  # type: ignore[no-any-return]
+
+
+class _Guesses(_PerStore):
     """What the last poll of each pool and body (its queue names and limit) loaded
     (:class:`_Loaded`), and whether the statement it made was the one the poll before it made (a
     steady pool: the next poll sends the statement this load makes, with the load as a column).
@@ -156,17 +175,9 @@ class _Guesses:
     :attr:`SIZE` bodies (then it starts again)."""
 
     SIZE = 1024
-    _of: "weakref.WeakKeyDictionary[Any, _Guesses]" = weakref.WeakKeyDictionary()
 
     def __init__(self) -> None:
         self._last: dict[Any, tuple[_Loaded, bool]] = {}
-
-    @classmethod
-    def of(cls, store: Any) -> "_Guesses":
-        found = cls._of.get(store)
-        if found is None:
-            found = cls._of[store] = cls()
-        return found
 
     def get(self, key: Any) -> tuple[_Loaded, bool] | None:
         return self._last.get(key)
@@ -342,7 +353,7 @@ _WIRES = "SELECT id, xmin::text || ':' || octet_length(wire), wire FROM flow_run
 """The runs' ``wire`` text with their row's version, as :data:`_ITEMS` writes it."""
 
 
-class _Sent:
+class _Sent(_PerStore):
     """The poll items this server made, by pool and :data:`_ITEMS` line, and the ``wire`` text they
     were made of, by run, with its row's version. A row's version names one text for good: any
     write of the row, here or by another server on the database, makes a new version, which the
@@ -351,19 +362,11 @@ class _Sent:
     text (then it starts again)."""
 
     BYTES = 8 << 20
-    _of: "weakref.WeakKeyDictionary[Any, _Sent]" = weakref.WeakKeyDictionary()
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, bytes]] = {}
         self.wires: dict[str, tuple[str, bytes]] = {}
         self.size = 0
-
-    @classmethod
-    def of(cls, store: Any) -> "_Sent":
-        found = cls._of.get(store)
-        if found is None:
-            found = cls._of[store] = cls()
-        return found
 
     def body(self, ctx: Ctx, pool_id: str, text: str) -> bytes | None:
         """The body: the poll items of :data:`_ITEMS`' lines in brackets (their bytes copied once);

@@ -91,6 +91,18 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def each_alone(store: Store, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int | Exception]:
+    """``execute_each`` a statement at a time: each one's row count (``store.execute``), or the
+    error it raised."""
+    outcomes: list[int | Exception] = []
+    for sql, params in statements:
+        try:
+            outcomes.append(store.execute(sql, params))
+        except Exception as exc:  # the request's own error: its caller raises it
+            outcomes.append(exc)
+    return outcomes
+
+
 class StoreError(Exception):
     """The database could not be opened or used; the message says what to do."""
 

@@ -23,7 +23,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from reconciler.server.store import Row, StoreBusy, StoreError, StoreUnavailable, StoreValueError
+from reconciler.server.store import Row, StoreBusy, StoreError, StoreUnavailable, StoreValueError, each_alone
 from reconciler.server.store.schema import SchemaError, table_columns, upgrade
 
 SCHEMA_LOCK = 0x706F6F6C666F726D
@@ -216,13 +216,7 @@ class PostgresStore:
             if self._depth:
                 raise RuntimeError("execute_each runs outside a transaction")
             if len(statements) == 1 or not _QUEUED_SYNC:  # one alone (no pipeline to set up), or each alone
-                outcomes_alone: list[int | StoreError | Exception] = []
-                for sql, params in statements:
-                    try:
-                        outcomes_alone.append(self.execute(sql, params))
-                    except Exception as exc:  # the request's own error: its caller raises it
-                        outcomes_alone.append(exc)
-                return outcomes_alone
+                return each_alone(self, statements)  # type: ignore[arg-type]
             cursors: list[Any] = []
             lost: Exception | None = None
             try:

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, NoReturn, Sequence
 
-from reconciler.server.store import Row, StoreError, StoreUnavailable
+from reconciler.server.store import Row, StoreError, StoreUnavailable, each_alone
 from reconciler.server.store.schema import SchemaError, table_columns, upgrade
 
 
@@ -180,13 +180,7 @@ class SqliteStore:
         with self._lock:
             if self._depth:
                 raise RuntimeError("execute_each runs outside a transaction")
-            outcomes: list[int | Exception] = []
-            for sql, params in statements:
-                try:
-                    outcomes.append(self.execute(sql, params))
-                except Exception as exc:  # the request's own error: its caller raises it
-                    outcomes.append(exc)
-            return outcomes
+            return each_alone(self, statements)
 
     def _rollback(self) -> None:
         """End the open transaction; SQLite may already have rolled it back itself (a full disk does)."""
