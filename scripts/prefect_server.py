@@ -152,8 +152,9 @@ def running_prefect_server(
         for attempt in range(1 if port else PORT_ATTEMPTS):
             # A port found free is not held until the server binds it, seconds later: a server
             # started meanwhile can take it. Then Prefect exits saying so, and another port is tried.
-            api_url = f"http://127.0.0.1:{port or free_port()}/api"
-            proc = _start(exe, api_url, home, env, log_path)
+            chosen = port or free_port()
+            api_url = f"http://127.0.0.1:{chosen}/api"
+            proc = _start(exe, chosen, home, env, log_path)
             try:
                 _wait_healthy(proc, api_url, deadline, timeout, log_path)
             except _PortTaken:
@@ -167,11 +168,10 @@ def running_prefect_server(
             return
 
 
-def _start(exe: Path, api_url: str, home: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    port = api_url.rsplit(":", 1)[1].split("/")[0]
+def _start(exe: Path, port: int, home: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     with open(log_path, "wb") as log:
         return subprocess.Popen(
-            [str(exe), "server", "start", "--host", "127.0.0.1", "--port", port],
+            [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             cwd=home,
             env=env,
             stdin=subprocess.DEVNULL,

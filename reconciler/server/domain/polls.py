@@ -281,8 +281,7 @@ def _hand_out(ctx: Ctx, pool_id: str, pool_slots: scheduling.PoolSlots, in_pool:
         full = {r["id"]: r for r in ctx.store.query(f"SELECT {RUN_COLUMNS} FROM flow_run WHERE {in_clause('id', unwritten, params)}", params)}
     late, now_text = flow_runs.late_before(now), to_text(now)
     pool_text = dumps(pool_id)
-    heads = {q: (f'{{"work_pool_id":{pool_text},"work_queue_id":{dumps(q)},"flow_run":'
-                 f'{{"work_queue_id":{dumps(q)},"state_name":') for q in caps}
+    heads = {q: _item_head(pool_text, dumps(q)) for q in caps}
     item = flow_runs.poll_item
     parts = []
     for c in chosen:
@@ -294,6 +293,12 @@ def _hand_out(ctx: Ctx, pool_id: str, pool_slots: scheduling.PoolSlots, in_pool:
             parts.append(f'{{"work_pool_id":{pool_text},"work_queue_id":{dumps(queue_id)},'
                          f'"flow_run":{flow_runs.core_run_text(full[run_id], now)}}}')
     return "[" + ",".join(parts) + "]"
+
+
+def _item_head(pool_text: str, queue_text: str) -> str:
+    """A poll item's text up to its run's ``state_name`` value (``flow_runs.poll_item``'s ``head``),
+    from the pool's and the queue's ids as JSON."""
+    return f'{{"work_pool_id":{pool_text},"work_queue_id":{queue_text},"flow_run":{{"work_queue_id":{queue_text},"state_name":'
 
 
 def _caps(pool_slots: scheduling.PoolSlots, in_pool: list[scheduling.QueueSlots], queue_ids: set[str] | None,
@@ -396,9 +401,7 @@ class _Sent(_PerStore):
                 known = self.wires.get(run)
                 if known is None or known[0] != version:
                     return None
-                queue_text = dumps(queue)
-                head = (f'{{"work_pool_id":{pool_text},"work_queue_id":{queue_text},"flow_run":{{"work_queue_id":'
-                        f'{queue_text},"state_name":{name},"estimated_start_time_delta":{delta},')
+                head = f'{_item_head(pool_text, dumps(queue))}{name},"estimated_start_time_delta":{delta},'
                 item = b"".join((head.encode(), known[1], name.encode(), b"}}}"))
                 found[next(at)] = items[" ".join((queue, run, version, delta, name))] = item
                 self.size += len(item)
