@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from reconciler.server import routes
 from reconciler.server.app import create_app
 from reconciler.server.domain import deployments
-from reconciler.server.store import StoreValueError, open_store, postgres
+from reconciler.server.store import StoreUnavailable, StoreValueError, open_store, postgres
 
 TEMPLATE = {"job_configuration": {"env": "{{ env }}"},
             "variables": {"type": "object", "properties": {"env": {"type": "object"}}}}
@@ -128,6 +128,24 @@ def test_statements_sent_together_commit_or_fail_each_on_its_own(postgres_cluste
                 assert isinstance(outcomes[1], Exception) and outcomes[:1] + outcomes[2:] == [1] * 39, outcomes
     finally:
         store.close()
+
+
+def test_a_batch_on_a_connection_the_database_ended_is_an_error_for_each(postgres_cluster):
+    """The server's connection killed by PostgreSQL (an administrator, a restart) before a batch:
+    every statement gets an error (its caller answers 503), none is reported written, and nothing
+    was (the rows are checked from another connection)."""
+    url = postgres_cluster.new_database("killed")
+    store, other = open_store(url), open_store(url)
+    try:
+        store.execute("CREATE TABLE killed_t (id INTEGER PRIMARY KEY, v TEXT)")
+        other.execute("SELECT pg_terminate_backend(?)", (store._conn.info.backend_pid,))
+        insert = "INSERT INTO killed_t (id, v) VALUES (?, ?)"
+        outcomes = store.execute_each([(insert, (i, "x")) for i in range(5)])
+        assert len(outcomes) == 5 and all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
+        assert other.tuples("SELECT count(*) FROM killed_t") == [(0,)]
+    finally:
+        store.close()
+        other.close()
 
 
 def test_statements_go_each_alone_with_a_psycopg_that_cannot_queue_a_sync(postgres_cluster, monkeypatch):
